@@ -1,0 +1,134 @@
+// The `tranova` dispatcher (samtools bamtk.c style): grouped command list, `help <cmd>`,
+// bare `--version`, long `version`; runs one subcommand and turns its exceptions into
+// one stderr line and an exit code (1 runtime, 2 usage; never 128-145, which workflow
+// engines treat as retryable kills). Ends with a footer line and a checked stdout close.
+#include "cli.hpp"
+
+#include "tranova/build_info.hpp"
+#include "util/error.hpp"
+#include "util/h5.hpp"
+#include "util/log.hpp"
+#include "util/output_file.hpp"
+#include "util/run_stats.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <algorithm>
+#include <new>
+#include <string>
+
+namespace {
+
+// Groups in the order the command list shows them.
+const char* const group_order[] = {"Fitness", "Retrieval", "De novo", "Evaluation", "Models", "Information"};
+
+void print_usage(std::FILE* out) {
+    std::string s = fmt::format(
+        "\nProgram: tranova (protein sequence modelling: fitness, retrieval, de novo sequencing, evaluation)\n"
+        "Version: {}\n\nUsage:   tranova <command> [options]\n",
+        TRANOVA_VERSION);
+    auto commands = tranova::cli::registered_commands();
+    std::sort(commands.begin(), commands.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    for (const char* group : group_order) {
+        bool header = false;
+        for (const auto& c : commands)
+            if (c.group == group) {
+                if (!header) s += fmt::format("\n  -- {}\n", group);
+                header = true;
+                s += fmt::format("     {:<12} {}\n", c.name, c.summary);
+            }
+    }
+    s += "\n  -- Help\n     help         show this list, or 'tranova help <command>' for one command\n"
+         "     --version    print the bare version\n\n";
+    std::fputs(s.c_str(), out);
+}
+
+std::string joined_command_line(int argc, char** argv) {
+    std::string s;
+    for (int i = 0; i < argc; ++i) {
+        if (i) s += ' ';
+        std::string a = argv[i];
+        bool plain = !a.empty() && a.find_first_of(" \t'\"$\\") == std::string::npos;
+        s += plain ? a : "'" + a + "'";
+    }
+    return s;
+}
+
+int run_command(const tranova::cli::command_info& cmd, int argc, char** argv) {
+    tranova::log::set_context(cmd.name);
+    try {
+        int rc = cmd.main(argc, argv);
+        return rc == 0 ? 0 : rc == 2 ? 2 : 1;
+    } catch (const tranova::usage_error& e) {
+        std::fprintf(stderr, "tranova %s: %s\nTry 'tranova %s --help'.\n", cmd.name.c_str(), e.what(),
+                     cmd.name.c_str());
+        return 2;
+    } catch (const tranova::error& e) {
+        std::fprintf(stderr, "%s: %s\n", tranova::log::context().c_str(), e.what());
+        if (tranova::log::get_level() >= tranova::log::level::debug && !e.source_file().empty())
+            std::fprintf(stderr, "[%s] (raised at %s:%d)\n", tranova::log::context().c_str(),
+                         e.source_file().c_str(), e.source_line());
+        return 1;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "%s: out of memory\n", tranova::log::context().c_str());
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", tranova::log::context().c_str(), e.what());
+        return 1;
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    tranova::wall_seconds_since_start();
+    tranova::install_cleanup_signal_handlers();
+    tranova::h5_quiet();
+
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    std::string first = argv[1];
+    if (first == "--version" || first == "-V") {
+        std::puts(TRANOVA_VERSION);
+        return std::fclose(stdout) == 0 ? 0 : 1;
+    }
+    if (first == "-h" || first == "--help" || (first == "help" && argc == 2)) {
+        print_usage(stdout);
+        return std::fclose(stdout) == 0 ? 0 : 1;
+    }
+    int rc;
+    if (first == "help") {
+        const auto* cmd = tranova::cli::find_command(argv[2]);
+        if (!cmd) {
+            std::fprintf(stderr, "tranova: unknown command '%s' (see 'tranova help')\n", argv[2]);
+            return 2;
+        }
+        char help_flag[] = "--help";
+        char* sub_argv[] = {argv[2], help_flag, nullptr};
+        rc = run_command(*cmd, 2, sub_argv);
+    } else {
+        const auto* cmd = tranova::cli::find_command(first);
+        if (!cmd) {
+            std::fprintf(stderr, "tranova: unknown command '%s' (see 'tranova help')\n", first.c_str());
+            return 2;
+        }
+        rc = run_command(*cmd, argc - 1, argv + 1);
+    }
+    // A failed write to stdout (full disk, closed pipe) is an error, not a success.
+    if (std::fflush(stdout) != 0 || (std::fclose(stdout) != 0 && errno != EBADF)) {
+        std::fprintf(stderr, "tranova %s: cannot write to standard output: %s\n", first.c_str(), std::strerror(errno));
+        rc = 1;
+    }
+    if (tranova::cli::work_started() && tranova::log::get_level() >= tranova::log::level::info) {
+        tranova::log::set_context("");
+        tranova::log::write(tranova::log::level::info,
+                            tranova::footer_line(TRANOVA_VERSION, joined_command_line(argc, argv)));
+    }
+    tranova::log::close_file();
+    return rc;
+}

@@ -1,0 +1,60 @@
+#include "util/text.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+namespace tranova {
+
+std::string_view trim(std::string_view s) {
+    size_t b = 0, e = s.size();
+    while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+    return s.substr(b, e - b);
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+    std::vector<std::string_view> out;
+    size_t start = 0;
+    for (size_t i = 0; i <= s.size(); ++i)
+        if (i == s.size() || s[i] == sep) {
+            out.push_back(s.substr(start, i - start));
+            start = i + 1;
+        }
+    return out;
+}
+
+bool parse_double(std::string_view s, double& out) {
+    s = trim(s);
+    if (s.empty()) return false;
+    // from_chars rejects a leading '+', which some tools write.
+    if (s.front() == '+') s.remove_prefix(1);
+    auto res = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (res.ec == std::errc() && res.ptr == s.data() + s.size()) return true;
+    std::string lower;
+    for (char c : s) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "nan") { out = std::nan(""); return true; }
+    if (lower == "inf" || lower == "infinity") { out = INFINITY; return true; }
+    if (lower == "-inf" || lower == "-infinity") { out = -INFINITY; return true; }
+    return false;
+}
+
+bool parse_int(std::string_view s, long long& out) {
+    s = trim(s);
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    if (s.empty()) return false;
+    auto res = std::from_chars(s.data(), s.data() + s.size(), out);
+    return res.ec == std::errc() && res.ptr == s.data() + s.size();
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+std::string to_upper(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+}
+
+}  // namespace tranova

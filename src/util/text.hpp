@@ -1,0 +1,18 @@
+// Small string helpers shared by the parsers: splitting, trimming, checked numbers.
+// Number parsers return false instead of throwing so callers can name file and line.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tranova {
+
+std::string_view trim(std::string_view s);
+std::vector<std::string_view> split(std::string_view s, char sep);
+bool parse_double(std::string_view s, double& out);  // whole field must be a number (nan/inf allowed)
+bool parse_int(std::string_view s, long long& out);
+bool starts_with(std::string_view s, std::string_view prefix);
+std::string to_upper(std::string_view s);
+
+}  // namespace tranova
