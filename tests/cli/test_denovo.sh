@@ -51,6 +51,12 @@ expect_rc 0
 if grep -q '"peptide_recall": 0.015625' report2/summary.json; then _pass; else _fail "mzTab peptide_recall != 2/128"; fi
 expect_err "128 spectra, 2 predicted"
 
+# PrimeNovo's denovo.tsv layout (label, ProForma-like prediction with masses, charge, score).
+printf 'label\tprediction\tcharge\tscore\n0\tIAHYNKR\t2\t0.9\n2\tC[+57.021]GHTNNIRPK\t2\t0.8\n' > denovo.tsv
+run "$TRANOVA" denovo eval -p denovo.tsv --truth "$TRUTH" -o report3 --quiet
+expect_rc 0
+if grep -q '"n_peptide_matched": 2' report3/summary.json; then _pass; else _fail "denovo.tsv: 2 matches expected"; fi
+
 # Bad inputs: one-line errors, exit 1, nothing written.
 run "$TRANOVA" denovo eval -p missing.csv --truth "$TRUTH" -o bad1 --quiet
 expect_rc 1
