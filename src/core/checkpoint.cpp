@@ -693,6 +693,11 @@ void read_torch_zip(checkpoint& ck, const uint8_t* data, size_t size, const chec
         }
     TRANOVA_CHECK(pkl, "{}: zip archive has no data.pkl (not a torch.save file)", ck.path);
     std::string prefix = pkl->name.substr(0, pkl->name.size() - 8);  // "archive/"
+    for (auto& e : entries)
+        if (e.name == prefix + "byteorder" && e.method == 0) {  // torch >= 2.1 writes it
+            std::string bo(reinterpret_cast<const char*>(data + e.data_offset), (size_t)std::min<uint64_t>(e.size, 16));
+            TRANOVA_CHECK(bo == "little", "{}: checkpoint byte order is '{}' (only little-endian is supported)", ck.path, bo);
+        }
     std::vector<uint8_t> pkl_hold;
     auto [pdata, psize] = zip_entry_bytes(data, *pkl, pkl_hold, ck.path, 1u << 30);
     unpickler up(pdata, psize, ck.path + ":" + pkl->name);
