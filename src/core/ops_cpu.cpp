@@ -226,7 +226,10 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
     const int nblk = (s.T + QB - 1) / QB;
     const long ntask = (long)s.B * s.NH * nblk;
     blas_single_thread_guard guard;
-#pragma omp parallel for schedule(dynamic, 1)
+    // small problems (e.g. one decoding step) run on the calling thread: waking a team
+    // costs more than the work, a lot more on an oversubscribed machine
+    const double work = 4.0 * s.B * s.NH * (double)s.T * s.TK * s.HD;
+#pragma omp parallel for schedule(dynamic, 1) if (ntask > 1 && work > 1.0e7)
     for (long task = 0; task < ntask; task++) {
         const int blk = (int)(task % nblk);
         const int h = (int)((task / nblk) % s.NH);
