@@ -14,7 +14,7 @@ if(NOT TRANOVA_CUDA STREQUAL "OFF")
     if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "52")
       set(CMAKE_CUDA_ARCHITECTURES 80 90)
     endif()
-    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 has no CUDA20 dialect for nvcc
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   elseif(TRANOVA_CUDA STREQUAL "ON")
     message(FATAL_ERROR "TRANOVA_CUDA=ON but no CUDA compiler found (looked for /usr/local/cuda/bin/nvcc)")
