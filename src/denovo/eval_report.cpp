@@ -1,0 +1,271 @@
+#include "denovo/eval_report.hpp"
+
+#include "denovo/mztab.hpp"
+#include "util/csv.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+#include "util/output_file.hpp"
+#include "util/text.hpp"
+
+#include <cctype>
+#include <filesystem>
+#include <unordered_map>
+
+namespace tranova::denovo {
+
+namespace {
+
+bool ends_with_ci(const std::string& s, std::string_view suf) {
+    if (s.size() < suf.size()) return false;
+    for (size_t i = 0; i < suf.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(s[s.size() - suf.size() + i])) != suf[i]) return false;
+    return true;
+}
+
+std::string json_string(std::string_view s) {
+    std::string o = "\"";
+    for (char c : s) {
+        switch (c) {
+            case '"': o += "\\\""; break;
+            case '\\': o += "\\\\"; break;
+            case '\n': o += "\\n"; break;
+            case '\t': o += "\\t"; break;
+            case '\r': o += "\\r"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) o += fmt::format("\\u{:04x}", c);
+                else o += c;
+        }
+    }
+    return o + "\"";
+}
+
+std::string json_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
+
+std::string xml_escape(std::string_view s) {
+    std::string o;
+    for (char c : s) {
+        if (c == '<') o += "&lt;";
+        else if (c == '>') o += "&gt;";
+        else if (c == '&') o += "&amp;";
+        else if (c == '"') o += "&quot;";
+        else o += c;
+    }
+    return o;
+}
+
+}  // namespace
+
+std::vector<prediction> read_predictions(const std::string& path) {
+    std::vector<prediction> out;
+    if (ends_with_ci(path, ".mztab")) {
+        auto f = read_mztab(path);
+        long k = 0;
+        for (auto& p : f.psms) {
+            prediction q;
+            q.title = p.title;
+            q.index = p.index;
+            q.scan = p.scan;
+            q.tokens = std::move(p.tokens);
+            q.score = p.score;
+            q.where = fmt::format("{}: PSM {}", path, ++k);
+            if (p.ms_run != 1 && f.ms_runs.size() > 1)
+                TRANOVA_FAIL("{}: spectra from several runs (ms_run[{}]); evaluate one run at a time", q.where, p.ms_run);
+            out.push_back(std::move(q));
+        }
+        return out;
+    }
+    csv_reader r(path, ends_with_ci(path, ".tsv") ? '\t' : ',');
+    const int c_title = r.require_column("title"), c_seq = r.require_column("sequence"),
+              c_score = r.require_column("score");
+    std::vector<std::string> fields;
+    bool warned = false;
+    while (r.next(fields)) {
+        prediction q;
+        q.where = r.where();
+        q.title = fields[c_title];
+        std::string_view seq = trim(fields[c_seq]);
+        std::string why;
+        if (!seq.empty() && !try_parse_peptide(seq, q.tokens, &why)) {
+            if (!warned) log::warn("{}: peptide '{}': {}; unknown tokens weigh 0", r.where(), seq, why);
+            warned = true;
+            q.tokens = split_tokens(seq);
+        }
+        std::string_view sc = trim(fields[c_score]);
+        if (sc.empty()) {
+            q.score = NAN;
+        } else {
+            TRANOVA_CHECK(parse_double(sc, q.score), "{}: invalid score '{}'", r.where(), sc);
+        }
+        out.push_back(std::move(q));
+    }
+    return out;
+}
+
+std::vector<spectrum_eval> pair_predictions(const std::string& truth_path, const std::vector<prediction>& preds,
+                                            pairing_stats& stats, bool i_to_l_flag) {
+    read_options ro;
+    ro.keep_chargeless = true;
+    auto reader = open_spectra(truth_path, ro);
+    std::vector<spectrum_eval> out;
+    std::unordered_map<std::string, long> by_title;
+    std::unordered_map<long, long> by_index, by_scan;
+    spectrum s;
+    while (reader->next(s)) {
+        if (s.seq.empty()) {
+            ++stats.unannotated;
+            continue;
+        }
+        spectrum_eval e;
+        e.title = s.title;
+        e.index = s.index;
+        std::string why;
+        TRANOVA_CHECK(try_parse_peptide(s.seq, e.truth, &why, vocabulary::massivekb(), i_to_l_flag),
+                      "{}: record index={} (TITLE={}): SEQ '{}': {}", truth_path, s.index, s.title, s.seq, why);
+        const long k = static_cast<long>(out.size());
+        auto [it, fresh] = by_title.emplace(s.title, k);
+        if (!fresh) it->second = -1;  // duplicate title: ambiguous
+        by_index.emplace(s.index, k);
+        if (s.scan >= 0) by_scan.emplace(s.scan, k);
+        out.push_back(std::move(e));
+    }
+    stats.truth_records = static_cast<long>(out.size());
+    stats.predictions = static_cast<long>(preds.size());
+    for (const auto& p : preds) {
+        long k = -2;
+        if (!p.title.empty()) {
+            auto it = by_title.find(p.title);
+            if (it != by_title.end()) {
+                TRANOVA_CHECK(it->second >= 0, "{}: title '{}' occurs more than once in {}", p.where, p.title,
+                              truth_path);
+                k = it->second;
+            }
+        } else if (p.index >= 0) {
+            auto it = by_index.find(p.index);
+            if (it != by_index.end()) k = it->second;
+        } else if (p.scan >= 0) {
+            auto it = by_scan.find(p.scan);
+            if (it != by_scan.end()) k = it->second;
+        }
+        if (k < 0) {
+            if (stats.unmatched_predictions++ < 5)
+                log::warn("{}: no annotated spectrum in {} for this prediction", p.where, truth_path);
+            continue;
+        }
+        spectrum_eval& e = out[k];
+        if (e.has_prediction) {
+            ++stats.duplicate_predictions;
+            if (!(p.score > e.score)) continue;
+        }
+        e.has_prediction = true;
+        e.prediction = p.tokens;
+        if (i_to_l_flag) i_to_l(e.prediction);
+        e.score = p.score;
+    }
+    return out;
+}
+
+std::string precision_coverage_svg(const eval_summary& s, const std::string& title) {
+    const double W = 640, H = 480, x0 = 80, y0 = 50, w = 520, h = 360;
+    std::string o = fmt::format(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
+        "font-family=\"Helvetica, Arial, sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+        W, H, W, H);
+    o += fmt::format("<text x=\"{}\" y=\"28\" font-size=\"17\" text-anchor=\"middle\">{}</text>\n", x0 + w / 2,
+                     xml_escape(title));
+    for (int i = 0; i <= 5; ++i) {
+        const double f = i / 5.0, x = x0 + f * w, y = y0 + (1 - f) * h;
+        o += fmt::format("<line x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\" stroke=\"#ddd\"/>\n", x, y0, x, y0 + h);
+        o += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", x0, y, x0 + w, y);
+        o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">{:.1f}</text>\n", x,
+                         y0 + h + 20, f);
+        o += fmt::format("<text x=\"{}\" y=\"{:.1f}\" font-size=\"13\" text-anchor=\"end\">{:.1f}</text>\n", x0 - 8,
+                         y + 4, f);
+    }
+    o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n", x0, y0, w, h);
+    o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\">Coverage</text>\n", x0 + w / 2,
+                     y0 + h + 44);
+    o += fmt::format("<text x=\"22\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\" transform=\"rotate(-90 22 {})\">"
+                     "Peptide precision</text>\n",
+                     y0 + h / 2, y0 + h / 2);
+    if (!s.pc_coverage.empty()) {
+        o += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"";
+        // Thin very long curves to at most ~2000 points (keeps the file small).
+        const size_t n = s.pc_coverage.size(), step = std::max<size_t>(1, n / 2000);
+        for (size_t i = 0; i < n; i += step)
+            o += fmt::format("{:.2f},{:.2f} ", x0 + s.pc_coverage[i] * w, y0 + (1 - s.pc_precision[i]) * h);
+        o += fmt::format("{:.2f},{:.2f}\"/>\n", x0 + s.pc_coverage.back() * w, y0 + (1 - s.pc_precision.back()) * h);
+    }
+    o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"end\">AUC = {:.4f}   n = {}</text>\n",
+                     x0 + w - 10, y0 + 22, s.pc_auc, s.n_spectra);
+    o += "</svg>\n";
+    return o;
+}
+
+void write_eval_report(const std::string& dir, const eval_summary& s, const std::vector<spectrum_eval>& spectra,
+                       const report_info& info) {
+    make_directories(dir);
+    const auto path = [&](const char* name) { return (std::filesystem::path(dir) / name).string(); };
+    // Open all four first so an unwritable folder fails before anything is written.
+    output_file json(path("summary.json")), csv(path("per_spectrum.csv")), md(path("report.md")),
+        svg(path("precision_coverage.svg"));
+
+    std::string j = "{\n";
+    j += fmt::format("  \"aa_precision\": {},\n  \"aa_recall\": {},\n", json_number(s.aa_precision),
+                     json_number(s.aa_recall));
+    j += fmt::format("  \"peptide_precision\": {},\n  \"peptide_recall\": {},\n", json_number(s.peptide_precision),
+                     json_number(s.peptide_recall));
+    j += fmt::format("  \"pc_auc\": {},\n  \"n_spectra\": {},\n  \"n_predicted\": {},\n", json_number(s.pc_auc),
+                     s.n_spectra, s.n_predicted);
+    j += fmt::format("  \"n_aa_true\": {},\n  \"n_aa_pred\": {},\n  \"n_aa_matched\": {},\n  \"n_peptide_matched\": {},\n",
+                     s.n_aa_true, s.n_aa_pred, s.n_aa_matched, s.n_peptide_matched);
+    j += fmt::format("  \"cum_mass_tol_da\": {},\n  \"ind_mass_tol_da\": {},\n", info.match.cum_mass_tol,
+                     info.match.ind_mass_tol);
+    j += fmt::format("  \"unannotated_spectra\": {},\n  \"unmatched_predictions\": {},\n  \"duplicate_predictions\": {},\n",
+                     info.pairing.unannotated, info.pairing.unmatched_predictions, info.pairing.duplicate_predictions);
+    j += fmt::format("  \"predictions\": {},\n  \"truth\": {},\n  \"tranova_version\": {}\n}}\n",
+                     json_string(info.predictions_path), json_string(info.truth_path), json_string(info.version));
+    json.write(j);
+
+    std::string c = "index,title,truth,prediction,score,n_true,n_pred,n_matched,peptide_match,aa_matches\n";
+    for (const auto& e : spectra) {
+        std::string bits;
+        for (bool b : e.match.matches) bits += b ? '1' : '0';
+        c += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", e.index, csv_escape(e.title), csv_escape(to_casanovo(e.truth)),
+                         csv_escape(to_casanovo(e.prediction)), e.has_prediction ? json_number(e.score) : "",
+                         e.truth.size(), e.prediction.size(), e.match.n_matched, e.match.peptide_match ? 1 : 0, bits);
+    }
+    csv.write(c);
+
+    std::string m = "# De novo evaluation\n\n";
+    m += fmt::format("Predictions: `{}`  \nTruth: `{}`  \ntranova {}{}\n\n", info.predictions_path, info.truth_path,
+                     info.version, info.command_line.empty() ? "" : fmt::format(" — `{}`", info.command_line));
+    m += "| metric | value | definition |\n|---|---|---|\n";
+    m += fmt::format("| AA precision | {:.4f} | {} matched / {} predicted residues |\n", s.aa_precision, s.n_aa_matched,
+                     s.n_aa_pred);
+    m += fmt::format("| AA recall | {:.4f} | {} matched / {} true residues |\n", s.aa_recall, s.n_aa_matched, s.n_aa_true);
+    m += fmt::format("| Peptide precision | {:.4f} | {} correct / {} spectra with a prediction |\n",
+                     s.peptide_precision, s.n_peptide_matched, s.n_predicted);
+    m += fmt::format("| Peptide recall | {:.4f} | {} correct / {} annotated spectra |\n", s.peptide_recall,
+                     s.n_peptide_matched, s.n_spectra);
+    m += fmt::format("| Precision–coverage AUC | {:.4f} | trapezoid over spectra sorted by score |\n\n", s.pc_auc);
+    m += fmt::format(
+        "A residue matches when its mass agrees within {} Da and the prefix (or suffix) masses up to it agree within "
+        "{} Da (DeepNovo/Casanovo criterion); a peptide matches when every residue does. I and L are the same "
+        "mass.\n\n",
+        info.match.ind_mass_tol, info.match.cum_mass_tol);
+    m += fmt::format("Spectra: {} annotated, {} unannotated (ignored); predictions: {}, {} without a matching "
+                     "spectrum, {} extra PSMs for one spectrum (best score kept).\n\n",
+                     s.n_spectra, info.pairing.unannotated, info.pairing.predictions, info.pairing.unmatched_predictions,
+                     info.pairing.duplicate_predictions);
+    m += "![precision–coverage](precision_coverage.svg)\n\nFiles: `summary.json`, `per_spectrum.csv`, "
+         "`precision_coverage.svg`.\n";
+    md.write(m);
+
+    svg.write(precision_coverage_svg(s, "Peptide precision–coverage"));
+    json.commit();
+    csv.commit();
+    md.commit();
+    svg.commit();
+}
+
+}  // namespace tranova::denovo
