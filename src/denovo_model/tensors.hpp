@@ -1,16 +1,19 @@
-// Named float32 tensors for the de novo models and the two files they come from:
-// safetensors (what the fixtures and `torch` exports give us) and tranova's own HDF5
-// weight file (what `tranova convert --arch casanovo|primenovo|crossnovo` writes and
-// `tranova denovo sequence --model` reads). The HDF5 layout is documented in
-// docs/denovo-model.md: root attributes `tranova.format` = "tranova-denovo-weights",
-// `tranova.format_version` = 1, `tranova.arch`, plus `config.<key>` string attributes;
-// one float32 dataset per tensor under /tensors/<torch-style name>.
+// Named float32 tensors for the de novo models and the files they come from. The weight
+// file is the project's HDF5 format (core/weights.hpp, docs/weights-format.md) with arch
+// casanovo | primenovo | crossnovo; the tensor names of these archs and their config
+// fields are listed in docs/denovo-model.md. Checkpoints (.ckpt, safetensors) are read
+// with core/checkpoint.hpp.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
+
+namespace tranova::core {
+class weights;
+struct checkpoint;
+}  // namespace tranova::core
 
 namespace tranova::denovo_model {
 
@@ -25,20 +28,23 @@ struct tensor {
 };
 using tensor_map = std::map<std::string, tensor>;
 
-// Reads every F32 tensor of a .safetensors file (other dtypes are rejected with the name).
-tensor_map read_safetensors(const std::string& path);
-
+// A model's weights in memory: arch, config fields (as text) and tensors.
 struct weight_file {
     std::string arch;                                // casanovo | primenovo | crossnovo
-    std::map<std::string, std::string> config;       // config.<key> attributes, as text
+    std::map<std::string, std::string> config;       // config fields, as text
     tensor_map tensors;
 };
 
-constexpr int weight_format_version = 1;
+// The tensors of a checkpoint (state_dict names unchanged).
+tensor_map tensors_from_checkpoint(const core::checkpoint& ck);
+// Reads any checkpoint core::checkpoint_read understands (.ckpt, PyTorch zip, safetensors).
+tensor_map read_checkpoint_tensors(const std::string& path);
 
-// Writes `wf` to `path` (caller handles temp+rename via util::output_path).
+core::weights to_core_weights(const weight_file& wf);
+weight_file from_core_weights(const core::weights& w);
+
+// Writes / reads the HDF5 weight file (atomic write; errors name the file).
 void write_weight_file(const std::string& path, const weight_file& wf);
-// Reads a weight file; throws tranova::error naming the file for a wrong format/version.
 weight_file read_weight_file(const std::string& path);
 
 }  // namespace tranova::denovo_model

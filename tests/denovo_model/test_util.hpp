@@ -67,7 +67,7 @@ inline std::vector<std::string> split_str(const std::string& s, char c) {
 // Loads a fixture checkpoint (safetensors) as a model (n_head 4 for all fixtures).
 inline tranova::denovo_model::denovo_model dm_fixture_model(const std::string& prefix) {
     using namespace tranova::denovo_model;
-    auto sd = read_safetensors(dm_data(prefix + "_tiny.safetensors"));
+    auto sd = read_checkpoint_tensors(dm_data(prefix + "_tiny.safetensors"));
     model_arch arch = prefix.rfind("casanovo", 0) == 0 ? model_arch::casanovo : model_arch::primenovo;
     return model_from_weights(weights_from_state_dict(std::move(sd), arch, 4));
 }
