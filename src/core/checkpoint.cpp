@@ -646,6 +646,9 @@ void materialize(checkpoint& ck, const std::string& name, const pobj& t,
                           ck.path, name, t.stride[k]);
             maxi += (uint64_t)(t.size[k] - 1) * (uint64_t)t.stride[k];
         }
+        TRANOVA_CHECK(n <= 16 * (size_t)s.numel + 1024,
+                      "{}: tensor '{}' (shape {}) expands its storage data/{} of {} elements more than 16-fold", ck.path,
+                      name, shape_str(t.size), s.s, s.numel);
         TRANOVA_CHECK(maxi < (uint64_t)s.numel,
                       "{}: tensor '{}' (shape {}, offset {}) reads past its storage data/{} of {} elements", ck.path,
                       name, shape_str(t.size), t.offset, s.s, s.numel);

@@ -12,7 +12,8 @@
 //     matches its twin within the tolerances stated in tests/core/test_ops.cpp.
 //   - Parallelism: OpenMP inside the op (over batch, heads, rows). BLAS is called either
 //     outside OpenMP regions (with the threads set by tranova::set_threads) or inside
-//     them single-threaded (ops take care of that themselves).
+//     them single-threaded (ops take care of that themselves via blas_single_thread_guard).
+//     On a shared/oversubscribed machine set OMP_WAIT_POLICY=passive (docs/core.md).
 //   - Incremental / cached processing: attention and the causal convolution can compute
 //     only positions [start, start+T) of a sequence, reading keys/values (resp. inputs)
 //     of earlier positions from caller-held caches (see attention_shape, conv1d_causal).
@@ -48,8 +49,8 @@ void layernorm_forward_naive(float* out, const float* inp, const float* weight,
 // c (M, N) = alpha * op(a) op(b) + beta * c, op(a) (M, K), op(b) (K, N).
 // a is (M, K) with row stride lda, or (K, M) if trans_a; b is (K, N) with row stride ldb,
 // or (N, K) if trans_b; c has row stride ldc. beta == 0 ignores c's old contents.
-// Runs BLAS with the threads of tranova::set_threads; inside an OpenMP parallel region
-// it runs single-threaded.
+// Runs BLAS with the threads of tranova::set_threads. To call it from inside an OpenMP
+// parallel region, hold a blas_single_thread_guard created before the region.
 void gemm(float* c, const float* a, const float* b, int M, int N, int K, bool trans_a,
           bool trans_b, float alpha, float beta, int lda, int ldb, int ldc);
 void gemm_naive(float* c, const float* a, const float* b, int M, int N, int K, bool trans_a,
@@ -177,8 +178,10 @@ void attention_forward_naive(float* out, float* probs, const float* q, const flo
 
 // ---------------------------------------------------------------------------------------
 // BLAS thread helpers (used by ops; exposed for models calling BLAS themselves).
-// While alive, BLAS runs single-threaded; restores the tranova::get_threads() count after.
+// While alive, BLAS runs single-threaded; restores the previous BLAS thread count after.
+// Create it OUTSIDE an OpenMP parallel region that calls gemm/BLAS from its threads.
 class blas_single_thread_guard {
+    int saved_ = 0;
 public:
     blas_single_thread_guard();
     ~blas_single_thread_guard();

@@ -14,14 +14,16 @@
 
 // OpenBLAS thread control; weak so that another CBLAS links too.
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+extern "C" int openblas_get_num_threads() __attribute__((weak));
 
 namespace tranova::core {
 
 blas_single_thread_guard::blas_single_thread_guard() {
-    if (openblas_set_num_threads) openblas_set_num_threads(1);
+    if (openblas_get_num_threads) saved_ = openblas_get_num_threads();
+    if (openblas_set_num_threads && saved_ != 1) openblas_set_num_threads(1);
 }
 blas_single_thread_guard::~blas_single_thread_guard() {
-    if (openblas_set_num_threads) openblas_set_num_threads(std::max(1, get_threads()));
+    if (openblas_set_num_threads && saved_ != 1) openblas_set_num_threads(saved_ > 0 ? saved_ : std::max(1, get_threads()));
 }
 
 void embedding_forward(float* out, const int32_t* ids, const float* table, int N, int C, int V) {

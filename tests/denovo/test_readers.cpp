@@ -310,3 +310,31 @@ TEST_CASE("mzML: zlib, 32/64-bit arrays, charge fallbacks, problems", "[denovo][
     CHECK_THROWS_AS(open_spectra("x.txt"), tranova::error);
     CHECK_THROWS_WITH(open_spectra(kData + "missing.mgf"), Catch::Contains("cannot open"));
 }
+
+TEST_CASE("mzXML and referenceable parameter groups (fuzz seeds)", "[denovo][readers]") {
+    const std::string fuzz = std::string(TRANOVA_TEST_DATA) + "/../../fuzz/denovo/corpus_mzml/";
+    read_options all_levels;
+    all_levels.ms_level = 0;
+    auto v = read_all_spectra(fuzz + "synthetic_zlib.mzML", all_levels);
+    REQUIRE(v.size() == 2);
+    CHECK(v[0].scan == 7);
+    CHECK(v[0].charges == std::vector<int>{2, 3});
+    CHECK(v[0].rt_seconds == 12.5);
+    CHECK(v[0].mz == std::vector<double>{100.5, 200.25, 300.125, 450.0});
+    CHECK(v[0].intensity == std::vector<float>{10, 20, 5, 1});
+    CHECK(v[1].ms_level == 3);
+    CHECK(v[1].mz == std::vector<double>{100.5, 200.25, 300.125, 450.0});  // array type from the param group
+    auto x = read_all_spectra(fuzz + "synthetic.mzXML");
+    REQUIRE(x.size() == 1);
+    CHECK(x[0].scan == 2);
+    CHECK(x[0].charge == 2);
+    CHECK(x[0].precursor_mz == 500.25);
+    CHECK(x[0].precursor_intensity == 1000);
+    CHECK(x[0].rt_seconds == 61);
+    CHECK(x[0].mz == std::vector<double>{100.5, 200.25, 300.125, 450.0});
+    CHECK(x[0].intensity == std::vector<float>{10, 20, 5, 1});
+    read_stats st;
+    CHECK(read_all_spectra(fuzz + "synthetic.mzXML", all_levels, &st).size() == 1);
+    CHECK(st.records == 2);  // the MS1 scan, with the MS2 scan nested in it
+    CHECK(st.other_level == 1);
+}
