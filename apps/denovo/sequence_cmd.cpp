@@ -6,6 +6,8 @@
 // skipped; the run goes on.
 #include "cli.hpp"
 
+#include "core/ops.hpp"
+
 #include "denovo/mztab.hpp"
 #include "denovo/peptide.hpp"
 #include "denovo/preprocess.hpp"
@@ -249,6 +251,7 @@ int main_denovo_sequence(int argc, char** argv) {
     auto flush = [&]() {
         const int B = int(chunk.size());
         std::vector<result> results(static_cast<size_t>(B));
+        core::blas_single_thread_guard single_blas;  // one spectrum per OpenMP thread, BLAS inside
 #pragma omp parallel for schedule(dynamic, 1)
         for (int i = 0; i < B; ++i) {
             try {

@@ -67,7 +67,9 @@ inline std::vector<std::string> split_str(const std::string& s, char c) {
 // Loads a fixture checkpoint (safetensors) as a model (n_head 4 for all fixtures).
 inline tranova::denovo_model::denovo_model dm_fixture_model(const std::string& prefix) {
     using namespace tranova::denovo_model;
-    auto sd = read_checkpoint_tensors(dm_data(prefix + "_tiny.safetensors"));
+    // trained fixtures are read from the Lightning .ckpt, random ones from safetensors
+    bool trained = prefix.find("trained") != std::string::npos;
+    auto sd = read_checkpoint_tensors(dm_data(prefix + (trained ? "_tiny.ckpt" : "_tiny.safetensors")));
     model_arch arch = prefix.rfind("casanovo", 0) == 0 ? model_arch::casanovo : model_arch::primenovo;
     return model_from_weights(weights_from_state_dict(std::move(sd), arch, 4));
 }
