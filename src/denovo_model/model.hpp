@@ -102,6 +102,13 @@ denovo_model model_from_weights(weight_file wf);
 // encoder.*, decoder.*). arch casanovo / primenovo; n_head cannot be read from shapes.
 weight_file weights_from_state_dict(tensor_map state_dict, model_arch arch, int n_head);
 
+// Random weights of the given shape (benchmarks, tests): N(0, 0.02) matrices, LayerNorm
+// 1/0, zero biases, depthcharge-0.2 sinusoidal terms (m/z and mass: wavelengths
+// 0.001..10000; positions: 1..10000). casanovo: encoder + AR; primenovo: encoder + NAR;
+// crossnovo: all three plus the cross-decoder projection.
+weight_file random_weights(model_arch arch, int dim_model, int n_head, int dim_feedforward, int n_layers,
+                           uint32_t seed = 1);
+
 // Config entries of a weight file as a model_config (used by model_from_weights).
 model_config config_from_weights(const weight_file& wf);
 
