@@ -41,7 +41,7 @@ enum class decoder_kind { ar, nar, hybrid };
 
 struct sequence_options {
     std::string model, spectra, output, decoder, preset, isotope;
-    int beam = 1, ctc_beam = 5, chunk = 256;
+    int beam = 1, ctc_beam = 5, chunk = 256, group = 8;
     double precursor_tol = -1;
     bool no_pmc = false;
 };
@@ -68,75 +68,94 @@ void softmax_rows(const float* x, int T, int V, float* prob, float* logp) {
     }
 }
 
-result decode_one(const model_t& m, decoder_kind kind, const dn::processed_peaks& pk, const dn::spectrum& s,
-                  const beam_params& bp, int ctc_beam, bool pmc) {
-    result res;
-    const int d = m.cfg.dim_model, n = int(pk.mz.size());
+// Encodes one spectrum. Returns its peaks' memory (n+1, d) and mask.
+struct encoded {
+    std::vector<float> memory;
+    std::unique_ptr<bool[]> mask;
+    int rows = 0;
+    float mass = 0, mz = 0;
+    int charge = 0;
+};
+
+encoded encode_one(const model_t& m, const dn::processed_peaks& pk, const dn::spectrum& s) {
     TRANOVA_CHECK(s.charge >= 1 && s.charge <= m.cfg.max_charge, "charge {} outside the model's range 1..{}", s.charge,
                   m.cfg.max_charge);
+    encoded e;
+    const int d = m.cfg.dim_model, n = int(pk.mz.size());
     std::vector<float> peaks(size_t(n) * 2);
     for (int i = 0; i < n; ++i) {
         peaks[size_t(2 * i)] = pk.mz[size_t(i)];
         peaks[size_t(2 * i + 1)] = pk.intensity[size_t(i)];
     }
-    const float mzf = float(s.precursor_mz);
-    const float mass = (mzf - float(dn::kProtonRounded)) * float(s.charge);
-    std::vector<float> memory(size_t(n + 1) * d);
-    std::unique_ptr<bool[]> mask(new bool[size_t(n + 1)]);
-    encoder_forward(m, peaks.data(), n, memory.data(), mask.get());
+    // precursor as the models see it: float32 m/z, M = (m/z - 1.007276) * z in float32
+    e.mz = float(s.precursor_mz);
+    e.charge = s.charge;
+    e.mass = (e.mz - float(dn::kProtonRounded)) * float(s.charge);
+    e.rows = n + 1;
+    e.memory.resize(size_t(n + 1) * d);
+    e.mask.reset(new bool[size_t(n + 1)]);
+    encoder_forward(m, peaks.data(), n, e.memory.data(), e.mask.get());
+    return e;
+}
+
+result decode_nar(const model_t& m, const encoded& e, int ctc_beam, bool pmc) {
+    result res;
     const auto& vocab = m.cfg.residues;
-    if (kind == decoder_kind::nar) {
-        const int T = m.cfg.nar_length, V = m.nar_vocab, blank = V - 1;
-        std::vector<float> logits(size_t(T) * V), prob(logits.size()), logp(logits.size());
-        nar_forward(m, memory.data(), mask.get(), n + 1, mass, s.charge, logits.data(), nullptr, nullptr);
-        softmax_rows(logits.data(), T, V, prob.data(), logp.data());
-        auto beams = ctc_beam_search(prob.data(), T, V, blank, ctc_beam, 30, 1.0);
-        std::vector<int> toks = beams.empty() ? std::vector<int>{} : beams[0].tokens;
-        std::vector<int> steps = beams.empty() ? std::vector<int>{} : beams[0].timesteps;
-        res.score = beams.empty() ? 0.0 : std::exp(-double(beams[0].score));
-        // PrimeNovo's check: -17.027 counts 100000 (never within tolerance)
-        double sum = 0;
-        for (int t : toks) sum += vocab.masses[size_t(t)] < 0 ? 100000.0 : vocab.masses[size_t(t)];
-        double target = double(mass) - 18.01;
-        if (pmc && !(std::fabs(target - sum) < m.cfg.mass_control_tol)) {
-            auto path = pmc_decode(logp.data(), T, V, vocab.masses, pmc_target(mass), float(m.cfg.mass_control_tol));
-            auto col = ctc_collapse(path, blank);
-            if (!col.empty()) {
-                toks = col;
-                steps.clear();
-                int prev = -1;
-                for (int t = 0; t < T; ++t) {
-                    if (path[size_t(t)] != prev && path[size_t(t)] != blank) steps.push_back(t);
-                    prev = path[size_t(t)];
-                }
+    const int T = m.cfg.nar_length, V = m.nar_vocab, blank = V - 1;
+    std::vector<float> logits(size_t(T) * V), prob(logits.size()), logp(logits.size());
+    nar_forward(m, e.memory.data(), e.mask.get(), e.rows, e.mass, e.charge, logits.data(), nullptr, nullptr);
+    softmax_rows(logits.data(), T, V, prob.data(), logp.data());
+    auto beams = ctc_beam_search(prob.data(), T, V, blank, ctc_beam, 30, 1.0);
+    std::vector<int> toks = beams.empty() ? std::vector<int>{} : beams[0].tokens;
+    std::vector<int> steps = beams.empty() ? std::vector<int>{} : beams[0].timesteps;
+    res.score = beams.empty() ? 0.0 : std::exp(-double(beams[0].score));
+    // PrimeNovo's check: -17.027 counts 100000 (never within tolerance)
+    double sum = 0;
+    for (int t : toks) sum += vocab.masses[size_t(t)] < 0 ? 100000.0 : vocab.masses[size_t(t)];
+    double target = double(e.mass) - 18.01;
+    if (pmc && !(std::fabs(target - sum) < m.cfg.mass_control_tol)) {
+        auto path = pmc_decode(logp.data(), T, V, vocab.masses, pmc_target(e.mass), float(m.cfg.mass_control_tol));
+        auto col = ctc_collapse(path, blank);
+        if (!col.empty()) {
+            toks = col;
+            steps.clear();
+            int prev = -1;
+            for (int t = 0; t < T; ++t) {
+                if (path[size_t(t)] != prev && path[size_t(t)] != blank) steps.push_back(t);
+                prev = path[size_t(t)];
             }
         }
-        for (size_t i = 0; i < toks.size(); ++i) {
-            res.tokens.push_back(vocab.tokens[size_t(toks[i])]);
-            res.aa_scores.push_back(prob[size_t(steps[i]) * V + size_t(toks[i])]);
-        }
-        std::reverse(res.tokens.begin(), res.tokens.end());
-        std::reverse(res.aa_scores.begin(), res.aa_scores.end());
-        res.ok = !res.tokens.empty();
-        return res;
     }
-    ar_memory am;
+    for (size_t i = 0; i < toks.size(); ++i) {
+        res.tokens.push_back(vocab.tokens[size_t(toks[i])]);
+        res.aa_scores.push_back(prob[size_t(steps[i]) * V + size_t(toks[i])]);
+    }
+    std::reverse(res.tokens.begin(), res.tokens.end());
+    std::reverse(res.aa_scores.begin(), res.aa_scores.end());
+    res.ok = !res.tokens.empty();
+    return res;
+}
+
+// The AR decoder's memory for one spectrum: the encoder memory, or for the hybrid the
+// NAR features concatenated before it.
+void prepare_ar(const model_t& m, decoder_kind kind, const encoded& e, ar_memory& am) {
     if (kind == decoder_kind::hybrid) {
-        const int T = m.cfg.nar_length, V = m.nar_vocab;
+        const int T = m.cfg.nar_length, V = m.nar_vocab, d = m.cfg.dim_model;
         std::vector<float> logits(size_t(T) * V), feats(size_t(T) * d), hm;
         std::vector<unsigned char> hmask;
-        nar_forward(m, memory.data(), mask.get(), n + 1, mass, s.charge, logits.data(), feats.data(), nullptr);
-        hybrid_memory(m, feats.data(), memory.data(), mask.get(), n + 1, hm, hmask);
-        ar_prepare_memory(m, hm.data(), reinterpret_cast<const bool*>(hmask.data()), T + n + 1, am);
+        nar_forward(m, e.memory.data(), e.mask.get(), e.rows, e.mass, e.charge, logits.data(), feats.data(), nullptr);
+        hybrid_memory(m, feats.data(), e.memory.data(), e.mask.get(), e.rows, hm, hmask);
+        ar_prepare_memory(m, hm.data(), reinterpret_cast<const bool*>(hmask.data()), T + e.rows, am);
     } else {
-        ar_prepare_memory(m, memory.data(), mask.get(), n + 1, am);
+        ar_prepare_memory(m, e.memory.data(), e.mask.get(), e.rows, am);
     }
-    numpy_random rng(0);
-    std::vector<ar_input> in{{&am, mass, s.charge, mzf}};
-    auto out = ar_beam_search(m, in, bp, rng);
-    if (out[0].empty()) return res;  // no peptide: no PSM, as Casanovo
-    const ar_psm& best = out[0][0];
-    for (int t : best.tokens) res.tokens.push_back(vocab.tokens[size_t(t - 1)]);
+}
+
+result ar_result(const model_t& m, const std::vector<ar_psm>& out) {
+    result res;
+    if (out.empty()) return res;  // no peptide: no PSM, as Casanovo
+    const ar_psm& best = out[0];
+    for (int t : best.tokens) res.tokens.push_back(m.cfg.residues.tokens[size_t(t - 1)]);
     std::reverse(res.tokens.begin(), res.tokens.end());
     res.aa_scores.assign(best.aa_scores.rbegin(), best.aa_scores.rend());
     res.aa_scores.resize(res.tokens.size());
@@ -172,11 +191,13 @@ int main_denovo_sequence(int argc, char** argv) {
         ("precursor-tol", po::value(&o.precursor_tol), "precursor m/z tolerance, ppm (default: model, 50)")
         ("isotope-error", po::value(&o.isotope), "isotope error range MIN:MAX (default: model, 0:1)")
         ("preset", po::value(&o.preset), "peak preprocessing: casanovo | primenovo (default: from the model)")
-        ("chunk", po::value(&o.chunk)->default_value(256), "spectra decoded per parallel chunk");
+        ("chunk", po::value(&o.chunk)->default_value(256), "spectra read and decoded per parallel chunk")
+        ("group", po::value(&o.group)->default_value(8), "spectra per task whose AR beam searches run together");
     if (auto rc = p.parse(argc, argv)) return *rc;
     if (o.beam < 1 || o.beam > 28) throw usage_error("--beam must be in 1..28");
     if (o.ctc_beam < 1) throw usage_error("--ctc-beam must be >= 1");
     if (o.chunk < 1) throw usage_error("--chunk must be >= 1");
+    if (o.group < 1) throw usage_error("--group must be >= 1");
     if (p.has("precursor-tol") && !(o.precursor_tol > 0)) throw usage_error("--precursor-tol must be > 0");
     beam_params bp;
     if (!o.isotope.empty()) {
@@ -251,17 +272,44 @@ int main_denovo_sequence(int argc, char** argv) {
     auto flush = [&]() {
         const int B = int(chunk.size());
         std::vector<result> results(static_cast<size_t>(B));
-        core::blas_single_thread_guard single_blas;  // one spectrum per OpenMP thread, BLAS inside
+        core::blas_single_thread_guard single_blas;  // one group per OpenMP thread, BLAS inside
+        // groups of spectra per task: the AR beam search of a group runs in lockstep, so the
+        // beams of all its spectra share every matrix product
+        const int G = (B + o.group - 1) / o.group;
 #pragma omp parallel for schedule(dynamic, 1)
-        for (int i = 0; i < B; ++i) {
-            try {
-                dn::processed_peaks pk;
-                dn::preprocess(chunk[size_t(i)], prep, pk);
-                results[size_t(i)] = decode_one(m, *kind, pk, chunk[size_t(i)], bp, o.ctc_beam, !o.no_pmc);
-            } catch (const std::exception& e) {
-                results[size_t(i)].error = e.what();
+        for (int g = 0; g < G; ++g) {
+            const int lo = g * o.group, hi = std::min(B, lo + o.group);
+            std::vector<ar_memory> mems(static_cast<size_t>(hi - lo));
+            std::vector<ar_input> inputs;
+            std::vector<int> owners;
+            for (int i = lo; i < hi; ++i) {
+                try {
+                    dn::processed_peaks pk;
+                    dn::preprocess(chunk[size_t(i)], prep, pk);
+                    encoded e = encode_one(m, pk, chunk[size_t(i)]);
+                    if (*kind == decoder_kind::nar) {
+                        results[size_t(i)] = decode_nar(m, e, o.ctc_beam, !o.no_pmc);
+                    } else {
+                        ar_memory& am = mems[size_t(i - lo)];
+                        prepare_ar(m, *kind, e, am);
+                        inputs.push_back({&am, e.mass, e.charge, e.mz});
+                        owners.push_back(i);
+                    }
+                } catch (const std::exception& ex) {
+                    results[size_t(i)].error = ex.what();
+                }
+                if (*kind == decoder_kind::nar) bar.add();
             }
-            bar.add();
+            if (!inputs.empty()) {
+                try {
+                    numpy_random rng(0);
+                    auto out = ar_beam_search(m, inputs, bp, rng);
+                    for (size_t k = 0; k < owners.size(); ++k) results[size_t(owners[k])] = ar_result(m, out[k]);
+                } catch (const std::exception& ex) {
+                    for (int i : owners) results[size_t(i)].error = ex.what();
+                }
+            }
+            if (*kind != decoder_kind::nar) bar.add(uint64_t(hi - lo));
         }
         for (int i = 0; i < B; ++i) {
             const dn::spectrum& s = chunk[size_t(i)];

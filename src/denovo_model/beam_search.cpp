@@ -87,26 +87,38 @@ std::vector<std::vector<ar_psm>> ar_beam_search(const denovo_model& m, const std
     auto token_mass = [&](int t) { return res.masses[size_t(t - 1)]; };
 
     std::vector<beam> beams(size_t(B) * S);
-    std::vector<float> logits(static_cast<size_t>(V));
-    for (int b = 0; b < B; ++b) {
-        ar_cache c0;
-        ar_cache_init(m, c0, L + 1);
-        ar_feed(m, *inputs[size_t(b)].memory, c0, inputs[size_t(b)].mass, inputs[size_t(b)].charge, nullptr, 1,
-                logits.data(), nullptr);
-        std::vector<int> top = torch_topk(logits, S);
-        for (int s = 0; s < S; ++s) {
-            beam& bm = beams[size_t(b) * S + size_t(s)];
-            bm.tok.assign(size_t(L), 0);
-            bm.sc.assign(size_t(L) * V, nan);
-            bm.tok[0] = top[size_t(s)];
-            std::copy(logits.begin(), logits.end(), bm.sc.begin());
-            ar_cache_copy(bm.cache, c0, d);
+    {
+        // first pass: the precursor token of every spectrum, in one batch
+        std::vector<ar_cache> c0(static_cast<size_t>(B));
+        std::vector<float> first(size_t(B) * V);
+        std::vector<ar_feed_item> items(static_cast<size_t>(B));
+        for (int b = 0; b < B; ++b) {
+            ar_cache_init(m, c0[size_t(b)], L + 1);
+            items[size_t(b)].mem = inputs[size_t(b)].memory;
+            items[size_t(b)].cache = &c0[size_t(b)];
+            items[size_t(b)].mass = inputs[size_t(b)].mass;
+            items[size_t(b)].charge = inputs[size_t(b)].charge;
+            items[size_t(b)].n = 1;
+            items[size_t(b)].all_logits = first.data() + size_t(b) * V;
+        }
+        ar_feed_batch(m, items);
+        for (int b = 0; b < B; ++b) {
+            std::vector<float> logits(first.begin() + long(b) * V, first.begin() + long(b + 1) * V);
+            std::vector<int> top = torch_topk(logits, S);
+            for (int s = 0; s < S; ++s) {
+                beam& bm = beams[size_t(b) * S + size_t(s)];
+                bm.tok.assign(size_t(L), 0);
+                bm.sc.assign(size_t(L) * V, nan);
+                bm.tok[0] = top[size_t(s)];
+                std::copy(logits.begin(), logits.end(), bm.sc.begin());
+                if (s + 1 == S) bm.cache = std::move(c0[size_t(b)]);
+                else ar_cache_copy(bm.cache, c0[size_t(b)], d);
+            }
         }
     }
     std::vector<std::vector<cached_psm>> cache(static_cast<size_t>(B));
     const int n = B * S;
     std::vector<bool> finished(static_cast<size_t>(n)), fits(static_cast<size_t>(n)), discarded(static_cast<size_t>(n));
-    std::vector<float> all_logits;
 
     for (int step = 0; step < p.max_length; ++step) {
         beam_trace_step tr;
@@ -222,18 +234,28 @@ std::vector<std::vector<ar_psm>> ar_beam_search(const denovo_model& m, const std
             if (trace) trace->push_back(std::move(tr));
             break;
         }
-        // ---- decoder on the active beams (positions up to step+1)
-        for (int i = 0; i < n; ++i) {
-            if (finished[size_t(i)]) continue;
-            beam& bm = beams[size_t(i)];
-            const ar_input& in = inputs[size_t(i / S)];
-            int first = bm.cache.len;  // next position to feed (>= 1 here)
-            int count = step + 2 - first;
-            if (count <= 0) continue;
-            all_logits.resize(size_t(count) * V);
-            ar_feed(m, *in.memory, bm.cache, in.mass, in.charge, bm.tok.data() + (first - 1), count, nullptr,
-                    all_logits.data());
-            std::copy(all_logits.begin(), all_logits.end(), bm.sc.begin() + long(first) * V);
+        // ---- decoder on the active beams (positions up to step+1), one batch
+        {
+            std::vector<ar_feed_item> items;
+            std::vector<int> owner;
+            for (int i = 0; i < n; ++i) {
+                if (finished[size_t(i)]) continue;
+                beam& bm = beams[size_t(i)];
+                const ar_input& in = inputs[size_t(i / S)];
+                int first = bm.cache.len;  // next position to feed (>= 1 here)
+                int count = step + 2 - first;
+                if (count <= 0) continue;
+                ar_feed_item it;
+                it.mem = in.memory;
+                it.cache = &bm.cache;
+                it.mass = in.mass;
+                it.charge = in.charge;
+                it.tokens = bm.tok.data() + (first - 1);
+                it.n = count;
+                it.all_logits = bm.sc.data() + long(first) * V;
+                items.push_back(it);
+            }
+            ar_feed_batch(m, items);
         }
         // ---- _get_topk_beams at position step+1
         const int sp = step + 1;
@@ -275,6 +297,11 @@ std::vector<std::vector<ar_psm>> ar_beam_search(const denovo_model& m, const std
                 uses[size_t(parent)]++;
             }
         }
+        // children: the last child of a parent takes it over, the others copy it into the
+        // storage of a beam that has no child (reusing its allocations)
+        std::vector<int> spare;
+        for (int i = 0; i < n; ++i)
+            if (uses[size_t(i)] == 0) spare.push_back(i);
         for (int i = 0; i < n; ++i) {
             auto [parent, v] = picks[size_t(i)];
             beam& nb = next[size_t(i)];
@@ -282,6 +309,8 @@ std::vector<std::vector<ar_psm>> ar_beam_search(const denovo_model& m, const std
             if (--uses[size_t(parent)] == 0) {
                 nb = std::move(pb);
             } else {
+                nb = std::move(beams[size_t(spare.back())]);
+                spare.pop_back();
                 nb.tok = pb.tok;
                 nb.sc = pb.sc;
                 ar_cache_copy(nb.cache, pb.cache, d);

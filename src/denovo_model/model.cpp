@@ -491,47 +491,107 @@ void ar_cache_copy(ar_cache& dst, const ar_cache& src, int d) {
 
 void ar_feed(const denovo_model& m, const ar_memory& mem, ar_cache& c, float mass, int charge, const int* tokens,
              int n, float* logits, float* all_logits) {
-    TRANOVA_CHECK(m.has_ar(), "this model has no autoregressive decoder");
-    const int d = m.cfg.dim_model, ff = m.cfg.dim_feedforward, V = m.ar_vocab, p0 = c.len;
-    TRANOVA_CHECK(p0 + n <= c.capacity, "AR decoding past the cache capacity {}", c.capacity);
-    std::vector<float> x(size_t(n) * d), y(size_t(n) * d), tmp(size_t(n) * std::max(ff, d));
-    std::vector<float> scratch(size_t(n) * d * 2 + size_t(n) * std::max(p0 + n, mem.Tk));
-    for (int j = 0; j < n; ++j) {
-        int pos = p0 + j;
-        float* row = x.data() + long(j) * d;
-        if (pos == 0) {
-            ar_precursor_embedding(m, mass, charge, row);
-            c.key_pad[0] = 0;
-        } else {
-            int tok = tokens[j];
-            TRANOVA_CHECK(tok >= 0 && tok < V, "AR token {} outside the vocabulary", tok);
-            std::copy(m.ar_aa + long(tok) * d, m.ar_aa + long(tok + 1) * d, row);
-            float sum = 0.0f;
-            for (int k = 0; k < d; ++k) sum += row[k];
-            c.key_pad[pos] = (tok == 0 || sum == 0.0f) ? 1 : 0;
-        }
+    const int V = m.ar_vocab;
+    std::vector<float> tmp;
+    if (!all_logits) {
+        tmp.resize(size_t(n) * V);
+        all_logits = tmp.data();
     }
-    add_positions(x.data(), m.ar_pos, p0, n, d);
-    const bool* key_pad = reinterpret_cast<const bool*>(c.key_pad.data());
-    const bool* mem_mask = reinterpret_cast<const bool*>(mem.mask.data());
+    ar_feed_item it;
+    it.mem = &mem;
+    it.cache = &c;
+    it.mass = mass;
+    it.charge = charge;
+    it.tokens = tokens;
+    it.n = n;
+    it.all_logits = all_logits;
+    ar_feed_batch(m, {it});
+    if (logits) std::copy(all_logits + long(n - 1) * V, all_logits + long(n) * V, logits);
+}
+
+void ar_feed_batch(const denovo_model& m, const std::vector<ar_feed_item>& items) {
+    TRANOVA_CHECK(m.has_ar(), "this model has no autoregressive decoder");
+    const int d = m.cfg.dim_model, ff = m.cfg.dim_feedforward, V = m.ar_vocab, H = m.cfg.n_head;
+    int R = 0, max_k = 0;
+    std::vector<int> row0(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+        const ar_feed_item& it = items[i];
+        TRANOVA_CHECK(it.cache->len + it.n <= it.cache->capacity, "AR decoding past the cache capacity {}",
+                      it.cache->capacity);
+        row0[i] = R;
+        R += it.n;
+        max_k = std::max({max_k, it.cache->len + it.n, it.mem->Tk});
+    }
+    if (R == 0) return;
+    std::vector<float> x(size_t(R) * d), y(size_t(R) * d), qkv(size_t(R) * 3 * d), ctx(size_t(R) * d);
+    std::vector<float> tmp(size_t(R) * std::max(ff, d)), scores(size_t(R) * max_k);
+    // embeddings + positions
+    for (size_t i = 0; i < items.size(); ++i) {
+        const ar_feed_item& it = items[i];
+        ar_cache& c = *it.cache;
+        for (int j = 0; j < it.n; ++j) {
+            int pos = c.len + j;
+            float* row = x.data() + long(row0[i] + j) * d;
+            if (pos == 0) {
+                ar_precursor_embedding(m, it.mass, it.charge, row);
+                c.key_pad[0] = 0;
+            } else {
+                int tok = it.tokens[j];
+                TRANOVA_CHECK(tok >= 0 && tok < V, "AR token {} outside the vocabulary", tok);
+                std::copy(m.ar_aa + long(tok) * d, m.ar_aa + long(tok + 1) * d, row);
+                float sum = 0.0f;
+                for (int k = 0; k < d; ++k) sum += row[k];
+                c.key_pad[size_t(pos)] = (tok == 0 || sum == 0.0f) ? 1 : 0;
+            }
+        }
+        add_positions(x.data() + long(row0[i]) * d, m.ar_pos, c.len, it.n, d);
+    }
+    const float scale = 1.0f / std::sqrt(float(d / H));
     for (size_t li = 0; li < m.ar_layers.size(); ++li) {
         const dec_layer& l = m.ar_layers[li];
-        float* K = c.k[li].data();
-        float* Vv = c.v[li].data();
-        mha_project_kv(K + long(p0) * d, Vv + long(p0) * d, x.data(), l.sa, n, d);
-        mha_forward_kv(y.data(), x.data(), K, Vv, l.sa, key_pad, p0, n, p0 + n, d, m.cfg.n_head, scratch.data());
-        add_norm(x.data(), y.data(), l.n1_w, l.n1_b, n, d);
-        mha_forward_kv(y.data(), x.data(), mem.k[li].data(), mem.v[li].data(), l.ca, mem_mask, -1, n, mem.Tk, d,
-                       m.cfg.n_head, scratch.data());
-        add_norm(x.data(), y.data(), l.n2_w, l.n2_b, n, d);
-        ffn_block(x.data(), l.l1_w, l.l1_b, l.l2_w, l.l2_b, l.n3_w, l.n3_b, n, d, ff, tmp.data(), y.data());
+        // self-attention: one projection for all rows, attention per beam against its cache
+        linear_forward(qkv.data(), x.data(), l.sa.in_w, l.sa.in_b, R, d, 3 * d);
+        for (size_t i = 0; i < items.size(); ++i) {
+            const ar_feed_item& it = items[i];
+            ar_cache& c = *it.cache;
+            float* K = c.k[li].data();
+            float* Vv = c.v[li].data();
+            for (int j = 0; j < it.n; ++j) {
+                const float* r = qkv.data() + long(row0[i] + j) * 3 * d;
+                std::copy(r + d, r + 2 * d, K + long(c.len + j) * d);
+                std::copy(r + 2 * d, r + 3 * d, Vv + long(c.len + j) * d);
+                float* q = qkv.data() + long(row0[i] + j) * 3 * d;
+                for (int k = 0; k < d; ++k) q[k] *= scale;
+            }
+            attention_forward(ctx.data() + long(row0[i]) * d, d, qkv.data() + long(row0[i]) * 3 * d, 3 * d, K, d, Vv,
+                              d, reinterpret_cast<const bool*>(c.key_pad.data()), c.len, it.n, c.len + it.n, d, H,
+                              scores.data());
+        }
+        linear_forward(y.data(), ctx.data(), l.sa.out_w, l.sa.out_b, R, d, d);
+        add_norm(x.data(), y.data(), l.n1_w, l.n1_b, R, d);
+        // cross-attention: rows of consecutive items sharing a memory attend together
+        linear_forward(qkv.data(), x.data(), l.ca.in_w, l.ca.in_b, R, d, d);
+        for (long k = 0; k < long(R) * d; ++k) qkv[size_t(k)] *= scale;
+        for (size_t i = 0; i < items.size();) {
+            size_t j = i;
+            int rows = 0;
+            while (j < items.size() && items[j].mem == items[i].mem) rows += items[j++].n;
+            const ar_memory& mem = *items[i].mem;
+            attention_forward(ctx.data() + long(row0[i]) * d, d, qkv.data() + long(row0[i]) * d, d, mem.k[li].data(), d,
+                              mem.v[li].data(), d, reinterpret_cast<const bool*>(mem.mask.data()), -1, rows, mem.Tk,
+                              d, H, scores.data());
+            i = j;
+        }
+        linear_forward(y.data(), ctx.data(), l.ca.out_w, l.ca.out_b, R, d, d);
+        add_norm(x.data(), y.data(), l.n2_w, l.n2_b, R, d);
+        ffn_block(x.data(), l.l1_w, l.l1_b, l.l2_w, l.l2_b, l.n3_w, l.n3_b, R, d, ff, tmp.data(), y.data());
     }
-    c.len = p0 + n;
-    if (all_logits) {
-        linear_forward(all_logits, x.data(), m.ar_final_w, m.ar_final_b, n, d, V);
-        if (logits) std::copy(all_logits + long(n - 1) * V, all_logits + long(n) * V, logits);
-    } else if (logits) {
-        linear_forward(logits, x.data() + long(n - 1) * d, m.ar_final_w, m.ar_final_b, 1, d, V);
+    std::vector<float> logits(size_t(R) * V);
+    linear_forward(logits.data(), x.data(), m.ar_final_w, m.ar_final_b, R, d, V);
+    for (size_t i = 0; i < items.size(); ++i) {
+        items[i].cache->len += items[i].n;
+        std::copy(logits.begin() + long(row0[i]) * V, logits.begin() + long(row0[i] + items[i].n) * V,
+                  items[i].all_logits);
     }
 }
 

@@ -159,4 +159,17 @@ void ar_cache_copy(ar_cache& dst, const ar_cache& src, int d);
 void ar_feed(const denovo_model& m, const ar_memory& mem, ar_cache& c, float mass, int charge, const int* tokens,
              int n, float* logits, float* all_logits);
 
+// Several beams at once (their rows share every matrix product, so the weights are read
+// once per step instead of once per beam). all_logits: (n,V) per item.
+struct ar_feed_item {
+    const ar_memory* mem = nullptr;
+    ar_cache* cache = nullptr;
+    float mass = 0;
+    int charge = 0;
+    const int* tokens = nullptr;  // tokens for positions cache->len .. cache->len+n-1
+    int n = 0;
+    float* all_logits = nullptr;
+};
+void ar_feed_batch(const denovo_model& m, const std::vector<ar_feed_item>& items);
+
 }  // namespace tranova::denovo_model

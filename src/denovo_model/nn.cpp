@@ -87,6 +87,19 @@ static void masked_softmax_row(float* s, const bool* key_pad, int Tk, int limit)
     for (int j = 0; j < Tk; ++j) s[j] *= inv;
 }
 
+void attention_forward(float* ctx, int ldc, const float* q, int ldq, const float* k, int ldk, const float* v, int ldv,
+                       const bool* key_pad, int causal_offset, int Tq, int Tk, int d, int n_head, float* s) {
+    const int hd = d / n_head;
+    for (int h = 0; h < n_head; ++h) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, 1.0f, q + h * hd, ldq, k + h * hd, ldk, 0.0f, s,
+                    Tk);
+        for (int i = 0; i < Tq; ++i)
+            masked_softmax_row(s + long(i) * Tk, key_pad, Tk, causal_offset >= 0 ? causal_offset + i + 1 : Tk);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, 1.0f, s, Tk, v + h * hd, ldv, 0.0f,
+                    ctx + h * hd, ldc);
+    }
+}
+
 void mha_forward_kv(float* out, const float* q_in, const float* k, const float* v, const mha_weights& w,
                     const bool* key_pad, int causal_offset, int Tq, int Tk, int d, int n_head, float* scratch) {
     const int hd = d / n_head;
@@ -96,13 +109,7 @@ void mha_forward_kv(float* out, const float* q_in, const float* k, const float* 
     linear_forward(q, q_in, w.in_w, w.in_b, Tq, d, d);
     const float scale = 1.0f / std::sqrt(float(hd));
     for (long i = 0; i < long(Tq) * d; ++i) q[i] *= scale;
-    for (int h = 0; h < n_head; ++h) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, 1.0f, q + h * hd, d, k + h * hd, d, 0.0f, s,
-                    Tk);
-        for (int i = 0; i < Tq; ++i) masked_softmax_row(s + long(i) * Tk, key_pad, Tk, causal_offset >= 0 ? causal_offset + i + 1 : Tk);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, 1.0f, s, Tk, v + h * hd, d, 0.0f,
-                    ctx + h * hd, d);
-    }
+    attention_forward(ctx, d, q, d, k, d, v, d, key_pad, causal_offset, Tq, Tk, d, n_head, s);
     linear_forward(out, ctx, w.out_w, w.out_b, Tq, d, d);
 }
 

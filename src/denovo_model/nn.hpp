@@ -53,6 +53,13 @@ inline long mha_scratch_size(int Tq, int Tk, int d) {
 void mha_forward_kv(float* out, const float* q_in, const float* k, const float* v, const mha_weights& w,
                     const bool* key_pad, int causal_offset, int Tq, int Tk, int d, int n_head, float* scratch);
 
+// Scaled dot-product attention core for already projected inputs, all heads:
+// ctx (Tq, ldc) = softmax(q k^T + masks) v per head; q (Tq, ldq) already multiplied by
+// 1/sqrt(d/n_head); k (Tk, ldk), v (Tk, ldv); causal_offset as in mha_forward_kv.
+// scores: scratch of Tq*Tk floats.
+void attention_forward(float* ctx, int ldc, const float* q, int ldq, const float* k, int ldk, const float* v, int ldv,
+                       const bool* key_pad, int causal_offset, int Tq, int Tk, int d, int n_head, float* scores);
+
 // Projects kv_in (Tk,d) to k and v with the in_proj rows of w.
 void mha_project_kv(float* k, float* v, const float* kv_in, const mha_weights& w, int Tk, int d);
 
