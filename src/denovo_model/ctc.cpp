@@ -197,6 +197,35 @@ std::vector<ctc_beam> ctc_beam_search(const float* probs, int T, int V, int blan
     return out;
 }
 
+double ctc_loss(const float* log_probs, int T, int V, const std::vector<int>& target, int blank) {
+    // alpha recursion over the blank-extended target, in double log space
+    const int S = 2 * int(target.size()) + 1;
+    const double ninf = -std::numeric_limits<double>::infinity();
+    auto lse = [ninf](double a, double b) {
+        if (a == ninf) return b;
+        if (b == ninf) return a;
+        double m = std::max(a, b);
+        return m + std::log(std::exp(a - m) + std::exp(b - m));
+    };
+    auto label = [&](int s) { return s % 2 == 0 ? blank : target[size_t(s / 2)]; };
+    std::vector<double> a(static_cast<size_t>(S), ninf), b(static_cast<size_t>(S));
+    a[0] = log_probs[blank];
+    if (S > 1) a[1] = log_probs[label(1)];
+    for (int t = 1; t < T; ++t) {
+        const float* lp = log_probs + long(t) * V;
+        for (int s = 0; s < S; ++s) {
+            double v = a[size_t(s)];
+            if (s >= 1) v = lse(v, a[size_t(s - 1)]);
+            if (s >= 2 && label(s) != blank && label(s) != label(s - 2)) v = lse(v, a[size_t(s - 2)]);
+            b[size_t(s)] = v == ninf ? ninf : v + lp[label(s)];
+        }
+        a.swap(b);
+    }
+    double ll = a[size_t(S - 1)];
+    if (S > 1) ll = lse(ll, a[size_t(S - 2)]);
+    return -ll;
+}
+
 // ---------------------------------------------------------------------------------------
 // Precise mass control. The CUDA kernel of PrimeNovo runs one thread per (mass bin w,
 // position h); each thread only reads column h-1, so a sequential sweep over h then w

@@ -3,6 +3,8 @@
 #include "denovo_model/beam_search.hpp"
 #include "test_util.hpp"
 
+#include <fmt/format.h>
+
 #include <memory>
 
 using namespace tranova::denovo_model;
@@ -84,6 +86,32 @@ TEST_CASE("Casanovo beam search matches the reference", "[denovo_model][beam]") 
                 }
             }
             CHECK(k == rows.size());
+            // the rows Casanovo hands to its mzTab writer: sequence, score, charge, exp m/z,
+            // calc m/z = (sum of residue masses + H2O)/z + proton, aa scores %.5f (C->N in v4.2.1)
+            auto mz_rows = read_tsv(P + "_" + cfg + "_mztab_rows.tsv");
+            size_t q = 0;
+            for (int i = 0; i < B; ++i) {
+                for (const ar_psm& psm : out[size_t(i)]) {
+                    REQUIRE(q < mz_rows.size());
+                    auto& r = mz_rows[q++];
+                    CHECK(ar_peptide(psm.tokens, m.cfg.residues) == r[0]);
+                    CHECK(std::fabs(psm.score - std::stod(r[1])) <= 1e-5);
+                    CHECK(std::stod(r[2]) == prec[size_t(i) * 3 + 1]);
+                    CHECK(std::stod(r[3]) == double(prec[size_t(i) * 3 + 2]));
+                    double sum = 0;
+                    for (auto it = psm.tokens.rbegin(); it != psm.tokens.rend(); ++it)
+                        sum += m.cfg.residues.masses[size_t(*it - 1)];
+                    double calc = (sum + 18.0105647) / double(prec[size_t(i) * 3 + 1]) + 1.00727646688;
+                    CHECK(calc == Approx(std::stod(r[4])).epsilon(1e-12));
+                    std::string aa;
+                    for (size_t j = 0; j < psm.aa_scores.size(); ++j) aa += fmt::format("{}{:.5f}", j ? "," : "", psm.aa_scores[j]);
+                    // rounding of the 5th decimal may differ by one unit when a score sits on the edge
+                    auto got = split_str(aa, ','), want = split_str(r[5], ',');
+                    REQUIRE(got.size() == want.size());
+                    for (size_t j = 0; j < got.size(); ++j) CHECK(std::fabs(std::stod(got[j]) - std::stod(want[j])) <= 1.01e-5);
+                }
+            }
+            CHECK(q == mz_rows.size());
         }
     }
 }

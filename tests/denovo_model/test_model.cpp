@@ -1,6 +1,7 @@
 // Encoder / decoder forwards against the Casanovo and PrimeNovo fixtures (1e-5 relative,
 // floor 1 for values near 0; encoder memory compared on unmasked rows only).
 #include "test_util.hpp"
+#include "denovo_model/ctc.hpp"
 
 #include <memory>
 
@@ -151,5 +152,54 @@ TEST_CASE("PrimeNovo NAR decoder logits", "[denovo_model][model]") {
                 check_close(layers.data() + size_t(l) * T * V, want_layers.data() + (size_t(l) * b.B + size_t(i)) * T * V,
                             size_t(T) * V, "layer logits");
         }
+    }
+}
+
+TEST_CASE("training losses from our logits match the reference", "[denovo_model][model][loss]") {
+    // Casanovo: CrossEntropyLoss(ignore_index 0) on the teacher-forced logits (last row dropped),
+    // train with label smoothing 0.01; PrimeNovo: CTCLoss(blank 27, mean over target length,
+    // then batch) on the last layer. Tolerance 1e-5 relative.
+    struct want_t { const char* p; double train, valid; };
+    for (want_t w : {want_t{"casanovo", 3.361360788345337, 3.359473705291748},
+                     want_t{"casanovo_trained", 0.0938410609960556, 0.011266164481639862}}) {
+        INFO(w.p);
+        auto tf = dm_npy(std::string(w.p) + "_tf_logits");
+        auto logits = tf.f32();
+        auto toks = dm_npy(std::string(w.p) + "_tf_tokens").i64();
+        const int B = int(tf.shape[0]), S = int(tf.shape[1]), V = int(tf.shape[2]);
+        double train = 0, valid = 0;
+        int count = 0;
+        for (int b = 0; b < B; ++b)
+            for (int j = 0; j < S - 1; ++j) {
+                int t = int(toks[size_t(b) * (S - 1) + size_t(j)]);
+                if (t == 0) continue;
+                const float* r = logits.data() + (size_t(b) * S + size_t(j)) * V;
+                double mx = *std::max_element(r, r + V), sum = 0, mean_nll = 0;
+                for (int v = 0; v < V; ++v) sum += std::exp(double(r[v]) - mx);
+                double lse = mx + std::log(sum);
+                for (int v = 0; v < V; ++v) mean_nll += (lse - r[v]) / V;
+                valid += lse - r[t];
+                train += 0.99 * (lse - r[t]) + 0.01 * mean_nll;
+                ++count;
+            }
+        CHECK(valid / count == Approx(w.valid).epsilon(1e-5));
+        CHECK(train / count == Approx(w.train).epsilon(1e-5));
+    }
+    auto toks = dm_npy("casanovo_trained_tf_tokens").i64();  // same 8 peptides, reversed, AR ids
+    for (auto [p, want] : {std::pair<const char*, double>{"primenovo", 9.571734428405762},
+                           std::pair<const char*, double>{"primenovo_trained", 0.4444654881954193}}) {
+        INFO(p);
+        auto lp = dm_npy(std::string(p) + "_ctc_log_probs").f32();
+        double total = 0;
+        for (int b = 0; b < 8; ++b) {
+            std::vector<int> target;
+            for (int j = 0; j < 20; ++j) {
+                int t = int(toks[size_t(b) * 20 + size_t(j)]);
+                if (t >= 1 && t <= 27) target.push_back(t - 1);
+            }
+            double l = ctc_loss(lp.data() + size_t(b) * 40 * 28, 40, 28, target, 27);
+            total += std::isinf(l) ? 0.0 : l / double(target.size());
+        }
+        CHECK(total / 8 == Approx(want).epsilon(1e-5));
     }
 }
