@@ -56,6 +56,19 @@ run "$TRANOVA" denovo sequence --model pn.h5 --spectra "$DATA/denovo/depthcharge
 expect_rc 0
 if grep -q 'ms_run\[1\]:scan=' mzml.mztab; then _pass; else _fail "mzML spectra_ref not scan="; fi
 
+# the random-weight fixture checkpoints (safetensors: n_head from --config) convert and run
+echo '{"n_head": 4}' > heads.json
+run "$TRANOVA" convert --arch casanovo --checkpoint "$D/casanovo_tiny.safetensors" --config heads.json -o cas_rand.h5
+expect_rc 0
+run "$TRANOVA" convert --arch primenovo --checkpoint "$D/primenovo_tiny.safetensors" --config heads.json -o pn_rand.h5
+expect_rc 0
+run "$TRANOVA" denovo sequence --model cas_rand.h5 --spectra "$MGF" -o ar_rand.mztab --beam 5
+expect_rc 0
+expect_file ar_rand.mztab
+run "$TRANOVA" denovo sequence --model pn_rand.h5 --spectra "$MGF" -o nar_rand.mztab
+expect_rc 0
+if [ "$(grep -c '^PSM' nar_rand.mztab)" -eq 15 ]; then _pass; else _fail "nar_rand.mztab: expected 15 PSM rows"; fi
+
 # bad inputs: exit 1, one line
 run "$TRANOVA" denovo sequence --model missing.h5 --spectra "$MGF" -o x.mztab --quiet
 expect_rc 1
