@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 // OpenBLAS thread control; weak so that another CBLAS links too.
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
@@ -117,7 +118,8 @@ inline void softmax_row(float* y, const float* x, int C) {
     for (int c = 0; c < C; c++) mx = std::max(mx, x[c]);
     float sum = 0.0f;
     for (int c = 0; c < C; c++) {
-        y[c] = std::exp(x[c] - mx);
+        const float z = x[c] - mx;
+        y[c] = z < -87.0f ? 0.0f : std::exp(z);  // no subnormal outputs (see attention)
         sum += y[c];
     }
     float inv = 1.0f / sum;
@@ -224,8 +226,13 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
     const float scale = s.scale != 0.0f ? s.scale : 1.0f / std::sqrt((float)s.HD);
     const int nblk = (s.T + QB - 1) / QB;
     const long ntask = (long)s.B * s.NH * nblk;
-    blas_single_thread_guard guard;
-#pragma omp parallel for schedule(dynamic, 1)
+    // small problems (e.g. one decoding step) run on the calling thread: waking a team
+    // costs more than the work, a lot more on an oversubscribed machine
+    const double work = 4.0 * s.B * s.NH * (double)s.T * s.TK * s.HD;
+    const bool parallel = ntask > 1 && work > 1.0e7 && omp_get_max_threads() > 1;
+    std::optional<blas_single_thread_guard> guard;
+    if (parallel) guard.emplace();
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
     for (long task = 0; task < ntask; task++) {
         const int blk = (int)(task % nblk);
         const int h = (int)((task / nblk) % s.NH);
@@ -259,7 +266,10 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
             } else {
                 float sum = 0.0f;
                 for (int j = 0; j < lim; j++) {
-                    float e = std::exp(row[j] - mx);
+                    // exp of < -87 is subnormal or 0: flush to 0 so that the P V sgemm
+                    // never sees subnormals (they cost ~100x per FMA on x86)
+                    const float z = row[j] - mx;
+                    const float e = z < -87.0f ? 0.0f : std::exp(z);
                     row[j] = e;
                     sum += e;
                 }

@@ -6,6 +6,9 @@
 #include "util/output_file.hpp"
 
 #include <hdf5.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -41,8 +44,13 @@ void weights::reserve(size_t floats) {
     if (floats <= capacity_) return;
     size_t cap = std::max(floats, capacity_ * 2);
     cap = align_up(std::max<size_t>(cap, kAlignFloats));
-    float* p = static_cast<float*>(std::aligned_alloc(64, cap * sizeof(float)));
-    TRANOVA_CHECK(p, "weights: out of memory allocating {} MiB", cap * 4 / (1 << 20));
+    // large models: 2 MiB alignment + transparent huge pages, so that first touch costs
+    // ~170 page faults instead of ~85,000 for a Small (340 MB) model
+    const size_t bytes = cap * sizeof(float);
+    const size_t align = bytes >= (size_t(64) << 20) ? (size_t(2) << 20) : 64;
+    float* p = static_cast<float*>(std::aligned_alloc(align, (bytes + align - 1) / align * align));
+    TRANOVA_CHECK(p, "weights: out of memory allocating {} MiB", bytes >> 20);
+    if (align > 64) madvise(p, (bytes + align - 1) / align * align, MADV_HUGEPAGE);
     if (used_) std::memcpy(p, data_.get(), used_ * sizeof(float));
     data_.reset(p);
     capacity_ = cap;
@@ -299,13 +307,33 @@ weights weights_read(const std::string& path) {
         datasets.push_back(std::move(d));
     }
     w.allocate(std::move(entries));
+    // Fast path: a contiguous, unfiltered little-endian float32 dataset is one byte range
+    // of the file (H5Dget_offset); pread it straight into its slot. Anything else (or a
+    // short read) goes through H5Dread, which converts types as needed.
+    int fd = ::open(path.c_str(), O_RDONLY);
     for (size_t i = 0; i < datasets.size(); i++) {
         const weight_entry& e = w.entries()[i];
-        if (e.numel)
-            TRANOVA_H5_CHECK(H5Dread(datasets[i], H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                     w.mutable_data() + e.offset),
+        if (!e.numel) continue;
+        float* dst = w.mutable_data() + e.offset;
+        bool done = false;
+        if (fd >= 0) {
+            h5_handle t(H5Dget_type(datasets[i]));
+            haddr_t off = H5Dget_offset(datasets[i]);
+            if (off != HADDR_UNDEF && H5Tequal(t, H5T_IEEE_F32LE) > 0) {
+                size_t want = e.numel * sizeof(float), got = 0;
+                while (got < want) {
+                    ssize_t r = ::pread(fd, reinterpret_cast<char*>(dst) + got, want - got, (off_t)(off + got));
+                    if (r <= 0) break;
+                    got += (size_t)r;
+                }
+                done = got == want;
+            }
+        }
+        if (!done)
+            TRANOVA_H5_CHECK(H5Dread(datasets[i], H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst),
                              "{}: cannot read tensor '{}'", path, e.name);
     }
+    if (fd >= 0) ::close(fd);
     return w;
 }
 

@@ -75,8 +75,15 @@ std::vector<prediction> read_predictions(const std::string& path) {
         return out;
     }
     csv_reader r(path, ends_with_ci(path, ".tsv") ? '\t' : ',');
-    const int c_title = r.require_column("title"), c_seq = r.require_column("sequence"),
-              c_score = r.require_column("score");
+    // Column names: ours (title,sequence,score), PrimeNovo's denovo.tsv (label,prediction,score),
+    // denovo_benchmarks (spectrum_id,sequence,score).
+    auto pick = [&](std::initializer_list<const char*> names) {
+        for (const char* n : names)
+            if (r.column(n) >= 0) return r.column(n);
+        return r.require_column(*names.begin());
+    };
+    const int c_title = pick({"title", "label", "spectrum_id"}), c_seq = pick({"sequence", "prediction", "peptide"}),
+              c_score = pick({"score", "peptide_score"});
     std::vector<std::string> fields;
     bool warned = false;
     while (r.next(fields)) {

@@ -21,7 +21,9 @@ struct prediction {
 };
 
 // Reads predictions from an mzTab (.mztab) or CSV file with columns title,sequence,score
-// (other columns ignored; an empty sequence is an empty prediction). Sequences in either
+// (also accepted: label/spectrum_id, prediction/peptide, peptide_score, so PrimeNovo's
+// denovo.tsv reads as is; `.tsv` files are tab-separated; other columns ignored; an empty
+// sequence is an empty prediction). Sequences in either
 // Casanovo-token or ProForma style; unparsable ones keep Casanovo's raw split (unknown
 // tokens weigh 0) with one warning per file.
 std::vector<prediction> read_predictions(const std::string& path);

@@ -6,6 +6,7 @@
 #include "util/error.hpp"
 #include "util/text.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -39,8 +40,9 @@ bool iequal_key(std::string_view key, std::string_view upper) {
 
 class mgf_reader final : public spectrum_reader {
 public:
-    mgf_reader(std::unique_ptr<byte_source> src, const std::string& name, const read_options& opt)
-        : lines_(std::move(src)) {
+    mgf_reader(std::unique_ptr<byte_source> src, const std::string& name, const read_options& opt,
+               size_t chunk = size_t(4) << 20)
+        : lines_(std::move(src), chunk) {
         path_ = name;
         opt_ = opt;
     }
@@ -215,7 +217,9 @@ std::unique_ptr<spectrum_reader> open_mgf(const std::string& path, const read_op
 }
 
 std::unique_ptr<spectrum_reader> mgf_from_memory(std::string data, const std::string& name, const read_options& opt) {
-    return std::make_unique<mgf_reader>(memory_source(std::move(data)), name, opt);
+    // A buffer no larger than the data (small inputs, fuzzing).
+    const size_t chunk = std::clamp<size_t>(data.size() + 1, 64, size_t(4) << 20);
+    return std::make_unique<mgf_reader>(memory_source(std::move(data)), name, opt, chunk);
 }
 
 }  // namespace tranova::denovo

@@ -119,8 +119,9 @@ struct binary_array {
 
 class mzml_reader final : public spectrum_reader {
 public:
-    mzml_reader(std::unique_ptr<byte_source> src, const std::string& name, const read_options& opt)
-        : src_(std::move(src)), buf_(1 << 20) {
+    mzml_reader(std::unique_ptr<byte_source> src, const std::string& name, const read_options& opt,
+                size_t chunk = size_t(1) << 20)
+        : src_(std::move(src)), buf_(chunk) {
         path_ = name;
         opt_ = opt;
         parser_ = XML_ParserCreate(nullptr);
@@ -536,7 +537,8 @@ std::unique_ptr<spectrum_reader> open_mzml(const std::string& path, const read_o
 }
 
 std::unique_ptr<spectrum_reader> mzml_from_memory(std::string data, const std::string& name, const read_options& opt) {
-    return std::make_unique<mzml_reader>(memory_source(std::move(data)), name, opt);
+    const size_t chunk = std::clamp<size_t>(data.size() + 1, 64, size_t(1) << 20);
+    return std::make_unique<mzml_reader>(memory_source(std::move(data)), name, opt, chunk);
 }
 
 }  // namespace tranova::denovo

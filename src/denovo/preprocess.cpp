@@ -51,7 +51,8 @@ void preprocess(const spectrum& s, const preprocess_options& opt, processed_peak
     in.clear();
     for (uint32_t i : order) {
         double m = s.mz[i];
-        if (m >= opt.min_mz && m <= opt.max_mz) {
+        // Non-finite values (a "nan" peak line) are dropped here rather than poisoning the norm.
+        if (m >= opt.min_mz && m <= opt.max_mz && std::isfinite(s.intensity[i])) {
             mz.push_back(m);
             in.push_back(s.intensity[i]);
         }

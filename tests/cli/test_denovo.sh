@@ -34,6 +34,10 @@ for k in aa_precision aa_recall pc_auc; do
 done
 if [ "$(wc -l < report/per_spectrum.csv)" -eq 129 ]; then _pass; else _fail "per_spectrum.csv rows"; fi
 if grep -q '^<svg' report/precision_coverage.svg && grep -q '</svg>' report/precision_coverage.svg; then _pass; else _fail "svg"; fi
+# The SVG rasterises (when ImageMagick is installed).
+if command -v convert >/dev/null 2>&1; then
+  if convert report/precision_coverage.svg pc.png 2>/dev/null && [ -s pc.png ]; then _pass; else _fail "svg does not rasterise"; fi
+fi
 
 # mzTab predictions (Casanovo v4 layout, spectra_ref index=N).
 {
@@ -46,6 +50,12 @@ run "$TRANOVA" denovo eval -p preds.mztab --truth "$TRUTH" -o report2
 expect_rc 0
 if grep -q '"peptide_recall": 0.015625' report2/summary.json; then _pass; else _fail "mzTab peptide_recall != 2/128"; fi
 expect_err "128 spectra, 2 predicted"
+
+# PrimeNovo's denovo.tsv layout (label, ProForma-like prediction with masses, charge, score).
+printf 'label\tprediction\tcharge\tscore\n0\tIAHYNKR\t2\t0.9\n2\tC[+57.021]GHTNNIRPK\t2\t0.8\n' > denovo.tsv
+run "$TRANOVA" denovo eval -p denovo.tsv --truth "$TRUTH" -o report3 --quiet
+expect_rc 0
+if grep -q '"n_peptide_matched": 2' report3/summary.json; then _pass; else _fail "denovo.tsv: 2 matches expected"; fi
 
 # Bad inputs: one-line errors, exit 1, nothing written.
 run "$TRANOVA" denovo eval -p missing.csv --truth "$TRUTH" -o bad1 --quiet

@@ -1,3 +1,4 @@
+#include "denovo/eval_report.hpp"
 #include "denovo/mztab.hpp"
 #include "util/error.hpp"
 
@@ -97,5 +98,63 @@ TEST_CASE("mzTab reader accepts Casanovo v4 and v5 files", "[denovo][mztab]") {
     const std::string bad = (dir / "bad.mztab").string();
     std::ofstream(bad) << "PSH\tsequence\tspectra_ref\nPSM\tPEPK\n";
     CHECK_THROWS_WITH(read_mztab(bad), Catch::Contains("bad.mztab:2") && Catch::Contains("2 fields"));
+    std::filesystem::remove_all(dir);
+}
+
+// Casanovo v4.2.1's own PSM rows (casanovo_trained fixture model, n_beams 1) for MGF records
+// 0,2,7,25,56,91,110,114 of the sample: our calc m/z equals Casanovo's PeptideMass to 1e-9,
+// and an mzTab in Casanovo's layout evaluates against the sample MGF.
+TEST_CASE("Casanovo's PSM rows: masses and evaluation of a Casanovo mzTab", "[denovo][mztab]") {
+    struct row {
+        long index;
+        const char* seq;
+        double score;
+        int charge;
+        double exp_mz, calc_mz;
+    };
+    const row rows[] = {
+        {0, "LAHYNKR", 0.9891378954052925, 2, 451.25347900390625, 451.25376881688004},
+        {2, "C+57.021GHTNNLRPK", 0.9899987253275785, 2, 598.800537109375, 598.80128431688},
+        {7, "HNSYTC+57.021EATHK", 0.9906987398862839, 3, 449.86273193359375, 449.86305370021336},
+        {25, "GDTPGHATPGHGGATSSAR", 0.9902429342269897, 2, 867.4004516601562, 867.4011258168799},
+        {56, "TN+0.984GTTEEQTEAK", 0.9848725933295029, 2, 655.2908325195312, 655.2913193168799},
+        {91, "HQGVM+15.995VGM+15.995GQK", 0.9849748214085897, 2, 602.2880859375, 602.28408431688},
+        {110, "GHVEC+57.021LK", 0.9907511845231056, 2, 421.7118835449219, 421.71308831688003},
+        {114, "SQKPVVVK", 0.9904909729957581, 2, 442.78155517578125, 442.78182781687997},
+    };
+    for (const auto& r : rows) CHECK(peptide_mz(parse_peptide(r.seq), r.charge) == Approx(r.calc_mz).margin(1e-9));
+
+    auto dir = std::filesystem::temp_directory_path() / ("tranova_mztab_eval_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string path = (dir / "casanovo.mztab").string();
+    {
+        std::ofstream f(path);
+        f << "MTD\tmzTab-version\t1.0.0\nMTD\tms_run[1]-location\tfile:///sample.mgf\n"
+             "PSH\tsequence\tPSM_ID\taccession\tunique\tdatabase\tdatabase_version\tsearch_engine\t"
+             "search_engine_score[1]\tmodifications\tretention_time\tcharge\texp_mass_to_charge\t"
+             "calc_mass_to_charge\tspectra_ref\tpre\tpost\tstart\tend\topt_ms_run[1]_aa_scores\n";
+        int k = 0;
+        for (const auto& r : rows)
+            f << "PSM\t" << r.seq << "\t" << ++k << "\tnull\tnull\tnull\tnull\t[MS, MS:1003281, Casanovo, 4.2.1]\t"
+              << r.score << "\tnull\tnull\t" << r.charge << ".0\t" << r.exp_mz << "\t" << r.calc_mz
+              << "\tms_run[1]:index=" << r.index << "\tnull\tnull\tnull\tnull\tnull\n";
+    }
+    auto preds = read_predictions(path);
+    REQUIRE(preds.size() == 8);
+    pairing_stats ps;
+    auto evals = pair_predictions(std::string(TRANOVA_TEST_DATA) +
+                                      "/denovo/casanovo_v4.2.1_sample_preprocessed_spectra_massivekb_tokens.mgf",
+                                  preds, ps);
+    CHECK(ps.truth_records == 128);
+    CHECK(ps.unmatched_predictions == 0);
+    auto s = evaluate(evals);
+    CHECK(s.n_predicted == 8);
+    CHECK(s.n_peptide_matched == 8);  // I/L predicted as L still match
+    CHECK(s.peptide_precision == 1.0);
+    CHECK(s.peptide_recall == Approx(8.0 / 128));
+    CHECK(s.aa_precision == 1.0);
+    CHECK(evals[0].title == "0");
+    CHECK(evals[0].has_prediction);
+    CHECK_FALSE(evals[1].has_prediction);
     std::filesystem::remove_all(dir);
 }

@@ -113,3 +113,16 @@ TEST_CASE("preprocessing steps by hand", "[denovo][preprocess]") {
     o = preprocess_options::casanovo_v5();
     CHECK(preprocess(s, o).too_few);
 }
+
+TEST_CASE("non-finite and negative intensities", "[denovo][preprocess]") {
+    spectrum s;
+    s.precursor_mz = 500;
+    s.charge = 2;
+    s.mz = {100, 200, 300, NAN};
+    s.intensity = {4, NAN, -1, 9};
+    auto p = preprocess(s, preprocess_options::primenovo());
+    REQUIRE(p.mz == std::vector<float>{100});
+    CHECK(p.intensity == std::vector<float>{1});
+    s.intensity = {-4, NAN, -1, 9};
+    CHECK(preprocess(s, preprocess_options::casanovo()).dummy);
+}
