@@ -117,6 +117,10 @@ core::weights convert_crossnovo(const core::checkpoint& ck, const core::json_val
     if (auto* s = config.find("seed"); s && s->kind == core::json_value::number_v) seed = uint32_t(s->num);
     int mem_pe = 1;
     if (auto* s = config.find("memory_pos_encoding"); s && s->kind == core::json_value::number_v) mem_pe = int(s->num);
+    std::string init = "xavier";
+    if (auto* s = config.find("cross_init"); s && s->kind == core::json_value::string_v) init = s->str;
+    TRANOVA_CHECK(init == "xavier" || init == "identity", "crossnovo config: cross_init '{}' (expected xavier or identity)",
+                  init);
 
     weight_file ar = convert_single(ck, config, model_arch::casanovo, notes);
     core::checkpoint nck = core::checkpoint_read(nar->str);
@@ -129,6 +133,7 @@ core::weights convert_crossnovo(const core::checkpoint& ck, const core::json_val
     wf.config["preset"] = "casanovo";
     wf.config["memory_pos_encoding"] = std::to_string(mem_pe);
     wf.config["cross_seed"] = std::to_string(seed);
+    wf.config["cross_init"] = init;
     wf.config["nar_source"] = nar->str;
     for (auto& [name, t] : ar.tensors) wf.tensors.emplace(name, t);
     for (auto& [name, t] : na.tensors)
@@ -143,11 +148,15 @@ core::weights convert_crossnovo(const core::checkpoint& ck, const core::json_val
     std::uniform_real_distribution<float> u(-lim, lim);
     tensor w{{d, d}, std::vector<float>(size_t(d * d))}, b{{d}, std::vector<float>(size_t(d), 0.0f)};
     for (auto& x : w.data) x = u(gen);
+    if (init == "identity") {
+        std::fill(w.data.begin(), w.data.end(), 0.0f);
+        for (int64_t i = 0; i < d; ++i) w.data[size_t(i * d + i)] = 1.0f;
+    }
     wf.tensors["cross.nar_proj.weight"] = std::move(w);
     wf.tensors["cross.nar_proj.bias"] = std::move(b);
     wf.tensors["cross.pos_encoder.sin_term"] = wf.tensors.at("ar_decoder.pos_encoder.sin_term");
     wf.tensors["cross.pos_encoder.cos_term"] = wf.tensors.at("ar_decoder.pos_encoder.cos_term");
-    notes.push_back(fmt::format("crossnovo: NAR decoder from {}, cross-decoder projection random (seed {})", nar->str,
+    notes.push_back(fmt::format("crossnovo: NAR decoder from {}, cross-decoder projection {} (seed {})", nar->str, init,
                                 seed));
     weight_file probe = wf;
     (void)model_from_weights(std::move(probe));
