@@ -31,6 +31,9 @@ expect_err "nocharge"
 if [ "$(grep -c '^PSM' ar.mztab)" -eq 15 ]; then _pass; else _fail "ar.mztab: expected 15 PSM rows"; fi
 # spectrum 0: the reference beam search gives LAHYNKR, score 0.98914 (fixture casanovo_trained n_beams1)
 if grep -P '^PSM\tLAHYNKR\t1\t.*\t0\.98913[0-9]*\t' ar.mztab | grep -q 'index=0'; then _pass; else _fail "ar.mztab row 1"; fi
+# records 2 and 7 are fixture spectra too (reference peptides and scores to 1e-5)
+if grep -P '^PSM\tC\+57\.021GHTNNLRPK\t.*\t0\.98999[0-9]*\t.*index=2\t' ar.mztab > /dev/null; then _pass; else _fail "ar.mztab index=2"; fi
+if grep -P '^PSM\tHNSYTC\+57\.021EATHK\t.*\t0\.99069[0-9]*\t.*index=7\t' ar.mztab > /dev/null; then _pass; else _fail "ar.mztab index=7"; fi
 run "$TRANOVA" denovo eval --predictions ar.mztab --truth "$MGF" -o rep_ar --quiet
 expect_rc 0
 if grep -q '"peptide_precision": 1' rep_ar/summary.json; then _pass; else _fail "AR peptide precision != 1"; fi
