@@ -1,0 +1,344 @@
+// CTC greedy / prefix beam search / precise mass control (see ctc.hpp).
+#include "denovo_model/ctc.hpp"
+
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace tranova::denovo_model {
+
+std::vector<int> ctc_collapse(const std::vector<int>& path, int blank) {
+    std::vector<int> out;
+    int prev = -1;
+    for (int t : path) {
+        if (t != prev && t != blank) out.push_back(t);
+        prev = t;
+    }
+    return out;
+}
+
+std::vector<int> ctc_greedy(const float* scores, int T, int V, int blank) {
+    std::vector<int> path(T);
+    for (int t = 0; t < T; ++t) {
+        const float* row = scores + long(t) * V;
+        path[t] = int(std::max_element(row, row + V) - row);
+    }
+    return ctc_collapse(path, blank);
+}
+
+// ---------------------------------------------------------------------------------------
+// Prefix beam search. The trie mirrors ctcdecode's PathTrie: children kept in insertion
+// order, depth-first enumeration, nth_element pruning with the same comparator, float
+// log-probabilities; that makes the surviving beams (and their ties) identical.
+
+namespace {
+
+constexpr float flt_inf = std::numeric_limits<float>::max();
+
+float log_sum_exp(float x, float y) {
+    if (x <= -flt_inf) return y;
+    if (y <= -flt_inf) return x;
+    float m = std::max(x, y);
+    return std::log(std::exp(x - m) + std::exp(y - m)) + m;
+}
+
+struct trie_node {
+    float pb_prev = -flt_inf, pnb_prev = -flt_inf, pb_cur = -flt_inf, pnb_cur = -flt_inf;
+    float log_prob_c = -flt_inf, score = -flt_inf;
+    int ch = -1, timestep = 0, parent = -1;
+    bool exists = true;
+    std::vector<std::pair<int, int>> children;  // (char, node index)
+};
+
+struct trie {
+    std::vector<trie_node> nodes;
+    trie() {
+        nodes.emplace_back();
+        nodes[0].score = nodes[0].pb_prev = 0.0f;
+    }
+    int child(int n, int c, int t, float lp) {
+        for (auto& [cc, idx] : nodes[n].children) {
+            if (cc != c) continue;
+            trie_node& k = nodes[idx];
+            if (k.log_prob_c < lp) {
+                k.log_prob_c = lp;
+                k.timestep = t;
+            }
+            if (!k.exists) {
+                k.exists = true;
+                k.pb_prev = k.pnb_prev = k.pb_cur = k.pnb_cur = -flt_inf;
+            }
+            return idx;
+        }
+        trie_node k;
+        k.ch = c;
+        k.timestep = t;
+        k.parent = n;
+        k.log_prob_c = lp;
+        nodes.push_back(k);
+        int idx = int(nodes.size()) - 1;
+        nodes[n].children.emplace_back(c, idx);
+        return idx;
+    }
+    void collect(int n, std::vector<int>& out) {
+        trie_node& k = nodes[n];
+        if (k.exists) {
+            k.pb_prev = k.pb_cur;
+            k.pnb_prev = k.pnb_cur;
+            k.pb_cur = k.pnb_cur = -flt_inf;
+            k.score = log_sum_exp(k.pb_prev, k.pnb_prev);
+            out.push_back(n);
+        }
+        for (size_t i = 0; i < nodes[n].children.size(); ++i) collect(nodes[n].children[i].second, out);
+    }
+    void remove(int n) {
+        trie_node& k = nodes[n];
+        k.exists = false;
+        if (!k.children.empty() || k.parent < 0) return;
+        trie_node& p = nodes[k.parent];
+        for (auto it = p.children.begin(); it != p.children.end(); ++it) {
+            if (it->first == k.ch) {
+                p.children.erase(it);
+                break;
+            }
+        }
+        if (p.children.empty() && !p.exists) remove(k.parent);
+    }
+    bool better(int a, int b) const {  // ctcdecode prefix_compare
+        const trie_node &x = nodes[a], &y = nodes[b];
+        if (x.score == y.score) return x.ch != y.ch && x.ch < y.ch;
+        return x.score > y.score;
+    }
+};
+
+}  // namespace
+
+std::vector<ctc_beam> ctc_beam_search(const float* probs, int T, int V, int blank, int beam_width, int cutoff_top_n,
+                                      double cutoff_prob) {
+    TRANOVA_CHECK(beam_width >= 1, "CTC beam width must be >= 1");
+    trie tr;
+    std::vector<int> prefixes{0};
+    const size_t beam = size_t(beam_width);
+    std::vector<std::pair<int, double>> cand(V);
+    std::vector<std::pair<int, float>> log_probs;
+    for (int t = 0; t < T; ++t) {
+        const float* p = probs + long(t) * V;
+        // vocabulary pruning (a no-op with cutoff_prob 1 and cutoff_top_n >= V, PrimeNovo's setting)
+        for (int c = 0; c < V; ++c) cand[c] = {c, double(p[c])};
+        size_t n_keep = size_t(V);
+        double log_cutoff = std::log(cutoff_prob);
+        if (log_cutoff < 0.0 || size_t(cutoff_top_n) < size_t(V)) {
+            std::sort(cand.begin(), cand.end(), [](auto& a, auto& b) { return a.second > b.second; });
+            if (log_cutoff < 0.0) {
+                double cum = 0.0;
+                n_keep = 0;
+                for (size_t i = 0; i < cand.size(); ++i) {
+                    cum = log_sum_exp(float(cum), float(std::log(cand[i].second)));
+                    n_keep += 1;
+                    if (cum >= cutoff_prob || n_keep >= size_t(cutoff_top_n)) break;
+                }
+            } else {
+                n_keep = size_t(cutoff_top_n);
+            }
+        }
+        log_probs.clear();
+        for (size_t i = 0; i < n_keep; ++i)
+            log_probs.emplace_back(cand[i].first,
+                                   float(std::log(cand[i].second + double(std::numeric_limits<float>::min()))));
+
+        for (auto [c, lp] : log_probs) {
+            for (size_t i = 0; i < prefixes.size() && i < beam; ++i) {
+                int pi = prefixes[i];
+                if (c == blank) {
+                    trie_node& pr = tr.nodes[pi];
+                    pr.pb_cur = log_sum_exp(pr.pb_cur, lp + pr.score);
+                    continue;
+                }
+                if (c == tr.nodes[pi].ch) {
+                    trie_node& pr = tr.nodes[pi];
+                    pr.pnb_cur = log_sum_exp(pr.pnb_cur, lp + pr.pnb_prev);
+                }
+                int ni = tr.child(pi, c, t, lp);  // may reallocate tr.nodes
+                const trie_node& pr = tr.nodes[pi];
+                float log_p = -flt_inf;
+                if (c == pr.ch && pr.pb_prev > -flt_inf) log_p = lp + pr.pb_prev;
+                else if (c != pr.ch) log_p = lp + pr.score;
+                trie_node& nw = tr.nodes[ni];
+                nw.pnb_cur = log_sum_exp(nw.pnb_cur, log_p);
+            }
+        }
+        prefixes.clear();
+        tr.collect(0, prefixes);
+        if (prefixes.size() >= beam) {
+            std::nth_element(prefixes.begin(), prefixes.begin() + long(beam), prefixes.end(),
+                             [&](int a, int b) { return tr.better(a, b); });
+            for (size_t i = beam; i < prefixes.size(); ++i) tr.remove(prefixes[i]);
+            prefixes.resize(beam);
+        }
+    }
+    size_t n = std::min(prefixes.size(), beam);
+    std::sort(prefixes.begin(), prefixes.begin() + long(n), [&](int a, int b) { return tr.better(a, b); });
+    std::vector<int> top(prefixes.begin(), prefixes.begin() + long(n));
+    std::sort(top.begin(), top.end(), [&](int a, int b) { return tr.better(a, b); });
+    std::vector<ctc_beam> out;
+    for (int idx : top) {
+        ctc_beam b;
+        b.score = -tr.nodes[idx].score;
+        for (int k = idx; k > 0 && tr.nodes[k].ch >= 0; k = tr.nodes[k].parent) {
+            b.tokens.push_back(tr.nodes[k].ch);
+            b.timesteps.push_back(tr.nodes[k].timestep);
+        }
+        std::reverse(b.tokens.begin(), b.tokens.end());
+        std::reverse(b.timesteps.begin(), b.timesteps.end());
+        out.push_back(std::move(b));
+    }
+    return out;
+}
+
+double ctc_loss(const float* log_probs, int T, int V, const std::vector<int>& target, int blank) {
+    // alpha recursion over the blank-extended target, in double log space
+    const int S = 2 * int(target.size()) + 1;
+    const double ninf = -std::numeric_limits<double>::infinity();
+    auto lse = [ninf](double a, double b) {
+        if (a == ninf) return b;
+        if (b == ninf) return a;
+        double m = std::max(a, b);
+        return m + std::log(std::exp(a - m) + std::exp(b - m));
+    };
+    auto label = [&](int s) { return s % 2 == 0 ? blank : target[size_t(s / 2)]; };
+    std::vector<double> a(static_cast<size_t>(S), ninf), b(static_cast<size_t>(S));
+    a[0] = log_probs[blank];
+    if (S > 1) a[1] = log_probs[label(1)];
+    for (int t = 1; t < T; ++t) {
+        const float* lp = log_probs + long(t) * V;
+        for (int s = 0; s < S; ++s) {
+            double v = a[size_t(s)];
+            if (s >= 1) v = lse(v, a[size_t(s - 1)]);
+            if (s >= 2 && label(s) != blank && label(s) != label(s - 2)) v = lse(v, a[size_t(s - 2)]);
+            b[size_t(s)] = v == ninf ? ninf : v + lp[label(s)];
+        }
+        a.swap(b);
+    }
+    double ll = a[size_t(S - 1)];
+    if (S > 1) ll = lse(ll, a[size_t(S - 2)]);
+    return -ll;
+}
+
+// ---------------------------------------------------------------------------------------
+// Precise mass control. The CUDA kernel of PrimeNovo runs one thread per (mass bin w,
+// position h); each thread only reads column h-1, so a sequential sweep over h then w
+// gives the same result. Paths are kept as back-pointers instead of copied arrays.
+
+float pmc_target(double precursor_mass) { return float(precursor_mass - 18.01); }
+
+std::vector<int> pmc_decode(const float* log_probs, int T, int V, const std::vector<double>& masses, float target,
+                            float tol) {
+    TRANOVA_CHECK(int(masses.size()) == V - 1, "PMC: {} residue masses for a CTC vocabulary of {}", masses.size(), V);
+    const int A = V;  // rolled vocabulary: 0 = blank, i = residue i-1
+    // P = clamp(roll(logp), -20) - min + 0.1
+    std::vector<float> P(size_t(T) * A);
+    float mn = std::numeric_limits<float>::infinity();
+    for (int t = 0; t < T; ++t) {
+        for (int i = 0; i < A; ++i) {
+            float v = log_probs[long(t) * V + (i == 0 ? V - 1 : i - 1)];
+            if (v < -20.0f) v = -20.0f;
+            P[size_t(t) * A + i] = v;
+            mn = std::min(mn, v);
+        }
+    }
+    for (auto& v : P) v = (v - mn) + 0.1f;
+    std::vector<float> am(A, 0.0f);
+    float max_mass = 0.0f;
+    for (int i = 1; i < A; ++i) {
+        double mass = masses[i - 1];
+        am[i] = mass < 0 ? 10000.0f : float(mass);
+        if (am[i] < 10000.0f) max_mass = std::max(max_mass, am[i]);
+    }
+    const float grid = 1.0f;
+    const int length = int(target / grid + 1.0f);
+    if (length < 2) return std::vector<int>(T, V - 1);
+    const int W_last = length - 1;
+    const int H = T + 1;
+    // state (w,h): score, mass, last token, back-pointer (predecessor bin at h-1, -1 = empty path)
+    std::vector<float> dp(size_t(length) * H, 0.0f), dpm(size_t(length) * H, 0.0f);
+    std::vector<int> last(size_t(length) * H, 0), back(size_t(length) * H, -1);
+    std::vector<unsigned char> set(size_t(length) * H, 0);  // path differs from all-blank
+    auto at = [H](int w, int h) { return size_t(w) * H + size_t(h); };
+    const float lo = target - tol, hi = target + tol;
+    for (int h = 1; h <= T; ++h) {
+        const float* Ph = P.data() + size_t(h - 1) * A;
+        const int maxW = int((max_mass * float(h)) / grid);
+        for (int w = 1; w < length; ++w) {
+            if (w > maxW) continue;
+            size_t s = at(w, h);
+            if (h == 1) {
+                for (int i = 1; i < A; ++i) {
+                    if (w == int(am[i] / grid) && dp[s] < Ph[i]) {
+                        dp[s] = Ph[i];
+                        dpm[s] = am[i];
+                        last[s] = i;
+                        back[s] = -1;
+                        set[s] = 1;
+                    }
+                }
+                continue;
+            }
+            size_t sp = at(w, h - 1);
+            if (dp[sp] > 0) {
+                dp[s] = dp[sp] + Ph[0];
+                dpm[s] = dpm[sp];
+                last[s] = 0;
+                back[s] = w;
+                set[s] = 1;
+                int pre = last[sp];
+                if (pre != 0) {
+                    float cand = dp[sp] + Ph[pre];
+                    if (dp[s] < cand) {
+                        dp[s] = cand;
+                        dpm[s] = dpm[sp];
+                        last[s] = pre;
+                        back[s] = w;
+                    }
+                }
+            }
+            for (int i = 1; i < A; ++i) {
+                int w0 = int((float(w) * grid - am[i]) / grid);
+                for (int minw = w0; minw <= w0 + 1; ++minw) {
+                    if (minw < 0) continue;
+                    if (minw >= length) continue;  // beyond the grid: never a predecessor
+                    size_t q = at(minw, h - 1);
+                    int pre = last[q];
+                    if (pre == i) continue;
+                    float tm = dpm[q] + am[i];
+                    bool ok = (tm >= float(w) * grid && tm < float(w + 1) * grid && w != W_last) ||
+                              (w == W_last && tm >= lo && tm <= hi);
+                    if (!ok) continue;
+                    float cand = dp[q] + Ph[i];
+                    if (cand > dp[s]) {
+                        dp[s] = cand;
+                        dpm[s] = tm;
+                        last[s] = i;
+                        back[s] = set[q] ? minw : -1;
+                        set[s] = 1;
+                    }
+                }
+            }
+        }
+    }
+    // reconstruct the path at (W_last, T)
+    std::vector<int> rolled(T, 0);
+    int w = W_last;
+    for (int h = T; h >= 1 && w >= 0; --h) {
+        size_t s = at(w, h);
+        if (!set[s]) break;  // positions 1..h are all blank
+        rolled[h - 1] = last[s];
+        w = back[s];
+    }
+    std::vector<int> path(T);
+    for (int t = 0; t < T; ++t) path[t] = rolled[t] == 0 ? V - 1 : rolled[t] - 1;
+    return path;
+}
+
+}  // namespace tranova::denovo_model

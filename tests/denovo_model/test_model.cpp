@@ -1,0 +1,256 @@
+// Encoder / decoder forwards against the Casanovo and PrimeNovo fixtures (1e-5 relative,
+// floor 1 for values near 0; encoder memory compared on unmasked rows only).
+#include "test_util.hpp"
+#include "denovo_model/ctc.hpp"
+
+#include <memory>
+
+using namespace tranova::denovo_model;
+
+namespace {
+
+constexpr double tol = 1e-5;  // relative, with floor 1 (|a-b| <= 1e-5 * max(|b|, 1))
+
+struct batch {
+    std::vector<float> spectra, precursors;
+    std::vector<int64_t> lengths;
+    int B = 0, N = 0;
+};
+
+batch load_batch(const std::string& P) {
+    batch b;
+    auto s = dm_npy(P + "_spectra");
+    b.B = int(s.shape[0]);
+    b.N = int(s.shape[1]);
+    b.spectra = s.f32();
+    b.precursors = dm_npy(P + "_precursors").f32();
+    b.lengths = dm_npy(P + "_spectra_lengths").i64();
+    return b;
+}
+
+void check_close(const float* a, const float* b, size_t n, const char* what) {
+    auto st = compare(a, b, n, 1.0);
+    INFO(what << ": max rel diff " << st.max_rel << " at " << st.worst << " (" << a[st.worst] << " vs " << b[st.worst]
+              << ")");
+    CHECK(st.max_rel <= tol);
+}
+
+}  // namespace
+
+TEST_CASE("sinusoidal encoders match depthcharge", "[denovo_model][model]") {
+    for (std::string P : {"casanovo", "casanovo_trained", "primenovo", "primenovo_trained"}) {
+        INFO(P);
+        auto m = dm_fixture_model(P);
+        const int d = m.cfg.dim_model;
+        auto probe = dm_npy(P + "_mz_probe").f32();
+        auto want = dm_npy(P + "_mz_encoder_probe").f32();
+        std::vector<float> got(probe.size() * size_t(d));
+        float_encode(got.data(), probe.data(), int(probe.size()), m.mz_enc.sin_term, m.mz_enc.n_sin, m.mz_enc.cos_term,
+                     m.mz_enc.n_cos);
+        // high-frequency features depend on the last ulp of sinf: absolute 1e-5 is the check
+        CHECK(compare(got.data(), want.data(), got.size(), 1.0).max_abs <= 1e-5);
+        auto pos = dm_npy(P + "_pos_encoder_zeros").f32();
+        int L = int(pos.size()) / d;
+        std::vector<float> idx(static_cast<size_t>(L)), pe(pos.size());
+        for (int i = 0; i < L; ++i) idx[size_t(i)] = float(i);
+        const float_encoder& pen = m.has_ar() ? m.ar_pos : m.nar_pos;
+        float_encode(pe.data(), idx.data(), L, pen.sin_term, pen.n_sin, pen.cos_term, pen.n_cos);
+        check_close(pe.data(), pos.data(), pe.size(), "positional encoding");
+        auto b = load_batch(P);
+        auto menc = dm_npy(P + "_precursor_mass_encoding").f32();
+        const float_encoder& me = m.has_ar() ? m.ar_mass : m.nar_mass;
+        std::vector<float> got_m(size_t(b.B) * d);
+        for (int i = 0; i < b.B; ++i)
+            float_encode(got_m.data() + size_t(i) * d, &b.precursors[size_t(i) * 3], 1, me.sin_term, me.n_sin,
+                         me.cos_term, me.n_cos);
+        CHECK(compare(got_m.data(), menc.data(), got_m.size(), 1.0).max_abs <= 1e-5);
+    }
+}
+
+TEST_CASE("spectrum encoder matches Casanovo/PrimeNovo", "[denovo_model][model]") {
+    for (std::string P : {"casanovo", "casanovo_trained", "primenovo", "primenovo_trained"}) {
+        INFO(P);
+        auto m = dm_fixture_model(P);
+        const int d = m.cfg.dim_model;
+        auto b = load_batch(P);
+        auto want = dm_npy(P + "_encoder_memory").f32();
+        auto want_mask = dm_npy(P + "_encoder_mask").i64();
+        bool has_peak = P.find("trained") != std::string::npos;
+        std::vector<float> peak_want;
+        if (has_peak) peak_want = dm_npy(P + "_peak_encoder_out").f32();
+        for (int i = 0; i < b.B; ++i) {
+            INFO("spectrum " << i);
+            const float* sp = b.spectra.data() + size_t(i) * b.N * 2;
+            if (has_peak) {
+                std::vector<float> pk(size_t(b.N) * d);
+                peak_encoder_forward(m, sp, b.N, pk.data());
+                CHECK(compare(pk.data(), peak_want.data() + size_t(i) * b.N * d, pk.size(), 1.0).max_abs <= 1e-5);
+            }
+            std::vector<float> mem(size_t(b.N + 1) * d);
+            std::unique_ptr<bool[]> mask(new bool[size_t(b.N + 1)]);
+            encoder_forward(m, sp, b.N, mem.data(), mask.get());
+            for (int r = 0; r <= b.N; ++r) CHECK(mask[size_t(r)] == bool(want_mask[size_t(i) * (b.N + 1) + size_t(r)]));
+            int valid = int(b.lengths[size_t(i)]) + 1;  // latent + peaks; padded rows are zero upstream
+            check_close(mem.data(), want.data() + size_t(i) * (b.N + 1) * d, size_t(valid) * d, "encoder memory");
+        }
+    }
+}
+
+TEST_CASE("Casanovo decoder teacher-forced logits", "[denovo_model][model]") {
+    for (std::string P : {"casanovo", "casanovo_trained"}) {
+        INFO(P);
+        auto m = dm_fixture_model(P);
+        const int d = m.cfg.dim_model, V = m.ar_vocab;
+        auto b = load_batch(P);
+        auto tf = dm_npy(P + "_tf_logits");
+        auto want = tf.f32();
+        auto toks = dm_npy(P + "_tf_tokens").i64();
+        const int S = int(tf.shape[1]);  // 21 = precursor + 20 tokens
+        for (int i = 0; i < b.B; ++i) {
+            INFO("spectrum " << i);
+            std::vector<float> mem(size_t(b.N + 1) * d);
+            std::unique_ptr<bool[]> mask(new bool[size_t(b.N + 1)]);
+            encoder_forward(m, b.spectra.data() + size_t(i) * b.N * 2, b.N, mem.data(), mask.get());
+            ar_memory am;
+            ar_prepare_memory(m, mem.data(), mask.get(), b.N + 1, am);
+            ar_cache c;
+            ar_cache_init(m, c, S);
+            std::vector<int> seq(size_t(S), 0);
+            int len = 0;
+            for (int j = 0; j < S - 1; ++j) {
+                seq[size_t(j + 1)] = int(toks[size_t(i) * (S - 1) + size_t(j)]);
+                if (seq[size_t(j + 1)] != 0) len = j + 1;
+            }
+            std::vector<float> logits(size_t(S) * V);
+            ar_feed(m, am, c, b.precursors[size_t(i) * 3], int(b.precursors[size_t(i) * 3 + 1]), seq.data(), S, nullptr,
+                    logits.data());
+            // rows 0..len are real positions; later rows are padding queries (also compared)
+            check_close(logits.data(), want.data() + size_t(i) * S * V, size_t(len + 1) * V, "tf logits");
+            check_close(logits.data(), want.data() + size_t(i) * S * V, size_t(S) * V, "tf logits incl. padding");
+        }
+    }
+}
+
+TEST_CASE("PrimeNovo NAR decoder logits", "[denovo_model][model]") {
+    for (std::string P : {"primenovo", "primenovo_trained"}) {
+        INFO(P);
+        auto m = dm_fixture_model(P);
+        const int d = m.cfg.dim_model, V = m.nar_vocab, T = m.cfg.nar_length, L = m.cfg.n_nar_layers;
+        auto b = load_batch(P);
+        auto want = dm_npy(P + "_logits").f32();
+        auto want_layers = dm_npy(P + "_layer_logits").f32();
+        for (int i = 0; i < b.B; ++i) {
+            INFO("spectrum " << i);
+            std::vector<float> mem(size_t(b.N + 1) * d);
+            std::unique_ptr<bool[]> mask(new bool[size_t(b.N + 1)]);
+            encoder_forward(m, b.spectra.data() + size_t(i) * b.N * 2, b.N, mem.data(), mask.get());
+            std::vector<float> logits(size_t(T) * V), layers(size_t(L) * T * V);
+            nar_forward(m, mem.data(), mask.get(), b.N + 1, b.precursors[size_t(i) * 3],
+                        int(b.precursors[size_t(i) * 3 + 1]), logits.data(), nullptr, layers.data());
+            check_close(logits.data(), want.data() + size_t(i) * T * V, logits.size(), "logits");
+            for (int l = 0; l < L; ++l)
+                check_close(layers.data() + size_t(l) * T * V, want_layers.data() + (size_t(l) * b.B + size_t(i)) * T * V,
+                            size_t(T) * V, "layer logits");
+        }
+    }
+}
+
+TEST_CASE("training losses from our logits match the reference", "[denovo_model][model][loss]") {
+    // Casanovo: CrossEntropyLoss(ignore_index 0) on the teacher-forced logits (last row dropped),
+    // train with label smoothing 0.01; PrimeNovo: CTCLoss(blank 27, mean over target length,
+    // then batch) on the last layer. Tolerance 1e-5 relative.
+    struct want_t { const char* p; double train, valid; };
+    for (want_t w : {want_t{"casanovo", 3.361360788345337, 3.359473705291748},
+                     want_t{"casanovo_trained", 0.0938410609960556, 0.011266164481639862}}) {
+        INFO(w.p);
+        auto tf = dm_npy(std::string(w.p) + "_tf_logits");
+        auto logits = tf.f32();
+        auto toks = dm_npy(std::string(w.p) + "_tf_tokens").i64();
+        const int B = int(tf.shape[0]), S = int(tf.shape[1]), V = int(tf.shape[2]);
+        double train = 0, valid = 0;
+        int count = 0;
+        for (int b = 0; b < B; ++b)
+            for (int j = 0; j < S - 1; ++j) {
+                int t = int(toks[size_t(b) * (S - 1) + size_t(j)]);
+                if (t == 0) continue;
+                const float* r = logits.data() + (size_t(b) * S + size_t(j)) * V;
+                double mx = *std::max_element(r, r + V), sum = 0, mean_nll = 0;
+                for (int v = 0; v < V; ++v) sum += std::exp(double(r[v]) - mx);
+                double lse = mx + std::log(sum);
+                for (int v = 0; v < V; ++v) mean_nll += (lse - r[v]) / V;
+                valid += lse - r[t];
+                train += 0.99 * (lse - r[t]) + 0.01 * mean_nll;
+                ++count;
+            }
+        CHECK(valid / count == Approx(w.valid).epsilon(1e-5));
+        CHECK(train / count == Approx(w.train).epsilon(1e-5));
+    }
+    auto toks = dm_npy("casanovo_trained_tf_tokens").i64();  // same 8 peptides, reversed, AR ids
+    for (auto [p, want] : {std::pair<const char*, double>{"primenovo", 9.571734428405762},
+                           std::pair<const char*, double>{"primenovo_trained", 0.4444654881954193}}) {
+        INFO(p);
+        auto lp = dm_npy(std::string(p) + "_ctc_log_probs").f32();
+        double total = 0;
+        for (int b = 0; b < 8; ++b) {
+            std::vector<int> target;
+            for (int j = 0; j < 20; ++j) {
+                int t = int(toks[size_t(b) * 20 + size_t(j)]);
+                if (t >= 1 && t <= 27) target.push_back(t - 1);
+            }
+            double l = ctc_loss(lp.data() + size_t(b) * 40 * 28, 40, 28, target, 27);
+            total += std::isinf(l) ? 0.0 : l / double(target.size());
+        }
+        CHECK(total / 8 == Approx(want).epsilon(1e-5));
+    }
+}
+
+TEST_CASE("ar_feed_batch equals feeding each beam alone", "[denovo_model][model]") {
+    // random model (d 32, 2 layers); 3 beams over 2 memories, different prefix lengths
+    denovo_model m = model_from_weights(random_weights(model_arch::casanovo, 32, 4, 64, 2, 5));
+    const int d = 32, V = m.ar_vocab, Tk = 7;
+    std::vector<float> mem1(size_t(Tk) * d), mem2(size_t(Tk) * d);
+    for (size_t i = 0; i < mem1.size(); ++i) {
+        mem1[i] = std::sin(0.37f * float(i));
+        mem2[i] = std::cos(0.11f * float(i));
+    }
+    bool mask[Tk] = {false, false, false, false, false, true, true};
+    ar_memory am1, am2;
+    ar_prepare_memory(m, mem1.data(), mask, Tk, am1);
+    ar_prepare_memory(m, mem2.data(), mask, Tk, am2);
+    std::vector<std::vector<int>> toks = {{0, 5, 9, 13}, {0, 2}, {0, 7, 7}};
+    const ar_memory* mems[3] = {&am1, &am1, &am2};
+    // reference: one beam at a time, one position at a time
+    std::vector<std::vector<float>> want(3);
+    for (int b = 0; b < 3; ++b) {
+        ar_cache c;
+        ar_cache_init(m, c, 8);
+        for (size_t j = 0; j < toks[size_t(b)].size(); ++j) {
+            std::vector<float> lg(static_cast<size_t>(V));
+            ar_feed(m, *mems[b], c, 1000.0f + 100.0f * float(b), 2, &toks[size_t(b)][j], 1, lg.data(), nullptr);
+            want[size_t(b)].insert(want[size_t(b)].end(), lg.begin(), lg.end());
+        }
+    }
+    // batched: all positions of all beams in one call
+    std::vector<ar_cache> caches(3);
+    std::vector<std::vector<float>> got(3);
+    std::vector<ar_feed_item> items;
+    for (int b = 0; b < 3; ++b) {
+        ar_cache_init(m, caches[size_t(b)], 8);
+        got[size_t(b)].resize(toks[size_t(b)].size() * size_t(V));
+        ar_feed_item it;
+        it.mem = mems[b];
+        it.cache = &caches[size_t(b)];
+        it.mass = 1000.0f + 100.0f * float(b);
+        it.charge = 2;
+        it.tokens = toks[size_t(b)].data();
+        it.n = int(toks[size_t(b)].size());
+        it.all_logits = got[size_t(b)].data();
+        items.push_back(it);
+    }
+    ar_feed_batch(m, items);
+    for (int b = 0; b < 3; ++b) {
+        INFO("beam " << b);
+        CHECK(caches[size_t(b)].len == int(toks[size_t(b)].size()));
+        CHECK(compare(got[size_t(b)].data(), want[size_t(b)].data(), got[size_t(b)].size(), 1.0).max_rel <= 1e-5);
+    }
+}
