@@ -356,24 +356,31 @@ namespace {
 
 // x (T,d) <- LN(x + y)
 void add_norm(float* x, const float* y, const float* w, const float* b, int T, int d) {
-    for (long i = 0; i < long(T) * d; ++i) x[i] += y[i];
-    layernorm_forward(x, x, w, b, T, d);
+    core::add_forward(x, x, y, size_t(T) * d);
+    core::layernorm_forward(x, x, w, b, T, d, 1e-5f);  // torch nn.LayerNorm default eps
 }
 
 // x (T,d) <- LN(x + FFN(x)); tmp (T,ff), tmp2 (T,d)
 void ffn_block(float* x, const float* l1_w, const float* l1_b, const float* l2_w, const float* l2_b,
                const float* n_w, const float* n_b, int T, int d, int ff, float* tmp, float* tmp2) {
-    linear_forward(tmp, x, l1_w, l1_b, T, d, ff);
-    relu_forward(tmp, long(T) * ff);
-    linear_forward(tmp2, tmp, l2_w, l2_b, T, ff, d);
+    core::linear_forward(tmp, x, l1_w, l1_b, T, d, ff);
+    core::relu_forward(tmp, tmp, size_t(T) * ff);
+    core::linear_forward(tmp2, tmp, l2_w, l2_b, T, ff, d);
     add_norm(x, tmp2, n_w, n_b, T, d);
 }
 
 void add_positions(float* x, const float_encoder& e, int first_pos, int T, int d) {
     std::vector<float> pos(T), enc(size_t(T) * d);
     for (int i = 0; i < T; ++i) pos[i] = float(first_pos + i);
-    float_encode(enc.data(), pos.data(), T, e.sin_term, e.n_sin, e.cos_term, e.n_cos);
-    for (long i = 0; i < long(T) * d; ++i) x[i] = enc[i] + x[i];
+    core::sinusoidal_forward(enc.data(), pos.data(), T, e.sin_term, e.n_sin, e.cos_term, e.n_cos);
+    core::add_forward(x, x, enc.data(), size_t(T) * d);
+}
+
+// (n) true = ignore  ->  (n) nonzero = attend (core's key_valid)
+std::vector<uint8_t> key_valid_from_mask(const bool* mask, int n) {
+    std::vector<uint8_t> valid(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) valid[size_t(i)] = mask[i] ? 0 : 1;
+    return valid;
 }
 
 }  // namespace
@@ -382,7 +389,7 @@ void peak_encoder_forward(const denovo_model& m, const float* peaks, int n, floa
     const int d = m.cfg.dim_model;
     std::vector<float> mz(n);
     for (int i = 0; i < n; ++i) mz[i] = peaks[2 * i];
-    float_encode(out, mz.data(), n, m.mz_enc.sin_term, m.mz_enc.n_sin, m.mz_enc.cos_term, m.mz_enc.n_cos);
+    core::sinusoidal_forward(out, mz.data(), n, m.mz_enc.sin_term, m.mz_enc.n_sin, m.mz_enc.cos_term, m.mz_enc.n_cos);
     for (int i = 0; i < n; ++i) {
         float inten = peaks[2 * i + 1];
         for (int c = 0; c < d; ++c) out[long(i) * d + c] += inten * m.int_w[c];
@@ -395,9 +402,11 @@ void encoder_forward(const denovo_model& m, const float* peaks, int n, float* me
     for (int i = 0; i < n; ++i) mask[i + 1] = (peaks[2 * i] + peaks[2 * i + 1]) == 0.0f;
     std::copy(m.latent, m.latent + d, memory);
     peak_encoder_forward(m, peaks, n, memory + d);
-    std::vector<float> y(size_t(T) * d), tmp(size_t(T) * std::max(ff, d)), scratch(mha_scratch_size(T, T, d));
+    const std::vector<uint8_t> valid = key_valid_from_mask(mask, T);
+    std::vector<float> y(size_t(T) * d), tmp(size_t(T) * std::max(ff, d)),
+        scratch(size_t(mha_scratch_size(T, T, d, m.cfg.n_head)));
     for (const enc_layer& l : m.enc_layers) {
-        mha_forward(y.data(), memory, memory, l.sa, mask, false, T, T, d, m.cfg.n_head, scratch.data());
+        mha_forward(y.data(), memory, memory, l.sa, valid.data(), false, T, T, d, m.cfg.n_head, scratch.data());
         add_norm(memory, y.data(), l.n1_w, l.n1_b, T, d);
         ffn_block(memory, l.l1_w, l.l1_b, l.l2_w, l.l2_b, l.n2_w, l.n2_b, T, d, ff, tmp.data(), y.data());
     }
@@ -409,7 +418,7 @@ static void precursor_embedding(const float_encoder& mass_enc, const float* char
                                 float mass, int charge, float* out) {
     TRANOVA_CHECK(charge >= 1 && charge <= max_charge, "precursor charge {} outside the model's range 1..{}", charge,
                   max_charge);
-    float_encode(out, &mass, 1, mass_enc.sin_term, mass_enc.n_sin, mass_enc.cos_term, mass_enc.n_cos);
+    core::sinusoidal_forward(out, &mass, 1, mass_enc.sin_term, mass_enc.n_sin, mass_enc.cos_term, mass_enc.n_cos);
     for (int c = 0; c < d; ++c) out[c] += charge_emb[long(charge - 1) * d + c];
 }
 
@@ -422,7 +431,9 @@ void nar_forward(const denovo_model& m, const float* memory, const bool* mask, i
     TRANOVA_CHECK(m.has_nar(), "this model has no NAR (CTC) decoder");
     const int d = m.cfg.dim_model, ff = m.cfg.dim_feedforward, T = m.cfg.nar_length, V = m.nar_vocab;
     std::vector<float> x(size_t(T) * d), y(size_t(T) * d), tmp(size_t(T) * std::max(ff, d));
-    std::vector<float> scratch(std::max(mha_scratch_size(T, T, d), mha_scratch_size(T, Tk, d)));
+    std::vector<float> scratch(
+        size_t(std::max(mha_scratch_size(T, T, d, m.cfg.n_head), mha_scratch_size(T, Tk, d, m.cfg.n_head))));
+    const std::vector<uint8_t> valid = key_valid_from_mask(mask, Tk);
     precursor_embedding(m.nar_mass, m.nar_charge, m.cfg.max_charge, d, mass, charge, x.data());
     for (int t = 1; t < T; ++t) std::copy(x.begin(), x.begin() + d, x.begin() + long(t) * d);
     add_positions(x.data(), m.nar_pos, 0, T, d);
@@ -430,20 +441,20 @@ void nar_forward(const denovo_model& m, const float* memory, const bool* mask, i
         const dec_layer& l = m.nar_layers[li];
         mha_forward(y.data(), x.data(), x.data(), l.sa, nullptr, false, T, T, d, m.cfg.n_head, scratch.data());
         add_norm(x.data(), y.data(), l.n1_w, l.n1_b, T, d);
-        mha_forward(y.data(), x.data(), memory, l.ca, mask, false, T, Tk, d, m.cfg.n_head, scratch.data());
+        mha_forward(y.data(), x.data(), memory, l.ca, valid.data(), false, T, Tk, d, m.cfg.n_head, scratch.data());
         add_norm(x.data(), y.data(), l.n2_w, l.n2_b, T, d);
         ffn_block(x.data(), l.l1_w, l.l1_b, l.l2_w, l.l2_b, l.n3_w, l.n3_b, T, d, ff, tmp.data(), y.data());
         if (layer_logits)
-            linear_forward(layer_logits + li * size_t(T) * V, x.data(), m.nar_final_w, m.nar_final_b, T, d, V);
+            core::linear_forward(layer_logits + li * size_t(T) * V, x.data(), m.nar_final_w, m.nar_final_b, T, d, V);
     }
-    linear_forward(logits, x.data(), m.nar_final_w, m.nar_final_b, T, d, V);
+    core::linear_forward(logits, x.data(), m.nar_final_w, m.nar_final_b, T, d, V);
     if (features) std::copy(x.begin(), x.end(), features);
 }
 
 void ar_prepare_memory(const denovo_model& m, const float* memory, const bool* mask, int Tk, ar_memory& out) {
     const int d = m.cfg.dim_model;
     out.Tk = Tk;
-    out.mask.assign(mask, mask + Tk);
+    out.key_valid = key_valid_from_mask(mask, Tk);
     out.k.resize(m.ar_layers.size());
     out.v.resize(m.ar_layers.size());
     for (size_t l = 0; l < m.ar_layers.size(); ++l) {
@@ -457,7 +468,7 @@ void hybrid_memory(const denovo_model& m, const float* nar_features, const float
                    std::vector<float>& out, std::vector<unsigned char>& out_mask) {
     const int d = m.cfg.dim_model, T = m.cfg.nar_length;
     out.assign(size_t(T + Tk) * d, 0.0f);
-    linear_forward(out.data(), nar_features, m.cross_w, m.cross_b, T, d, d);
+    core::linear_forward(out.data(), nar_features, m.cross_w, m.cross_b, T, d, d);
     std::copy(memory, memory + long(Tk) * d, out.begin() + long(T) * d);
     if (m.cfg.memory_pos_encoding) add_positions(out.data(), m.cross_pos, 1, T + Tk, d);
     out_mask.assign(size_t(T + Tk), 0);
@@ -470,7 +481,7 @@ void ar_cache_init(const denovo_model& m, ar_cache& c, int capacity) {
     c.capacity = capacity;
     c.k.assign(m.ar_layers.size(), std::vector<float>(size_t(capacity) * d));
     c.v.assign(m.ar_layers.size(), std::vector<float>(size_t(capacity) * d));
-    c.key_pad.assign(size_t(capacity), 0);
+    c.key_valid.assign(size_t(capacity), 1);
 }
 
 void ar_cache_copy(ar_cache& dst, const ar_cache& src, int d) {
@@ -486,7 +497,7 @@ void ar_cache_copy(ar_cache& dst, const ar_cache& src, int d) {
         std::copy(src.k[l].begin(), src.k[l].begin() + long(src.len) * d, dst.k[l].begin());
         std::copy(src.v[l].begin(), src.v[l].begin() + long(src.len) * d, dst.v[l].begin());
     }
-    dst.key_pad = src.key_pad;
+    dst.key_valid = src.key_valid;
 }
 
 void ar_feed(const denovo_model& m, const ar_memory& mem, ar_cache& c, float mass, int charge, const int* tokens,
@@ -524,7 +535,9 @@ void ar_feed_batch(const denovo_model& m, const std::vector<ar_feed_item>& items
     }
     if (R == 0) return;
     std::vector<float> x(size_t(R) * d), y(size_t(R) * d), qkv(size_t(R) * 3 * d), ctx(size_t(R) * d);
-    std::vector<float> tmp(size_t(R) * std::max(ff, d)), scores(size_t(R) * max_k);
+    std::vector<float> tmp(size_t(R) * std::max(ff, d));
+    // core attention scratch: sized for the longest key range of this batch
+    std::vector<float> scores(core::attention_scratch_floats(core::attention_shape_contiguous(1, R, max_k, H, d / H)));
     // embeddings + positions
     for (size_t i = 0; i < items.size(); ++i) {
         const ar_feed_item& it = items[i];
@@ -534,23 +547,22 @@ void ar_feed_batch(const denovo_model& m, const std::vector<ar_feed_item>& items
             float* row = x.data() + long(row0[i] + j) * d;
             if (pos == 0) {
                 ar_precursor_embedding(m, it.mass, it.charge, row);
-                c.key_pad[0] = 0;
+                c.key_valid[0] = 1;
             } else {
                 int tok = it.tokens[j];
                 TRANOVA_CHECK(tok >= 0 && tok < V, "AR token {} outside the vocabulary", tok);
                 std::copy(m.ar_aa + long(tok) * d, m.ar_aa + long(tok + 1) * d, row);
                 float sum = 0.0f;
                 for (int k = 0; k < d; ++k) sum += row[k];
-                c.key_pad[size_t(pos)] = (tok == 0 || sum == 0.0f) ? 1 : 0;
+                c.key_valid[size_t(pos)] = (tok == 0 || sum == 0.0f) ? 0 : 1;
             }
         }
         add_positions(x.data() + long(row0[i]) * d, m.ar_pos, c.len, it.n, d);
     }
-    const float scale = 1.0f / std::sqrt(float(d / H));
     for (size_t li = 0; li < m.ar_layers.size(); ++li) {
         const dec_layer& l = m.ar_layers[li];
         // self-attention: one projection for all rows, attention per beam against its cache
-        linear_forward(qkv.data(), x.data(), l.sa.in_w, l.sa.in_b, R, d, 3 * d);
+        core::linear_forward(qkv.data(), x.data(), l.sa.in_w, l.sa.in_b, R, d, 3 * d);
         for (size_t i = 0; i < items.size(); ++i) {
             const ar_feed_item& it = items[i];
             ar_cache& c = *it.cache;
@@ -560,34 +572,38 @@ void ar_feed_batch(const denovo_model& m, const std::vector<ar_feed_item>& items
                 const float* r = qkv.data() + long(row0[i] + j) * 3 * d;
                 std::copy(r + d, r + 2 * d, K + long(c.len + j) * d);
                 std::copy(r + 2 * d, r + 3 * d, Vv + long(c.len + j) * d);
-                float* q = qkv.data() + long(row0[i] + j) * 3 * d;
-                for (int k = 0; k < d; ++k) q[k] *= scale;
             }
-            attention_forward(ctx.data() + long(row0[i]) * d, d, qkv.data() + long(row0[i]) * 3 * d, 3 * d, K, d, Vv,
-                              d, reinterpret_cast<const bool*>(c.key_pad.data()), c.len, it.n, c.len + it.n, d, H,
-                              scores.data());
+            // queries: the q columns of the fused projection (row stride 3d), positions
+            // c.len .. c.len+n-1 against the cached keys 0 .. c.len+n-1 (causal, start c.len)
+            core::attention_shape s = core::attention_shape_contiguous(1, it.n, c.len + it.n, H, d / H);
+            s.ld_q = 3L * d;
+            s.start = c.len;
+            s.causal = true;
+            s.key_valid = c.key_valid.data();
+            core::attention_forward(ctx.data() + long(row0[i]) * d, nullptr, qkv.data() + long(row0[i]) * 3 * d, K,
+                                    Vv, s, scores.data());
         }
-        linear_forward(y.data(), ctx.data(), l.sa.out_w, l.sa.out_b, R, d, d);
+        core::linear_forward(y.data(), ctx.data(), l.sa.out_w, l.sa.out_b, R, d, d);
         add_norm(x.data(), y.data(), l.n1_w, l.n1_b, R, d);
         // cross-attention: rows of consecutive items sharing a memory attend together
-        linear_forward(qkv.data(), x.data(), l.ca.in_w, l.ca.in_b, R, d, d);
-        for (long k = 0; k < long(R) * d; ++k) qkv[size_t(k)] *= scale;
+        core::linear_forward(qkv.data(), x.data(), l.ca.in_w, l.ca.in_b, R, d, d);
         for (size_t i = 0; i < items.size();) {
             size_t j = i;
             int rows = 0;
             while (j < items.size() && items[j].mem == items[i].mem) rows += items[j++].n;
             const ar_memory& mem = *items[i].mem;
-            attention_forward(ctx.data() + long(row0[i]) * d, d, qkv.data() + long(row0[i]) * d, d, mem.k[li].data(), d,
-                              mem.v[li].data(), d, reinterpret_cast<const bool*>(mem.mask.data()), -1, rows, mem.Tk,
-                              d, H, scores.data());
+            core::attention_shape s = core::attention_shape_contiguous(1, rows, mem.Tk, H, d / H);
+            s.key_valid = mem.key_valid.data();
+            core::attention_forward(ctx.data() + long(row0[i]) * d, nullptr, qkv.data() + long(row0[i]) * d,
+                                    mem.k[li].data(), mem.v[li].data(), s, scores.data());
             i = j;
         }
-        linear_forward(y.data(), ctx.data(), l.ca.out_w, l.ca.out_b, R, d, d);
+        core::linear_forward(y.data(), ctx.data(), l.ca.out_w, l.ca.out_b, R, d, d);
         add_norm(x.data(), y.data(), l.n2_w, l.n2_b, R, d);
         ffn_block(x.data(), l.l1_w, l.l1_b, l.l2_w, l.l2_b, l.n3_w, l.n3_b, R, d, ff, tmp.data(), y.data());
     }
     std::vector<float> logits(size_t(R) * V);
-    linear_forward(logits.data(), x.data(), m.ar_final_w, m.ar_final_b, R, d, V);
+    core::linear_forward(logits.data(), x.data(), m.ar_final_w, m.ar_final_b, R, d, V);
     for (size_t i = 0; i < items.size(); ++i) {
         items[i].cache->len += items[i].n;
         std::copy(logits.begin() + long(row0[i]) * V, logits.begin() + long(row0[i] + items[i].n) * V,

@@ -133,13 +133,13 @@ void nar_forward(const denovo_model& m, const float* memory, const bool* mask, i
 struct ar_memory {
     // cross-attention keys/values of the (possibly hybrid) memory, per layer: (Tk,d)
     std::vector<std::vector<float>> k, v;
-    std::vector<unsigned char> mask;  // (Tk) true = ignore
+    std::vector<uint8_t> key_valid;  // (Tk) nonzero = attend (core::attention_shape::key_valid)
     int Tk = 0;
 };
 struct ar_cache {
     int len = 0;                      // positions already fed
     std::vector<std::vector<float>> k, v;  // per layer: (capacity, d)
-    std::vector<unsigned char> key_pad;    // per position: token was padding
+    std::vector<uint8_t> key_valid;        // per position: 0 = token was padding (not attended)
     int capacity = 0;
 };
 

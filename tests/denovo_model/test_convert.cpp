@@ -87,12 +87,14 @@ TEST_CASE("crossnovo assembly: hybrid memory and AR decoding over it", "[denovo_
     REQUIRE(hm.size() == size_t(T + N + 1) * d);
     // row 0 = proj(feature 0) + PE(1); row T = latent memory row + PE(T+1)
     std::vector<float> proj(static_cast<size_t>(d)), pe(static_cast<size_t>(d));
-    linear_forward_naive(proj.data(), feats.data(), m.cross_w, m.cross_b, 1, d, d);
+    core::linear_forward_naive(proj.data(), feats.data(), m.cross_w, m.cross_b, 1, d, d);
     float pos = 1.0f;
-    float_encode(pe.data(), &pos, 1, m.cross_pos.sin_term, m.cross_pos.n_sin, m.cross_pos.cos_term, m.cross_pos.n_cos);
+    core::sinusoidal_forward(pe.data(), &pos, 1, m.cross_pos.sin_term, m.cross_pos.n_sin, m.cross_pos.cos_term,
+                             m.cross_pos.n_cos);
     for (int c = 0; c < d; ++c) CHECK(hm[size_t(c)] == Approx(proj[size_t(c)] + pe[size_t(c)]).margin(1e-5));
     pos = float(T + 1);
-    float_encode(pe.data(), &pos, 1, m.cross_pos.sin_term, m.cross_pos.n_sin, m.cross_pos.cos_term, m.cross_pos.n_cos);
+    core::sinusoidal_forward(pe.data(), &pos, 1, m.cross_pos.sin_term, m.cross_pos.n_sin, m.cross_pos.cos_term,
+                             m.cross_pos.n_cos);
     for (int c = 0; c < d; ++c) CHECK(hm[size_t(T) * d + size_t(c)] == Approx(mem[size_t(c)] + pe[size_t(c)]).margin(1e-5));
     for (int i = 0; i < T; ++i) CHECK(hmask[size_t(i)] == 0);
     for (int i = 0; i <= N; ++i) CHECK(bool(hmask[size_t(T + i)]) == mask[size_t(i)]);

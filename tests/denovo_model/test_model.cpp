@@ -6,6 +6,7 @@
 #include <memory>
 
 using namespace tranova::denovo_model;
+namespace core = tranova::core;
 
 namespace {
 
@@ -45,8 +46,8 @@ TEST_CASE("sinusoidal encoders match depthcharge", "[denovo_model][model]") {
         auto probe = dm_npy(P + "_mz_probe").f32();
         auto want = dm_npy(P + "_mz_encoder_probe").f32();
         std::vector<float> got(probe.size() * size_t(d));
-        float_encode(got.data(), probe.data(), int(probe.size()), m.mz_enc.sin_term, m.mz_enc.n_sin, m.mz_enc.cos_term,
-                     m.mz_enc.n_cos);
+        core::sinusoidal_forward(got.data(), probe.data(), int(probe.size()), m.mz_enc.sin_term, m.mz_enc.n_sin,
+                                 m.mz_enc.cos_term, m.mz_enc.n_cos);
         // high-frequency features depend on the last ulp of sinf: absolute 1e-5 is the check
         CHECK(compare(got.data(), want.data(), got.size(), 1.0).max_abs <= 1e-5);
         auto pos = dm_npy(P + "_pos_encoder_zeros").f32();
@@ -54,15 +55,15 @@ TEST_CASE("sinusoidal encoders match depthcharge", "[denovo_model][model]") {
         std::vector<float> idx(static_cast<size_t>(L)), pe(pos.size());
         for (int i = 0; i < L; ++i) idx[size_t(i)] = float(i);
         const float_encoder& pen = m.has_ar() ? m.ar_pos : m.nar_pos;
-        float_encode(pe.data(), idx.data(), L, pen.sin_term, pen.n_sin, pen.cos_term, pen.n_cos);
+        core::sinusoidal_forward(pe.data(), idx.data(), L, pen.sin_term, pen.n_sin, pen.cos_term, pen.n_cos);
         check_close(pe.data(), pos.data(), pe.size(), "positional encoding");
         auto b = load_batch(P);
         auto menc = dm_npy(P + "_precursor_mass_encoding").f32();
         const float_encoder& me = m.has_ar() ? m.ar_mass : m.nar_mass;
         std::vector<float> got_m(size_t(b.B) * d);
         for (int i = 0; i < b.B; ++i)
-            float_encode(got_m.data() + size_t(i) * d, &b.precursors[size_t(i) * 3], 1, me.sin_term, me.n_sin,
-                         me.cos_term, me.n_cos);
+            core::sinusoidal_forward(got_m.data() + size_t(i) * d, &b.precursors[size_t(i) * 3], 1, me.sin_term,
+                                     me.n_sin, me.cos_term, me.n_cos);
         CHECK(compare(got_m.data(), menc.data(), got_m.size(), 1.0).max_abs <= 1e-5);
     }
 }
