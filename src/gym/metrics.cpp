@@ -1,0 +1,623 @@
+// ProteinGym metrics (see metrics.hpp). The fast path sorts each prediction vector once
+// (LSD radix sort on order-preserving 64-bit keys of -s, stable by row) and derives the
+// average ranks (Spearman, AUC), the median (MCC), the top-k positions (NDCG) and the
+// 90th percentile (top recall) from that one order; depth subsets reuse it by filtering.
+#include "gym/metrics.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+
+namespace tranova::gym {
+namespace {
+
+constexpr double nan_v = std::numeric_limits<double>::quiet_NaN();
+
+// numpy's DOUBLE_LT: NaN sorts last.
+inline bool np_less(double a, double b) { return a < b || (b != b && a == a); }
+
+// numpy 1.24 npysort/heapsort.cpp aheapsort_ (fallback of the introsort).
+void np_aheapsort(const double* v, int64_t* tosort, int64_t n) {
+    int64_t* a = tosort - 1;  // 1-based heap indexing
+    int64_t i, j, l, tmp;
+    for (l = n >> 1; l > 0; --l) {
+        tmp = a[l];
+        for (i = l, j = l << 1; j <= n;) {
+            if (j < n && np_less(v[a[j]], v[a[j + 1]])) j += 1;
+            if (np_less(v[tmp], v[a[j]])) {
+                a[i] = a[j];
+                i = j;
+                j += j;
+            } else {
+                break;
+            }
+        }
+        a[i] = tmp;
+    }
+    for (; n > 1;) {
+        tmp = a[n];
+        a[n] = a[1];
+        n -= 1;
+        for (i = 1, j = 2; j <= n;) {
+            if (j < n && np_less(v[a[j]], v[a[j + 1]])) j++;
+            if (np_less(v[tmp], v[a[j]])) {
+                a[i] = a[j];
+                i = j;
+                j += j;
+            } else {
+                break;
+            }
+        }
+        a[i] = tmp;
+    }
+}
+
+// numpy 1.24 npysort/quicksort.cpp aquicksort_ for doubles (median of three, insertion
+// sort below 16 elements, heapsort when the depth limit 2*floor(log2 n) runs out).
+void np_aquicksort(const double* v, int64_t* tosort, int64_t num) {
+    constexpr int small_quicksort = 16;
+    constexpr int stack_size = 128;
+    int64_t* pl = tosort;
+    int64_t* pr = tosort + num - 1;
+    int64_t* stack[stack_size];
+    int64_t** sptr = stack;
+    int64_t *pm, *pi, *pj, *pk, vi;
+    int depth[stack_size];
+    int* psdepth = depth;
+    int cdepth = 0;
+    for (uint64_t u = static_cast<uint64_t>(num); u >>= 1;) ++cdepth;
+    cdepth *= 2;
+    double vp;
+    for (;;) {
+        if (cdepth < 0) {
+            np_aheapsort(v, pl, pr - pl + 1);
+            goto stack_pop;
+        }
+        while ((pr - pl) > small_quicksort) {
+            pm = pl + ((pr - pl) >> 1);
+            if (np_less(v[*pm], v[*pl])) std::swap(*pm, *pl);
+            if (np_less(v[*pr], v[*pm])) std::swap(*pr, *pm);
+            if (np_less(v[*pm], v[*pl])) std::swap(*pm, *pl);
+            vp = v[*pm];
+            pi = pl;
+            pj = pr - 1;
+            std::swap(*pm, *pj);
+            for (;;) {
+                do ++pi;
+                while (np_less(v[*pi], vp));
+                do --pj;
+                while (np_less(vp, v[*pj]));
+                if (pi >= pj) break;
+                std::swap(*pi, *pj);
+            }
+            pk = pr - 1;
+            std::swap(*pi, *pk);
+            if (pi - pl < pr - pi) {
+                *sptr++ = pi + 1;
+                *sptr++ = pr;
+                pr = pi - 1;
+            } else {
+                *sptr++ = pl;
+                *sptr++ = pi - 1;
+                pl = pi + 1;
+            }
+            *psdepth++ = --cdepth;
+        }
+        for (pi = pl + 1; pi <= pr; ++pi) {
+            vi = *pi;
+            vp = v[vi];
+            pj = pi;
+            pk = pi - 1;
+            while (pj > pl && np_less(vp, v[*pk])) *pj-- = *pk--;
+            *pj = vi;
+        }
+    stack_pop:
+        if (sptr == stack) break;
+        pr = *(--sptr);
+        pl = *(--sptr);
+        cdepth = *(--psdepth);
+    }
+}
+
+// numpy's pairwise summation of a contiguous float64 array (np.sum / add.reduce).
+double np_pairwise_sum(const double* a, int64_t n) {
+    if (n < 8) {
+        double res = 0.;
+        for (int64_t i = 0; i < n; i++) res += a[i];
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; ++j) r[j] = a[j];
+        int64_t i;
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; ++j) r[j] += a[i + j];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) res += a[i];
+        return res;
+    }
+    int64_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return np_pairwise_sum(a, n2) + np_pairwise_sum(a + n2, n - n2);
+}
+double np_sum(const double* a, int64_t n) { return 0.0 + np_pairwise_sum(a, n); }
+
+// Order-preserving key: ascending keys = ascending doubles; -0.0 == 0.0; NaN last.
+inline uint64_t sort_key(double d) {
+    if (d != d) return ~uint64_t{0};
+    if (d == 0) d = 0.0;
+    uint64_t u = std::bit_cast<uint64_t>(d);
+    return (u >> 63) ? ~u : (u | (uint64_t{1} << 63));
+}
+
+// Stable ascending sort of keys[0..n) carrying order[] (initialised by the caller).
+void radix_sort(uint64_t* keys, uint32_t* order, uint64_t* keys_tmp, uint32_t* order_tmp, int64_t n) {
+    if (n < 64) {
+        for (int64_t i = 1; i < n; ++i) {  // insertion sort, stable
+            uint64_t k = keys[i];
+            uint32_t o = order[i];
+            int64_t j = i;
+            for (; j > 0 && keys[j - 1] > k; --j) {
+                keys[j] = keys[j - 1];
+                order[j] = order[j - 1];
+            }
+            keys[j] = k;
+            order[j] = o;
+        }
+        return;
+    }
+    uint32_t hist[8][256];
+    std::memset(hist, 0, sizeof hist);
+    for (int64_t i = 0; i < n; ++i) {
+        uint64_t k = keys[i];
+        for (int d = 0; d < 8; ++d) ++hist[d][(k >> (8 * d)) & 255];
+    }
+    uint64_t* src_k = keys;
+    uint32_t* src_o = order;
+    uint64_t* dst_k = keys_tmp;
+    uint32_t* dst_o = order_tmp;
+    for (int d = 0; d < 8; ++d) {
+        uint32_t* h = hist[d];
+        bool trivial = false;
+        for (int c = 0; c < 256; ++c)
+            if (h[c] == static_cast<uint32_t>(n)) trivial = true;
+        if (trivial) continue;
+        uint32_t sum = 0;
+        for (int c = 0; c < 256; ++c) {
+            uint32_t t = h[c];
+            h[c] = sum;
+            sum += t;
+        }
+        int shift = 8 * d;
+        for (int64_t i = 0; i < n; ++i) {
+            uint64_t k = src_k[i];
+            uint32_t p = h[(k >> shift) & 255]++;
+            dst_k[p] = k;
+            dst_o[p] = src_o[i];
+        }
+        std::swap(src_k, dst_k);
+        std::swap(src_o, dst_o);
+    }
+    if (src_k != keys) {
+        std::memcpy(keys, src_k, n * sizeof(uint64_t));
+        std::memcpy(order, src_o, n * sizeof(uint32_t));
+    }
+}
+
+// scipy 1.10 pearsonr on the rank vectors as spearmanr does it (np.corrcoef).
+double pearson(const double* a, const double* b, int64_t n) {
+    double ma = 0, mb = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        ma += a[i];
+        mb += b[i];
+    }
+    ma /= n;
+    mb /= n;
+    double saa = 0, sbb = 0, sab = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        double da = a[i] - ma, db = b[i] - mb;
+        saa += da * da;
+        sbb += db * db;
+        sab += da * db;
+    }
+    double fact = static_cast<double>(n - 1);
+    double r = (sab / fact) / std::sqrt(saa / fact) / std::sqrt(sbb / fact);
+    return std::clamp(r, -1.0, 1.0);
+}
+
+bool is_constant(const double* x, int64_t n) {
+    for (int64_t i = 1; i < n; ++i)
+        if (!(x[i] == x[0])) return false;
+    return true;
+}
+
+// sklearn.metrics.matthews_corrcoef from the 2x2 confusion counts.
+double mcc_counts(int64_t tp, int64_t tn, int64_t fp, int64_t fn) {
+    double t0 = static_cast<double>(tn + fp), t1 = static_cast<double>(fn + tp);
+    double p0 = static_cast<double>(tn + fn), p1 = static_cast<double>(fp + tp);
+    double n_correct = static_cast<double>(tn + tp);
+    double n = t0 + t1;
+    double cov_ytyp = n_correct * n - (t0 * p0 + t1 * p1);
+    double cov_ypyp = n * n - (p0 * p0 + p1 * p1);
+    double cov_ytyt = n * n - (t0 * t0 + t1 * t1);
+    if (cov_ypyp * cov_ytyt == 0) return 0.0;
+    return cov_ytyp / std::sqrt(cov_ytyt * cov_ypyp);
+}
+
+// 1-based position of each element when sorting `v` decreasingly (np.argsort(np.argsort(-v)) + 1).
+void desc_ranks(std::vector<int64_t>& rank, const double* v, int64_t n, ndcg_ties ties) {
+    std::vector<double> neg(n);
+    for (int64_t i = 0; i < n; ++i) neg[i] = -v[i];
+    std::vector<int64_t> order(n);
+    if (ties == ndcg_ties::numpy) {
+        numpy_argsort(order.data(), neg.data(), n);
+    } else {
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return np_less(neg[a], neg[b]); });
+    }
+    rank.assign(n, 0);
+    for (int64_t p = 0; p < n; ++p) rank[order[p]] = p + 1;
+}
+
+double dcg_from_ranks(const std::vector<int64_t>& rank, const double* gain, int64_t n, int64_t k, bool& any) {
+    std::vector<double> terms;
+    for (int64_t i = 0; i < n; ++i)
+        if (rank[i] <= k && gain[i] != 0) terms.push_back(gain[i] / std::log2(static_cast<double>(rank[i] + 1)));
+    any = !terms.empty();
+    return np_sum(terms.data(), static_cast<int64_t>(terms.size()));
+}
+
+void minmax_gains(double* g, const double* y, int64_t n) {
+    double lo = y[0], hi = y[0];
+    for (int64_t i = 1; i < n; ++i) {
+        lo = std::min(lo, y[i]);
+        hi = std::max(hi, y[i]);
+    }
+    for (int64_t i = 0; i < n; ++i) g[i] = (y[i] - lo) / (hi - lo);
+}
+
+int64_t ndcg_k(int64_t n) { return static_cast<int64_t>(std::floor(static_cast<double>(n) * (10.0 / 100.0))); }
+
+// numpy linear interpolation between sorted[lo] and sorted[lo + 1] (numpy _lerp).
+double lerp_percentile(const double* sorted, int64_t n, double q) {
+    double h = static_cast<double>(n - 1) * (q / 100.0);
+    double fl = std::floor(h);
+    int64_t lo = static_cast<int64_t>(fl), hi = lo + 1;
+    if (h >= static_cast<double>(n - 1)) lo = hi = n - 1;
+    if (h < 0) lo = hi = 0;
+    double gamma = h - fl;
+    double a = sorted[lo], b = sorted[hi];
+    double diff = b - a;
+    return gamma >= 0.5 ? b - diff * (1 - gamma) : a + diff * gamma;
+}
+
+}  // namespace
+
+double round3(double x) { return std::nearbyint(x * 1000.0) / 1000.0; }
+
+double numpy_percentile(const double* x, int64_t n, double q) {
+    std::vector<double> v(x, x + n);
+    for (double d : v)
+        if (d != d) return nan_v;
+    std::sort(v.begin(), v.end());
+    return lerp_percentile(v.data(), n, q);
+}
+
+double pandas_median(const double* x, int64_t n) {
+    std::vector<double> v;
+    for (int64_t i = 0; i < n; ++i)
+        if (x[i] == x[i]) v.push_back(x[i]);
+    if (v.empty()) return nan_v;
+    std::sort(v.begin(), v.end());
+    size_t m = v.size();
+    return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
+}
+
+void rank_average(double* out, const double* x, int64_t n) {
+    std::vector<int64_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return np_less(x[a], x[b]); });
+    for (int64_t a = 0; a < n;) {
+        int64_t b = a + 1;
+        while (b < n && x[order[b]] == x[order[a]]) ++b;
+        double r = (static_cast<double>(a + 1) + static_cast<double>(b)) / 2;
+        for (int64_t p = a; p < b; ++p) out[order[p]] = r;
+        a = b;
+    }
+}
+
+void numpy_argsort(int64_t* out, const double* x, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = i;
+    if (n > 1) np_aquicksort(x, out, n);
+}
+
+double spearman_reference(const double* y, const double* s, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+        if (y[i] != y[i] || s[i] != s[i]) return nan_v;
+    if (n < 2 || is_constant(y, n) || is_constant(s, n)) return nan_v;
+    std::vector<double> ry(n), rs(n);
+    rank_average(ry.data(), y, n);
+    rank_average(rs.data(), s, n);
+    return pearson(ry.data(), rs.data(), n);
+}
+
+double auc_reference(const int8_t* b, const double* s, int64_t n) {
+    int64_t pos = 0, neg = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        if (s[i] != s[i]) return nan_v;
+        (b[i] ? pos : neg)++;
+    }
+    if (pos == 0 || neg == 0) return nan_v;
+    double wins = 0;
+    for (int64_t i = 0; i < n; ++i)
+        if (b[i])
+            for (int64_t j = 0; j < n; ++j)
+                if (!b[j]) wins += s[i] > s[j] ? 1.0 : s[i] == s[j] ? 0.5 : 0.0;
+    return wins / (static_cast<double>(pos) * static_cast<double>(neg));
+}
+
+double mcc_binary(const int8_t* b, const int8_t* p, int64_t n) {
+    int64_t tp = 0, tn = 0, fp = 0, fn = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        if (b[i] && p[i]) ++tp;
+        else if (!b[i] && !p[i]) ++tn;
+        else if (p[i]) ++fp;
+        else ++fn;
+    }
+    return mcc_counts(tp, tn, fp, fn);
+}
+
+double mcc_reference(const int8_t* b, const double* s, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+        if (s[i] != s[i]) return nan_v;
+    double med = pandas_median(s, n);
+    std::vector<int8_t> p(n);
+    for (int64_t i = 0; i < n; ++i) p[i] = s[i] >= med;
+    return mcc_binary(b, p.data(), n);
+}
+
+double ndcg_reference(const double* y, const double* s, int64_t n, ndcg_ties ties) {
+    if (n == 0) return nan_v;
+    int64_t k = ndcg_k(n);
+    std::vector<double> gains(n);
+    minmax_gains(gains.data(), y, n);
+    std::vector<int64_t> rank;
+    desc_ranks(rank, s, n, ties);
+    bool any = false;
+    double dcg = dcg_from_ranks(rank, gains.data(), n, k, any);
+    if (!any) return 0.0;
+    desc_ranks(rank, gains.data(), n, ties);
+    bool any_ideal = false;
+    double idcg = dcg_from_ranks(rank, gains.data(), n, k, any_ideal);
+    return dcg / idcg;
+}
+
+double top_recall_reference(const double* y, const double* s, int64_t n) {
+    if (n == 0) return nan_v;
+    double t = numpy_percentile(y, n, 90), u = numpy_percentile(s, n, 90);
+    int64_t top_true = 0, both = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        bool tt = y[i] >= t, tm = s[i] >= u;
+        top_true += tt;
+        both += tt && tm;
+    }
+    return top_true > 0 ? static_cast<double>(both) / static_cast<double>(top_true) : 0.0;
+}
+
+double clinical_auc(const int8_t* pathogenic, const double* s, int64_t n) {
+    std::vector<double> neg(n);
+    for (int64_t i = 0; i < n; ++i) neg[i] = -s[i];
+    return auc_reference(pathogenic, neg.data(), n);
+}
+
+// ---------------------------------------------------------------------------------------
+// Fast path
+
+assay_context assay_context_build(const double* y, const int8_t* b, const int8_t* depth, int64_t n, ndcg_ties ties) {
+    assay_context ctx;
+    ctx.ties = ties;
+    int n_slices = depth ? 1 + n_depths : 1;
+    ctx.slices.resize(n_slices);
+    for (int d = 0; d < n_slices; ++d) {
+        auto& sl = ctx.slices[d];
+        if (d == 0) {
+            sl.y.assign(y, y + n);
+            sl.b.assign(b, b + n);
+        } else {
+            for (int64_t i = 0; i < n; ++i)
+                if (std::min<int>(depth[i], n_depths) == d) {
+                    sl.rows.push_back(i);
+                    sl.y.push_back(y[i]);
+                    sl.b.push_back(b[i]);
+                }
+        }
+        sl.n = static_cast<int64_t>(sl.y.size());
+        if (sl.n == 0) continue;
+        for (int8_t v : sl.b) sl.n_pos += v != 0;
+        sl.y_rank.resize(sl.n);
+        rank_average(sl.y_rank.data(), sl.y.data(), sl.n);
+        sl.gain.resize(sl.n);
+        minmax_gains(sl.gain.data(), sl.y.data(), sl.n);
+        sl.k = ndcg_k(sl.n);
+        std::vector<int64_t> rank;
+        desc_ranks(rank, sl.gain.data(), sl.n, ties);
+        bool any = false;
+        sl.idcg = dcg_from_ranks(rank, sl.gain.data(), sl.n, sl.k, any);
+        sl.y_p90 = numpy_percentile(sl.y.data(), sl.n, 90);
+    }
+    return ctx;
+}
+
+namespace {
+
+// The five metrics on one slice given its predictions s (slice order), their descending
+// order `order` (slice-local indices, ties by row) and the MCC binarisation `pred`.
+void slice_metrics(double* out, const assay_context::slice& sl, const double* s, const uint32_t* order,
+                   const int8_t* pred, ndcg_ties ties, metric_scratch& sc) {
+    const int64_t n = sl.n;
+    if (n == 0) {
+        for (int j = 0; j < n_metrics; ++j) out[j] = nan_v;
+        return;
+    }
+    sc.s_rank.resize(n);
+    sc.pos.resize(n);
+    sc.sorted.resize(n);
+    bool has_ties = false;
+    int64_t r2_pos = 0;  // sum over positives of 2 * average rank (an integer)
+    for (int64_t a = 0; a < n;) {
+        int64_t b = a + 1;
+        double v = s[order[a]];
+        while (b < n && s[order[b]] == v) ++b;
+        if (b - a > 1) has_ties = true;
+        int64_t twice_rank = 2 * n - a - b + 1;  // ascending average rank, doubled
+        double r = static_cast<double>(twice_rank) / 2;
+        for (int64_t p = a; p < b; ++p) {
+            uint32_t i = order[p];
+            sc.s_rank[i] = r;
+            sc.pos[i] = static_cast<uint32_t>(p);
+            sc.sorted[n - 1 - p] = v;
+            if (sl.b[i]) r2_pos += twice_rank;
+        }
+        a = b;
+    }
+    bool s_const = !has_ties ? n < 2 : s[order[0]] == s[order[n - 1]];
+    bool y_const = sl.y_rank.empty() || is_constant(sl.y.data(), n);
+    out[m_spearman] = (s_const || y_const || n < 2) ? nan_v : pearson(sl.y_rank.data(), sc.s_rank.data(), n);
+
+    int64_t P = sl.n_pos, N = n - sl.n_pos;
+    out[m_auc] = (P == 0 || N == 0) ? nan_v
+                                    : static_cast<double>(r2_pos - P * (P + 1)) /
+                                          (2.0 * static_cast<double>(P) * static_cast<double>(N));
+
+    int64_t tp = 0, tn = 0, fp = 0, fn = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        int bi = sl.b[i] != 0, pi = pred[i] != 0;
+        tp += bi & pi;
+        tn += (!bi) & (!pi);
+        fp += (!bi) & pi;
+        fn += bi & (!pi);
+    }
+    out[m_mcc] = mcc_counts(tp, tn, fp, fn);
+
+    // NDCG: positions in the decreasing order; numpy's tie order only matters with ties.
+    if (ties == ndcg_ties::numpy && has_ties) {
+        sc.sub_s.resize(n);
+        for (int64_t i = 0; i < n; ++i) sc.sub_s[i] = -s[i];
+        sc.np_order.resize(n);
+        numpy_argsort(sc.np_order.data(), sc.sub_s.data(), n);
+        for (int64_t p = 0; p < n; ++p) sc.pos[sc.np_order[p]] = static_cast<uint32_t>(p);
+    }
+    sc.terms.clear();
+    for (int64_t i = 0; i < n; ++i)
+        if (static_cast<int64_t>(sc.pos[i]) < sl.k && sl.gain[i] != 0)
+            sc.terms.push_back(sl.gain[i] / std::log2(static_cast<double>(sc.pos[i] + 2)));
+    out[m_ndcg] = sc.terms.empty() ? 0.0 : np_sum(sc.terms.data(), static_cast<int64_t>(sc.terms.size())) / sl.idcg;
+
+    double u = lerp_percentile(sc.sorted.data(), n, 90);
+    int64_t top_true = 0, both = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        bool tt = sl.y[i] >= sl.y_p90;
+        top_true += tt;
+        both += tt && s[i] >= u;
+    }
+    out[m_top_recall] = top_true > 0 ? static_cast<double>(both) / static_cast<double>(top_true) : 0.0;
+}
+
+// Rare path: predictions with NaN (the official code assumes none; spec §9.4).
+void slice_metrics_nan(double* out, const assay_context::slice& sl, const double* s, const int8_t* pred,
+                       ndcg_ties ties) {
+    const int64_t n = sl.n;
+    if (n == 0) {
+        for (int j = 0; j < n_metrics; ++j) out[j] = nan_v;
+        return;
+    }
+    out[m_spearman] = spearman_reference(sl.y.data(), s, n);
+    out[m_auc] = auc_reference(sl.b.data(), s, n);
+    bool nan_here = false;
+    for (int64_t i = 0; i < n; ++i) nan_here |= s[i] != s[i];
+    out[m_mcc] = nan_here ? nan_v : mcc_binary(sl.b.data(), pred, n);
+    out[m_ndcg] = ndcg_reference(sl.y.data(), s, n, ties);
+    out[m_top_recall] = top_recall_reference(sl.y.data(), s, n);
+}
+
+}  // namespace
+
+void assay_metrics(double* out, const assay_context& ctx, const double* s, metric_scratch& sc) {
+    const auto& whole = ctx.slices[0];
+    const int64_t n = whole.n;
+    bool has_nan = false;
+    for (int64_t i = 0; i < n; ++i) has_nan |= s[i] != s[i];
+    sc.pred_bin.resize(n);
+    if (has_nan) {
+        double med = pandas_median(s, n);
+        for (int64_t i = 0; i < n; ++i) sc.pred_bin[i] = s[i] >= med;
+        for (size_t d = 0; d < ctx.slices.size(); ++d) {
+            const auto& sl = ctx.slices[d];
+            if (d == 0) {
+                slice_metrics_nan(out, sl, s, sc.pred_bin.data(), ctx.ties);
+                continue;
+            }
+            std::vector<double> sub(sl.n);
+            std::vector<int8_t> sp(sl.n);
+            for (int64_t j = 0; j < sl.n; ++j) {
+                sub[j] = s[sl.rows[j]];
+                sp[j] = sc.pred_bin[sl.rows[j]];
+            }
+            slice_metrics_nan(out + n_metrics * d, sl, sub.data(), sp.data(), ctx.ties);
+        }
+        return;
+    }
+    if (n == 0) {
+        for (size_t j = 0; j < n_metrics * ctx.slices.size(); ++j) out[j] = nan_v;
+        return;
+    }
+    sc.keys.resize(n);
+    sc.keys_tmp.resize(n);
+    sc.order.resize(n);
+    sc.order_tmp.resize(n);
+    for (int64_t i = 0; i < n; ++i) {
+        sc.keys[i] = sort_key(-s[i]);
+        sc.order[i] = static_cast<uint32_t>(i);
+    }
+    radix_sort(sc.keys.data(), sc.order.data(), sc.keys_tmp.data(), sc.order_tmp.data(), n);
+    // pandas median from the decreasing order.
+    double med = n % 2 ? s[sc.order[n / 2]] : (s[sc.order[n / 2 - 1]] + s[sc.order[n / 2]]) / 2;
+    for (int64_t i = 0; i < n; ++i) sc.pred_bin[i] = s[i] >= med;
+    // Keep the whole-assay order: the slice computations below reuse sc.order_tmp.
+    std::vector<uint32_t>& order = sc.order;
+    slice_metrics(out, whole, s, order.data(), sc.pred_bin.data(), ctx.ties, sc);
+    if (ctx.slices.size() == 1) return;
+    // Depth slices: local index of each row, then filter the global order.
+    std::vector<uint32_t>& local = sc.order_tmp;  // row -> slice-local index
+    std::vector<int8_t> row_slice(n, 0);
+    for (size_t d = 1; d < ctx.slices.size(); ++d) {
+        const auto& sl = ctx.slices[d];
+        for (int64_t j = 0; j < sl.n; ++j) {
+            local[sl.rows[j]] = static_cast<uint32_t>(j);
+            row_slice[sl.rows[j]] = static_cast<int8_t>(d);
+        }
+    }
+    for (size_t d = 1; d < ctx.slices.size(); ++d) {
+        const auto& sl = ctx.slices[d];
+        if (sl.n == 0) {
+            for (int j = 0; j < n_metrics; ++j) out[n_metrics * d + j] = nan_v;
+            continue;
+        }
+        std::vector<uint32_t> sub_order;
+        sub_order.reserve(sl.n);
+        for (int64_t p = 0; p < n; ++p)
+            if (row_slice[order[p]] == static_cast<int8_t>(d)) sub_order.push_back(local[order[p]]);
+        std::vector<double> sub_s(sl.n);
+        std::vector<int8_t> sub_pred(sl.n);
+        for (int64_t j = 0; j < sl.n; ++j) {
+            sub_s[j] = s[sl.rows[j]];
+            sub_pred[j] = sc.pred_bin[sl.rows[j]];
+        }
+        slice_metrics(out + n_metrics * d, sl, sub_s.data(), sub_order.data(), sub_pred.data(), ctx.ties, sc);
+    }
+}
+
+}  // namespace tranova::gym
