@@ -12,6 +12,23 @@ namespace {
 
 constexpr double nan_v = std::numeric_limits<double>::quiet_NaN();
 
+// pandas (>= 1.3) groupby().mean(): Kahan-compensated sum in row order, NaN skipped.
+// Matching it matters: means of 3-dp values often land on x.xxx5, where the last bit
+// decides the rounding.
+struct kahan_mean {
+    double sum = 0, comp = 0;
+    int64_t n = 0;
+    void add(double v) {
+        if (v != v) return;
+        ++n;
+        double y = v - comp;
+        double t = sum + y;
+        comp = t - sum - y;
+        sum = t;
+    }
+    double mean() const { return n ? sum / static_cast<double>(n) : nan_v; }
+};
+
 int index_of(const char* const* names, int n, const std::string& v) {
     for (int i = 0; i < n; ++i)
         if (v == names[i]) return i;
@@ -29,27 +46,15 @@ void two_level_mean(std::vector<double>& out, int n_classes, const std::vector<a
         if (c >= 0) groups[{key_of(assays[a]), c}].push_back(static_cast<int>(a));
     }
     out.assign(static_cast<size_t>(n_models) * n_classes, nan_v);
-    std::vector<double> sum(static_cast<size_t>(n_models) * n_classes, 0.0);
-    std::vector<int64_t> cnt(sum.size(), 0);
-    for (const auto& [key, rows] : groups) {
+    std::vector<kahan_mean> acc(static_cast<size_t>(n_models) * n_classes);
+    for (const auto& [key, rows] : groups) {  // sorted by (key, class), as pandas groupby
         for (int j = 0; j < n_models; ++j) {
-            double s = 0;
-            int64_t c = 0;
-            for (int a : rows) {
-                double v = m[static_cast<size_t>(a) * n_models + j];
-                if (v == v) {
-                    s += v;
-                    ++c;
-                }
-            }
-            if (c) {
-                sum[static_cast<size_t>(j) * n_classes + key.second] += s / c;
-                cnt[static_cast<size_t>(j) * n_classes + key.second]++;
-            }
+            kahan_mean g;
+            for (int a : rows) g.add(m[static_cast<size_t>(a) * n_models + j]);
+            acc[static_cast<size_t>(j) * n_classes + key.second].add(g.mean());
         }
     }
-    for (size_t i = 0; i < out.size(); ++i)
-        if (cnt[i]) out[i] = sum[i] / cnt[i];
+    for (size_t i = 0; i < out.size(); ++i) out[i] = acc[i].mean();
 }
 
 inline uint64_t splitmix64(uint64_t& x) {
@@ -90,16 +95,9 @@ metric_summary aggregate_metric(const std::vector<assay_info>& assays, const dou
         r.group_function.push_back(key.second);
         group_rows.push_back(rows);
         for (size_t j = 0; j < M; ++j) {
-            double s = 0;
-            int64_t c = 0;
-            for (int a : rows) {
-                double v = m[a * M + j];
-                if (v == v) {
-                    s += v;
-                    ++c;
-                }
-            }
-            if (c) r.group_mean[g * M + j] = s / c;
+            kahan_mean k;
+            for (int a : rows) k.add(m[a * M + j]);
+            r.group_mean[g * M + j] = k.mean();
         }
     }
     // Function level and headline.
@@ -112,16 +110,9 @@ metric_summary aggregate_metric(const std::vector<assay_info>& assays, const dou
     }
     for (size_t j = 0; j < M; ++j) {
         for (int f = 0; f < 5; ++f) {
-            double s = 0;
-            int64_t c = 0;
-            for (size_t g : groups_of_function[f]) {
-                double v = r.group_mean[g * M + j];
-                if (v == v) {
-                    s += v;
-                    ++c;
-                }
-            }
-            if (c) r.function[j * 5 + f] = s / c;
+            kahan_mean k;
+            for (size_t g : groups_of_function[f]) k.add(r.group_mean[g * M + j]);
+            r.function[j * 5 + f] = k.mean();
         }
         r.average[j] = nan_mean(&r.function[j * 5], 5);
     }
