@@ -178,9 +178,9 @@ std::string svg_scatter(const eval_result& r, int a, int b) {
         int f = 0;
         for (int k = 0; k < 5; ++k)
             if (r.assays[i].function == function_names[k]) f = k;
-        o += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" fill-opacity=\"0.75\"><title>{}: {:.3f} vs "
-                         "{:.3f}</title></circle>\n",
-                         X(x), Y(y), palette[f], svg_escape(r.assays[i].dms_id), x, y);
+        o += fmt::format("<g><title>{}: {:.3f} vs {:.3f}</title><circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" "
+                         "fill-opacity=\"0.75\"/></g>\n",
+                         svg_escape(r.assays[i].dms_id), x, y, X(x), Y(y), palette[f]);
     }
     o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", left + size / 2, top + size + 40,
                      svg_escape(r.models[a]));
