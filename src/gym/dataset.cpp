@@ -123,12 +123,15 @@ h5_handle fixed_string_type(size_t width) {
 // sees the near-identical rows side by side).
 class string_column_writer {
 public:
-    string_column_writer(hid_t group, const std::string& name, size_t width) : name_(name), width_(std::max<size_t>(width, 1)) {
+    // expected_rows (> 0) caps the chunk size for small assays.
+    string_column_writer(hid_t group, const std::string& name, size_t width, int64_t expected_rows, int level)
+        : name_(name), width_(std::max<size_t>(width, 1)) {
         type_ = fixed_string_type(width_);
         hsize_t dims = 0, maxdims = H5S_UNLIMITED;
         h5_handle space(TRANOVA_H5_CHECK(H5Screate_simple(1, &dims, &maxdims), "HDF5 dataspace"));
         block_rows_ = std::max<int64_t>(16, (1 << 20) / static_cast<int64_t>(width_));
-        h5_handle dcpl = chunked_props(block_rows_, block_rows_, false, 4);
+        if (expected_rows > 0) block_rows_ = std::min(block_rows_, expected_rows);
+        h5_handle dcpl = chunked_props(block_rows_, block_rows_, false, level);
         ds_ = h5_handle(TRANOVA_H5_CHECK(H5Dcreate2(group, name.c_str(), type_, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
                                          "cannot create dataset '{}'", name));
         buf_.reserve(static_cast<size_t>(block_rows_) * width_);
@@ -330,7 +333,11 @@ ingest_report gym_ingest(const ingest_options& opt) {
         std::unordered_set<std::string> keys;
         size_t mutant_width = 1, seq_width = substitutions ? target.size() : 1;
         std::unique_ptr<string_column_writer> seq_writer;
-        if (substitutions) seq_writer = std::make_unique<string_column_writer>(g, "mutated_sequence", target.size());
+        long long expected_rows = 0;
+        if (auto e = r->fields.find("DMS_total_number_mutants"); e != r->fields.end()) parse_int(e->second, expected_rows);
+        // Sequences: deflate level 1 is as small as level 4 here (near-identical rows) and faster.
+        if (substitutions)
+            seq_writer = std::make_unique<string_column_writer>(g, "mutated_sequence", target.size(), expected_rows, 1);
         int64_t duplicates = 0;
         while (in.next(f)) {
             double v;
@@ -382,12 +389,12 @@ ingest_report gym_ingest(const ingest_options& opt) {
         if (substitutions) {
             seq_writer->flush();
             seq_writer.reset();
-            string_column_writer mw(g, "mutant", mutant_width);
+            string_column_writer mw(g, "mutant", mutant_width, static_cast<int64_t>(mutants.size()), 4);
             for (const auto& m : mutants) mw.add(m);
             mw.flush();
             write_column(g, "mutation_depth", depth.data(), static_cast<int64_t>(depth.size()));
         } else {
-            string_column_writer sw(g, "mutated_sequence", seq_width);
+            string_column_writer sw(g, "mutated_sequence", seq_width, static_cast<int64_t>(seqs.size()), 1);
             for (const auto& s : seqs) sw.add(s);
             sw.flush();
         }
@@ -573,6 +580,56 @@ double kahan_mean_skip_nan(const std::vector<double>& v) {
 
 }  // namespace
 
+void write_model(const add_options& opt, const std::string& key,
+                 const std::vector<std::pair<std::string, std::vector<double>>>& merged) {
+    h5_quiet();
+    // Stage the model group under a hidden name, rename it into place at the end.
+    h5_handle file(H5Fopen(opt.file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    TRANOVA_CHECK(file.valid(), "cannot open '{}' for writing (read-only, or open in another process)", opt.file);
+    h5_handle preds(TRANOVA_H5_CHECK(H5Gopen2(file, "predictions", H5P_DEFAULT), "{}: missing /predictions", opt.file));
+    // Leftovers of an interrupted add are removed first.
+    {
+        H5G_info_t info;
+        H5Gget_info(preds, &info);
+        std::vector<std::string> stale;
+        for (hsize_t i = 0; i < info.nlinks; ++i) {
+            char nm[1024];
+            H5Lget_name_by_idx(preds, ".", H5_INDEX_NAME, H5_ITER_INC, i, nm, sizeof nm, H5P_DEFAULT);
+            if (nm[0] == '.') stale.push_back(nm);
+        }
+        for (const auto& s : stale) H5Ldelete(preds, s.c_str(), H5P_DEFAULT);
+    }
+    std::string staging = fmt::format(".staging-{}-{}", opt.model, getpid());
+    bool staged = false;
+    try {
+        h5_handle g(TRANOVA_H5_CHECK(H5Gcreate2(preds, staging.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                                     "cannot write '{}'", opt.file));
+        staged = true;
+        set_attr(g, "model", opt.model);
+        set_attr(g, "model_type", opt.model_type);
+        set_attr_num<int64_t>(g, "directionality", opt.directionality);
+        set_attr(g, "score_column", opt.column);
+        set_attr(g, "key", key);
+        set_attr(g, "source", opt.scores);
+        set_attr(g, "added", now_iso8601());
+        set_attr(g, "tranova.version", TRANOVA_VERSION);
+        set_attr(g, "tranova.command_line", opt.command_line);
+        for (const auto& [id, s] : merged) write_column(g, id, s.data(), static_cast<int64_t>(s.size()), 1);
+        g.reset();
+        if (opt.replace && H5Lexists(preds, opt.model.c_str(), H5P_DEFAULT) > 0)
+            TRANOVA_H5_CHECK(H5Ldelete(preds, opt.model.c_str(), H5P_DEFAULT), "cannot replace model '{}'", opt.model);
+        TRANOVA_H5_CHECK(H5Lmove(preds, staging.c_str(), preds, opt.model.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                         "cannot write '{}'", opt.file);
+        staged = false;
+        TRANOVA_H5_CHECK(H5Fflush(file, H5F_SCOPE_GLOBAL), "cannot write '{}'", opt.file);
+    } catch (...) {
+        if (staged) H5Ldelete(preds, staging.c_str(), H5P_DEFAULT);
+        throw;
+    }
+    preds.reset();
+    file.reset();
+}
+
 add_report gym_add(const add_options& opt) {
     h5_quiet();
     add_report rep;
@@ -671,51 +728,7 @@ add_report gym_add(const add_options& opt) {
     TRANOVA_CHECK(!merged.empty(), "no assay of '{}' could be merged with the scores in '{}' (key '{}', column '{}')",
                   opt.file, opt.scores, key, opt.column);
 
-    // Write: stage the model group under a hidden name, rename it into place at the end.
-    h5_handle file(H5Fopen(opt.file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
-    TRANOVA_CHECK(file.valid(), "cannot open '{}' for writing (read-only, or open in another process)", opt.file);
-    h5_handle preds(TRANOVA_H5_CHECK(H5Gopen2(file, "predictions", H5P_DEFAULT), "{}: missing /predictions", opt.file));
-    // Leftovers of an interrupted add are removed first.
-    {
-        H5G_info_t info;
-        H5Gget_info(preds, &info);
-        std::vector<std::string> stale;
-        for (hsize_t i = 0; i < info.nlinks; ++i) {
-            char nm[1024];
-            H5Lget_name_by_idx(preds, ".", H5_INDEX_NAME, H5_ITER_INC, i, nm, sizeof nm, H5P_DEFAULT);
-            if (nm[0] == '.') stale.push_back(nm);
-        }
-        for (const auto& s : stale) H5Ldelete(preds, s.c_str(), H5P_DEFAULT);
-    }
-    std::string staging = fmt::format(".staging-{}-{}", opt.model, getpid());
-    bool staged = false;
-    try {
-        h5_handle g(TRANOVA_H5_CHECK(H5Gcreate2(preds, staging.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                                     "cannot write '{}'", opt.file));
-        staged = true;
-        set_attr(g, "model", opt.model);
-        set_attr(g, "model_type", opt.model_type);
-        set_attr_num<int64_t>(g, "directionality", opt.directionality);
-        set_attr(g, "score_column", opt.column);
-        set_attr(g, "key", key);
-        set_attr(g, "source", opt.scores);
-        set_attr(g, "added", now_iso8601());
-        set_attr(g, "tranova.version", TRANOVA_VERSION);
-        set_attr(g, "tranova.command_line", opt.command_line);
-        for (const auto& [id, s] : merged) write_column(g, id, s.data(), static_cast<int64_t>(s.size()), 1);
-        g.reset();
-        if (opt.replace && H5Lexists(preds, opt.model.c_str(), H5P_DEFAULT) > 0)
-            TRANOVA_H5_CHECK(H5Ldelete(preds, opt.model.c_str(), H5P_DEFAULT), "cannot replace model '{}'", opt.model);
-        TRANOVA_H5_CHECK(H5Lmove(preds, staging.c_str(), preds, opt.model.c_str(), H5P_DEFAULT, H5P_DEFAULT),
-                         "cannot write '{}'", opt.file);
-        staged = false;
-        TRANOVA_H5_CHECK(H5Fflush(file, H5F_SCOPE_GLOBAL), "cannot write '{}'", opt.file);
-    } catch (...) {
-        if (staged) H5Ldelete(preds, staging.c_str(), H5P_DEFAULT);
-        throw;
-    }
-    preds.reset();
-    file.reset();
+    write_model(opt, key, merged);
     rep.n_assays_added = static_cast<int>(merged.size());
     return rep;
 }

@@ -78,6 +78,12 @@ struct add_report {
 
 add_report gym_add(const add_options& opt);
 
+// Writes one model's group from predictions already merged onto the assays' row order
+// ((DMS_id, values) pairs): staged under /predictions/.staging-<model>-<pid>, renamed into
+// place when complete, removed on failure. Used by gym_add and the benchmark generator.
+void write_model(const add_options& opt, const std::string& key,
+                 const std::vector<std::pair<std::string, std::vector<double>>>& merged);
+
 // Read access for evaluation and for tests.
 struct gym_assay {
     assay_info info;
