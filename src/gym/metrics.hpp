@@ -34,6 +34,9 @@ double pandas_median(const double* x, int64_t n);
 void rank_average(double* out, const double* x, int64_t n);
 // Permutation numpy 1.24 np.argsort(x) (default kind) returns. out, x: (n).
 void numpy_argsort(int64_t* out, const double* x, int64_t n);
+// Same, but only out[0, limit) is guaranteed (equal to numpy's); the rest is some order of
+// the remaining indices. Costs O(n + limit log limit) instead of O(n log n).
+void numpy_argsort_top(int64_t* out, const double* x, int64_t n, int64_t limit);
 
 // The reference metrics (one call per metric, clarity over speed).
 double spearman_reference(const double* y, const double* s, int64_t n);
@@ -63,7 +66,14 @@ struct assay_context {
         std::vector<int8_t> b;       // DMS_score_bin
         std::vector<double> y_rank;  // average ranks of y
         std::vector<double> gain;    // min-max scaled y (NaN if y is constant)
-        double idcg = 0, y_p90 = 0;
+        // What the fast path reads per element in prediction order, packed into one
+        // 16-byte record: centred y rank, label, y >= p90(y).
+        struct elem {
+            double ry_c;
+            int32_t b, top_true;
+        };
+        std::vector<elem> elems;
+        double idcg = 0, y_p90 = 0, saa = 0;  // saa = sum of ry_c^2 (0 <=> y constant)
         int64_t n = 0, n_pos = 0, k = 0;
     };
     std::vector<slice> slices;  // [0] = whole assay, then depth 1..5+ when requested
@@ -77,10 +87,15 @@ assay_context assay_context_build(const double* y, const int8_t* b, const int8_t
 // Per-thread scratch buffers, reused across calls (no allocation once warm).
 struct metric_scratch {
     std::vector<uint64_t> keys, keys_tmp;
-    std::vector<uint32_t> order, order_tmp, pos;
+    std::vector<uint32_t> keys32, keys32_tmp;
+    std::vector<uint32_t> order, order_tmp, pos, mark;
+    std::vector<double> sv;  // predictions in decreasing order
     std::vector<double> s_rank, sub_s, terms, sorted;
     std::vector<int8_t> pred_bin, sub_pred;
     std::vector<int64_t> np_order;
+    std::vector<int8_t> row_slice, depth_pred;  // depth slices
+    std::vector<double> depth_s;
+    std::vector<uint32_t> depth_order;
 };
 
 // The five metrics for one model on one assay, unrounded: out[0..4] for the whole assay

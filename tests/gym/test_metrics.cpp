@@ -189,3 +189,17 @@ TEST_CASE("fast path equals the reference functions (random, tied, depth subsets
         }
     }
 }
+
+TEST_CASE("numpy_argsort_top agrees with the full numpy argsort on its prefix", "[gym][metrics]") {
+    std::mt19937_64 rng(5);
+    for (int trial = 0; trial < 30; ++trial) {
+        int64_t n = 1 + static_cast<int64_t>(rng() % 5000);
+        std::vector<double> x(n);
+        for (auto& v : x) v = static_cast<double>(rng() % (trial % 3 == 0 ? 5 : 50));
+        std::vector<int64_t> full(n), top(n);
+        numpy_argsort(full.data(), x.data(), n);
+        int64_t limit = static_cast<int64_t>(rng() % (n + 1));
+        numpy_argsort_top(top.data(), x.data(), n, limit);
+        for (int64_t i = 0; i < limit; ++i) REQUIRE(full[i] == top[i]);
+    }
+}
