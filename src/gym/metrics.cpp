@@ -183,11 +183,12 @@ inline double key_value(uint32_t k) {
     return static_cast<double>(std::bit_cast<float>(u));
 }
 
-// Stable ascending LSD radix sort (8-bit digits; passes whose digit is constant are
-// skipped) of keys[0..n) carrying order[] (initialised by the caller).
+// Stable ascending LSD radix sort of keys[0..n) carrying order[] (initialised by the
+// caller): 11-bit digits (3 passes for 32-bit keys, 6 for 64-bit); passes whose digit is
+// the same for every key are skipped.
 template <class K>
 void radix_sort(K* keys, uint32_t* order, K* keys_tmp, uint32_t* order_tmp, int64_t n) {
-    constexpr int D = sizeof(K);
+    constexpr int bits = 11, R = 1 << bits, D = (8 * sizeof(K) + bits - 1) / bits;
     if (n < 64) {
         for (int64_t i = 1; i < n; ++i) {  // insertion sort, stable
             K k = keys[i];
@@ -202,32 +203,32 @@ void radix_sort(K* keys, uint32_t* order, K* keys_tmp, uint32_t* order_tmp, int6
         }
         return;
     }
-    uint32_t hist[D][256];
-    std::memset(hist, 0, sizeof hist);
+    std::vector<uint32_t> hist_storage(static_cast<size_t>(D) * R, 0);
+    uint32_t* hist = hist_storage.data();
     for (int64_t i = 0; i < n; ++i) {
         K k = keys[i];
-        for (int d = 0; d < D; ++d) ++hist[d][(k >> (8 * d)) & 255];
+        for (int d = 0; d < D; ++d) ++hist[d * R + ((k >> (bits * d)) & (R - 1))];
     }
     K* src_k = keys;
     uint32_t* src_o = order;
     K* dst_k = keys_tmp;
     uint32_t* dst_o = order_tmp;
     for (int d = 0; d < D; ++d) {
-        uint32_t* h = hist[d];
+        uint32_t* h = hist + d * R;
         bool trivial = false;
-        for (int c = 0; c < 256; ++c)
+        for (int c = 0; c < R; ++c)
             if (h[c] == static_cast<uint32_t>(n)) trivial = true;
         if (trivial) continue;
         uint32_t sum = 0;
-        for (int c = 0; c < 256; ++c) {
+        for (int c = 0; c < R; ++c) {
             uint32_t t = h[c];
             h[c] = sum;
             sum += t;
         }
-        int shift = 8 * d;
+        const int shift = bits * d;
         for (int64_t i = 0; i < n; ++i) {
             K k = src_k[i];
-            uint32_t p = h[(k >> shift) & 255]++;
+            uint32_t p = h[(k >> shift) & (R - 1)]++;
             dst_k[p] = k;
             dst_o[p] = src_o[i];
         }
@@ -493,6 +494,7 @@ assay_context assay_context_build(const double* y, const int8_t* b, const int8_t
             double c = sl.y_rank[i] - mid;
             sl.elems[i] = {c, sl.b[i] != 0, sl.y[i] >= sl.y_p90};
             sl.saa += c * c;
+            sl.n_top_true += sl.y[i] >= sl.y_p90;
         }
     }
     return ctx;
@@ -587,9 +589,7 @@ void slice_metrics(double* out, const assay_context::slice& sl, const double* sv
             }
     out[m_ndcg] = sc.terms.empty() ? 0.0 : np_sum(sc.terms.data(), static_cast<int64_t>(sc.terms.size())) / sl.idcg;
 
-    int64_t top_true = 0;
-    for (int64_t i = 0; i < n; ++i) top_true += E[i].top_true;
-    out[m_top_recall] = top_true > 0 ? static_cast<double>(both) / static_cast<double>(top_true) : 0.0;
+    out[m_top_recall] = sl.n_top_true > 0 ? static_cast<double>(both) / static_cast<double>(sl.n_top_true) : 0.0;
 }
 
 // Rare path: predictions with NaN (the official code assumes none; spec §9.4).

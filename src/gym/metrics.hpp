@@ -74,7 +74,7 @@ struct assay_context {
         };
         std::vector<elem> elems;
         double idcg = 0, y_p90 = 0, saa = 0;  // saa = sum of ry_c^2 (0 <=> y constant)
-        int64_t n = 0, n_pos = 0, k = 0;
+        int64_t n = 0, n_pos = 0, k = 0, n_top_true = 0;
     };
     std::vector<slice> slices;  // [0] = whole assay, then depth 1..5+ when requested
     ndcg_ties ties = ndcg_ties::numpy;
