@@ -185,3 +185,34 @@ TEST_CASE("eval end to end on a tiny file", "[gym][report]") {
     CHECK(fs::exists(d / "report/Spearman/Summary_performance_DMS_substitutions_Spearman.csv"));
     CHECK(fs::exists(d / "report/summary.md"));
 }
+
+TEST_CASE("indel assays: keyed on mutated_sequence, no depth breakdown", "[gym][dataset]") {
+    temp_dir d;
+    fs::create_directories(d / "assays");
+    write(d / "ref.csv",
+          "DMS_id,DMS_filename,UniProt_ID,taxon,target_seq,MSA_Neff_L_category,coarse_selection_type\n"
+          "I1,I1.csv,P1,Human,MKTAYIAK,high,Stability\n");
+    write(d / "assays/I1.csv",
+          "mutated_sequence,DMS_score,DMS_score_bin\nMKTAYIA,0.1,0\nMKTAAYIAK,0.9,1\nMKAYIAK,0.5,1\n"
+          "MKTAYIAKG,-1,0\n");
+    ingest_options io;
+    io.reference = d / "ref.csv";
+    io.assays_dir = d / "assays";
+    io.output = d / "g.h5";
+    CHECK(gym_ingest(io).mutation_type == "indels");
+    write(d / "s.csv", "DMS_id,sequence,avg_score\nI1,MKTAYIA,1\nI1,MKTAAYIAK,4\nI1,MKAYIAK,3\nI1,MKTAYIAKG,0\n");
+    add_options ao;
+    ao.file = d / "g.h5";
+    ao.model = "m";
+    ao.scores = d / "s.csv";
+    CHECK(gym_add(ao).n_assays_added == 1);
+    gym_file f(d / "g.h5");
+    eval_options eo;
+    eo.boot.replicates = 10;
+    auto r = gym_evaluate(f, eo);
+    CHECK(r.mutation_type == "indels");
+    CHECK(r.depth[0].empty());
+    CHECK(r.per_assay[m_auc][0] == 1.0);
+    write_report(r, d / "report", eo);
+    CHECK(fs::exists(d / "report/AUC/Summary_performance_DMS_indels_AUC.csv"));
+}
