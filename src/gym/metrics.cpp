@@ -24,10 +24,7 @@ inline bool np_less(double a, double b) { return a < b || (b != b && a == a); }
 // on (value, index) pairs instead of indices into the values: the comparisons and swaps
 // are the same, so the resulting index order is identical, but the memory access is
 // sequential (about 3x faster on large assays).
-struct vi_pair {
-    double v;
-    int64_t i;
-};
+using vi_pair = np_pair;
 inline bool np_less_p(const vi_pair& a, const vi_pair& b) { return np_less(a.v, b.v); }
 
 void np_heapsort_pairs(vi_pair* tosort, int64_t n) {
@@ -366,11 +363,18 @@ void rank_average(double* out, const double* x, int64_t n) {
 
 void numpy_argsort(int64_t* out, const double* x, int64_t n) { numpy_argsort_top(out, x, n, n); }
 
-void numpy_argsort_top(int64_t* out, const double* x, int64_t n, int64_t limit) {
-    std::vector<vi_pair> p(n);
+namespace {
+void numpy_argsort_top_buf(std::vector<vi_pair>& p, int64_t* out, const double* x, int64_t n, int64_t limit) {
+    if (p.size() < static_cast<size_t>(n)) p.resize(n);
     for (int64_t i = 0; i < n; ++i) p[i] = {x[i], i};
     if (n > 1) np_quicksort_pairs(p.data(), n, std::min(limit, n));
     for (int64_t i = 0; i < n; ++i) out[i] = p[i].i;
+}
+}  // namespace
+
+void numpy_argsort_top(int64_t* out, const double* x, int64_t n, int64_t limit) {
+    std::vector<vi_pair> p;
+    numpy_argsort_top_buf(p, out, x, n, limit);
 }
 
 double spearman_reference(const double* y, const double* s, int64_t n) {
@@ -466,6 +470,13 @@ assay_context assay_context_build(const double* y, const int8_t* b, const int8_t
             sl.y.assign(y, y + n);
             sl.b.assign(b, b + n);
         } else {
+            int64_t count = 0;
+            for (int64_t i = 0; i < n; ++i) count += std::min<int>(depth[i], n_depths) == d;
+            if (count == n && n > 0) {  // e.g. an assay of single mutants: depth 1 is the whole assay
+                sl.same_as_whole = true;
+                sl.n = n;
+                continue;
+            }
             for (int64_t i = 0; i < n; ++i)
                 if (std::min<int>(depth[i], n_depths) == d) {
                     sl.rows.push_back(i);
@@ -476,8 +487,26 @@ assay_context assay_context_build(const double* y, const int8_t* b, const int8_t
         sl.n = static_cast<int64_t>(sl.y.size());
         if (sl.n == 0) continue;
         for (int8_t v : sl.b) sl.n_pos += v != 0;
+        // Sort y once (radix, stable): average ranks and the 90th percentile from it.
+        std::vector<uint64_t> keys(sl.n), keys_tmp(sl.n);
+        std::vector<uint32_t> ord(sl.n), ord_tmp(sl.n);
+        for (int64_t i = 0; i < sl.n; ++i) {
+            keys[i] = sort_key(sl.y[i]);
+            ord[i] = static_cast<uint32_t>(i);
+        }
+        radix_sort(keys.data(), ord.data(), keys_tmp.data(), ord_tmp.data(), sl.n);
         sl.y_rank.resize(sl.n);
-        rank_average(sl.y_rank.data(), sl.y.data(), sl.n);
+        std::vector<double> y_sorted(sl.n);
+        for (int64_t a = 0; a < sl.n;) {
+            int64_t e = a + 1;
+            while (e < sl.n && keys[e] == keys[a]) ++e;
+            double r = (static_cast<double>(a + 1) + static_cast<double>(e)) / 2;
+            for (int64_t p = a; p < e; ++p) {
+                sl.y_rank[ord[p]] = r;
+                y_sorted[p] = sl.y[ord[p]];
+            }
+            a = e;
+        }
         sl.gain.resize(sl.n);
         minmax_gains(sl.gain.data(), sl.y.data(), sl.n);
         sl.k = ndcg_k(sl.n);
@@ -485,7 +514,7 @@ assay_context assay_context_build(const double* y, const int8_t* b, const int8_t
         desc_ranks(rank, sl.gain.data(), sl.n, ties, sl.k);
         bool any = false;
         sl.idcg = dcg_from_ranks(rank, sl.gain.data(), sl.n, sl.k, any);
-        sl.y_p90 = numpy_percentile(sl.y.data(), sl.n, 90);
+        sl.y_p90 = lerp_percentile(y_sorted.data(), sl.n, 90);
         // Average ranks sum to n(n+1)/2 exactly, so centring on (n+1)/2 is exact.
         const double mid = (static_cast<double>(sl.n) + 1) / 2;
         sl.elems.resize(sl.n);
@@ -575,7 +604,7 @@ void slice_metrics(double* out, const assay_context::slice& sl, const double* sv
         sc.sub_s.resize(n);
         for (int64_t p = 0; p < n; ++p) sc.sub_s[ord[p]] = -sv[p];
         sc.np_order.resize(n);
-        numpy_argsort_top(sc.np_order.data(), sc.sub_s.data(), n, k + 1);
+        numpy_argsort_top_buf(sc.np_buf, sc.np_order.data(), sc.sub_s.data(), n, k + 1);
         for (int64_t p = 0; p < k; ++p) sc.mark[sc.np_order[p]] = static_cast<uint32_t>(p + 1);
     } else {
         for (int64_t p = 0; p < k; ++p) sc.mark[ord[p]] = static_cast<uint32_t>(p + 1);
@@ -626,6 +655,10 @@ void assay_metrics(double* out, const assay_context& ctx, const double* s, metri
                 slice_metrics_nan(out, sl, s, sc.pred_bin.data(), ctx.ties);
                 continue;
             }
+            if (sl.same_as_whole) {
+                std::copy(out, out + n_metrics, out + n_metrics * d);
+                continue;
+            }
             std::vector<double> sub(sl.n);
             std::vector<int8_t> sp(sl.n);
             for (int64_t j = 0; j < sl.n; ++j) {
@@ -669,14 +702,26 @@ void assay_metrics(double* out, const assay_context& ctx, const double* s, metri
     std::vector<uint32_t>& local = sc.order_tmp;  // row -> slice-local index
     sc.row_slice.assign(n, 0);
     int64_t offset[8] = {0}, fill[8] = {0};
+    bool any_slice = false;
     for (int d = 1; d < S; ++d) {
         const auto& sl = ctx.slices[d];
-        offset[d] = offset[d - 1] + (d > 1 ? ctx.slices[d - 1].n : 0);
+        offset[d] = offset[d - 1] + (d > 1 && !ctx.slices[d - 1].same_as_whole ? ctx.slices[d - 1].n : 0);
         fill[d] = offset[d];
+        if (sl.same_as_whole) {
+            std::copy(out, out + n_metrics, out + n_metrics * d);
+            continue;
+        }
+        any_slice |= sl.n > 0;
         for (int64_t j = 0; j < sl.n; ++j) {
             local[sl.rows[j]] = static_cast<uint32_t>(j);
             sc.row_slice[sl.rows[j]] = static_cast<int8_t>(d);
         }
+    }
+    if (!any_slice) {
+        for (int d = 1; d < S; ++d)
+            if (!ctx.slices[d].same_as_whole)
+                for (int j = 0; j < n_metrics; ++j) out[n_metrics * d + j] = nan_v;
+        return;
     }
     sc.depth_order.resize(n);
     sc.depth_s.resize(n);
@@ -688,7 +733,8 @@ void assay_metrics(double* out, const assay_context& ctx, const double* s, metri
         sc.depth_s[fill[d]++] = sc.sv[p];
     }
     for (int d = 1; d < S; ++d)
-        slice_metrics(out + n_metrics * d, ctx.slices[d], sc.depth_s.data() + offset[d], sc.depth_order.data() + offset[d],
+        if (!ctx.slices[d].same_as_whole)
+            slice_metrics(out + n_metrics * d, ctx.slices[d], sc.depth_s.data() + offset[d], sc.depth_order.data() + offset[d],
                       med, ctx.ties, sc);
 }
 

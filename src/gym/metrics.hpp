@@ -75,6 +75,7 @@ struct assay_context {
         std::vector<elem> elems;
         double idcg = 0, y_p90 = 0, saa = 0;  // saa = sum of ry_c^2 (0 <=> y constant)
         int64_t n = 0, n_pos = 0, k = 0, n_top_true = 0;
+        bool same_as_whole = false;  // a depth slice holding every row: results = whole assay's
     };
     std::vector<slice> slices;  // [0] = whole assay, then depth 1..5+ when requested
     ndcg_ties ties = ndcg_ties::numpy;
@@ -84,8 +85,15 @@ struct assay_context {
 // no depth breakdown (indels).
 assay_context assay_context_build(const double* y, const int8_t* b, const int8_t* depth, int64_t n, ndcg_ties ties);
 
+// (value, index) pair sorted by the numpy quicksort port.
+struct np_pair {
+    double v;
+    int64_t i;
+};
+
 // Per-thread scratch buffers, reused across calls (no allocation once warm).
 struct metric_scratch {
+    std::vector<np_pair> np_buf;
     std::vector<uint64_t> keys, keys_tmp;
     std::vector<uint32_t> keys32, keys32_tmp;
     std::vector<uint32_t> order, order_tmp, pos, mark;

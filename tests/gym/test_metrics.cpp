@@ -203,3 +203,25 @@ TEST_CASE("numpy_argsort_top agrees with the full numpy argsort on its prefix", 
         for (int64_t i = 0; i < limit; ++i) REQUIRE(full[i] == top[i]);
     }
 }
+
+TEST_CASE("an assay of single mutants: Depth_1 equals the whole assay, other depths NaN", "[gym][metrics]") {
+    std::mt19937_64 rng(9);
+    std::normal_distribution<double> N01;
+    const int64_t n = 300;
+    std::vector<double> y(n), s(n);
+    std::vector<int8_t> b(n), depth(n, 1);
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = N01(rng);
+        s[i] = std::round((y[i] + N01(rng)) * 4) / 4;
+        b[i] = y[i] > 0;
+    }
+    auto ctx = assay_context_build(y.data(), b.data(), depth.data(), n, ndcg_ties::numpy);
+    metric_scratch sc;
+    std::vector<double> out(n_metrics * (1 + n_depths));
+    assay_metrics(out.data(), ctx, s.data(), sc);
+    for (int j = 0; j < n_metrics; ++j) {
+        CHECK(out[n_metrics + j] == out[j]);
+        for (int d = 2; d <= n_depths; ++d) CHECK(std::isnan(out[n_metrics * d + j]));
+    }
+    CHECK(out[m_ndcg] == Approx(ndcg_reference(y.data(), s.data(), n, ndcg_ties::numpy)).margin(1e-12));
+}
