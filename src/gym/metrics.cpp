@@ -238,6 +238,51 @@ void radix_sort(K* keys, uint32_t* order, K* keys_tmp, uint32_t* order_tmp, int6
     }
 }
 
+// Stable LSD radix sort of 64-bit words by their high 32 bits (a float32 key packed with a
+// 32-bit row index): one 8-byte scatter per pass instead of separate key and index arrays.
+void radix_sort_packed(uint64_t* a, uint64_t* tmp, int64_t n) {
+    constexpr int bits = 11, R = 1 << bits, D = 3;
+    if (n < 64) {
+        for (int64_t i = 1; i < n; ++i) {
+            uint64_t x = a[i];
+            int64_t j = i;
+            for (; j > 0 && (a[j - 1] >> 32) > (x >> 32); --j) a[j] = a[j - 1];
+            a[j] = x;
+        }
+        return;
+    }
+    uint32_t hist[D][R];
+    std::memset(hist, 0, sizeof hist);
+    for (int64_t i = 0; i < n; ++i) {
+        uint32_t k = static_cast<uint32_t>(a[i] >> 32);
+        ++hist[0][k & (R - 1)];
+        ++hist[1][(k >> bits) & (R - 1)];
+        ++hist[2][k >> (2 * bits)];
+    }
+    uint64_t* src = a;
+    uint64_t* dst = tmp;
+    for (int d = 0; d < D; ++d) {
+        uint32_t* h = hist[d];
+        bool trivial = false;
+        for (int c = 0; c < R; ++c)
+            if (h[c] == static_cast<uint32_t>(n)) trivial = true;
+        if (trivial) continue;
+        uint32_t sum = 0;
+        for (int c = 0; c < R; ++c) {
+            uint32_t t = h[c];
+            h[c] = sum;
+            sum += t;
+        }
+        const int shift = 32 + bits * d;
+        for (int64_t i = 0; i < n; ++i) {
+            uint64_t x = src[i];
+            dst[h[(x >> shift) & (R - 1)]++] = x;
+        }
+        std::swap(src, dst);
+    }
+    if (src != a) std::memcpy(a, src, n * sizeof(uint64_t));
+}
+
 // scipy 1.10 pearsonr on the rank vectors as spearmanr does it (np.corrcoef).
 double pearson(const double* a, const double* b, int64_t n) {
     double ma = 0, mb = 0;
@@ -681,11 +726,15 @@ void assay_metrics(double* out, const assay_context& ctx, const double* s, metri
     bool f32 = true;
     for (int64_t i = 0; i < n && f32; ++i) f32 = static_cast<double>(static_cast<float>(s[i])) == s[i];
     if (f32) {
-        sc.keys32.resize(n);
-        sc.keys32_tmp.resize(n);
-        for (int64_t i = 0; i < n; ++i) sc.keys32[i] = sort_key32(-static_cast<float>(s[i]));
-        radix_sort(sc.keys32.data(), sc.order.data(), sc.keys32_tmp.data(), sc.order_tmp.data(), n);
-        for (int64_t p = 0; p < n; ++p) sc.sv[p] = -key_value(sc.keys32[p]);
+        sc.keys.resize(n);
+        sc.keys_tmp.resize(n);
+        for (int64_t i = 0; i < n; ++i)
+            sc.keys[i] = (static_cast<uint64_t>(sort_key32(-static_cast<float>(s[i]))) << 32) | static_cast<uint64_t>(i);
+        radix_sort_packed(sc.keys.data(), sc.keys_tmp.data(), n);
+        for (int64_t p = 0; p < n; ++p) {
+            sc.order[p] = static_cast<uint32_t>(sc.keys[p]);
+            sc.sv[p] = -key_value(static_cast<uint32_t>(sc.keys[p] >> 32));
+        }
     } else {
         sc.keys.resize(n);
         sc.keys_tmp.resize(n);
