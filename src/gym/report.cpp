@@ -85,12 +85,15 @@ std::string svg_function_bars(const eval_result& r, int metric, const std::vecto
     o += fmt::format("<text x=\"{:.0f}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{} by function class ({})</text>\n",
                      left, metric_names[metric], svg_escape(r.mutation_type));
     // axis + grid
-    double step = span > 0.6 ? 0.2 : span > 0.25 ? 0.1 : 0.05;
-    for (double t = std::ceil(lo / step) * step; t <= hi + 1e-12; t += step) {
+    // "nice" tick step: 1, 2 or 5 x 10^k, about 5 ticks over the range
+    double raw = (hi - lo) / 5, mag = std::pow(10.0, std::floor(std::log10(raw)));
+    double step = raw / mag < 1.5 ? mag : raw / mag < 3.5 ? 2 * mag : raw / mag < 7.5 ? 5 * mag : 10 * mag;
+    const int decimals = std::max(0, -static_cast<int>(std::floor(std::log10(step))));
+    for (double t = std::ceil(lo / step) * step; t <= hi + 1e-9 * step; t += step) {
         o += fmt::format("<line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", left,
                          left + G * group_w, Y(t), Y(t));
-        o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{:.2f}</text>\n", left - 6, Y(t) + 4,
-                         std::abs(t) < 1e-12 ? 0.0 : t);
+        o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{:.{}f}</text>\n", left - 6, Y(t) + 4,
+                         std::abs(t) < 1e-12 ? 0.0 : t, decimals);
     }
     o += fmt::format("<line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"black\"/>\n", left,
                      left + G * group_w, Y(0), Y(0));
