@@ -226,7 +226,7 @@ metric_summary aggregate_metric(const std::vector<assay_info>& assays, const dou
             r.bootstrap_se[j] = std::sqrt(ss / (c - 1));
         }
     } else if (r.top_model >= 0) {
-        std::fill(r.bootstrap_se.begin(), r.bootstrap_se.end(), 0.0);
+        r.bootstrap_se[r.top_model] = 0.0;  // no replicates: only the top model's SE is known
     }
     return r;
 }

@@ -40,7 +40,7 @@ struct metric_summary {
 };
 
 struct bootstrap_options {
-    int replicates = 10000;
+    int replicates = 10000;  // < 2: no bootstrap (SE NaN except the top model, 0)
     uint64_t seed = 0;
 };
 
