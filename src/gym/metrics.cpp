@@ -4,6 +4,8 @@
 // 90th percentile (top recall) from that one order; depth subsets reuse it by filtering.
 #include "gym/metrics.hpp"
 
+#include "util/error.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -505,6 +507,8 @@ double clinical_auc(const int8_t* pathogenic, const double* s, int64_t n) {
 // Fast path
 
 assay_context assay_context_build(const double* y, const int8_t* b, const int8_t* depth, int64_t n, ndcg_ties ties) {
+    // Centred ranks are stored as float (exact half-integers below 2^23) and rows as uint32.
+    TRANOVA_CHECK(n < (int64_t{1} << 24), "assay of {} variants: at most 16,777,215 are supported", n);
     assay_context ctx;
     ctx.ties = ties;
     int n_slices = depth ? 1 + n_depths : 1;
@@ -566,7 +570,8 @@ assay_context assay_context_build(const double* y, const int8_t* b, const int8_t
         sl.saa = 0;
         for (int64_t i = 0; i < sl.n; ++i) {
             double c = sl.y_rank[i] - mid;
-            sl.elems[i] = {c, sl.b[i] != 0, sl.y[i] >= sl.y_p90};
+            sl.elems[i] = {static_cast<float>(c), static_cast<uint8_t>(sl.b[i] != 0),
+                           static_cast<uint8_t>(sl.y[i] >= sl.y_p90), {0, 0}};
             sl.saa += c * c;
             sl.n_top_true += sl.y[i] >= sl.y_p90;
         }
@@ -614,7 +619,7 @@ void slice_metrics(double* out, const assay_context::slice& sl, const double* sv
         double sy = 0;
         for (int64_t p = a; p < b; ++p) {
             const auto& e = E[ord[p]];
-            sy += e.ry_c;
+            sy += static_cast<double>(e.ry_c);
             pos_in_group += e.b;
             both += top & e.top_true;
         }
@@ -646,11 +651,11 @@ void slice_metrics(double* out, const assay_context::slice& sl, const double* sv
     const int64_t k = sl.k;
     sc.mark.resize(std::max<size_t>(sc.mark.size(), static_cast<size_t>(n)), 0);
     if (ties == ndcg_ties::numpy && ties_in_top_k) {
-        sc.sub_s.resize(n);
-        for (int64_t p = 0; p < n; ++p) sc.sub_s[ord[p]] = -sv[p];
-        sc.np_order.resize(n);
-        numpy_argsort_top_buf(sc.np_buf, sc.np_order.data(), sc.sub_s.data(), n, k + 1);
-        for (int64_t p = 0; p < k; ++p) sc.mark[sc.np_order[p]] = static_cast<uint32_t>(p + 1);
+        // numpy sorts -s in row order: build those (value, row) pairs straight from the order.
+        if (sc.np_buf.size() < static_cast<size_t>(n)) sc.np_buf.resize(n);
+        for (int64_t p = 0; p < n; ++p) sc.np_buf[ord[p]] = {-sv[p], static_cast<int64_t>(ord[p])};
+        np_quicksort_pairs(sc.np_buf.data(), n, std::min<int64_t>(k + 1, n));
+        for (int64_t p = 0; p < k; ++p) sc.mark[sc.np_buf[p].i] = static_cast<uint32_t>(p + 1);
     } else {
         for (int64_t p = 0; p < k; ++p) sc.mark[ord[p]] = static_cast<uint32_t>(p + 1);
     }

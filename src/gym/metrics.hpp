@@ -67,10 +67,11 @@ struct assay_context {
         std::vector<double> y_rank;  // average ranks of y
         std::vector<double> gain;    // min-max scaled y (NaN if y is constant)
         // What the fast path reads per element in prediction order, packed into one
-        // 16-byte record: centred y rank, label, y >= p90(y).
+        // 8-byte record: centred y rank (a half-integer below 2^23, exact in float),
+        // label, y >= p90(y).
         struct elem {
-            double ry_c;
-            int32_t b, top_true;
+            float ry_c;
+            uint8_t b, top_true, pad[2];
         };
         std::vector<elem> elems;
         double idcg = 0, y_p90 = 0, saa = 0;  // saa = sum of ry_c^2 (0 <=> y constant)
