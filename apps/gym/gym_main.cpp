@@ -123,7 +123,7 @@ int main_eval(int argc, char** argv) {
                             "gym_summary_mqc.tsv (MultiQC), <Metric>/ with the official table files, and SVG plots.",
                             {"tranova gym eval gym.h5 -o report/",
                              "tranova gym eval gym.h5 -o report/ --models Tranception_L,EVE --scatter Tranception_L,EVE --seed 7"}});
-    std::string file, out, models, scatter, ties = "numpy";
+    std::string file, out, models, scatter, ties = "stable";
     gym::eval_options o;
     p.options().add_options()
         ("file", po::value<std::string>(&file)->required()->value_name("H5"), "gym file (positional)")
@@ -131,7 +131,7 @@ int main_eval(int argc, char** argv) {
         ("models", po::value<std::string>(&models)->value_name("A,B,..."), "evaluate only these models (default: all)")
         ("bootstrap", po::value<int>(&o.boot.replicates)->default_value(10000), "bootstrap replicates for the standard error")
         ("seed", po::value<uint64_t>(&o.boot.seed)->default_value(0), "bootstrap seed")
-        ("ndcg-ties", po::value<std::string>(&ties)->default_value("numpy"), "NDCG tie order among equal predictions: numpy (as the official script under numpy 1.24) or stable (row order)")
+        ("ndcg-ties", po::value<std::string>(&ties)->default_value("stable"), "NDCG order among tied predictions: stable (row order; portable) or numpy (numpy 1.24's argsort order, bit-exact with the official script under numpy < 1.25)")
         ("scatter", po::value<std::string>(&scatter)->value_name("A,B"), "models of the per-assay Spearman scatter (default: the top two)")
         ("plot-models", po::value<int>(&o.plot_models)->default_value(12), "models shown in the function bar charts (best first)")
         ("batch", po::value<int>(&o.batch_models)->default_value(8), "models read per batch");

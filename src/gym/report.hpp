@@ -15,7 +15,9 @@
 namespace tranova::gym {
 
 struct eval_options {
-    ndcg_ties ties = ndcg_ties::numpy;
+    // Stable (row-order) NDCG tie-break, the spec's recommendation: portable across numpy
+    // versions and CPUs. ndcg_ties::numpy reproduces numpy 1.24's order bit for bit.
+    ndcg_ties ties = ndcg_ties::stable;
     bootstrap_options boot;
     std::vector<std::string> models;       // empty = all models in the file
     std::string scatter_a, scatter_b;      // models of the Spearman scatter (default: top two)
