@@ -72,36 +72,42 @@ std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, 
     {
         std::vector<std::int32_t>& cnt = local[static_cast<std::size_t>(omp_get_thread_num())];
         cnt.assign(n, 0);
-#pragma omp for schedule(dynamic, 8)
-        for (std::int64_t ii = 0; ii < static_cast<std::int64_t>(n); ++ii) {
-            const auto i = static_cast<std::size_t>(ii);
-            const std::uint64_t* a = &p.bits[i * W * planes];
-            const std::int32_t* sa = &p.suffix[i * (B + 1)];
-            const std::int32_t ti = min_ge[i];
-            for (std::size_t j = i + 1; j < n; ++j) {
-                const std::int32_t tj = min_ge[j];
-                const std::int32_t need = std::min(ti, tj);
-                const std::int32_t* sb = &p.suffix[j * (B + 1)];
-                if (std::min(sa[0], sb[0]) < need) continue;
+        // Tiles of T query rows against every later row: row j's words are loaded once per tile.
+        constexpr std::size_t T = 16;
+        const std::size_t tiles = (n + T - 1) / T;
+#pragma omp for schedule(dynamic, 1)
+        for (std::int64_t tt = 0; tt < static_cast<std::int64_t>(tiles); ++tt) {
+            const std::size_t i0 = static_cast<std::size_t>(tt) * T, i1 = std::min(n, i0 + T);
+            for (std::size_t j = i0 + 1; j < n; ++j) {
                 const std::uint64_t* b = &p.bits[j * W * planes];
-                std::int32_t m = 0;
-                bool dead = false;
-                for (std::size_t blk = 0; blk < B; ++blk) {
-                    const std::size_t w1 = std::min(W, (blk + 1) * block_words);
-                    for (std::size_t w = blk * block_words; w < w1; ++w) {
-                        const std::uint64_t* x = a + w * planes;
-                        const std::uint64_t* y = b + w * planes;
-                        std::uint64_t diff = (x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]);
-                        m += std::popcount(~diff & x[5] & y[5]);
+                const std::int32_t* sb = &p.suffix[j * (B + 1)];
+                const std::int32_t tj = min_ge[j];
+                const std::size_t iend = std::min(i1, j);
+                for (std::size_t i = i0; i < iend; ++i) {
+                    const std::uint64_t* a = &p.bits[i * W * planes];
+                    const std::int32_t* sa = &p.suffix[i * (B + 1)];
+                    const std::int32_t ti = min_ge[i];
+                    const std::int32_t need = std::min(ti, tj);
+                    if (std::min(sa[0], sb[0]) < need) continue;
+                    std::int32_t m = 0;
+                    bool dead = false;
+                    for (std::size_t blk = 0; blk < B; ++blk) {
+                        const std::size_t w1 = std::min(W, (blk + 1) * block_words);
+                        for (std::size_t w = blk * block_words; w < w1; ++w) {
+                            const std::uint64_t* x = a + w * planes;
+                            const std::uint64_t* y = b + w * planes;
+                            std::uint64_t diff = (x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]);
+                            m += std::popcount(~diff & x[5] & y[5]);
+                        }
+                        if (m + std::min(sa[blk + 1], sb[blk + 1]) < need) {
+                            dead = true;
+                            break;
+                        }
                     }
-                    if (m + std::min(sa[blk + 1], sb[blk + 1]) < need) {
-                        dead = true;
-                        break;
-                    }
+                    if (dead) continue;
+                    if (m >= ti) ++cnt[i];
+                    if (m >= tj) ++cnt[j];
                 }
-                if (dead) continue;
-                if (m >= ti) ++cnt[i];
-                if (m >= tj) ++cnt[j];
             }
         }
     }
