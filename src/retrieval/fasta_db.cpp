@@ -5,6 +5,7 @@
 
 #include <htslib/bgzf.h>
 #include <htslib/faidx.h>
+#include <htslib/hts_log.h>
 #include <htslib/kstring.h>
 
 #include <sys/stat.h>
@@ -41,6 +42,7 @@ std::uint64_t hash64(std::string_view s) {
 }  // namespace
 
 fasta_reader::fasta_reader(const std::string& path) : path_(path) {
+    hts_set_log_level(HTS_LOG_OFF);  // htslib's own messages would duplicate our one-line errors
     errno = 0;
     BGZF* f = bgzf_open(path.c_str(), "r");
     TRANOVA_CHECK(f != nullptr, "{}: cannot open: {}", path, errno ? std::strerror(errno) : "not a readable (compressed) file");
