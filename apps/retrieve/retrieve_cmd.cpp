@@ -8,6 +8,7 @@
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/output_file.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -39,7 +40,7 @@ int main_retrieve(int argc, char** argv) {
           "tranova retrieve --query q.fasta --db uniref.fa.bgz --bits-per-residue 0.3 --iterations 3 -o q.a2m",
           "tranova retrieve --db db.fa.bgz --index-db   # build db.fa.bgz.fai (+ .gzi)",
           "tranova retrieve --db db.fa.bgz --query-id sp|P04637|P53_HUMAN -o p53.a3m"}});
-    std::string query, query_id, db, out, hits, format = "auto";
+    std::string query, query_id, db, out, hits, format = "auto", region;
     rt::search_options so;
     rt::msa_options mo;
     bool index_db = false;
@@ -50,6 +51,7 @@ int main_retrieve(int argc, char** argv) {
         ("db,d", po::value(&db), "database FASTA (plain, .gz or bgzip)")
         (",o", po::value(&out), "output alignment (.a2m or .a3m; a folder when there are several queries)")
         ("format", po::value(&format)->default_value("auto"), "auto (from -o), a2m or a3m")
+        ("region", po::value(&region), "search with residues START-END (1-based, inclusive) of the query only; the MSA header becomes NAME/START-END")
         ("hits", po::value(&hits), "write the hits table (BLAST tabular: qseqid sseqid pident length mismatch gapopen qstart qend sstart send evalue bitscore)")
         ("evalue,e", po::value(&so.evalue)->default_value(1e-3), "include hits with E-value <= this")
         ("bits-per-residue", po::value(&so.bits_per_residue)->default_value(0),
@@ -87,7 +89,7 @@ int main_retrieve(int argc, char** argv) {
         so.check_duplicate_names = true;
         if (!query_id.empty()) {
             std::string s = idx.fetch(query_id);
-            rt::query_sequence q{query_id, {}};
+            rt::query_sequence q{query_id, {}, 1};
             for (char c : s) q.seq.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
             TRANOVA_CHECK(!q.seq.empty(), "{}: query '{}' is empty", db, query_id);
             queries.push_back(std::move(q));
@@ -96,6 +98,19 @@ int main_retrieve(int argc, char** argv) {
         TRANOVA_FAIL("{}: --query-id needs an index: run 'tranova retrieve --db {} --index-db' (bgzip or plain FASTA)", db, db);
     }
     if (!query.empty()) queries = rt::read_queries(query);
+    if (!region.empty()) {
+        if (queries.size() != 1) throw tranova::usage_error("--region needs exactly one query");
+        long long b = 0, e = 0;
+        auto dash = region.find('-');
+        if (dash == std::string::npos || !tranova::parse_int(region.substr(0, dash), b) || !tranova::parse_int(region.substr(dash + 1), e) ||
+            b < 1 || e < b)
+            throw tranova::usage_error(fmt::format("--region must be START-END with 1 <= START <= END, not '{}'", region));
+        auto& q = queries[0];
+        if (e > static_cast<long long>(q.seq.size()))
+            throw tranova::usage_error(fmt::format("--region {} is past the end of '{}' ({} residues)", region, q.name, q.seq.size()));
+        q.seq = q.seq.substr(static_cast<std::size_t>(b - 1), static_cast<std::size_t>(e - b + 1));
+        q.first = b;
+    }
 
     // Outputs are opened before the search so that an unwritable path fails fast.
     const bool many = queries.size() > 1;

@@ -39,7 +39,8 @@ local_alignment profile_align(const std::vector<std::int16_t>& pssm, int L, std:
             Hprev[static_cast<std::size_t>(jhi)] = 0;
             F[static_cast<std::size_t>(jhi)] = NEG;
         }
-        std::uint8_t* trow = traceback ? &tr[static_cast<std::size_t>(i) * static_cast<std::size_t>(BW)] - (i + dlo + 1) : nullptr;
+        std::uint8_t* trow = traceback ? &tr[static_cast<std::size_t>(i) * static_cast<std::size_t>(BW)] : nullptr;
+        const int toff = i + dlo + 1;  // trow[j - toff] is cell (i, j)
         for (int j = jlo; j <= jhi; ++j) {
             std::uint8_t bits = 0;
             int eo = Hcur[static_cast<std::size_t>(j - 1)] - gap_open, ee = E - gap_extend;
@@ -64,7 +65,7 @@ local_alignment profile_align(const std::vector<std::int16_t>& pssm, int L, std:
             if (E > h) { h = E; src = 2; }
             if (f > h) { h = f; src = 3; }
             Hcur[static_cast<std::size_t>(j)] = h;
-            if (trow) trow[j] = static_cast<std::uint8_t>(bits | src);
+            if (trow) trow[j - toff] = static_cast<std::uint8_t>(bits | src);
             if (h > best) {
                 best = h;
                 bi = i;

@@ -507,7 +507,7 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
 msa::alignment build_msa(const query_result& r, const msa_options& opt) {
     msa::alignment a;
     const std::size_t L = r.query.seq.size();
-    a.names.push_back(fmt::format("{}/1-{}", r.query.name, L));
+    a.names.push_back(fmt::format("{}/{}-{}", r.query.name, r.query.first, r.query.first + static_cast<long long>(L) - 1));
     a.rows.push_back(r.query.seq);
     a.insertions.emplace_back();
     for (const auto& h : r.hits) {

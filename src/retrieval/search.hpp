@@ -25,6 +25,7 @@ int blosum62(int a, int b);
 struct query_sequence {
     std::string name;  // first header word
     std::string seq;   // uppercase residues
+    long long first = 1;  // protein position of seq[0] (a region cut of a longer protein: --region)
 };
 
 // Reads and validates queries: throws on an empty file, an empty record, characters that

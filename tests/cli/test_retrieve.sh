@@ -38,6 +38,14 @@ run "$TRANOVA" retrieve --quiet --query "$D/hbb.fasta" --db "$D/small_db.fasta.g
 expect_rc 0
 awk -F'\t' 'NR > 1 && $12 < 219 {bad=1} END {exit bad}' strict.tsv && _pass || _fail "bits-per-residue threshold"
 
+# A region of the query: header NAME/START-END, rows of the region's length.
+run "$TRANOVA" retrieve --quiet --query "$D/pten.fasta" --db "$D/small_db.fasta.gz" -o region.a2m --region 14-185
+expect_rc 0
+head -1 region.a2m | grep -q '^>PTEN_HUMAN/14-185$' && _pass || _fail "region header"
+awk '/^>/{next} length($0) != 172 {bad=1} END {exit bad}' region.a2m && _pass || _fail "region row lengths"
+run "$TRANOVA" retrieve --quiet --query "$D/pten.fasta" --db "$D/small_db.fasta.gz" -o region.a2m --region 300-500
+expect_rc 2
+
 # Indexed database: --index-db, --query-id, stale index, duplicate names.
 cp "$D/small_db.fasta.bgz" db.fa.bgz
 run "$TRANOVA" retrieve --quiet --db db.fa.bgz --index-db
