@@ -43,13 +43,29 @@ packed pack(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, b
     p.blocks = (p.words + block_words - 1) / block_words;
     p.bits.assign(n * p.words * planes, 0);
     p.suffix.assign(n * (p.blocks + 1), 0);
+    // Column order: least likely to match first (match counts do not depend on the order),
+    // so unrelated pairs fall below their threshold, and stop, after fewer words.
+    std::vector<std::size_t> order(l);
+    {
+        std::vector<double> pmatch(l, 0.0);
+        std::vector<std::uint32_t> count(32);
+        for (std::size_t j = 0; j < l; ++j) {
+            std::fill(count.begin(), count.end(), 0);
+            for (std::size_t r = 0; r < n; ++r) ++count[codes[r * l + j] & 31];
+            double s = 0;
+            for (std::size_t a = gap_matches ? 0 : 1; a < 32; ++a) s += static_cast<double>(count[a]) * count[a];
+            pmatch[j] = s;
+        }
+        for (std::size_t j = 0; j < l; ++j) order[j] = j;
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return pmatch[a] < pmatch[b]; });
+    }
     for (std::size_t r = 0; r < n; ++r) {
         std::uint64_t* row = &p.bits[r * p.words * planes];
         const std::uint8_t* c = &codes[r * l];
         for (std::size_t j = 0; j < l; ++j) {
             std::uint64_t bit = std::uint64_t{1} << (j & 63);
             std::uint64_t* w = row + (j >> 6) * planes;
-            std::uint8_t v = c[j];
+            std::uint8_t v = c[order[j]];
             for (int b = 0; b < 5; ++b)
                 if (v >> b & 1) w[b] |= bit;
             if (gap_matches || v != 0) w[5] |= bit;
