@@ -61,5 +61,16 @@ for q in HBB PLK4 PTEN P53; do
     "$mw" "$mm" "$(wc -l < mm_$q.names)" "$(recall mm_$q.names "$P")" "$N" \
     "$pw" "$pm" "$(wc -l < ph_$q.names)" "$(recall ph_$q.names "$P")" "$N"
 done
+if [ "${Q50:-0}" = 1 ]; then  # many queries in one run: the first 50 QUERY records against DB
+  zcat "$ED/QUERY.fasta.gz" | awk '/^>/{n++} n<=50' > q50.fa
+  read -r tw tm < <(timed "$TRANOVA" retrieve --quiet --threads "$THREADS" --query q50.fa --db "$ED/DB.fasta.gz" -o q50_out --hits tr_q50.tsv)
+  rm -rf mmtmp
+  read -r mw mm < <(timed mmseqs easy-search q50.fa "$ED/DB.fasta.gz" mm_q50.m8 mmtmp --threads "$THREADS" -v 1 -s 7.5 --max-seqs 100000)
+  zcat "$ED/DB.fasta.gz" > DB.fasta
+  read -r pw pm < <(timed phmmer --cpu "$THREADS" --noali --notextw --tblout ph_q50.tbl -o /dev/null q50.fa DB.fasta)
+  printf "Q50 vs DB | tranova %.2f s %d MB %d pairs | mmseqs %.2f s %d MB %d pairs | phmmer %.2f s %d MB %d pairs (E <= 1e-3)\n" \
+    "$tw" "$tm" "$(tail -n +2 tr_q50.tsv | cut -f1,2 | sort -u | wc -l)" "$mw" "$mm" "$(cut -f1,2 mm_q50.m8 | sort -u | wc -l)" \
+    "$pw" "$pm" "$(awk '!/^#/ && $5 <= 1e-3 {print $3, $1}' ph_q50.tbl | sort -u | wc -l)"
+fi
 echo "(hits = distinct targets reported at E <= 1e-3; family = planted family members among them; wall time includes"
 echo " mmseqs' database/index build; machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
