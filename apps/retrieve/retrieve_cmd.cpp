@@ -62,6 +62,8 @@ int main_retrieve(int argc, char** argv) {
         ("iterations,n", po::value(&so.iterations)->default_value(1), "search rounds (> 1: profile re-search, jackhmmer-like)")
         ("word-threshold", po::value(&so.word_threshold)->default_value(11), "neighbourhood word score (lower: more sensitive, slower)")
         ("min-ungapped", po::value(&so.min_ungapped_score)->default_value(30), "raw ungapped score to reach gapped alignment")
+        ("ungapped-excess", po::value(&so.ungapped_excess)->default_value(9),
+         "a target also needs an ungapped score this far above the expected best random one (ln(K m n)/lambda)")
         ("two-hit-window", po::value(&so.two_hit_window)->default_value(40), "two-hit window on a diagonal (0: single hit)")
         ("index-db", po::bool_switch(&index_db), "build DB.fai (+ .gzi) for random access; with no query, only that");
     if (auto rc = p.parse(argc, argv)) return *rc;
