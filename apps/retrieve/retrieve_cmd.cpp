@@ -60,7 +60,7 @@ int main_retrieve(int argc, char** argv) {
         ("min-coverage", po::value(&mo.min_coverage)->default_value(0.5, "0.5"), "drop MSA rows covering less than this fraction of the query")
         ("max-column-gaps", po::value(&mo.max_column_gaps)->default_value(0.3, "0.3"), "columns with a larger gap fraction are lowercase")
         ("iterations,n", po::value(&so.iterations)->default_value(1), "search rounds (> 1: profile re-search, jackhmmer-like)")
-        ("word-threshold", po::value(&so.word_threshold)->default_value(11), "neighbourhood word score (lower: more sensitive, slower)")
+        ("word-threshold", po::value(&so.word_threshold)->default_value(10), "neighbourhood word score (lower: more sensitive, slower)")
         ("min-ungapped", po::value(&so.min_ungapped_score)->default_value(30), "raw ungapped score to reach gapped alignment")
         ("ungapped-excess", po::value(&so.ungapped_excess)->default_value(9),
          "a target also needs an ungapped score this far above the expected best random one (ln(K m n)/lambda)")
