@@ -1,0 +1,453 @@
+#include "tranception/model.hpp"
+
+#include "tranception/json_lite.hpp"
+#include "util/error.hpp"
+
+#include <cblas.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace tranova::tranception {
+
+// ---------------------------------------------------------------------------------------
+// ALiBi slopes (official get_slopes, grouped mode)
+
+static std::vector<double> standard_slopes(int n) {
+    auto pow2 = [](int k) {
+        double start = std::pow(2.0, -std::pow(2.0, -(std::log2(double(k)) - 3)));
+        std::vector<double> r(k);
+        for (int i = 0; i < k; ++i) r[i] = start * std::pow(start, i);
+        return r;
+    };
+    double l = std::log2(double(n));
+    if (l == std::floor(l)) return pow2(n);
+    int c = 1 << int(std::floor(l));
+    auto r = pow2(c);
+    auto extra = standard_slopes(2 * c);
+    for (int i = 0; i < n - c; ++i) r.push_back(extra[2 * i]);
+    return r;
+}
+
+std::vector<float> grouped_alibi_slopes(int n_head) {
+    TRANOVA_CHECK(n_head % 4 == 0 && n_head >= 4, "grouped ALiBi needs n_head divisible by 4 (got {})", n_head);
+    auto base = standard_slopes(n_head / 4);
+    std::vector<float> out;
+    for (int g = 0; g < 4; ++g)
+        for (double s : base) out.push_back(static_cast<float>(s));
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading
+
+model model_from_state_dict(const tensor_reader& reader, const model_config& cfg) {
+    model m;
+    m.cfg = cfg;
+    const int d = cfg.n_embd, H = cfg.n_head, hd = d / H, ni = cfg.n_inner, V = cfg.vocab;
+    TRANOVA_CHECK(d > 0 && H > 0 && d % H == 0 && H % 4 == 0 && cfg.n_layer > 0 && ni > 0,
+                  "{}: unsupported Tranception shape (n_embd {}, n_head {}, n_layer {})", reader.source, d, H,
+                  cfg.n_layer);
+    std::vector<int64_t> shape;
+    auto get = [&](const std::string& name, std::vector<float>& out, std::vector<int64_t> want) {
+        TRANOVA_CHECK(reader.read(name, out, shape), "{}: missing tensor '{}'", reader.source, name);
+        TRANOVA_CHECK(shape == want, "{}: tensor '{}' has shape [{}], expected [{}]", reader.source, name,
+                      fmt::join(shape, ","), fmt::join(want, ","));
+    };
+    if (!reader.read("transformer.wte.weight", m.wte, shape)) {
+        TRANOVA_CHECK(reader.read("lm_head.weight", m.wte, shape), "{}: neither transformer.wte.weight nor "
+                      "lm_head.weight is present", reader.source);
+    }
+    TRANOVA_CHECK((shape == std::vector<int64_t>{V, d}), "{}: token embedding has shape [{}], expected [{},{}]",
+                  reader.source, fmt::join(shape, ","), V, d);
+    get("transformer.ln_f.weight", m.lnf_w, {d});
+    get("transformer.ln_f.bias", m.lnf_b, {d});
+    m.layers.resize(cfg.n_layer);
+    const char* qkv_names[3] = {"query", "key", "value"};
+    for (int l = 0; l < cfg.n_layer; ++l) {
+        auto& L = m.layers[l];
+        std::string p = fmt::format("transformer.h.{}.", l);
+        get(p + "ln_1.weight", L.ln1_w, {d});
+        get(p + "ln_1.bias", L.ln1_b, {d});
+        get(p + "ln_2.weight", L.ln2_w, {d});
+        get(p + "ln_2.bias", L.ln2_b, {d});
+        get(p + "attn.c_attn.weight", L.attn_w, {d, 3 * d});
+        get(p + "attn.c_attn.bias", L.attn_b, {3 * d});
+        get(p + "attn.c_proj.weight", L.proj_w, {d, d});
+        get(p + "attn.c_proj.bias", L.proj_b, {d});
+        for (int c = 0; c < 3; ++c)
+            for (int g = 0; g < 3; ++g) {
+                int k = 2 * g + 3;
+                std::string q = fmt::format("{}attn.{}_depthwiseconv.{}.conv.", p, qkv_names[c], g);
+                get(q + "weight", L.conv_w[c][g], {hd, 1, k});
+                get(q + "bias", L.conv_b[c][g], {hd});
+            }
+        get(p + "mlp.c_fc.weight", L.fc_w, {d, ni});
+        get(p + "mlp.c_fc.bias", L.fc_b, {ni});
+        get(p + "mlp.c_proj.weight", L.fc2_w, {ni, d});
+        get(p + "mlp.c_proj.bias", L.fc2_b, {d});
+    }
+    m.slopes = grouped_alibi_slopes(H);
+    std::vector<float> alibi;
+    if (reader.read("transformer.alibi", alibi, shape)) {
+        TRANOVA_CHECK(shape.size() == 3 && shape[0] == H && shape[2] >= 2, "{}: transformer.alibi has shape [{}]",
+                      reader.source, fmt::join(shape, ","));
+        for (int h = 0; h < H; ++h) {
+            float s = alibi[size_t(h) * shape[2] + 1];  // slope * 1
+            TRANOVA_CHECK(s == m.slopes[h], "{}: stored ALiBi slope of head {} is {}, the grouped_alibi formula gives {}",
+                          reader.source, h, s, m.slopes[h]);
+        }
+    }
+    return m;
+}
+
+// ---------------------------------------------------------------------------------------
+// safetensors
+
+static std::string read_whole(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    TRANOVA_CHECK(f.good(), "{}: cannot open", path);
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+tensor_reader safetensors_reader(const std::string& path) {
+    auto data = std::make_shared<std::string>(read_whole(path));
+    TRANOVA_CHECK(data->size() >= 8, "{}: not a safetensors file (too short)", path);
+    uint64_t n = 0;
+    std::memcpy(&n, data->data(), 8);
+    TRANOVA_CHECK(n <= data->size() - 8, "{}: not a safetensors file (bad header length)", path);
+    auto header = std::make_shared<json::value>(json::parse(std::string_view(data->data() + 8, n), path));
+    TRANOVA_CHECK(header->kind == json::value::object_v, "{}: safetensors header is not an object", path);
+    size_t base = 8 + n;
+    tensor_reader r;
+    r.source = path;
+    r.read = [data, header, base, path](const std::string& name, std::vector<float>& out,
+                                        std::vector<int64_t>& shape) {
+        const json::value* t = header->find(name);
+        if (!t) return false;
+        const json::value *dt = t->find("dtype"), *sh = t->find("shape"), *off = t->find("data_offsets");
+        TRANOVA_CHECK(dt && sh && off && off->arr.size() == 2, "{}: tensor '{}' has an incomplete entry", path, name);
+        shape.clear();
+        size_t count = 1;
+        for (const auto& v : sh->arr) {
+            shape.push_back(static_cast<int64_t>(v.num));
+            count *= static_cast<size_t>(v.num);
+        }
+        size_t b = base + static_cast<size_t>(off->arr[0].num), e = base + static_cast<size_t>(off->arr[1].num);
+        TRANOVA_CHECK(b <= e && e <= data->size(), "{}: tensor '{}' lies outside the file", path, name);
+        const char* p = data->data() + b;
+        out.resize(count);
+        size_t bytes = e - b;
+        const std::string& ty = dt->str;
+        auto need = [&](size_t sz) {
+            TRANOVA_CHECK(bytes == count * sz, "{}: tensor '{}' has {} bytes, expected {}", path, name, bytes, count * sz);
+        };
+        if (ty == "F32") {
+            need(4);
+            std::memcpy(out.data(), p, bytes);
+        } else if (ty == "F64") {
+            need(8);
+            for (size_t i = 0; i < count; ++i) {
+                double v;
+                std::memcpy(&v, p + 8 * i, 8);
+                out[i] = static_cast<float>(v);
+            }
+        } else if (ty == "U8") {
+            need(1);
+            for (size_t i = 0; i < count; ++i) out[i] = static_cast<unsigned char>(p[i]);
+        } else if (ty == "BF16") {
+            need(2);
+            for (size_t i = 0; i < count; ++i) {
+                uint32_t u = 0;
+                std::memcpy(reinterpret_cast<char*>(&u) + 2, p + 2 * i, 2);
+                std::memcpy(&out[i], &u, 4);
+            }
+        } else if (ty == "F16") {
+            need(2);
+            for (size_t i = 0; i < count; ++i) {
+                uint16_t h;
+                std::memcpy(&h, p + 2 * i, 2);
+                uint32_t sign = (h >> 15) & 1, ex = (h >> 10) & 31, man = h & 1023;
+                float v = ex == 0 ? std::ldexp(float(man), -24)
+                          : ex == 31 ? (man ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity())
+                                     : std::ldexp(float(man | 1024), int(ex) - 25);
+                out[i] = sign ? -v : v;
+            }
+        } else {
+            TRANOVA_FAIL("{}: tensor '{}' has unsupported dtype {}", path, name, ty);
+        }
+        return true;
+    };
+    return r;
+}
+
+model_config config_from_json_file(const std::string& path) {
+    auto v = json::parse(read_whole(path), path);
+    model_config c;
+    auto num = [&](const char* key, bool required) -> double {
+        const json::value* x = v.find(key);
+        if (!x || x->kind != json::value::number_v) {
+            TRANOVA_CHECK(!required, "{}: missing numeric field '{}'", path, key);
+            return -1;
+        }
+        return x->num;
+    };
+    c.n_layer = int(num("n_layer", true));
+    c.n_embd = int(num("n_embd", true));
+    c.n_head = int(num("n_head", true));
+    double ni = num("n_inner", false);
+    c.n_inner = ni > 0 ? int(ni) : 4 * c.n_embd;
+    double vs = num("vocab_size", false);
+    c.vocab = vs > 0 ? int(vs) : 25;
+    double ctx = num("n_ctx", false);
+    if (ctx <= 0) ctx = num("n_positions", false);
+    c.n_ctx = ctx > 0 ? int(ctx) : 1024;
+    double eps = num("layer_norm_epsilon", false);
+    if (eps > 0) c.ln_eps = float(eps);
+    TRANOVA_CHECK(c.vocab == 25, "{}: vocab_size is {}, Tranception uses 25", path, c.vocab);
+    return c;
+}
+
+// ---------------------------------------------------------------------------------------
+// Forward
+
+namespace {
+
+// out[R, d] = layernorm(x[R, d]) * w + b
+void layernorm_rows(float* out, const float* x, const float* w, const float* b, int R, int d, float eps) {
+    for (int r = 0; r < R; ++r) {
+        const float* xr = x + size_t(r) * d;
+        float* o = out + size_t(r) * d;
+        double mean = 0;
+        for (int i = 0; i < d; ++i) mean += xr[i];
+        mean /= d;
+        double var = 0;
+        for (int i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+        var /= d;
+        float m = float(mean), rs = float(1.0 / std::sqrt(var + eps));
+        for (int i = 0; i < d; ++i) o[i] = (xr[i] - m) * rs * w[i] + b[i];
+    }
+}
+
+// out[R, N] = x[R, K] . W[K, N] + bias[N]   (beta_acc: accumulate into out instead)
+void linear_rows(float* out, const float* x, const float* W, const float* bias, int R, int K, int N, bool accumulate) {
+    if (R == 0) return;
+    if (!accumulate) {
+        for (int r = 0; r < R; ++r) std::memcpy(out + size_t(r) * N, bias, sizeof(float) * N);
+    } else {
+        for (int r = 0; r < R; ++r) {
+            float* o = out + size_t(r) * N;
+            for (int i = 0; i < N; ++i) o[i] += bias[i];
+        }
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, N, K, 1.0f, x, K, W, N, 1.0f, out, N);
+}
+
+}  // namespace
+
+void model_forward(const model& m, const prefix_cache* cache, const std::vector<batch_item>& items,
+                   std::vector<float>& logprobs_out, workspace& ws, prefix_cache* fill,
+                   std::vector<float>* raw_logits) {
+    const auto& c = m.cfg;
+    const int d = c.n_embd, H = c.n_head, hd = d / H, G = H / 4, ni = c.n_inner, V = c.vocab, d3 = 3 * d;
+    const int B = static_cast<int>(items.size());
+    std::vector<int> row0(B + 1, 0);
+    int maxT = 0;
+    for (int b = 0; b < B; ++b) {
+        const auto& it = items[b];
+        TRANOVA_CHECK(it.T >= 1 && it.T <= c.n_ctx, "sequence of {} tokens exceeds the model context of {}", it.T,
+                      c.n_ctx);
+        TRANOVA_CHECK(it.start >= 0 && it.start < it.T, "bad start position {} for {} tokens", it.start, it.T);
+        TRANOVA_CHECK(it.start == 0 || (cache && cache->T >= it.start), "start position {} needs a prefix cache",
+                      it.start);
+        row0[b + 1] = row0[b] + (it.T - it.start);
+        maxT = std::max(maxT, it.T);
+    }
+    const int R = row0[B];
+    if (fill) {
+        TRANOVA_CHECK(B == 1 && items[0].start == 0, "a prefix cache is filled from one full sequence");
+        fill->T = items[0].T;
+        fill->ids.assign(items[0].ids, items[0].ids + items[0].T);
+        fill->qkv_pre.assign(size_t(c.n_layer) * fill->T * d3, 0.f);
+        fill->kv_post.assign(size_t(c.n_layer) * fill->T * 2 * d, 0.f);
+    }
+    ws.h.resize(size_t(R) * d);
+    ws.a.resize(size_t(R) * d);
+    ws.qkv.resize(size_t(R) * d3);
+    ws.qkv_c.resize(size_t(R) * d3);
+    ws.att.resize(size_t(R) * d);
+    ws.fc.resize(size_t(R) * ni);
+    ws.logits.resize(size_t(R) * V);
+
+    // Embedding (+ the token-type row 0, spec §1.4).
+    for (int b = 0; b < B; ++b)
+        for (int t = items[b].start; t < items[b].T; ++t) {
+            int id = items[b].ids[t];
+            TRANOVA_CHECK(id >= 0 && id < V, "token id {} out of range", id);
+            float* h = &ws.h[size_t(row0[b] + t - items[b].start) * d];
+            const float* e = &m.wte[size_t(id) * d];
+            if (m.token_type_quirk) {
+                const float* e0 = &m.wte[0];
+                for (int i = 0; i < d; ++i) h[i] = e[i] + e0[i];
+            } else {
+                std::memcpy(h, e, sizeof(float) * d);
+            }
+        }
+
+    const float scale = 1.0f / std::sqrt(float(hd));
+    for (int l = 0; l < c.n_layer; ++l) {
+        const auto& L = m.layers[l];
+        layernorm_rows(ws.a.data(), ws.h.data(), L.ln1_w.data(), L.ln1_b.data(), R, d, c.ln_eps);
+        linear_rows(ws.qkv.data(), ws.a.data(), L.attn_w.data(), L.attn_b.data(), R, d, d3, false);
+        const float* cache_pre = cache ? &cache->qkv_pre[size_t(l) * cache->T * d3] : nullptr;
+        const float* cache_kv = cache ? &cache->kv_post[size_t(l) * cache->T * 2 * d] : nullptr;
+        if (fill) std::memcpy(&fill->qkv_pre[size_t(l) * fill->T * d3], ws.qkv.data(), sizeof(float) * R * d3);
+
+        // Causal depthwise convolutions (spec §2.3 step 4); head group 0 is copied.
+#pragma omp parallel for schedule(static)
+        for (int b = 0; b < B; ++b) {
+            const auto& it = items[b];
+            auto pre = [&](int u) -> const float* {  // pre-conv qkv row of position u
+                return u < it.start ? cache_pre + size_t(u) * d3 : &ws.qkv[size_t(row0[b] + u - it.start) * d3];
+            };
+            for (int t = it.start; t < it.T; ++t) {
+                float* out = &ws.qkv_c[size_t(row0[b] + t - it.start) * d3];
+                const float* cur = pre(t);
+                for (int cc = 0; cc < 3; ++cc) std::memcpy(out + cc * d, cur + cc * d, sizeof(float) * G * hd);
+                for (int g = 1; g < 4; ++g) {
+                    int k = 2 * g + 1;
+                    for (int cc = 0; cc < 3; ++cc) {
+                        const float* w = L.conv_w[cc][g - 1].data();
+                        const float* bias = L.conv_b[cc][g - 1].data();
+                        for (int hh = g * G; hh < (g + 1) * G; ++hh) {
+                            int off = cc * d + hh * hd;
+                            float* o = out + off;
+                            for (int f = 0; f < hd; ++f) o[f] = bias[f];
+                            for (int mm = 0; mm < k; ++mm) {
+                                int u = t - (k - 1) + mm;
+                                if (u < 0) continue;
+                                const float* x = pre(u) + off;
+                                for (int f = 0; f < hd; ++f) o[f] += w[f * k + mm] * x[f];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if (fill) {
+            float* kv = &fill->kv_post[size_t(l) * fill->T * 2 * d];
+            for (int t = 0; t < R; ++t) std::memcpy(kv + size_t(t) * 2 * d, &ws.qkv_c[size_t(t) * d3 + d], sizeof(float) * 2 * d);
+        }
+
+        // Attention with ALiBi (+slope * key index); masked keys contribute exactly 0.
+#pragma omp parallel
+        {
+            std::vector<float> sc(maxT);
+#pragma omp for schedule(dynamic) collapse(2)
+            for (int b = 0; b < B; ++b)
+                for (int hh = 0; hh < H; ++hh) {
+                    const auto& it = items[b];
+                    const float slope = m.slopes[hh];
+                    for (int t = it.start; t < it.T; ++t) {
+                        const float* q = &ws.qkv_c[size_t(row0[b] + t - it.start) * d3 + hh * hd];
+                        float mx = -std::numeric_limits<float>::infinity();
+                        for (int j = 0; j <= t; ++j) {
+                            const float* kk = j < it.start ? cache_kv + size_t(j) * 2 * d + hh * hd
+                                                           : &ws.qkv_c[size_t(row0[b] + j - it.start) * d3 + d + hh * hd];
+                            float s = 0;
+                            for (int f = 0; f < hd; ++f) s += q[f] * kk[f];
+                            s = s * scale + slope * float(j);
+                            sc[j] = s;
+                            mx = std::max(mx, s);
+                        }
+                        float sum = 0;
+                        for (int j = 0; j <= t; ++j) {
+                            sc[j] = std::exp(sc[j] - mx);
+                            sum += sc[j];
+                        }
+                        float inv = 1.0f / sum;
+                        float* o = &ws.att[size_t(row0[b] + t - it.start) * d + hh * hd];
+                        for (int f = 0; f < hd; ++f) o[f] = 0;
+                        for (int j = 0; j <= t; ++j) {
+                            const float* vv = j < it.start ? cache_kv + size_t(j) * 2 * d + d + hh * hd
+                                                           : &ws.qkv_c[size_t(row0[b] + j - it.start) * d3 + 2 * d + hh * hd];
+                            float p = sc[j] * inv;
+                            for (int f = 0; f < hd; ++f) o[f] += p * vv[f];
+                        }
+                    }
+                }
+        }
+        linear_rows(ws.h.data(), ws.att.data(), L.proj_w.data(), L.proj_b.data(), R, d, d, true);
+
+        layernorm_rows(ws.a.data(), ws.h.data(), L.ln2_w.data(), L.ln2_b.data(), R, d, c.ln_eps);
+        linear_rows(ws.fc.data(), ws.a.data(), L.fc_w.data(), L.fc_b.data(), R, d, ni, false);
+        for (size_t i = 0; i < size_t(R) * ni; ++i) {
+            float r = ws.fc[i] > 0 ? ws.fc[i] : 0.f;
+            ws.fc[i] = r * r;
+        }
+        linear_rows(ws.h.data(), ws.fc.data(), L.fc2_w.data(), L.fc2_b.data(), R, ni, d, true);
+    }
+    layernorm_rows(ws.a.data(), ws.h.data(), m.lnf_w.data(), m.lnf_b.data(), R, d, c.ln_eps);
+    if (R > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, V, d, 1.0f, ws.a.data(), d, m.wte.data(), d, 0.0f,
+                    ws.logits.data(), V);
+    if (raw_logits) raw_logits->assign(ws.logits.begin(), ws.logits.begin() + size_t(R) * V);
+    logprobs_out.resize(size_t(R) * V);
+    for (int r = 0; r < R; ++r) {
+        const float* x = &ws.logits[size_t(r) * V];
+        float* o = &logprobs_out[size_t(r) * V];
+        float mx = *std::max_element(x, x + V);
+        double s = 0;
+        for (int k = 0; k < V; ++k) s += std::exp(double(x[k]) - mx);
+        float ls = float(std::log(s));
+        for (int k = 0; k < V; ++k) o[k] = (x[k] - mx) - ls;
+    }
+    if (fill) fill->logprobs = logprobs_out;
+}
+
+std::vector<float> model_logits(const model& m, const std::vector<int>& ids) {
+    workspace ws;
+    std::vector<float> lp, logits;
+    model_forward(m, nullptr, {batch_item{ids.data(), int(ids.size()), 0}}, lp, ws, nullptr, &logits);
+    return logits;
+}
+
+prefix_cache model_prefix(const model& m, const std::vector<int>& ids, workspace& ws) {
+    prefix_cache pc;
+    std::vector<float> lp;
+    model_forward(m, nullptr, {batch_item{ids.data(), int(ids.size()), 0}}, lp, ws, &pc);
+    return pc;
+}
+
+}  // namespace tranova::tranception
+
+namespace tranova::tranception {
+
+static bool ends_with(const std::string& s, const std::string& suf) {
+    return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+static bool file_exists(const std::string& p) { return std::ifstream(p).good(); }
+
+model model_load(const std::string& path) {
+    std::string st = path, cfg;
+    if (ends_with(path, ".safetensors")) {
+        auto slash = path.find_last_of('/');
+        cfg = (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/config.json";
+    } else if (file_exists(path + "/model.safetensors")) {
+        st = path + "/model.safetensors";
+        cfg = path + "/config.json";
+    } else {
+        return model_load_h5(path);
+    }
+    TRANOVA_CHECK(file_exists(cfg), "{}: config.json not found beside the safetensors file", cfg);
+    return model_from_state_dict(safetensors_reader(st), config_from_json_file(cfg));
+}
+
+}  // namespace tranova::tranception
