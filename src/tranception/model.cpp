@@ -2,6 +2,9 @@
 
 #include "tranception/json_lite.hpp"
 #include "util/error.hpp"
+#include "util/threads.hpp"
+
+#include <omp.h>
 
 #include <cblas.h>
 #include <fmt/format.h>
@@ -12,6 +15,9 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+extern "C" int openblas_get_num_threads() __attribute__((weak));
 
 namespace tranova::tranception {
 
@@ -250,6 +256,49 @@ void linear_rows(float* out, const float* x, const float* W, const float* bias, 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, N, K, 1.0f, x, K, W, N, 1.0f, out, N);
 }
 
+// exp(x) for x <= 0 in a loop the compiler vectorises (Cephes expf polynomial, <= 2 ulp;
+// inputs below -87 give ~0 instead of a denormal).
+inline float exp_nonpos(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2)
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, 4);
+    return p * scale;
+}
+
+// One attention row: s[j] = s[j] / scale_div + slope * j for j < n (the causal part),
+// softmax over it, zeros for j in [n, T).
+void softmax_alibi_row(float* s, int n, int T, float scale_div, float slope) {
+    float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < n; ++j) {
+        float v = s[j] / scale_div + slope * float(j);
+        s[j] = v;
+        mx = v > mx ? v : mx;
+    }
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < n; ++j) {
+        float e = exp_nonpos(s[j] - mx);
+        s[j] = e;
+        sum += e;
+    }
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (int j = 0; j < n; ++j) s[j] *= inv;
+    if (n < T) std::memset(s + n, 0, sizeof(float) * (T - n));
+}
+
 }  // namespace
 
 void model_forward(const model& m, const prefix_cache* cache, const std::vector<batch_item>& items,
@@ -301,7 +350,7 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
             }
         }
 
-    const float scale = 1.0f / std::sqrt(float(hd));
+    const float scale_div = std::sqrt(float(hd));  // official: scores / sqrt(head_dim)
     for (int l = 0; l < c.n_layer; ++l) {
         const auto& L = m.layers[l];
         layernorm_rows(ws.a.data(), ws.h.data(), L.ln1_w.data(), L.ln1_b.data(), R, d, c.ln_eps);
@@ -347,49 +396,50 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
         }
 
         // Attention with ALiBi (+slope * key index); masked keys contribute exactly 0.
-#pragma omp parallel
+        // Per (item, head): scores = Q . K^T over cached keys [0, start) and new keys
+        // [start, T) (two GEMMs on strided views), row-wise masked softmax, then P . V.
+        // Our threads split the heads; BLAS runs single-threaded inside (its own
+        // threads would only spin here).
+        const bool outer = !omp_in_parallel() && get_threads() > 1 && B * H > 1;
+        const int blas_threads = openblas_get_num_threads ? openblas_get_num_threads() : 1;
+        if (outer && blas_threads > 1 && openblas_set_num_threads) openblas_set_num_threads(1);
+#pragma omp parallel if (outer)
         {
-            std::vector<float> sc(maxT);
+            std::vector<float> sc;
 #pragma omp for schedule(dynamic) collapse(2)
             for (int b = 0; b < B; ++b)
                 for (int hh = 0; hh < H; ++hh) {
                     const auto& it = items[b];
+                    const int s0 = it.start, T = it.T, nr = T - s0;
                     const float slope = m.slopes[hh];
-                    for (int t = it.start; t < it.T; ++t) {
-                        const float* q = &ws.qkv_c[size_t(row0[b] + t - it.start) * d3 + hh * hd];
-                        float mx = -std::numeric_limits<float>::infinity();
-                        for (int j = 0; j <= t; ++j) {
-                            const float* kk = j < it.start ? cache_kv + size_t(j) * 2 * d + hh * hd
-                                                           : &ws.qkv_c[size_t(row0[b] + j - it.start) * d3 + d + hh * hd];
-                            float s = 0;
-                            for (int f = 0; f < hd; ++f) s += q[f] * kk[f];
-                            s = s * scale + slope * float(j);
-                            sc[j] = s;
-                            mx = std::max(mx, s);
-                        }
-                        float sum = 0;
-                        for (int j = 0; j <= t; ++j) {
-                            sc[j] = std::exp(sc[j] - mx);
-                            sum += sc[j];
-                        }
-                        float inv = 1.0f / sum;
-                        float* o = &ws.att[size_t(row0[b] + t - it.start) * d + hh * hd];
-                        for (int f = 0; f < hd; ++f) o[f] = 0;
-                        for (int j = 0; j <= t; ++j) {
-                            const float* vv = j < it.start ? cache_kv + size_t(j) * 2 * d + d + hh * hd
-                                                           : &ws.qkv_c[size_t(row0[b] + j - it.start) * d3 + 2 * d + hh * hd];
-                            float p = sc[j] * inv;
-                            for (int f = 0; f < hd; ++f) o[f] += p * vv[f];
-                        }
+                    sc.resize(size_t(nr) * T);
+                    const float* Q = &ws.qkv_c[size_t(row0[b]) * d3 + hh * hd];
+                    const float* Kb = Q + d;
+                    const float* Vb = Q + 2 * d;
+                    float* O = &ws.att[size_t(row0[b]) * d + hh * hd];
+                    if (s0 > 0)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, s0, hd, 1.0f, Q, d3,
+                                    cache_kv + hh * hd, 2 * d, 0.0f, sc.data(), T);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nr, hd, 1.0f, Q, d3, Kb, d3, 0.0f,
+                                sc.data() + s0, T);
+                    for (int r = 0; r < nr; ++r) {
+                        const int t = s0 + r;
+                        softmax_alibi_row(&sc[size_t(r) * T], t + 1, T, scale_div, slope);
                     }
+                    if (s0 > 0)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, s0, 1.0f, sc.data(), T,
+                                    cache_kv + d + hh * hd, 2 * d, 0.0f, O, d);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, nr, 1.0f, sc.data() + s0, T, Vb,
+                                d3, s0 > 0 ? 1.0f : 0.0f, O, d);
                 }
         }
+        if (outer && blas_threads > 1 && openblas_set_num_threads) openblas_set_num_threads(blas_threads);
         linear_rows(ws.h.data(), ws.att.data(), L.proj_w.data(), L.proj_b.data(), R, d, d, true);
 
         layernorm_rows(ws.a.data(), ws.h.data(), L.ln2_w.data(), L.ln2_b.data(), R, d, c.ln_eps);
         linear_rows(ws.fc.data(), ws.a.data(), L.fc_w.data(), L.fc_b.data(), R, d, ni, false);
         for (size_t i = 0; i < size_t(R) * ni; ++i) {
-            float r = ws.fc[i] > 0 ? ws.fc[i] : 0.f;
+            float r = std::fmax(ws.fc[i], 0.f);
             ws.fc[i] = r * r;
         }
         linear_rows(ws.h.data(), ws.fc.data(), L.fc2_w.data(), L.fc2_b.data(), R, ni, d, true);

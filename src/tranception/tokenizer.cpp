@@ -1,6 +1,5 @@
 #include "tranception/tokenizer.hpp"
 
-#include <random>
 
 namespace tranova::tranception {
 
@@ -14,9 +13,9 @@ std::vector<int> encode(std::string_view seq) {
 }
 
 int replace_nonstandard(std::string& seq, uint64_t seed) {
-    std::mt19937_64 rng(seed);
     int n = 0;
-    for (char& c : seq) {
+    for (size_t i = 0; i < seq.size(); ++i) {
+        char& c = seq[i];
         const char* choices = nullptr;
         switch (c) {
             case 'X': choices = amino_acids; break;
@@ -26,7 +25,13 @@ int replace_nonstandard(std::string& seq, uint64_t seed) {
             default: continue;
         }
         std::string_view ch(choices);
-        c = ch[std::uniform_int_distribution<size_t>(0, ch.size() - 1)(rng)];
+        // One draw per position (splitmix64 of seed and position): a variant and its wild
+        // type get the same replacement wherever they share the letter.
+        uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (i + 1);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        c = ch[z % ch.size()];
         ++n;
     }
     return n;

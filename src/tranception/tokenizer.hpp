@@ -31,8 +31,9 @@ inline bool is_standard_aa(char c) { return residue_id(c) != 0; }
 // caller's business (windows never exceed the context).
 std::vector<int> encode(std::string_view seq);
 
-// Replaces X (any of 20), B (D/N), J (I/L), Z (E/Q) with draws from a generator seeded
-// with `seed` (deterministic per call). Returns the number of replaced letters.
+// Replaces X (any of 20), B (D/N), J (I/L), Z (E/Q) with a draw that depends only on
+// `seed` and the position (so a variant and its wild type agree wherever both carry the
+// letter). Returns the number of replaced letters.
 int replace_nonstandard(std::string& seq, uint64_t seed);
 
 // Text of a token id ("[CLS]", "A", ...).
