@@ -1,0 +1,29 @@
+// A minimal JSON reader for the few JSON files core reads (HF config.json, safetensors
+// headers). Objects keep their key order. Depth and size are bounded; malformed input
+// throws tranova::error naming the source label and byte offset.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tranova::core {
+
+struct json_value {
+    enum kind_t { null_v, bool_v, number_v, string_v, array_v, object_v } kind = null_v;
+    bool b = false;
+    double num = 0;
+    bool is_integer = false;  // number token had no '.', 'e' or 'E' (and fits int64)
+    long long integer = 0;
+    std::string str;          // string value, or the raw number token
+    std::vector<json_value> items;                           // array
+    std::vector<std::pair<std::string, json_value>> members;  // object, in file order
+
+    const json_value* find(const std::string& key) const;
+    std::string dump() const;  // compact re-serialisation (for storing arrays as text)
+};
+
+json_value json_parse(const char* data, size_t size, const std::string& label);
+json_value json_parse_file(const std::string& path);
+
+}  // namespace tranova::core

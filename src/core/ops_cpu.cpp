@@ -1,0 +1,288 @@
+// Fast CPU paths of the ops in ops.hpp: OpenMP over rows/batch/heads, OpenBLAS sgemm for
+// every matrix product. Shapes and semantics are documented in ops.hpp.
+#include "core/ops.hpp"
+
+#include "util/error.hpp"
+#include "util/threads.hpp"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+// OpenBLAS thread control; weak so that another CBLAS links too.
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+extern "C" int openblas_get_num_threads() __attribute__((weak));
+
+namespace tranova::core {
+
+blas_single_thread_guard::blas_single_thread_guard() {
+    if (openblas_get_num_threads) saved_ = openblas_get_num_threads();
+    if (openblas_set_num_threads && saved_ != 1) openblas_set_num_threads(1);
+}
+blas_single_thread_guard::~blas_single_thread_guard() {
+    if (openblas_set_num_threads && saved_ != 1) openblas_set_num_threads(saved_ > 0 ? saved_ : std::max(1, get_threads()));
+}
+
+void embedding_forward(float* out, const int32_t* ids, const float* table, int N, int C, int V) {
+    for (int i = 0; i < N; i++)
+        TRANOVA_CHECK(ids[i] >= 0 && ids[i] < V, "embedding: token id {} at index {} outside [0, {})",
+                      ids[i], i, V);
+#pragma omp parallel for schedule(static) if (N * (long)C > 65536)
+    for (int i = 0; i < N; i++)
+        std::memcpy(out + (size_t)i * C, table + (size_t)ids[i] * C, sizeof(float) * C);
+}
+
+void layernorm_forward(float* out, const float* inp, const float* weight, const float* bias,
+                       int N, int C, float eps) {
+#pragma omp parallel for schedule(static) if (N * (long)C > 16384)
+    for (int i = 0; i < N; i++) {
+        const float* x = inp + (size_t)i * C;
+        float* y = out + (size_t)i * C;
+        float mean = 0.0f;
+        for (int c = 0; c < C; c++) mean += x[c];
+        mean /= C;
+        float var = 0.0f;
+        for (int c = 0; c < C; c++) {
+            float d = x[c] - mean;
+            var += d * d;
+        }
+        var /= C;
+        float rstd = 1.0f / std::sqrt(var + eps);
+        for (int c = 0; c < C; c++) {
+            float v = (x[c] - mean) * rstd;
+            if (weight) v *= weight[c];
+            if (bias) v += bias[c];
+            y[c] = v;
+        }
+    }
+}
+
+void gemm(float* c, const float* a, const float* b, int M, int N, int K, bool trans_a,
+          bool trans_b, float alpha, float beta, int lda, int ldb, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {  // BLAS leaves c untouched for K == 0; define it as beta * c.
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float& v = c[(size_t)i * ldc + j];
+                v = beta == 0.0f ? 0.0f : beta * v;
+            }
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void matmul_forward(float* c, const float* a, const float* b, int M, int N, int K, bool trans_a,
+                    bool trans_b) {
+    gemm(c, a, b, M, N, K, trans_a, trans_b, 1.0f, 0.0f, trans_a ? M : K, trans_b ? K : N, N);
+}
+
+void linear_forward(float* out, const float* inp, const float* weight, const float* bias,
+                    int N, int IC, int OC) {
+    if (bias) {
+#pragma omp parallel for schedule(static) if (N * (long)OC > 65536)
+        for (int i = 0; i < N; i++) std::memcpy(out + (size_t)i * OC, bias, sizeof(float) * OC);
+    }
+    gemm(out, inp, weight, N, OC, IC, false, true, 1.0f, bias ? 1.0f : 0.0f, IC, IC, OC);
+}
+
+#define TRANOVA_ELEMENTWISE(expr)                                         \
+    _Pragma("omp parallel for simd schedule(static) if (n > 65536)")     \
+    for (size_t i = 0; i < n; i++) { expr; }
+
+void relu_forward(float* out, const float* inp, size_t n) {
+    TRANOVA_ELEMENTWISE(out[i] = std::max(inp[i], 0.0f))
+}
+void squared_relu_forward(float* out, const float* inp, size_t n) {
+    TRANOVA_ELEMENTWISE(float r = std::max(inp[i], 0.0f); out[i] = r * r)
+}
+void gelu_forward(float* out, const float* inp, size_t n) {
+    TRANOVA_ELEMENTWISE(float x = inp[i]; out[i] = 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)))
+}
+void gelu_tanh_forward(float* out, const float* inp, size_t n) {
+    TRANOVA_ELEMENTWISE(float x = inp[i];
+                        out[i] = 0.5f * x * (1.0f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x))))
+}
+void add_forward(float* out, const float* a, const float* b, size_t n) {
+    TRANOVA_ELEMENTWISE(out[i] = a[i] + b[i])
+}
+
+namespace {
+// One row of softmax over C values (in place allowed).
+inline void softmax_row(float* y, const float* x, int C) {
+    float mx = -INFINITY;
+    for (int c = 0; c < C; c++) mx = std::max(mx, x[c]);
+    float sum = 0.0f;
+    for (int c = 0; c < C; c++) {
+        const float z = x[c] - mx;
+        y[c] = z < -87.0f ? 0.0f : std::exp(z);  // no subnormal outputs (see attention)
+        sum += y[c];
+    }
+    float inv = 1.0f / sum;
+    for (int c = 0; c < C; c++) y[c] *= inv;
+}
+}  // namespace
+
+void softmax_forward(float* out, const float* inp, int N, int C) {
+#pragma omp parallel for schedule(static) if (N * (long)C > 16384)
+    for (int i = 0; i < N; i++) softmax_row(out + (size_t)i * C, inp + (size_t)i * C, C);
+}
+
+void log_softmax_forward(float* out, const float* inp, int N, int C) {
+#pragma omp parallel for schedule(static) if (N * (long)C > 16384)
+    for (int i = 0; i < N; i++) {
+        const float* x = inp + (size_t)i * C;
+        float* y = out + (size_t)i * C;
+        float mx = -INFINITY;
+        for (int c = 0; c < C; c++) mx = std::max(mx, x[c]);
+        float sum = 0.0f;
+        for (int c = 0; c < C; c++) sum += std::exp(x[c] - mx);
+        float lse = mx + std::log(sum);
+        for (int c = 0; c < C; c++) y[c] = x[c] - lse;
+    }
+}
+
+void sinusoidal_forward(float* out, const float* x, int N, const float* sin_term, int n_sin,
+                        const float* cos_term, int n_cos) {
+    const int D = n_sin + n_cos;
+#pragma omp parallel for schedule(static) if (N * (long)D > 16384)
+    for (int i = 0; i < N; i++) {
+        float* y = out + (size_t)i * D;
+        for (int j = 0; j < n_sin; j++) y[j] = std::sin(x[i] / sin_term[j]);
+        for (int j = 0; j < n_cos; j++) y[n_sin + j] = std::cos(x[i] / cos_term[j]);
+    }
+}
+
+void sinusoidal_terms(float* sin_term, int n_sin, float* cos_term, int n_cos,
+                      float min_wavelength, float max_wavelength) {
+    const float base = min_wavelength / (2.0f * (float)M_PI);
+    const float scale = max_wavelength / min_wavelength;
+    for (int j = 0; j < n_sin; j++)
+        sin_term[j] = base * std::pow(scale, n_sin > 1 ? (float)j / (float)(n_sin - 1) : 0.0f);
+    for (int j = 0; j < n_cos; j++)
+        cos_term[j] = base * std::pow(scale, n_cos > 1 ? (float)j / (float)(n_cos - 1) : 0.0f);
+}
+
+void sinusoidal_positions_forward(float* out, int start, int T, int C) {
+    for (int t = 0; t < T; t++) {
+        double p = (double)start + t;
+        for (int c = 0; c < C; c += 2) {
+            double f = std::pow(10000.0, -(double)c / C);
+            out[(size_t)t * C + c] = (float)std::sin(p * f);
+            if (c + 1 < C) out[(size_t)t * C + c + 1] = (float)std::cos(p * f);
+        }
+    }
+}
+
+void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* weight,
+                                     const float* bias, const conv1d_shape& s) {
+    const int K = s.K, WC = s.WC, C = s.C;
+#pragma omp parallel for collapse(2) schedule(static) if ((long)s.B * s.T * C > 16384)
+    for (int b = 0; b < s.B; b++)
+        for (int t = 0; t < s.T; t++) {
+            const long pos = (long)s.start + t;
+            float* y = out + b * s.bs_out + (long)t * s.ld_out;
+            for (int c0 = 0; c0 < C; c0 += WC) {
+                const int n = std::min(WC, C - c0);
+                for (int c = 0; c < n; c++) y[c0 + c] = bias ? bias[c] : 0.0f;
+                for (int m = 0; m < K; m++) {
+                    long src = pos - (K - 1) + m;
+                    if (src < 0) continue;
+                    const float* x = inp + b * s.bs_in + src * s.ld_in + c0;
+                    for (int c = 0; c < n; c++) y[c0 + c] += weight[(size_t)c * K + m] * x[c];
+                }
+            }
+        }
+}
+
+// ---------------------------------------------------------------------------------------
+// Attention: tasks are (batch, head, block of QB query rows). Each task computes its score
+// block with one sgemm (only the keys a causal block can see), applies bias/masks and the
+// softmax in place, then one sgemm P V into out. Scratch: QB * TK floats per thread.
+namespace {
+constexpr int QB = 64;
+}
+
+attention_shape attention_shape_contiguous(int B, int T, int TK, int NH, int HD) {
+    attention_shape s;
+    s.B = B, s.T = T, s.TK = TK, s.NH = NH, s.HD = HD;
+    const long C = (long)NH * HD;
+    s.ld_q = s.ld_k = s.ld_v = s.ld_o = C;
+    s.bs_q = s.bs_o = (long)T * C;
+    s.bs_k = s.bs_v = (long)TK * C;
+    return s;
+}
+
+size_t attention_scratch_floats(const attention_shape& s) {
+    return (size_t)omp_get_max_threads() * QB * std::max(1, s.TK);
+}
+
+void attention_forward(float* out, float* probs, const float* q, const float* k,
+                       const float* v, const attention_shape& s, float* scratch) {
+    const float scale = s.scale != 0.0f ? s.scale : 1.0f / std::sqrt((float)s.HD);
+    const int nblk = (s.T + QB - 1) / QB;
+    const long ntask = (long)s.B * s.NH * nblk;
+    blas_single_thread_guard guard;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long task = 0; task < ntask; task++) {
+        const int blk = (int)(task % nblk);
+        const int h = (int)((task / nblk) % s.NH);
+        const int b = (int)(task / ((long)nblk * s.NH));
+        const int i0 = blk * QB, nq = std::min(QB, s.T - i0);
+        // keys this block can see at all
+        const int nk = s.causal ? std::min(s.TK, s.start + i0 + nq) : s.TK;
+        float* S = scratch + (size_t)omp_get_thread_num() * QB * std::max(1, s.TK);
+        const float* qb = q + b * s.bs_q + (long)i0 * s.ld_q + h * s.HD;
+        const float* kb = k + b * s.bs_k + h * s.HD;
+        const float* vb = v + b * s.bs_v + h * s.HD;
+        float* ob = out + b * s.bs_o + (long)i0 * s.ld_o + h * s.HD;
+        const uint8_t* valid = s.key_valid ? s.key_valid + (size_t)b * s.TK : nullptr;
+        if (nk > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, s.HD, scale, qb,
+                        (int)s.ld_q, kb, (int)s.ld_k, 0.0f, S, nk);
+        const float slope = s.alibi_slopes ? s.alibi_slopes[h] : 0.0f;
+        for (int r = 0; r < nq; r++) {
+            float* row = S + (size_t)r * nk;
+            const int lim = s.causal ? std::min(nk, s.start + i0 + r + 1) : nk;  // keys [0, lim)
+            float mx = -INFINITY;
+            for (int j = 0; j < lim; j++) {
+                float x = row[j];
+                if (s.alibi_slopes) x += slope * (float)j;
+                if (valid && !valid[j]) x = -INFINITY;
+                row[j] = x;
+                mx = std::max(mx, x);
+            }
+            if (mx == -INFINITY) {  // nothing to attend to
+                std::fill(row, row + nk, 0.0f);
+            } else {
+                float sum = 0.0f;
+                for (int j = 0; j < lim; j++) {
+                    // exp of < -87 is subnormal or 0: flush to 0 so that the P V sgemm
+                    // never sees subnormals (they cost ~100x per FMA on x86)
+                    const float z = row[j] - mx;
+                    const float e = z < -87.0f ? 0.0f : std::exp(z);
+                    row[j] = e;
+                    sum += e;
+                }
+                const float inv = 1.0f / sum;
+                for (int j = 0; j < lim; j++) row[j] *= inv;
+                std::fill(row + lim, row + nk, 0.0f);
+            }
+            if (probs) {
+                float* pr = probs + (((size_t)b * s.NH + h) * s.T + i0 + r) * s.TK;
+                std::memcpy(pr, row, sizeof(float) * nk);
+                std::fill(pr + nk, pr + s.TK, 0.0f);
+            }
+        }
+        if (nk > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, s.HD, nk, 1.0f, S, nk, vb,
+                        (int)s.ld_v, 0.0f, ob, (int)s.ld_o);
+        else
+            for (int r = 0; r < nq; r++) std::fill(ob + (long)r * s.ld_o, ob + (long)r * s.ld_o + s.HD, 0.0f);
+    }
+}
+
+}  // namespace tranova::core

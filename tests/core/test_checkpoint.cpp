@@ -1,0 +1,318 @@
+// Checkpoint import (PyTorch zip, Lightning .ckpt, safetensors), the tranception
+// converter and the HDF5 weight file. Corrupt and hostile inputs are built in memory
+// (hand-made zips and pickles, truncations, byte flips): each must give a one-line
+// tranova::error, never a crash.
+#include "core/checkpoint.hpp"
+#include "core/convert.hpp"
+#include "core/json.hpp"
+#include "core/weights.hpp"
+#include "util/error.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+using namespace tranova;
+using namespace tranova::core;
+
+namespace {
+const std::string kData = TRANOVA_TEST_DATA "/core/";
+const std::string kTiny = kData + "tranception_tiny_ctx64/";
+
+std::vector<uint8_t> slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE(in);
+    return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), {});
+}
+
+// Minimal stored-entry zip writer (CRC left 0: the reader does not check it).
+std::vector<uint8_t> make_zip(const std::vector<std::pair<std::string, std::string>>& files) {
+    std::vector<uint8_t> z, cd;
+    auto put = [](std::vector<uint8_t>& v, uint64_t x, int n) {
+        for (int i = 0; i < n; i++) v.push_back((uint8_t)(x >> (8 * i)));
+    };
+    for (auto& [name, data] : files) {
+        uint64_t off = z.size();
+        put(z, 0x04034b50, 4), put(z, 20, 2), put(z, 0, 2), put(z, 0, 2), put(z, 0, 4), put(z, 0, 4);
+        put(z, data.size(), 4), put(z, data.size(), 4), put(z, name.size(), 2), put(z, 0, 2);
+        z.insert(z.end(), name.begin(), name.end());
+        z.insert(z.end(), data.begin(), data.end());
+        put(cd, 0x02014b50, 4), put(cd, 20, 2), put(cd, 20, 2), put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 4);
+        put(cd, 0, 4), put(cd, data.size(), 4), put(cd, data.size(), 4), put(cd, name.size(), 2), put(cd, 0, 2);
+        put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 4), put(cd, off, 4);
+        cd.insert(cd.end(), name.begin(), name.end());
+    }
+    uint64_t cd_off = z.size();
+    z.insert(z.end(), cd.begin(), cd.end());
+    put(z, 0x06054b50, 4), put(z, 0, 2), put(z, 0, 2), put(z, files.size(), 2), put(z, files.size(), 2);
+    put(z, cd.size(), 4), put(z, cd_off, 4), put(z, 0, 2);
+    return z;
+}
+
+// Pickle building blocks (protocol 2).
+std::string uni(const std::string& s) { return "X" + std::string(1, (char)s.size()) + std::string(3, '\0') + s; }
+std::string int1(int v) { return std::string("K") + (char)v; }
+const std::string kRebuild = "ctorch._utils\n_rebuild_tensor_v2\n";
+std::string storage(const std::string& type, const std::string& key, int numel) {
+    return "(" + uni("storage") + "ctorch\n" + type + "\n" + uni(key) + uni("cpu") + int1(numel) + "tQ";
+}
+// tensor = _rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())
+std::string tensor(const std::string& stor, int offset, std::vector<int> size, std::vector<int> stride) {
+    std::string s = kRebuild + "(" + stor + int1(offset) + "(";
+    for (int x : size) s += int1(x);
+    s += "t(";
+    for (int x : stride) s += int1(x);
+    s += "t\x89" "ccollections\nOrderedDict\n)Rt" "R";
+    return s;
+}
+std::string floats(std::vector<float> v) { return std::string((const char*)v.data(), v.size() * 4); }
+
+checkpoint read_mem(const std::vector<uint8_t>& b, const std::string& label = "mem") {
+    return checkpoint_read_memory(b.data(), b.size(), label);
+}
+checkpoint read_zip(const std::string& pkl, const std::vector<std::pair<std::string, std::string>>& extra = {}) {
+    std::vector<std::pair<std::string, std::string>> files{{"archive/data.pkl", pkl}};
+    files.insert(files.end(), extra.begin(), extra.end());
+    return read_mem(make_zip(files), "hand.pt");
+}
+std::string err_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const tranova::error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+}  // namespace
+
+TEST_CASE("hand-made torch zip: strided views and shared storages", "[core][checkpoint]") {
+    // one storage of 6 floats 0..5; 'a' = 2x3 view with stride (1, 2) (a transpose),
+    // 'b' = 1-D slice [2, 5) of the same storage, 'c' = uint8 storage
+    std::string pkl = "\x80\x02}(" + uni("a") + tensor(storage("FloatStorage", "0", 6), 0, {2, 3}, {1, 2}) +
+                      uni("b") + tensor("h\x01", 2, {3}, {1}) + uni("c") +
+                      tensor(storage("ByteStorage", "1", 3), 0, {3}, {1}) + "u.";
+    // BINGET 1 needs the storage memoised: re-run with BINPUT after the first storage
+    pkl = "\x80\x02}(" + uni("a") + kRebuild + "(" + storage("FloatStorage", "0", 6) + "q\x01" + int1(0) + "(" +
+          int1(2) + int1(3) + "t(" + int1(1) + int1(2) + "t\x89" "ccollections\nOrderedDict\n)RtR" + uni("b") +
+          tensor("h\x01", 2, {3}, {1}) + uni("c") + tensor(storage("ByteStorage", "1", 3), 0, {3}, {1}) + "u.";
+    checkpoint ck = read_zip(pkl, {{"archive/data/0", floats({0, 1, 2, 3, 4, 5})}, {"archive/data/1", "\x01\x02\xff"}});
+    CHECK(ck.format == "pytorch-zip");
+    REQUIRE(ck.names == std::vector<std::string>{"a", "b", "c"});
+    CHECK(ck.at("a").shape == std::vector<int64_t>{2, 3});
+    CHECK(ck.at("a").data == std::vector<float>{0, 2, 4, 1, 3, 5});
+    CHECK(ck.at("b").data == std::vector<float>{2, 3, 4});
+    CHECK(ck.at("c").source == dtype::u8);
+    CHECK(ck.at("c").data == std::vector<float>{1, 2, 255});
+}
+
+TEST_CASE("hostile and corrupt pickles give one-line errors", "[core][checkpoint]") {
+    auto good_t = [](int numel, std::vector<int> size) {
+        return "\x80\x02}(" + uni("w") + tensor(storage("FloatStorage", "0", numel), 0, size, {size.size() > 1 ? size[1] : 1, 1}) + "u.";
+    };
+    const std::string six = floats({0, 1, 2, 3, 4, 5});
+    CHECK_NOTHROW(read_zip(good_t(6, {2, 3}), {{"archive/data/0", six}}));
+    // a global outside the allow-list is rejected before anything else happens
+    CHECK_THAT(err_of([&] { read_zip("\x80\x02" "cos\nsystem\n" + uni("ls") + "\x85R."); }),
+               Catch::Contains("global 'os.system'") && Catch::Contains("not allowed"));
+    CHECK_THAT(err_of([&] { read_zip("\x80\x02" "c__builtin__\neval\n."); }), Catch::Contains("not allowed"));
+    // unsupported opcode (INST 'i', text INT 'I', PERSID 'P') names the offset
+    CHECK_THAT(err_of([&] { read_zip("\x80\x02}I1\n."); }), Catch::Contains("unsupported pickle opcode 0x49 at offset 3"));
+    CHECK_THAT(err_of([&] { read_zip("\x80\x02(i__main__\nX\n."); }), Catch::Contains("unsupported pickle opcode 0x69"));
+    // shape needs more elements than the storage has
+    CHECK_THAT(err_of([&] { read_zip(good_t(6, {4, 4}), {{"archive/data/0", six}}); }),
+               Catch::Contains("tensor 'w'") && Catch::Contains("reads past its storage"));
+    // storage bytes shorter than the declared element count
+    CHECK_THAT(err_of([&] { read_zip(good_t(6, {2, 3}), {{"archive/data/0", six.substr(0, 20)}}); }),
+               Catch::Contains("tensor 'w'") && Catch::Contains("storage data/0 has 20 bytes"));
+    // storage missing from the archive
+    CHECK_THAT(err_of([&] { read_zip(good_t(6, {2, 3})); }), Catch::Contains("data/0 is missing"));
+    // truncated pickle, stack underflow, memo miss, no STOP
+    CHECK_THAT(err_of([&] { read_zip("\x80\x02}X\xff\x00\x00\x00ab"); }), Catch::Contains("truncated pickle"));
+    CHECK_THAT(err_of([&] { read_zip("\x80\x02s."); }), Catch::Contains("stack underflow"));
+    CHECK_THAT(err_of([&] { read_zip("\x80\x02h\x07."); }), Catch::Contains("memo key 7"));
+    CHECK_THAT(err_of([&] { read_zip("\x80\x02}"); }), Catch::Contains("truncated pickle"));
+    CHECK_THAT(err_of([&] { read_zip("\x80\x02]."); }), Catch::Contains("not a dict"));
+    // no data.pkl at all
+    CHECK_THAT(err_of([&] { read_mem(make_zip({{"x/y", "z"}})); }), Catch::Contains("no data.pkl"));
+}
+
+TEST_CASE("torch zip, safetensors and Lightning fixtures load", "[core][checkpoint]") {
+    checkpoint bin = checkpoint_read(kTiny + "pytorch_model.bin");
+    checkpoint st = checkpoint_read(kTiny + "model.safetensors");
+    CHECK(bin.format == "pytorch-zip");
+    CHECK(st.format == "safetensors");
+    CHECK(bin.names.size() == 69);
+    CHECK(st.names.size() == 68);  // tied pair stored once (as lm_head.weight here)
+    CHECK(bin.names.front() == "transformer.alibi");
+    CHECK(bin.names.back() == "lm_head.weight");
+    CHECK(bin.at("lm_head.weight").data == bin.at("transformer.wte.weight").data);  // shared storage
+    CHECK(bin.at("transformer.h.0.attn.bias").source == dtype::u8);
+    CHECK(bin.at("transformer.h.0.attn.bias").shape == std::vector<int64_t>{1, 1, 64, 64});
+    CHECK(bin.at("transformer.h.0.attn.bias").data[1] == 0.0f);
+    CHECK(bin.at("transformer.h.0.attn.bias").data[64] == 1.0f);
+    CHECK(bin.at("transformer.h.0.attn.masked_bias").shape.empty());
+    CHECK(bin.at("transformer.h.0.attn.masked_bias").data == std::vector<float>{-1e4f});
+    for (const std::string& n : st.names) {
+        INFO(n);
+        REQUIRE(bin.has(n));
+        CHECK(bin.at(n).shape == st.at(n).shape);
+        CHECK(std::memcmp(bin.at(n).data.data(), st.at(n).data.data(), 4 * st.at(n).numel()) == 0);
+    }
+    CHECK(st.meta.at("__metadata__.format") == "pt");
+    // folder form picks model.safetensors
+    CHECK(checkpoint_read(kTiny).format == "safetensors");
+
+    checkpoint cas = checkpoint_read(kData + "casanovo_tiny.ckpt");
+    CHECK(cas.format == "lightning-ckpt");
+    CHECK(cas.names.size() == 72);
+    size_t params = 0;
+    for (auto& [n, t] : cas.tensors) params += t.numel();
+    CHECK(params == 171933 + 192);  // parameters + sin/cos term buffers (3 x 64)
+    CHECK(cas.at("encoder.latent_spectrum").shape == std::vector<int64_t>{1, 1, 64});
+    CHECK(cas.meta.at("hyper_parameters.dim_model") == "64");
+    CHECK(cas.meta.at("hyper_parameters.residues.C+57.021") == "160.030649");
+    CHECK(cas.meta.at("hyper_parameters.isotope_error_range") == "[0, 1]");
+    CHECK(cas.meta.count("epoch") == 1);
+    checkpoint pn = checkpoint_read(kData + "primenovo_tiny.ckpt");
+    CHECK(pn.names.size() == 76);
+    params = 0;
+    for (auto& [n, t] : pn.tensors) params += t.numel();
+    CHECK(params == 180188 + 192);
+    CHECK(pn.meta.at("hyper_parameters.ctc_dic.beam_width") == "5");
+    CHECK(pn.meta.at("hyper_parameters.weight_decay") == "8e-5");
+}
+
+TEST_CASE("corrupt files: truncation, wrong magic, byte flips never crash", "[core][checkpoint]") {
+    for (std::string f : {"pytorch_model.bin", "model.safetensors"}) {
+        std::vector<uint8_t> b = slurp(kTiny + f);
+        for (size_t cut : {size_t(0), size_t(3), size_t(9), size_t(100), b.size() / 3, b.size() / 2, b.size() - 30,
+                           b.size() - 1}) {
+            std::vector<uint8_t> t(b.begin(), b.begin() + cut);
+            std::string e = err_of([&] { read_mem(t, f); });
+            INFO(f << " cut at " << cut << ": " << e);
+            CHECK(e != "(no error)");
+            CHECK(e.find('\n') == std::string::npos);
+        }
+        std::vector<uint8_t> m = b;
+        m[0] = 'Z', m[8] = 'Z';
+        CHECK_THAT(err_of([&] { read_mem(m, f); }), Catch::Contains("wrong magic"));
+        // random byte flips: either a clean error or a successful read, never a crash
+        std::mt19937 rng(7);
+        int errors = 0;
+        for (int trial = 0; trial < 300; trial++) {
+            std::vector<uint8_t> x = b;
+            size_t pos = f == "model.safetensors" ? rng() % 9000 : rng() % x.size();
+            x[pos] ^= (uint8_t)(1 + rng() % 255);
+            try {
+                read_mem(x, f);
+            } catch (const tranova::error&) {
+                errors++;
+            }
+        }
+        CHECK(errors > 0);
+    }
+    // safetensors: header length past the end, data_offsets past the end, byte count wrong
+    auto st = [](const std::string& json, size_t data_bytes) {
+        std::vector<uint8_t> v(8);
+        uint64_t n = json.size();
+        std::memcpy(v.data(), &n, 8);
+        v.insert(v.end(), json.begin(), json.end());
+        v.resize(v.size() + data_bytes, 0);
+        return v;
+    };
+    CHECK_NOTHROW(read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8)));
+    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,80]}})", 8)); }),
+               Catch::Contains("'w' data [0, 80) lies outside"));
+    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8)); }),
+               Catch::Contains("tensor 'w' has 8 data bytes"));
+    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", 8)); }),
+               Catch::Contains("unsupported dtype Q4"));
+    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})", 8)); }),
+               Catch::Contains("invalid JSON"));
+    std::vector<uint8_t> big = st("{}", 0);
+    big[0] = 0xff, big[5] = 0x7f;
+    big.resize(20);
+    big[8] = '{';
+    CHECK_THAT(err_of([&] { read_mem(big); }), Catch::Contains("header length"));
+    CHECK_THAT(err_of([&] { checkpoint_read(kData + "no_such_file.bin"); }), Catch::Contains("cannot open"));
+}
+
+TEST_CASE("tranception: both formats convert to bit-identical weights; shape checks", "[core][convert]") {
+    json_value cfg = json_parse_file(kTiny + "config.json");
+    std::vector<std::string> notes;
+    checkpoint bin = checkpoint_read(kTiny + "pytorch_model.bin");
+    weights a = convert_tranception(bin, cfg, notes);
+    weights b = convert_tranception(checkpoint_read(kTiny + "model.safetensors"), cfg, notes);
+    REQUIRE(a.entries().size() == 2 + 2 * 30 + 2);
+    REQUIRE(a.entries().size() == b.entries().size());
+    for (size_t i = 0; i < a.entries().size(); i++) {
+        const auto &ea = a.entries()[i], &eb = b.entries()[i];
+        INFO(ea.name);
+        CHECK(ea.name == eb.name);
+        CHECK(ea.shape == eb.shape);
+        CHECK(std::memcmp(a.data() + ea.offset, b.data() + eb.offset, 4 * ea.numel) == 0);
+    }
+    CHECK(a.parameter_count() == 69536 + 8);  // + 8 ALiBi slopes
+    const float* sl = a.get("alibi_slopes", {8});
+    CHECK(sl[0] == 1.0f / 16);
+    CHECK(sl[1] == 1.0f / 256);
+    CHECK(sl[2] == 1.0f / 16);
+    // projections are stored (out, in): qkv[o, i] == c_attn[i, o]
+    const float* qkv = a.get("blk.1.attn_qkv.weight", {192, 64});
+    const auto& ca = bin.at("transformer.h.1.attn.c_attn.weight");
+    CHECK(qkv[5 * 64 + 7] == ca.data[7 * 192 + 5]);
+    CHECK(a.get("blk.0.attn_conv_v_k7.weight", {8, 7})[3] == bin.at("transformer.h.0.attn.value_depthwiseconv.2.conv.weight").data[3]);
+    CHECK(a.config_int("n_layer") == 2);
+    CHECK(a.config_int("head_dim") == 8);
+    CHECK(a.config_double("layer_norm_epsilon") == 1e-5);
+    CHECK(a.config_string("position_embedding") == "grouped_alibi");
+
+    // HDF5 round trip: identical bytes, config and order
+    std::string dir = std::filesystem::temp_directory_path() / ("tranova_core_test_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    weights_write(dir + "/a.h5", a);
+    weights r = weights_read(dir + "/a.h5");
+    CHECK(r.arch == "tranception");
+    CHECK(r.format_version == weights_format_version);
+    CHECK(r.config == a.config);
+    REQUIRE(r.entries().size() == a.entries().size());
+    for (size_t i = 0; i < a.entries().size(); i++) {
+        CHECK(r.entries()[i].name == a.entries()[i].name);
+        CHECK(r.entries()[i].offset % 16 == 0);
+        CHECK(std::memcmp(r.data() + r.entries()[i].offset, a.data() + a.entries()[i].offset, 4 * a.entries()[i].numel) == 0);
+    }
+    CHECK_THAT(err_of([&] { r.get("ln_f.weight", {65}); }), Catch::Contains("'ln_f.weight' has shape [64], expected [65]"));
+    CHECK_THAT(err_of([&] { r.get("nope", {1}); }), Catch::Contains("'nope' is missing"));
+    CHECK_THAT(err_of([&] { weights_read(dir + "/missing.h5"); }), Catch::Contains("not a readable HDF5 file"));
+    {
+        std::ofstream(dir + "/junk.h5") << "not hdf5";
+    }
+    CHECK_THAT(err_of([&] { weights_read(dir + "/junk.h5"); }), Catch::Contains("not a readable HDF5 file"));
+    weights v99;
+    v99.arch = "x";
+    v99.format_version = 99;
+    weights_write(dir + "/v99.h5", v99);
+    CHECK_THAT(err_of([&] { weights_read(dir + "/v99.h5"); }), Catch::Contains("version 99 is not supported"));
+    std::filesystem::remove_all(dir);
+
+    // converter checks: wrong shape, missing tensor, unexpected tensor
+    checkpoint bad = bin;
+    bad.tensors.at("transformer.h.1.mlp.c_fc.weight").shape = {64, 127};
+    CHECK_THAT(err_of([&] { convert_tranception(bad, cfg, notes); }),
+               Catch::Contains("'transformer.h.1.mlp.c_fc.weight' has shape [64, 127], expected [64, 128]"));
+    bad = bin;
+    bad.tensors.erase("transformer.h.0.attn.key_depthwiseconv.1.conv.bias");
+    CHECK_THAT(err_of([&] { convert_tranception(bad, cfg, notes); }),
+               Catch::Contains("'transformer.h.0.attn.key_depthwiseconv.1.conv.bias' [8] is missing"));
+    bad = bin;
+    bad.tensors["transformer.wpe.weight"] = bad.tensors.at("transformer.ln_f.bias");
+    bad.names.push_back("transformer.wpe.weight");
+    CHECK_THAT(err_of([&] { convert_tranception(bad, cfg, notes); }), Catch::Contains("unexpected tensor 'transformer.wpe.weight'"));
+    bad = bin;
+    bad.tensors.at("lm_head.weight").data[3] += 1;
+    CHECK_THAT(err_of([&] { convert_tranception(bad, cfg, notes); }), Catch::Contains("untied"));
+}
