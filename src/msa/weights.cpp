@@ -1,0 +1,301 @@
+// Sequence weights (EVE/ProteinGym and EVcouplings/plmc rules) and weighted frequencies.
+// The O(N^2 L) neighbour count is bit-sliced: each residue code (5 bits) is split over
+// five 64-bit planes, so one word compares 64 columns with 5 XORs, an OR-tree and a
+// popcount; a pair stops early once it can no longer reach either row's threshold.
+#include "msa/msa.hpp"
+
+#include "util/error.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <bit>
+#include <cctype>
+#include <cmath>
+#include <limits>
+
+namespace tranova::msa {
+
+namespace {
+
+constexpr int planes = 6;  // 5 code bits + mask
+constexpr std::size_t block_words = 4;  // early-exit check every 256 columns
+
+struct packed {
+    std::size_t n = 0, l = 0, words = 0, blocks = 0;
+    std::vector<std::uint64_t> bits;     // [n][words][planes]
+    std::vector<std::int32_t> suffix;    // [n][blocks+1]: mask bits from block b to the end
+};
+
+packed pack(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, bool gap_matches) {
+    packed p;
+    p.n = n;
+    p.l = l;
+    p.words = (l + 63) / 64;
+    p.blocks = (p.words + block_words - 1) / block_words;
+    p.bits.assign(n * p.words * planes, 0);
+    p.suffix.assign(n * (p.blocks + 1), 0);
+    for (std::size_t r = 0; r < n; ++r) {
+        std::uint64_t* row = &p.bits[r * p.words * planes];
+        const std::uint8_t* c = &codes[r * l];
+        for (std::size_t j = 0; j < l; ++j) {
+            std::uint64_t bit = std::uint64_t{1} << (j & 63);
+            std::uint64_t* w = row + (j >> 6) * planes;
+            std::uint8_t v = c[j];
+            for (int b = 0; b < 5; ++b)
+                if (v >> b & 1) w[b] |= bit;
+            if (gap_matches || v != 0) w[5] |= bit;
+        }
+        std::int32_t* suf = &p.suffix[r * (p.blocks + 1)];
+        for (std::size_t b = p.blocks; b-- > 0;) {
+            std::int32_t cnt = 0;
+            for (std::size_t w = b * block_words; w < std::min(p.words, (b + 1) * block_words); ++w)
+                cnt += std::popcount(row[w * planes + 5]);
+            suf[b] = suf[b + 1] + cnt;
+        }
+    }
+    return p;
+}
+
+}  // namespace
+
+std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
+                                           std::span<const std::int32_t> min_ge, bool gap_matches) {
+    TRANOVA_CHECK(codes.size() == n * l && min_ge.size() == n, "count_neighbours: bad sizes");
+    std::vector<std::int64_t> total(n, 1);
+    if (n == 0) return total;
+    const packed p = pack(codes, n, l, gap_matches);
+    const std::size_t W = p.words, B = p.blocks;
+    int nthreads = omp_get_max_threads();
+    std::vector<std::vector<std::int32_t>> local(static_cast<std::size_t>(nthreads));
+#pragma omp parallel
+    {
+        std::vector<std::int32_t>& cnt = local[static_cast<std::size_t>(omp_get_thread_num())];
+        cnt.assign(n, 0);
+        // Tiles of T query rows against every later row: row j's words are loaded once per tile.
+        constexpr std::size_t T = 16;
+        const std::size_t tiles = (n + T - 1) / T;
+#pragma omp for schedule(dynamic, 1)
+        for (std::int64_t tt = 0; tt < static_cast<std::int64_t>(tiles); ++tt) {
+            const std::size_t i0 = static_cast<std::size_t>(tt) * T, i1 = std::min(n, i0 + T);
+            for (std::size_t j = i0 + 1; j < n; ++j) {
+                const std::uint64_t* b = &p.bits[j * W * planes];
+                const std::int32_t* sb = &p.suffix[j * (B + 1)];
+                const std::int32_t tj = min_ge[j];
+                const std::size_t iend = std::min(i1, j);
+                for (std::size_t i = i0; i < iend; ++i) {
+                    const std::uint64_t* a = &p.bits[i * W * planes];
+                    const std::int32_t* sa = &p.suffix[i * (B + 1)];
+                    const std::int32_t ti = min_ge[i];
+                    const std::int32_t need = std::min(ti, tj);
+                    if (std::min(sa[0], sb[0]) < need) continue;
+                    std::int32_t m = 0;
+                    bool dead = false;
+                    for (std::size_t blk = 0; blk < B; ++blk) {
+                        const std::size_t w1 = std::min(W, (blk + 1) * block_words);
+                        for (std::size_t w = blk * block_words; w < w1; ++w) {
+                            const std::uint64_t* x = a + w * planes;
+                            const std::uint64_t* y = b + w * planes;
+                            std::uint64_t diff = (x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]);
+                            m += std::popcount(~diff & x[5] & y[5]);
+                        }
+                        if (m + std::min(sa[blk + 1], sb[blk + 1]) < need) {
+                            dead = true;
+                            break;
+                        }
+                    }
+                    if (dead) continue;
+                    if (m >= ti) ++cnt[i];
+                    if (m >= tj) ++cnt[j];
+                }
+            }
+        }
+    }
+    for (auto& c : local)
+        for (std::size_t r = 0; r < n && !c.empty(); ++r) total[r] += c[r];
+    return total;
+}
+
+std::vector<std::int64_t> count_neighbours_naive(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
+                                                 std::span<const std::int32_t> min_ge, bool gap_matches) {
+    std::vector<std::int64_t> total(n, 0);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j) {
+            std::int32_t m = 0;
+            for (std::size_t k = 0; k < l; ++k) {
+                std::uint8_t x = codes[i * l + k], y = codes[j * l + k];
+                if (x == y && (gap_matches || x != 0)) ++m;
+            }
+            if (m >= min_ge[i] || i == j) ++total[i];
+        }
+    return total;
+}
+
+// Smallest integer d with double(d) / double(n) > cut (strict) or >= cut.
+static std::int32_t min_count(std::int64_t n, double cut, bool strict) {
+    if (n <= 0) return std::numeric_limits<std::int32_t>::max();
+    auto ok = [&](std::int64_t d) {
+        double r = static_cast<double>(d) / static_cast<double>(n);
+        return strict ? r > cut : r >= cut;
+    };
+    std::int64_t d = std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(cut * static_cast<double>(n))) - 2);
+    while (!ok(d)) ++d;
+    return static_cast<std::int32_t>(d);
+}
+
+eve_result eve_weights(const alignment& a, const eve_options& opt) {
+    TRANOVA_CHECK(opt.theta >= 0 && opt.theta <= 1, "theta must be in [0,1], got {}", opt.theta);
+    eve_result res;
+    const std::size_t N = a.num_rows();
+    if (N == 0) return res;
+    auto up = [](char c) { return c == '.' ? '-' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))); };
+    std::vector<int> cols;
+    for (std::size_t j = 0; j < a.num_columns(); ++j)
+        if (up(a.rows[0][j]) != '-') cols.push_back(static_cast<int>(j));
+    const std::size_t C = cols.size();
+    TRANOVA_CHECK(C > 0, "the query row of the alignment has no residues");
+    // Rows with too many gaps.
+    std::vector<int> rows;
+    for (std::size_t r = 0; r < N; ++r) {
+        std::size_t gaps = 0;
+        for (int j : cols) gaps += up(a.rows[r][static_cast<std::size_t>(j)]) == '-';
+        if (static_cast<double>(gaps) / static_cast<double>(C) <= opt.threshold_sequence_frac_gaps) rows.push_back(static_cast<int>(r));
+    }
+    // Focus columns by gap fraction among the remaining rows.
+    for (int j : cols) {
+        std::size_t gaps = 0;
+        for (int r : rows) gaps += up(a.rows[static_cast<std::size_t>(r)][static_cast<std::size_t>(j)]) == '-';
+        double frac = rows.empty() ? 1.0 : static_cast<double>(gaps) / static_cast<double>(rows.size());
+        if (frac <= opt.threshold_focus_cols_frac_gaps) res.focus_columns.push_back(j);
+    }
+    const std::size_t L = res.focus_columns.size();
+    // Rows with an indeterminate letter in a focus column.
+    for (int r : rows) {
+        bool bad = false;
+        if (opt.remove_indeterminate)
+            for (int j : res.focus_columns) {
+                char c = up(a.rows[static_cast<std::size_t>(r)][static_cast<std::size_t>(j)]);
+                if (c != '-' && aa_index1(c) == 0) {
+                    bad = true;
+                    break;
+                }
+            }
+        if (!bad) res.kept_rows.push_back(r);
+    }
+    const std::size_t K = res.kept_rows.size();
+    std::vector<std::uint8_t> codes(K * L);
+    std::vector<std::int32_t> need(K);
+    std::vector<std::int64_t> nongap(K);
+    for (std::size_t k = 0; k < K; ++k) {
+        const std::string& s = a.rows[static_cast<std::size_t>(res.kept_rows[k])];
+        std::int64_t ng = 0;
+        for (std::size_t c = 0; c < L; ++c) {
+            auto v = static_cast<std::uint8_t>(aa_index1(s[static_cast<std::size_t>(res.focus_columns[c])]));
+            codes[k * L + c] = v;
+            ng += v != 0;
+        }
+        nongap[k] = ng;
+        need[k] = min_count(ng, 1.0 - opt.theta, true);
+    }
+    auto cnt = count_neighbours(codes, K, L, need, false);
+    res.weights.resize(K);
+    for (std::size_t k = 0; k < K; ++k) {
+        // EVE counts self only if it passes its own test (always, unless theta = 0).
+        std::int64_t c = cnt[k] - 1 + (nongap[k] >= need[k] ? 1 : 0);
+        res.weights[k] = nongap[k] > 0 && c > 0 ? 1.0 / static_cast<double>(c) : 0.0;
+        res.neff += res.weights[k];
+    }
+    return res;
+}
+
+static std::vector<double> identity_weights(const alignment& a, double threshold, bool drop_bad, std::vector<bool>* used) {
+    const std::size_t N = a.num_rows();
+    std::vector<int> cols = a.focus_columns();
+    const std::size_t L = cols.size();
+    std::vector<std::uint8_t> codes(N * L);
+    std::vector<bool> ok(N, true);
+    for (std::size_t r = 0; r < N; ++r)
+        for (std::size_t c = 0; c < L; ++c) {
+            char ch = a.rows[r][static_cast<std::size_t>(cols[c])];
+            int v = std::isupper(static_cast<unsigned char>(ch)) ? aa_index1(ch) : 0;
+            if (v == 0 && ch != '-' && ch != '.' && drop_bad) ok[r] = false;
+            codes[r * L + c] = static_cast<std::uint8_t>(v);
+        }
+    std::vector<std::uint8_t> kept_codes;
+    std::vector<std::size_t> kept;
+    for (std::size_t r = 0; r < N; ++r)
+        if (ok[r]) {
+            kept.push_back(r);
+            kept_codes.insert(kept_codes.end(), codes.begin() + static_cast<std::ptrdiff_t>(r * L),
+                              codes.begin() + static_cast<std::ptrdiff_t>((r + 1) * L));
+        }
+    const std::int32_t need = L == 0 ? 0 : min_count(static_cast<std::int64_t>(L), threshold, false);
+    std::vector<std::int32_t> needs(kept.size(), need);
+    auto cnt = count_neighbours(kept_codes, kept.size(), L, needs, true);
+    std::vector<double> w(N, 0.0);
+    for (std::size_t k = 0; k < kept.size(); ++k) w[kept[k]] = 1.0 / static_cast<double>(cnt[k]);
+    if (used) *used = ok;
+    return w;
+}
+
+std::vector<double> evcouplings_weights(const alignment& a, double identity_threshold) {
+    return identity_weights(a, identity_threshold, false, nullptr);
+}
+
+std::vector<double> plmc_weights(const alignment& a, double theta, std::vector<bool>* used) {
+    return identity_weights(a, 1.0 - theta, true, used);
+}
+
+std::vector<double> weighted_counts(const alignment& a, std::span<const double> weights, std::string_view alphabet,
+                                    std::span<const int> columns) {
+    TRANOVA_CHECK(weights.size() == a.num_rows(), "weighted_counts: {} weights for {} rows", weights.size(), a.num_rows());
+    std::vector<int> all;
+    if (columns.empty()) {
+        all.resize(a.num_columns());
+        for (std::size_t j = 0; j < all.size(); ++j) all[j] = static_cast<int>(j);
+        columns = all;
+    }
+    std::int8_t lut[256];
+    std::fill(std::begin(lut), std::end(lut), static_cast<std::int8_t>(-1));
+    for (std::size_t k = 0; k < alphabet.size(); ++k) {
+        auto c = static_cast<unsigned char>(alphabet[k]);
+        lut[std::toupper(c)] = lut[std::tolower(c)] = static_cast<std::int8_t>(k);
+        if (c == '-') lut[static_cast<unsigned char>('.')] = static_cast<std::int8_t>(k);
+    }
+    const std::size_t A = alphabet.size(), C = columns.size();
+    std::vector<double> out(C * A, 0.0);
+    for (std::size_t r = 0; r < a.num_rows(); ++r) {
+        if (weights[r] == 0) continue;
+        const std::string& s = a.rows[r];
+        for (std::size_t c = 0; c < C; ++c) {
+            int k = lut[static_cast<unsigned char>(s[static_cast<std::size_t>(columns[c])])];
+            if (k >= 0) out[c * A + static_cast<std::size_t>(k)] += weights[r];
+        }
+    }
+    return out;
+}
+
+std::vector<double> weighted_frequencies(const alignment& a, std::span<const double> weights, std::string_view alphabet,
+                                         normalise norm, std::span<const int> columns) {
+    std::vector<double> f = weighted_counts(a, weights, alphabet, columns);
+    const std::size_t A = alphabet.size();
+    if (A == 0) return f;
+    double total = 0;
+    for (double w : weights) total += w;
+    for (std::size_t c = 0; c < f.size() / A; ++c) {
+        double* row = &f[c * A];
+        double den = total;
+        if (norm == normalise::non_gap) {
+            den = 0;
+            for (std::size_t k = 0; k < A; ++k) den += row[k];
+        }
+        if (den > 0) {
+            for (std::size_t k = 0; k < A; ++k) row[k] /= den;
+        } else {
+            for (std::size_t k = 0; k < A; ++k) row[k] = norm == normalise::non_gap ? 1.0 / static_cast<double>(A) : 0.0;
+        }
+    }
+    return f;
+}
+
+}  // namespace tranova::msa
