@@ -1,6 +1,9 @@
 #include "tranception/model.hpp"
 
-#include "tranception/json_lite.hpp"
+#include "core/checkpoint.hpp"
+#include "core/convert.hpp"
+#include "core/json.hpp"
+#include "core/weights.hpp"
 #include "util/error.hpp"
 #include "util/threads.hpp"
 
@@ -12,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -52,173 +56,93 @@ std::vector<float> grouped_alibi_slopes(int n_head) {
 // ---------------------------------------------------------------------------------------
 // Loading
 
-model model_from_state_dict(const tensor_reader& reader, const model_config& cfg) {
+model model_from_weights(const core::weights& w, const std::string& src) {
+    TRANOVA_CHECK(w.arch == "tranception", "{}: weight file holds arch '{}', expected 'tranception' "
+                  "(convert the checkpoint with --arch tranception)", src, w.arch);
     model m;
-    m.cfg = cfg;
-    const int d = cfg.n_embd, H = cfg.n_head, hd = d / H, ni = cfg.n_inner, V = cfg.vocab;
-    TRANOVA_CHECK(d > 0 && H > 0 && d % H == 0 && H % 4 == 0 && cfg.n_layer > 0 && ni > 0,
-                  "{}: unsupported Tranception shape (n_embd {}, n_head {}, n_layer {})", reader.source, d, H,
-                  cfg.n_layer);
-    std::vector<int64_t> shape;
-    auto get = [&](const std::string& name, std::vector<float>& out, std::vector<int64_t> want) {
-        TRANOVA_CHECK(reader.read(name, out, shape), "{}: missing tensor '{}'", reader.source, name);
-        TRANOVA_CHECK(shape == want, "{}: tensor '{}' has shape [{}], expected [{}]", reader.source, name,
-                      fmt::join(shape, ","), fmt::join(want, ","));
+    auto& c = m.cfg;
+    c.n_layer = int(w.config_int("n_layer"));
+    c.n_embd = int(w.config_int("n_embd"));
+    c.n_head = int(w.config_int("n_head"));
+    c.n_inner = int(w.config_int_or("n_inner", 4 * c.n_embd));
+    c.vocab = int(w.config_int_or("vocab_size", 25));
+    c.n_ctx = int(w.config_int_or("n_ctx", w.config_int_or("n_positions", 1024)));
+    c.ln_eps = float(w.config_double_or("layer_norm_epsilon", 1e-5));
+    const int d = c.n_embd, H = c.n_head, hd = d / H, ni = c.n_inner, V = c.vocab;
+    TRANOVA_CHECK(V == 25, "{}: vocab_size is {}, Tranception uses 25", src, V);
+    TRANOVA_CHECK(d > 0 && H > 0 && d % H == 0 && H % 4 == 0 && c.n_layer > 0 && ni > 0 && c.n_ctx > 2,
+                  "{}: unsupported Tranception shape (n_embd {}, n_head {}, n_layer {})", src, d, H, c.n_layer);
+    auto vec = [&](const std::string& name, std::vector<int64_t> shape) {
+        const float* p = w.get(name, shape);
+        size_t n = 1;
+        for (auto x : shape) n *= size_t(x);
+        return std::vector<float>(p, p + n);
     };
-    if (!reader.read("transformer.wte.weight", m.wte, shape)) {
-        TRANOVA_CHECK(reader.read("lm_head.weight", m.wte, shape), "{}: neither transformer.wte.weight nor "
-                      "lm_head.weight is present", reader.source);
-    }
-    TRANOVA_CHECK((shape == std::vector<int64_t>{V, d}), "{}: token embedding has shape [{}], expected [{},{}]",
-                  reader.source, fmt::join(shape, ","), V, d);
-    get("transformer.ln_f.weight", m.lnf_w, {d});
-    get("transformer.ln_f.bias", m.lnf_b, {d});
-    m.layers.resize(cfg.n_layer);
-    const char* qkv_names[3] = {"query", "key", "value"};
-    for (int l = 0; l < cfg.n_layer; ++l) {
+    // [out, in] in the file -> [in, out] here.
+    auto lin = [&](const std::string& name, int in, int out) {
+        const float* p = w.get(name, {out, in});
+        std::vector<float> t(size_t(in) * out);
+        for (int o = 0; o < out; ++o)
+            for (int i = 0; i < in; ++i) t[size_t(i) * out + o] = p[size_t(o) * in + i];
+        return t;
+    };
+    m.wte = vec("token_embd.weight", {V, d});
+    m.lnf_w = vec("ln_f.weight", {d});
+    m.lnf_b = vec("ln_f.bias", {d});
+    m.slopes = vec("alibi_slopes", {H});
+    auto formula = grouped_alibi_slopes(H);
+    for (int h = 0; h < H; ++h)
+        TRANOVA_CHECK(m.slopes[h] == formula[h], "{}: ALiBi slope of head {} is {}, grouped_alibi gives {}", src, h,
+                      m.slopes[h], formula[h]);
+    m.layers.resize(c.n_layer);
+    const char* qkv[3] = {"q", "k", "v"};
+    for (int l = 0; l < c.n_layer; ++l) {
         auto& L = m.layers[l];
-        std::string p = fmt::format("transformer.h.{}.", l);
-        get(p + "ln_1.weight", L.ln1_w, {d});
-        get(p + "ln_1.bias", L.ln1_b, {d});
-        get(p + "ln_2.weight", L.ln2_w, {d});
-        get(p + "ln_2.bias", L.ln2_b, {d});
-        get(p + "attn.c_attn.weight", L.attn_w, {d, 3 * d});
-        get(p + "attn.c_attn.bias", L.attn_b, {3 * d});
-        get(p + "attn.c_proj.weight", L.proj_w, {d, d});
-        get(p + "attn.c_proj.bias", L.proj_b, {d});
-        for (int c = 0; c < 3; ++c)
+        std::string p = fmt::format("blk.{}.", l);
+        L.ln1_w = vec(p + "ln_1.weight", {d});
+        L.ln1_b = vec(p + "ln_1.bias", {d});
+        L.ln2_w = vec(p + "ln_2.weight", {d});
+        L.ln2_b = vec(p + "ln_2.bias", {d});
+        L.attn_w = lin(p + "attn_qkv.weight", d, 3 * d);
+        L.attn_b = vec(p + "attn_qkv.bias", {3 * d});
+        L.proj_w = lin(p + "attn_out.weight", d, d);
+        L.proj_b = vec(p + "attn_out.bias", {d});
+        for (int q = 0; q < 3; ++q)
             for (int g = 0; g < 3; ++g) {
                 int k = 2 * g + 3;
-                std::string q = fmt::format("{}attn.{}_depthwiseconv.{}.conv.", p, qkv_names[c], g);
-                get(q + "weight", L.conv_w[c][g], {hd, 1, k});
-                get(q + "bias", L.conv_b[c][g], {hd});
+                std::string n = fmt::format("{}attn_conv_{}_k{}.", p, qkv[q], k);
+                L.conv_w[q][g] = vec(n + "weight", {hd, k});
+                L.conv_b[q][g] = vec(n + "bias", {hd});
             }
-        get(p + "mlp.c_fc.weight", L.fc_w, {d, ni});
-        get(p + "mlp.c_fc.bias", L.fc_b, {ni});
-        get(p + "mlp.c_proj.weight", L.fc2_w, {ni, d});
-        get(p + "mlp.c_proj.bias", L.fc2_b, {d});
-    }
-    m.slopes = grouped_alibi_slopes(H);
-    std::vector<float> alibi;
-    if (reader.read("transformer.alibi", alibi, shape)) {
-        TRANOVA_CHECK(shape.size() == 3 && shape[0] == H && shape[2] >= 2, "{}: transformer.alibi has shape [{}]",
-                      reader.source, fmt::join(shape, ","));
-        for (int h = 0; h < H; ++h) {
-            float s = alibi[size_t(h) * shape[2] + 1];  // slope * 1
-            TRANOVA_CHECK(s == m.slopes[h], "{}: stored ALiBi slope of head {} is {}, the grouped_alibi formula gives {}",
-                          reader.source, h, s, m.slopes[h]);
-        }
+        L.fc_w = lin(p + "mlp_fc.weight", d, ni);
+        L.fc_b = vec(p + "mlp_fc.bias", {ni});
+        L.fc2_w = lin(p + "mlp_proj.weight", ni, d);
+        L.fc2_b = vec(p + "mlp_proj.bias", {d});
     }
     return m;
 }
 
-// ---------------------------------------------------------------------------------------
-// safetensors
-
-static std::string read_whole(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    TRANOVA_CHECK(f.good(), "{}: cannot open", path);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-tensor_reader safetensors_reader(const std::string& path) {
-    auto data = std::make_shared<std::string>(read_whole(path));
-    TRANOVA_CHECK(data->size() >= 8, "{}: not a safetensors file (too short)", path);
-    uint64_t n = 0;
-    std::memcpy(&n, data->data(), 8);
-    TRANOVA_CHECK(n <= data->size() - 8, "{}: not a safetensors file (bad header length)", path);
-    auto header = std::make_shared<json::value>(json::parse(std::string_view(data->data() + 8, n), path));
-    TRANOVA_CHECK(header->kind == json::value::object_v, "{}: safetensors header is not an object", path);
-    size_t base = 8 + n;
-    tensor_reader r;
-    r.source = path;
-    r.read = [data, header, base, path](const std::string& name, std::vector<float>& out,
-                                        std::vector<int64_t>& shape) {
-        const json::value* t = header->find(name);
-        if (!t) return false;
-        const json::value *dt = t->find("dtype"), *sh = t->find("shape"), *off = t->find("data_offsets");
-        TRANOVA_CHECK(dt && sh && off && off->arr.size() == 2, "{}: tensor '{}' has an incomplete entry", path, name);
-        shape.clear();
-        size_t count = 1;
-        for (const auto& v : sh->arr) {
-            shape.push_back(static_cast<int64_t>(v.num));
-            count *= static_cast<size_t>(v.num);
-        }
-        size_t b = base + static_cast<size_t>(off->arr[0].num), e = base + static_cast<size_t>(off->arr[1].num);
-        TRANOVA_CHECK(b <= e && e <= data->size(), "{}: tensor '{}' lies outside the file", path, name);
-        const char* p = data->data() + b;
-        out.resize(count);
-        size_t bytes = e - b;
-        const std::string& ty = dt->str;
-        auto need = [&](size_t sz) {
-            TRANOVA_CHECK(bytes == count * sz, "{}: tensor '{}' has {} bytes, expected {}", path, name, bytes, count * sz);
-        };
-        if (ty == "F32") {
-            need(4);
-            std::memcpy(out.data(), p, bytes);
-        } else if (ty == "F64") {
-            need(8);
-            for (size_t i = 0; i < count; ++i) {
-                double v;
-                std::memcpy(&v, p + 8 * i, 8);
-                out[i] = static_cast<float>(v);
-            }
-        } else if (ty == "U8") {
-            need(1);
-            for (size_t i = 0; i < count; ++i) out[i] = static_cast<unsigned char>(p[i]);
-        } else if (ty == "BF16") {
-            need(2);
-            for (size_t i = 0; i < count; ++i) {
-                uint32_t u = 0;
-                std::memcpy(reinterpret_cast<char*>(&u) + 2, p + 2 * i, 2);
-                std::memcpy(&out[i], &u, 4);
-            }
-        } else if (ty == "F16") {
-            need(2);
-            for (size_t i = 0; i < count; ++i) {
-                uint16_t h;
-                std::memcpy(&h, p + 2 * i, 2);
-                uint32_t sign = (h >> 15) & 1, ex = (h >> 10) & 31, man = h & 1023;
-                float v = ex == 0 ? std::ldexp(float(man), -24)
-                          : ex == 31 ? (man ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity())
-                                     : std::ldexp(float(man | 1024), int(ex) - 25);
-                out[i] = sign ? -v : v;
-            }
-        } else {
-            TRANOVA_FAIL("{}: tensor '{}' has unsupported dtype {}", path, name, ty);
-        }
-        return true;
-    };
-    return r;
-}
-
-model_config config_from_json_file(const std::string& path) {
-    auto v = json::parse(read_whole(path), path);
-    model_config c;
-    auto num = [&](const char* key, bool required) -> double {
-        const json::value* x = v.find(key);
-        if (!x || x->kind != json::value::number_v) {
-            TRANOVA_CHECK(!required, "{}: missing numeric field '{}'", path, key);
-            return -1;
-        }
-        return x->num;
-    };
-    c.n_layer = int(num("n_layer", true));
-    c.n_embd = int(num("n_embd", true));
-    c.n_head = int(num("n_head", true));
-    double ni = num("n_inner", false);
-    c.n_inner = ni > 0 ? int(ni) : 4 * c.n_embd;
-    double vs = num("vocab_size", false);
-    c.vocab = vs > 0 ? int(vs) : 25;
-    double ctx = num("n_ctx", false);
-    if (ctx <= 0) ctx = num("n_positions", false);
-    c.n_ctx = ctx > 0 ? int(ctx) : 1024;
-    double eps = num("layer_norm_epsilon", false);
-    if (eps > 0) c.ln_eps = float(eps);
-    TRANOVA_CHECK(c.vocab == 25, "{}: vocab_size is {}, Tranception uses 25", path, c.vocab);
-    return c;
+model model_load(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    TRANOVA_CHECK(fs::exists(path, ec), "{}: model not found", path);
+    bool is_h5 = false;
+    if (fs::is_regular_file(path, ec)) {
+        std::ifstream f(path, std::ios::binary);
+        char sig[8] = {};
+        f.read(sig, 8);
+        is_h5 = std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
+    }
+    if (is_h5) return model_from_weights(core::weights_read(path), path);
+    fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    fs::path cfg = dir / "config.json";
+    TRANOVA_CHECK(fs::exists(cfg, ec), "{}: not a tranova weight file, and no config.json beside it for a checkpoint",
+                  path);
+    core::checkpoint ck = core::checkpoint_read(path);
+    std::vector<std::string> notes;
+    core::weights w = core::convert_tranception(ck, core::json_parse_file(cfg.string()), notes);
+    return model_from_weights(w, path);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -478,26 +402,3 @@ prefix_cache model_prefix(const model& m, const std::vector<int>& ids, workspace
 
 }  // namespace tranova::tranception
 
-namespace tranova::tranception {
-
-static bool ends_with(const std::string& s, const std::string& suf) {
-    return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
-static bool file_exists(const std::string& p) { return std::ifstream(p).good(); }
-
-model model_load(const std::string& path) {
-    std::string st = path, cfg;
-    if (ends_with(path, ".safetensors")) {
-        auto slash = path.find_last_of('/');
-        cfg = (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/config.json";
-    } else if (file_exists(path + "/model.safetensors")) {
-        st = path + "/model.safetensors";
-        cfg = path + "/config.json";
-    } else {
-        return model_load_h5(path);
-    }
-    TRANOVA_CHECK(file_exists(cfg), "{}: config.json not found beside the safetensors file", cfg);
-    return model_from_state_dict(safetensors_reader(st), config_from_json_file(cfg));
-}
-
-}  // namespace tranova::tranception

@@ -12,9 +12,12 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
+
+namespace tranova::core {
+class weights;
+}
 
 namespace tranova::tranception {
 
@@ -53,30 +56,15 @@ struct model {
     bool token_type_quirk = true;  // add wte[0] at every position (official scoring path, spec §1.4)
 };
 
-// A named-tensor reader: fills `out` with the float32 contents of `name` and returns its
-// shape; returns false when the tensor is absent. Implemented over safetensors files
-// (below) and over the project's HDF5 weight files.
-struct tensor_reader {
-    std::function<bool(const std::string& name, std::vector<float>& out, std::vector<int64_t>& shape)> read;
-    std::string source;  // file name for messages
-};
+// Builds the model from a tranova weight file's tensors (arch "tranception",
+// docs/weights-format.md; linear weights stored [out, in] and transposed here).
+// Throws tranova::error naming the tensor on a missing tensor or a shape mismatch.
+model model_from_weights(const core::weights& w, const std::string& source);
 
-// Builds the model from PyTorch state-dict names (transformer.h.{i}.attn.c_attn.weight, ...).
-// Checks every shape; accepts the tied embedding under either transformer.wte.weight or
-// lm_head.weight; uses the stored transformer.alibi buffer when present (and checks it
-// against the formula). Throws tranova::error naming the file and tensor.
-model model_from_state_dict(const tensor_reader& reader, const model_config& cfg);
-
-// Reads a safetensors file (F32/F64/F16/BF16/U8 tensors) as a tensor_reader.
-tensor_reader safetensors_reader(const std::string& path);
-// Parses a Tranception/GPT-2 config.json (n_layer, n_embd, n_head, n_inner, vocab_size, n_ctx,
-// n_positions, layer_norm_epsilon).
-model_config config_from_json_file(const std::string& path);
-// Loads a model: an HDF5 weight file (tranova convert), a safetensors file (config.json
-// beside it), or a checkpoint folder holding config.json + model.safetensors.
+// Loads a model: a tranova HDF5 weight file (`tranova convert --arch tranception`), or a
+// checkpoint the converter reads (a folder with config.json + model.safetensors or
+// pytorch_model.bin, or such a file with config.json beside it), converted in memory.
 model model_load(const std::string& path);
-// Loads an HDF5 weight file written by `tranova convert --arch tranception`.
-model model_load_h5(const std::string& path);
 
 // The wild type's per-layer prefix for one window and direction.
 struct prefix_cache {
