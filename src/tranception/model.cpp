@@ -68,6 +68,7 @@ model model_from_weights(const core::weights& w, const std::string& src) {
     c.vocab = int(w.config_int_or("vocab_size", 25));
     c.n_ctx = int(w.config_int_or("n_ctx", w.config_int_or("n_positions", 1024)));
     c.ln_eps = float(w.config_double_or("layer_norm_epsilon", 1e-5));
+    m.random_weights = w.config_int_or("tranova_random_weights", 0) != 0;
     const int d = c.n_embd, H = c.n_head, hd = d / H, ni = c.n_inner, V = c.vocab;
     TRANOVA_CHECK(V == 25, "{}: vocab_size is {}, Tranception uses 25", src, V);
     TRANOVA_CHECK(d > 0 && H > 0 && d % H == 0 && H % 4 == 0 && c.n_layer > 0 && ni > 0 && c.n_ctx > 2,

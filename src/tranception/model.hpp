@@ -54,6 +54,7 @@ struct model {
     std::vector<layer_weights> layers;
     std::vector<float> slopes;   // [n_head]
     bool token_type_quirk = true;  // add wte[0] at every position (official scoring path, spec §1.4)
+    bool random_weights = false;   // config "tranova_random_weights" = 1 (demo/test models): scores mean nothing
 };
 
 // Builds the model from a tranova weight file's tensors (arch "tranception",
