@@ -99,7 +99,7 @@ int main_score(int argc, char** argv) {
         ("theta", po::value(&theta)->default_value(0.2), "MSA sequence-weight threshold (0.01 for viruses)")
         ("focus-gaps", po::value(&focus_gaps)->default_value(0.3), "EVE focus-column gap threshold for the weights (Tranception 0.3, ProteinGym copy 1.0)")
         ("unweighted-msa", po::bool_switch(&unweighted), "prior without sequence weights (every row weight 1)")
-        ("weights-cache", po::value(&weights_cache)->value_name("FILE"), "HDF5 cache of the MSA weights (default: <output>.msa_weights.h5)")
+        ("weights-cache", po::value(&weights_cache)->value_name("FILE"), "HDF5 cache of the MSA weights, keyed by MSA content and options (default: <output folder>/<msa name>.msa_weights.h5)")
         ("no-weights-cache", po::bool_switch(&no_weights_cache), "do not read or write the weight cache")
         ("window", po::value(&window)->default_value("optimal"), "context windows for sequences longer than the model context: optimal or sliding")
         ("no-mirror", po::bool_switch(&no_mirror), "left-to-right only (avg_score = avg_score_L_to_R)")
@@ -228,7 +228,10 @@ int main_score(int argc, char** argv) {
             po_.weighted = !unweighted;
             std::string cache;
             if (!no_weights_cache && !unweighted)
-                cache = !weights_cache.empty() ? weights_cache : out == "-" ? "" : out + ".msa_weights.h5";
+                cache = !weights_cache.empty() ? weights_cache
+                        : out == "-"           ? ""
+                                               : (fs::path(out).parent_path() / (fs::path(msa_path).filename().string() +
+                                                                                 ".msa_weights.h5")).string();
             bool reused = false;
             auto pw = tc::cached_prior_weights(a, po_, cache, &reused);
             tranova::log::info("MSA {}: {} rows x {} columns at target {}-{}; {} weighted rows, N_eff {:.2f}{}", msa_path,
@@ -295,10 +298,10 @@ int main_score(int argc, char** argv) {
                 if (a_ >= 0) grid[size_t(vars[i].positions[0]) * 20 + a_] = scores[i].avg, ++n;
             }
         TRANOVA_CHECK(n > 0, "{}: no single substitutions to draw", heatmap);
-        std::string title = fmt::format("{} scores of single substitutions ({}{})",
+        std::string title = fmt::format("{} single-substitution scores: {}{}",
                                         site_independent ? "Site-independent" : "Tranception",
                                         fs::path(model_path).filename().string(),
-                                        random_model ? ", RANDOM weights: no biological signal" : "");
+                                        random_model ? " (RANDOM weights, no biological signal)" : "");
         svg = std::make_unique<tranova::output_file>(heatmap);
         svg->write(tc::heatmap_svg(target, grid, title));
     }
@@ -322,8 +325,12 @@ int main_score(int argc, char** argv) {
         double rho = tc::spearman(x, y, &n);
         std::string label = site_independent ? "site-independent" : !msa_path.empty() && alpha == 1.0 ? "retrieval only (alpha 1)"
                             : !msa_path.empty() ? fmt::format("Tranception + retrieval (alpha {})", alpha) : "Tranception";
+        const char* note = !random_model                           ? ""
+                           : msa_path.empty()                      ? "; RANDOM model weights: expect ~0"
+                           : alpha < 1.0                           ? "; RANDOM model weights: the signal comes from the MSA prior"
+                                                                   : "";
         std::printf("Spearman(avg_score, %s) = %.4f over %zu variants [%s%s]\n", spearman_col.c_str(), rho, n,
-                    label.c_str(), random_model && !(alpha == 1.0 && !msa_path.empty()) ? "; RANDOM model weights: expect ~0" : "");
+                    label.c_str(), note);
     }
     tranova::log::info("wrote {} scores to {}{}", vars.size(), out, heatmap.empty() ? "" : " and " + heatmap);
     return 0;

@@ -43,14 +43,14 @@ std::string heatmap_svg(const std::string& seq, const std::vector<double>& score
                         int first_position) {
     const int P = int(seq.size());
     const int cw = 12, ch = 14, left = 40, top = 48, legend_h = 70;
-    const int W = left + P * cw + 30, H = top + 20 * ch + 40 + legend_h;
+    const int W = std::max(left + P * cw + 30, 900), H = top + 20 * ch + 40 + legend_h;
     double vmax = 0;
     for (double s : scores)
         if (std::isfinite(s)) vmax = std::max(vmax, std::abs(s));
     if (vmax == 0) vmax = 1;
     std::string o;
     o += fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
-                     "font-family=\"Helvetica, Arial, sans-serif\">\n", W, H, W, H);
+                     "font-family=\"Helvetica, Arial, sans-serif\" shape-rendering=\"crispEdges\">\n", W, H, W, H);
     o += fmt::format("<rect width=\"{}\" height=\"{}\" fill=\"white\"/>\n", W, H);
     o += fmt::format("<text x=\"{}\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n", left, xml_escape(title));
     o += fmt::format("<text x=\"{}\" y=\"36\" font-size=\"10\" fill=\"#444\">x: position, y: substituted amino "
@@ -65,7 +65,7 @@ std::string heatmap_svg(const std::string& seq, const std::vector<double>& score
             double s = scores[size_t(p) * 20 + a];
             bool wt = seq[p] == amino_acids[a];
             std::string fill = wt ? "#ffffff" : std::isfinite(s) ? colour(s / vmax) : "#cccccc";
-            o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{}{}{}: {}</title></rect>\n",
+            o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" stroke=\"none\"><title>{}{}{}: {}</title></rect>\n",
                              x, y, cw, ch, fill, seq[p], p + first_position, amino_acids[a],
                              wt ? "wild type" : std::isfinite(s) ? fmt::format("{:.4g}", s) : "n/a");
             if (wt) o += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"2.5\" fill=\"black\"/>\n", x + cw / 2.0, y + ch / 2.0);
@@ -78,16 +78,18 @@ std::string heatmap_svg(const std::string& seq, const std::vector<double>& score
                      P * cw, 20 * ch);
     // Legend
     const int ly = top + 20 * ch + 30, lw = 200, lx = left;
-    o += "<defs><linearGradient id=\"scale\" x1=\"0\" x2=\"1\" y1=\"0\" y2=\"0\">\n";
-    for (int i = 0; i <= 10; ++i)
-        o += fmt::format("<stop offset=\"{}\" stop-color=\"{}\"/>\n", i / 10.0, colour(-1 + i / 5.0));
-    o += "</linearGradient></defs>\n";
-    o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"12\" fill=\"url(#scale)\" stroke=\"#333\"/>\n", lx, ly, lw);
+    const int steps = 40;
+    for (int i = 0; i < steps; ++i)
+        o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"12\" fill=\"{}\" stroke=\"none\"/>\n",
+                         lx + i * lw / steps, ly, lw / steps + 1, colour(-1 + (i + 0.5) * 2.0 / steps));
+    o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"12\" fill=\"none\" stroke=\"#333\"/>\n", lx, ly, lw);
     o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{:.3g}</text>\n", lx, ly + 24, -vmax);
     o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">0</text>\n", lx + lw / 2, ly + 24);
     o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{:.3g}</text>\n", lx + lw, ly + 24, vmax);
-    o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\">score (log-likelihood ratio to the wild type; "
-                     "blue = predicted deleterious, red = predicted beneficial)</text>\n", lx + lw + 12, ly + 10);
+    o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\">avg_score: log-likelihood ratio to the wild type</text>\n",
+                     lx + lw + 36, ly + 6);
+    o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\">blue = predicted deleterious, red = predicted beneficial</text>\n",
+                     lx + lw + 36, ly + 20);
     o += "</svg>\n";
     return o;
 }
