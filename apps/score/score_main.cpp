@@ -207,7 +207,10 @@ int main_score(int argc, char** argv) {
         sim.first_position = start0 + 1;
         tranova::log::info("site-independent model: {} sequences, N_eff {:.1f}", sim.num_sequences, sim.neff);
         for (size_t i = 0; i < vars.size(); ++i) {
-            double s = vars[i].indel ? std::nan("") : tranova::msa::score_sequence(sim, vars[i].sequence, 1);
+            // Variants with a mutation outside the MSA columns cannot be scored (empty).
+            bool inside = !vars[i].indel;
+            for (int q : vars[i].positions) inside = inside && q >= start0 && q < start0 + int(a.num_columns());
+            double s = inside ? tranova::msa::score_sequence(sim, vars[i].sequence, 1) : std::nan("");
             scores[i].l_to_r = scores[i].r_to_l = scores[i].avg = s;
         }
     } else {
