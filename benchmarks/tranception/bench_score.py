@@ -13,7 +13,7 @@ Prints mutants/s for both, the ratio, and the max |avg_score| difference between
 Needs Debian's python3-torch (benchmark only; nothing in the build or tests uses it).
 Usage: benchmarks/tranception/bench_score.py BUILD/apps/tranova [--mutants 200] [--threads 2]
 """
-import argparse, csv, math, os, subprocess, sys, tempfile, time
+import argparse, csv, math, os, resource, subprocess, sys, tempfile, time
 
 import torch
 import torch.nn.functional as F
@@ -160,18 +160,24 @@ def main():
           f"{len(target)}-residue protein; threads: {args.threads}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
 
     out = os.path.join(tmp, "scores.csv")
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    c0 = ru.ru_utime + ru.ru_stime
     t0 = time.perf_counter()
     subprocess.run([args.tranova, "score", "-q", "-t", str(args.threads), "--model", h5, "--dms", dms, "--target", target,
                     "-o", out], check=True)
     t_tranova = time.perf_counter() - t0
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    c_tranova = ru.ru_utime + ru.ru_stime - c0
     ours = {r["mutant"]: float(r["avg_score"]) for r in csv.DictReader(open(out))}
 
     model = Tranception(sd, L, d, H, inner)
+    c0 = time.process_time()
     t0 = time.perf_counter()
     seqs = [target] + [r["mutated_sequence"] for r in muts]
     l2r = seq_logprob_sums(model, seqs)
     r2l = seq_logprob_sums(model, [s[::-1] for s in seqs])
     t_torch = time.perf_counter() - t0
+    c_torch = time.process_time() - c0
     n = len(target)
     ref = {r["mutant"]: ((l2r[i + 1] - l2r[0]) / n + (r2l[i + 1] - r2l[0]) / n) / 2 for i, r in enumerate(muts)}
     diff = max(abs(ours[k] - ref[k]) for k in ref)
@@ -179,7 +185,10 @@ def main():
     r_tr, r_pt = len(muts) / t_tranova, len(muts) / t_torch
     print(f"tranova score : {t_tranova:8.2f} s  {r_tr:8.2f} mutants/s (wall, incl. model load)")
     print(f"PyTorch {torch.__version__}: {t_torch:8.2f} s  {r_pt:8.2f} mutants/s (forward + scoring only)")
-    print(f"speed-up      : {r_tr / r_pt:8.2f}x")
+    print(f"speed-up      : {r_tr / r_pt:8.2f}x (wall clock)")
+    print(f"CPU time      : tranova {c_tranova:.1f} s, PyTorch {c_torch:.1f} s -> {len(muts) / c_tranova:.3f} vs "
+          f"{len(muts) / c_torch:.3f} mutants per CPU-second, ratio {c_torch / c_tranova:.2f}x "
+          f"(the fair figure on a shared machine)")
     print(f"max |avg_score difference| tranova vs PyTorch: {diff:.3g}")
     subprocess.run(["rm", "-rf", tmp])
 

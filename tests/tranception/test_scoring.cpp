@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 
@@ -73,7 +74,7 @@ double run_case(const std::string& cfg, const std::string& dms, const std::strin
     // The n_ctx-1024 model spends its time on 1022-token attention: score rows 0-29 of
     // the real singles and every synthetic/multi-mutant row (140-179), which between them
     // reach every window branch; the n_ctx-64 model scores all 180 rows.
-    if (cfg == "tiny") {
+    if (cfg == "tiny" && !std::getenv("TRANOVA_FULL_PARITY")) {
         expected sub;
         for (size_t i = 0; i < want.mutants.size(); ++i)
             if (i < 30 || i >= 140) {
@@ -113,11 +114,14 @@ TEST_CASE("scores equal the official CSVs", "[tranception]") {
         const char *cfg, *dms, *window;
         bool retrieval;
     } cases[] = {
+        // n_ctx 1024: by default the two retrieval runs (their windows include ones with
+        // no MSA overlap, so they exercise the plain path too); TRANOVA_FULL_PARITY=1 adds
+        // the three no-retrieval runs and all rows.
+        {"tiny", "SCN5A_HUMAN_oracle", "optimal", true},
+        {"tiny", "SCN5A_HUMAN_oracle", "sliding", true},
         {"tiny", "PABP_YEAST_oracle", "optimal", false},
         {"tiny", "SCN5A_HUMAN_oracle", "optimal", false},
-        {"tiny", "SCN5A_HUMAN_oracle", "optimal", true},
         {"tiny", "SCN5A_HUMAN_oracle", "sliding", false},
-        {"tiny", "SCN5A_HUMAN_oracle", "sliding", true},
         {"tiny_ctx64", "PABP_YEAST_oracle", "optimal", false},
         {"tiny_ctx64", "PABP_YEAST_oracle", "sliding", false},
         {"tiny_ctx64", "SCN5A_HUMAN_oracle", "optimal", false},
@@ -125,7 +129,9 @@ TEST_CASE("scores equal the official CSVs", "[tranception]") {
         {"tiny_ctx64", "SCN5A_HUMAN_oracle", "sliding", false},
         {"tiny_ctx64", "SCN5A_HUMAN_oracle", "sliding", true},
     };
+    const bool full = std::getenv("TRANOVA_FULL_PARITY") != nullptr;
     for (const auto& k : cases) {
+        if (!full && std::string(k.cfg) == "tiny" && !k.retrieval) continue;
         double md = run_case(k.cfg, k.dms, k.window, k.retrieval);
         double tol = std::string(k.window) == "optimal" ? 1e-6 : 2e-6;
         INFO(k.cfg << " " << k.dms << " " << k.window << (k.retrieval ? " retrieval" : "") << ": max abs diff " << md);
