@@ -256,6 +256,7 @@ struct pobj {
     int64_t i = 0;
     double d = 0;
     std::string s;  // str / bytes / global tag / storage key
+    std::string qual;  // opaque globals/objects: "module.name"
     std::vector<pref> items;
     std::vector<std::pair<pref, pref>> entries;
     dtype st = dtype::f32;
@@ -274,6 +275,18 @@ const storage_type_entry kStorageTypes[] = {
     {"BFloat16Storage", dtype::bf16}, {"LongStorage", dtype::i64}, {"IntStorage", dtype::i32},
     {"ShortStorage", dtype::i16}, {"CharStorage", dtype::i8}, {"ByteStorage", dtype::u8},
     {"BoolStorage", dtype::boolean}};
+
+// Plain-data classes that Lightning checkpoints carry outside the state_dict (numpy
+// scalars in callback state, paths, sets, versions). They become opaque values: REDUCE,
+// NEWOBJ and BUILD on them only record the class name; nothing is ever called.
+struct opaque_global { const char* mod; const char* name; };
+const opaque_global kOpaqueGlobals[] = {
+    {"numpy.core.multiarray", "scalar"}, {"numpy.core.multiarray", "_reconstruct"}, {"numpy", "dtype"},
+    {"numpy", "ndarray"}, {"numpy._core.multiarray", "scalar"}, {"numpy._core.multiarray", "_reconstruct"},
+    {"pathlib", "PosixPath"}, {"pathlib", "WindowsPath"}, {"builtins", "set"}, {"builtins", "frozenset"},
+    {"__builtin__", "set"}, {"collections", "defaultdict"}, {"torch.torch_version", "TorchVersion"},
+    {"torch.nn.parameter", "Parameter"}, {"torch", "Tensor"}, {"torch", "float32"}, {"torch", "float16"},
+    {"torch", "bfloat16"}, {"argparse", "Namespace"}};
 
 class unpickler {
 public:
@@ -407,10 +420,11 @@ public:
                     push(reduce(fn, args));
                     break;
                 }
-                case 0x81: {  // NEWOBJ: only dict-like classes
+                case 0x81: {  // NEWOBJ: dict-like classes, or an opaque data class
                     pref args = pop(), cls = pop();
-                    if (cls->kind != pobj::global || cls->s != "dict") fail("NEWOBJ of a non-dict class");
-                    push(mk(pobj::dict));
+                    if (cls->kind == pobj::global && cls->s == "dict") push(mk(pobj::dict));
+                    else if (cls->kind == pobj::global && cls->s == "opaque") push(opaque_obj(cls));
+                    else fail("NEWOBJ of a class that is not allowed");
                     break;
                 }
                 case 'b': {  // BUILD: state is ignored (OrderedDict _metadata, object __dict__)
@@ -509,6 +523,8 @@ private:
                                               mod == "lightning.fabric.utilities.data" ||
                                               mod == "lightning_fabric.utilities.data")))
             g->s = "dict";
+        else if (mod == "torch._utils" && name == "_rebuild_parameter_with_state") g->s = "rebuild_parameter";
+        else if (mod == "torch._tensor" && name == "_rebuild_from_type_v2") g->s = "rebuild_from_type";
         else if (mod == "torch" && name == "Size") g->s = "size";
         else if (mod == "torch" && name == "device") g->s = "device";
         else if (mod == "torch") {
@@ -518,6 +534,9 @@ private:
                     g->st = e.t;
                 }
         }
+        if (g->s.empty())
+            for (auto& o : kOpaqueGlobals)
+                if (mod == o.mod && name == o.name) g->s = "opaque", g->qual = mod + "." + name;
         if (g->s.empty())
             TRANOVA_FAIL("{}: pickle at offset {} refers to global '{}.{}', which is not allowed (only tensor "
                          "rebuilding, OrderedDict and storage types)",
@@ -548,8 +567,15 @@ private:
         if (s->numel < 0) fail("negative storage size");
         return s;
     }
+    static pref opaque_obj(const pref& cls) {
+        auto o = mk(pobj::global);
+        o->s = "opaque_obj";
+        o->qual = cls->qual;
+        return o;
+    }
     pref reduce(const pref& fn, const pref& args) {
         if (fn->kind != pobj::global) fail("REDUCE on a non-callable");
+        if (fn->s == "opaque") return opaque_obj(fn);
         if (args->kind != pobj::tuple) fail("REDUCE arguments are not a tuple");
         const auto& a = args->items;
         if (fn->s == "rebuild_tensor") {
@@ -561,6 +587,11 @@ private:
             t->stride = int_tuple(a[3], "tensor stride");
             if (t->size.size() != t->stride.size()) fail("tensor size and stride ranks differ");
             return t;
+        }
+        if (fn->s == "rebuild_from_type") {  // (func, new_type, args, state) -> func(*args)
+            if (a.size() < 3 || a[0]->kind != pobj::global || a[0]->s != "rebuild_tensor" || a[2]->kind != pobj::tuple)
+                fail("bad _rebuild_from_type_v2 arguments");
+            return reduce(a[0], a[2]);
         }
         if (fn->s == "rebuild_parameter") {
             if (a.empty() || a[0]->kind != pobj::tensor) fail("bad _rebuild_parameter arguments");
@@ -602,6 +633,7 @@ std::string pobj_str(const pref& v, int depth) {
         }
         case pobj::dict: return fmt::format("<dict of {}>", v->entries.size());
         case pobj::tensor: return "<tensor " + shape_str(v->size) + ">";
+        case pobj::global: return "<object " + (v->qual.empty() ? v->s : v->qual) + ">";
         default: return "<object>";
     }
 }
@@ -693,6 +725,11 @@ void read_torch_zip(checkpoint& ck, const uint8_t* data, size_t size, const chec
         }
     TRANOVA_CHECK(pkl, "{}: zip archive has no data.pkl (not a torch.save file)", ck.path);
     std::string prefix = pkl->name.substr(0, pkl->name.size() - 8);  // "archive/"
+    for (auto& e : entries)
+        if (e.name == prefix + "byteorder" && e.method == 0) {  // torch >= 2.1 writes it
+            std::string bo(reinterpret_cast<const char*>(data + e.data_offset), (size_t)std::min<uint64_t>(e.size, 16));
+            TRANOVA_CHECK(bo == "little", "{}: checkpoint byte order is '{}' (only little-endian is supported)", ck.path, bo);
+        }
     std::vector<uint8_t> pkl_hold;
     auto [pdata, psize] = zip_entry_bytes(data, *pkl, pkl_hold, ck.path, 1u << 30);
     unpickler up(pdata, psize, ck.path + ":" + pkl->name);

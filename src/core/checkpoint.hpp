@@ -6,9 +6,12 @@
 //
 // Safety: the pickle reader understands only the opcodes a state_dict (and Lightning's
 // hyper_parameters) needs, and only these globals: torch._utils._rebuild_tensor_v2,
-// torch._utils._rebuild_parameter, collections.OrderedDict, torch.*Storage,
-// torch.Size, torch.device. Anything else (another global, an unknown opcode) is rejected
-// with a one-line tranova::error naming the file and byte offset; nothing is executed.
+// torch._utils._rebuild_parameter(_with_state), torch._tensor._rebuild_from_type_v2,
+// collections.OrderedDict, Lightning's AttributeDict, torch.*Storage, torch.Size,
+// torch.device, plus a short list of plain-data classes kept as opaque values (numpy
+// scalars, paths, sets; see kOpaqueGlobals). Anything else (another global, an unknown
+// opcode) is rejected with a one-line tranova::error naming the file and byte offset;
+// nothing is executed.
 // Every read is bounds-checked: corrupt or truncated input throws, never crashes.
 #pragma once
 

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 // OpenBLAS thread control; weak so that another CBLAS links too.
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
@@ -225,8 +226,13 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
     const float scale = s.scale != 0.0f ? s.scale : 1.0f / std::sqrt((float)s.HD);
     const int nblk = (s.T + QB - 1) / QB;
     const long ntask = (long)s.B * s.NH * nblk;
-    blas_single_thread_guard guard;
-#pragma omp parallel for schedule(dynamic, 1)
+    // small problems (e.g. one decoding step) run on the calling thread: waking a team
+    // costs more than the work, a lot more on an oversubscribed machine
+    const double work = 4.0 * s.B * s.NH * (double)s.T * s.TK * s.HD;
+    const bool parallel = ntask > 1 && work > 1.0e7 && omp_get_max_threads() > 1;
+    std::optional<blas_single_thread_guard> guard;
+    if (parallel) guard.emplace();
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
     for (long task = 0; task < ntask; task++) {
         const int blk = (int)(task % nblk);
         const int h = (int)((task / nblk) % s.NH);

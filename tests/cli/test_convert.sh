@@ -41,6 +41,11 @@ expect_rc 1; expect_one_line_err; expect_err "invalid JSON"; expect_no_file out.
 # a Lightning checkpoint of another model: clean error naming a tensor
 run "$TRANOVA" convert --arch tranception --checkpoint "$DATA/core/casanovo_tiny.ckpt" --config "$M/config.json" -o out.h5 --quiet
 expect_rc 1; expect_one_line_err; expect_err "is missing"; expect_no_file out.h5
+# hostile pickle (os.system global) and an unsupported opcode: rejected, nothing executed
+run "$TRANOVA" convert --arch tranception --checkpoint "$DATA/core/hostile_global.pt" --config "$M/config.json" -o out.h5 --quiet
+expect_rc 1; expect_one_line_err; expect_err "global 'os.system'"; expect_no_file out.h5; expect_no_file touch
+run "$TRANOVA" convert --arch tranception --checkpoint "$DATA/core/unsupported_opcode.pt" --config "$M/config.json" -o out.h5 --quiet
+expect_rc 1; expect_one_line_err; expect_err "unsupported pickle opcode 0x49 at offset 3"; expect_no_file out.h5
 run "$TRANOVA" convert --arch tranception --checkpoint no_such.bin -o out.h5 --quiet
 expect_rc 1; expect_err "no_such.bin"
 

@@ -96,6 +96,7 @@ TEST_CASE("cpu backend matches the naive ops", "[core][backend]") {
 
 TEST_CASE("cuda backend matches the naive ops (skips without a device)", "[core][backend][cuda]") {
     std::string why;
+    if (!cuda_backend_built()) why = "this build has no CUDA backend (TRANOVA_CUDA=OFF or no nvcc)";
     if (!cuda_backend_built() || !cuda_device_available(&why)) {
         std::printf("SKIPPED: CUDA backend test: %s\n", why.c_str());
         SUCCEED("skipped: " + why);

@@ -55,6 +55,9 @@ std::vector<uint8_t> make_zip(const std::vector<std::pair<std::string, std::stri
 
 // Pickle building blocks (protocol 2).
 std::string uni(const std::string& s) { return "X" + std::string(1, (char)s.size()) + std::string(3, '\0') + s; }
+// a literal with embedded NULs, kept whole
+template <size_t N>
+std::string lit(const char (&a)[N]) { return std::string(a, N - 1); }
 std::string int1(int v) { return std::string("K") + (char)v; }
 const std::string kRebuild = "ctorch._utils\n_rebuild_tensor_v2\n";
 std::string storage(const std::string& type, const std::string& key, int numel) {
@@ -107,6 +110,24 @@ TEST_CASE("hand-made torch zip: strided views and shared storages", "[core][chec
     CHECK(ck.at("b").data == std::vector<float>{2, 3, 4});
     CHECK(ck.at("c").source == dtype::u8);
     CHECK(ck.at("c").data == std::vector<float>{1, 2, 255});
+}
+
+TEST_CASE("Lightning-style extras: opaque plain-data globals, parameters, nested dicts", "[core][checkpoint]") {
+    // {'state_dict': {'w': Parameter(tensor)}, 'callbacks': {'best': numpy scalar, 'path': PosixPath},
+    //  'hyper_parameters': AttributeDict-free dict {'lr': 0.5, 'layers': [1, 2]}}
+    std::string pkl = "\x80\x02}(" + uni("state_dict") + "}(" + uni("w") + "ctorch._utils\n_rebuild_parameter\n(" +
+                      tensor(storage("FloatStorage", "0", 2), 0, {2}, {1}) + "\x88" "ccollections\nOrderedDict\n)RtRu" +
+                      uni("callbacks") + "}(" + uni("best") + "cnumpy.core.multiarray\nscalar\n(" +
+                      "cnumpy\ndtype\n(" + uni("f8") + lit("\x89\x88tRC\x08\x00\x00\x00\x00\x00\x00\xf0?tR") +
+                      uni("path") + "cpathlib\nPosixPath\n(" + uni("tmp") + "tRu" + uni("hyper_parameters") + "}(" +
+                      uni("lr") + lit("G?\xe0\x00\x00\x00\x00\x00\x00") + uni("layers") + "](" + int1(1) + int1(2) + "eu" + "u.";
+    checkpoint ck = read_zip(pkl, {{"archive/data/0", floats({1.5f, -2.0f})}});
+    CHECK(ck.format == "lightning-ckpt");
+    CHECK(ck.at("w").data == std::vector<float>{1.5f, -2.0f});
+    CHECK(ck.meta.at("callbacks.best") == "<object numpy.core.multiarray.scalar>");
+    CHECK(ck.meta.at("callbacks.path") == "<object pathlib.PosixPath>");
+    CHECK(ck.meta.at("hyper_parameters.lr") == "0.5");
+    CHECK(ck.meta.at("hyper_parameters.layers") == "[1, 2]");
 }
 
 TEST_CASE("hostile and corrupt pickles give one-line errors", "[core][checkpoint]") {
