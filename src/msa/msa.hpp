@@ -98,9 +98,11 @@ std::vector<double> plmc_weights(const alignment& a, double theta, std::vector<b
 // each row the number of rows m (self included) with
 //   count_gap_matches: #(x_n == x_m) >= min_matches_ge[n]       (EVcouplings/plmc)
 //   otherwise:         #(x_n == x_m != 0) >= min_matches_ge[n]   (EVE/ProteinGym)
-// Bit-sliced, early-exit and OpenMP-parallel; exact.
+// Bit-sliced, early-exit and OpenMP-parallel; exact. `simd` = false forces the scalar
+// kernel (the AVX2 one compares 4 rows at a time when built with -mavx2 / x86-64-v3).
 std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
-                                           std::span<const std::int32_t> min_matches_ge, bool count_gap_matches);
+                                           std::span<const std::int32_t> min_matches_ge, bool count_gap_matches,
+                                           bool simd = true);
 // Naive O(N^2 L) twin of count_neighbours (test oracle).
 std::vector<std::int64_t> count_neighbours_naive(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
                                                  std::span<const std::int32_t> min_matches_ge, bool count_gap_matches);

@@ -8,6 +8,10 @@
 
 #include <omp.h>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <bit>
 #include <cctype>
@@ -25,6 +29,10 @@ struct packed {
     std::size_t n = 0, l = 0, words = 0, blocks = 0;
     std::vector<std::uint64_t> bits;     // [n][words][planes]
     std::vector<std::int32_t> suffix;    // [n][blocks+1]: mask bits from block b to the end
+    // Rows in groups of 4 (lanes), for the AVX2 kernel: [n/4][words][planes][4] and
+    // [n/4][blocks+1][4]; padding rows are empty (mask 0).
+    std::vector<std::uint64_t> gbits;
+    std::vector<std::int64_t> gsuffix;
 };
 
 packed pack(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, bool gap_matches) {
@@ -35,13 +43,29 @@ packed pack(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, b
     p.blocks = (p.words + block_words - 1) / block_words;
     p.bits.assign(n * p.words * planes, 0);
     p.suffix.assign(n * (p.blocks + 1), 0);
+    // Column order: least likely to match first (match counts do not depend on the order),
+    // so unrelated pairs fall below their threshold, and stop, after fewer words.
+    std::vector<std::size_t> order(l);
+    {
+        std::vector<double> pmatch(l, 0.0);
+        std::vector<std::uint32_t> count(32);
+        for (std::size_t j = 0; j < l; ++j) {
+            std::fill(count.begin(), count.end(), 0);
+            for (std::size_t r = 0; r < n; ++r) ++count[codes[r * l + j] & 31];
+            double s = 0;
+            for (std::size_t a = gap_matches ? 0 : 1; a < 32; ++a) s += static_cast<double>(count[a]) * count[a];
+            pmatch[j] = s;
+        }
+        for (std::size_t j = 0; j < l; ++j) order[j] = j;
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return pmatch[a] < pmatch[b]; });
+    }
     for (std::size_t r = 0; r < n; ++r) {
         std::uint64_t* row = &p.bits[r * p.words * planes];
         const std::uint8_t* c = &codes[r * l];
         for (std::size_t j = 0; j < l; ++j) {
             std::uint64_t bit = std::uint64_t{1} << (j & 63);
             std::uint64_t* w = row + (j >> 6) * planes;
-            std::uint8_t v = c[j];
+            std::uint8_t v = c[order[j]];
             for (int b = 0; b < 5; ++b)
                 if (v >> b & 1) w[b] |= bit;
             if (gap_matches || v != 0) w[5] |= bit;
@@ -54,13 +78,65 @@ packed pack(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, b
             suf[b] = suf[b + 1] + cnt;
         }
     }
+    const std::size_t groups = (n + 3) / 4;
+    p.gbits.assign(groups * p.words * planes * 4, 0);
+    p.gsuffix.assign(groups * (p.blocks + 1) * 4, 0);
+    for (std::size_t r = 0; r < n; ++r) {
+        const std::size_t g = r / 4, lane = r % 4;
+        for (std::size_t w = 0; w < p.words; ++w)
+            for (int b = 0; b < planes; ++b)
+                p.gbits[((g * p.words + w) * planes + static_cast<std::size_t>(b)) * 4 + lane] = p.bits[(r * p.words + w) * planes + static_cast<std::size_t>(b)];
+        for (std::size_t b = 0; b <= p.blocks; ++b) p.gsuffix[(g * (p.blocks + 1) + b) * 4 + lane] = p.suffix[r * (p.blocks + 1) + b];
+    }
     return p;
 }
+
+#if defined(__AVX2__)
+// Match counts of the 4 rows of group g against row j (per 64-bit lane). Returns false
+// when every lane fell below its threshold (need = min(t_lane, t_j)).
+inline bool group_matches(const packed& p, std::size_t g, std::size_t j, __m256i need, std::int64_t out[4]) {
+    const std::size_t W = p.words, B = p.blocks;
+    const std::uint64_t* x = &p.gbits[g * W * planes * 4];
+    const std::uint64_t* y = &p.bits[j * W * planes];
+    const std::int64_t* sa = &p.gsuffix[g * (B + 1) * 4];
+    const std::int32_t* sb = &p.suffix[j * (B + 1)];
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    auto lane_min = [](__m256i a, __m256i b) { return _mm256_blendv_epi8(a, b, _mm256_cmpgt_epi64(a, b)); };
+    // Cheap reject: not enough residues in either row.
+    __m256i bound0 = lane_min(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sa)), _mm256_set1_epi64x(sb[0]));
+    if (_mm256_movemask_epi8(_mm256_cmpgt_epi64(need, bound0)) == -1) return false;
+    __m256i m = zero;
+    for (std::size_t blk = 0; blk < B; ++blk) {
+        const std::size_t w1 = std::min(W, (blk + 1) * block_words);
+        __m256i acc = zero;
+        for (std::size_t w = blk * block_words; w < w1; ++w) {
+            const std::uint64_t* xw = x + w * planes * 4;
+            const std::uint64_t* yw = y + w * planes;
+            __m256i diff = zero;
+            for (int b = 0; b < 5; ++b)
+                diff = _mm256_or_si256(diff, _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xw + b * 4)),
+                                                              _mm256_set1_epi64x(static_cast<long long>(yw[b]))));
+            __m256i mask = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xw + 5 * 4)),
+                                            _mm256_set1_epi64x(static_cast<long long>(yw[5])));
+            __m256i eq = _mm256_andnot_si256(diff, mask);
+            __m256i lo = _mm256_and_si256(eq, low4), hi = _mm256_and_si256(_mm256_srli_epi16(eq, 4), low4);
+            acc = _mm256_add_epi8(acc, _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi)));
+        }
+        m = _mm256_add_epi64(m, _mm256_sad_epu8(acc, zero));
+        __m256i rest = lane_min(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sa + (blk + 1) * 4)),
+                                _mm256_set1_epi64x(sb[blk + 1]));
+        if (_mm256_movemask_epi8(_mm256_cmpgt_epi64(need, _mm256_add_epi64(m, rest))) == -1) return false;
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), m);
+    return true;
+}
+#endif
 
 }  // namespace
 
 std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
-                                           std::span<const std::int32_t> min_ge, bool gap_matches) {
+                                           std::span<const std::int32_t> min_ge, bool gap_matches, bool simd) {
     TRANOVA_CHECK(codes.size() == n * l && min_ge.size() == n, "count_neighbours: bad sizes");
     std::vector<std::int64_t> total(n, 1);
     if (n == 0) return total;
@@ -79,6 +155,28 @@ std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, 
         for (std::int64_t tt = 0; tt < static_cast<std::int64_t>(tiles); ++tt) {
             const std::size_t i0 = static_cast<std::size_t>(tt) * T, i1 = std::min(n, i0 + T);
             for (std::size_t j = i0 + 1; j < n; ++j) {
+#if !defined(__AVX2__)
+                (void)simd;
+#else
+                if (simd && j >= i1) {  // every tile row is before j: 4 rows at a time
+                    const std::int32_t tj = min_ge[j];
+                    for (std::size_t g = i0 / 4; g * 4 < i1; ++g) {
+                        alignas(32) std::int64_t nd[4], m[4];
+                        for (std::size_t lane = 0; lane < 4; ++lane) {
+                            const std::size_t i = g * 4 + lane;
+                            nd[lane] = i < i1 ? std::min(min_ge[i], tj) : std::numeric_limits<std::int64_t>::max();
+                        }
+                        if (!group_matches(p, g, j, _mm256_load_si256(reinterpret_cast<const __m256i*>(nd)), m)) continue;
+                        for (std::size_t lane = 0; lane < 4; ++lane) {
+                            const std::size_t i = g * 4 + lane;
+                            if (i >= i1) break;
+                            if (m[lane] >= min_ge[i]) ++cnt[i];
+                            if (m[lane] >= tj) ++cnt[j];
+                        }
+                    }
+                    continue;
+                }
+#endif
                 const std::uint64_t* b = &p.bits[j * W * planes];
                 const std::int32_t* sb = &p.suffix[j * (B + 1)];
                 const std::int32_t tj = min_ge[j];

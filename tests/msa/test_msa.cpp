@@ -105,8 +105,10 @@ TEST_CASE("bit-sliced neighbour count equals the naive twin", "[msa][weights]") 
         for (auto& t : need) t = static_cast<std::int32_t>(rng() % (l + 1));
         for (bool gm : {false, true}) {
             auto fast = msa::count_neighbours(codes, n, l, need, gm);
+            auto scalar = msa::count_neighbours(codes, n, l, need, gm, false);
             auto slow = msa::count_neighbours_naive(codes, n, l, need, gm);
             CHECK(fast == slow);
+            CHECK(scalar == slow);
         }
     }
 }

@@ -1,0 +1,541 @@
+// k-mer neighbourhood prefilter, ungapped X-drop filter, gapped alignment, statistics, MSA.
+#include "retrieval/search.hpp"
+
+#include "retrieval/align.hpp"
+#include "retrieval/fasta_db.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <numeric>
+
+namespace tranova::retrieval {
+
+namespace {
+
+constexpr int A = 21;   // alphabet incl. X
+constexpr int K = 3;    // word length
+constexpr int W = 20 * 20 * 20;
+
+// BLOSUM62, rows/cols in ARNDCQEGHILKMFPSTWYV order (NCBI).
+constexpr int b62_arnd[20][20] = {
+    {4, -1, -2, -2, 0, -1, -1, 0, -2, -1, -1, -1, -1, -2, -1, 1, 0, -3, -2, 0},
+    {-1, 5, 0, -2, -3, 1, 0, -2, 0, -3, -2, 2, -1, -3, -2, -1, -1, -3, -2, -3},
+    {-2, 0, 6, 1, -3, 0, 0, 0, 1, -3, -3, 0, -2, -3, -2, 1, 0, -4, -2, -3},
+    {-2, -2, 1, 6, -3, 0, 2, -1, -1, -3, -4, -1, -3, -3, -1, 0, -1, -4, -3, -3},
+    {0, -3, -3, -3, 9, -3, -4, -3, -3, -1, -1, -3, -1, -2, -3, -1, -1, -2, -2, -1},
+    {-1, 1, 0, 0, -3, 5, 2, -2, 0, -3, -2, 1, 0, -3, -1, 0, -1, -2, -1, -2},
+    {-1, 0, 0, 2, -4, 2, 5, -2, 0, -3, -3, 1, -2, -3, -1, 0, -1, -3, -2, -2},
+    {0, -2, 0, -1, -3, -2, -2, 6, -2, -4, -4, -2, -3, -3, -2, 0, -2, -2, -3, -3},
+    {-2, 0, 1, -1, -3, 0, 0, -2, 8, -3, -3, -1, -2, -1, -2, -1, -2, -2, 2, -3},
+    {-1, -3, -3, -3, -1, -3, -3, -4, -3, 4, 2, -3, 1, 0, -3, -2, -1, -3, -1, 3},
+    {-1, -2, -3, -4, -1, -2, -3, -4, -3, 2, 4, -2, 2, 0, -3, -2, -1, -2, -1, 1},
+    {-1, 2, 0, -1, -3, 1, 1, -2, -1, -3, -2, 5, -1, -3, -1, 0, -1, -3, -2, -2},
+    {-1, -1, -2, -3, -1, 0, -2, -3, -2, 1, 2, -1, 5, 0, -2, -1, -1, -1, -1, 1},
+    {-2, -3, -3, -3, -2, -3, -3, -3, -1, 0, 0, -3, 0, 6, -4, -2, -2, 1, 3, -1},
+    {-1, -2, -2, -1, -3, -1, -1, -2, -2, -3, -3, -1, -2, -4, 7, -1, -1, -4, -3, -2},
+    {1, -1, 1, 0, -1, 0, 0, 0, -1, -2, -2, 0, -1, -2, -1, 4, 1, -3, -2, -2},
+    {0, -1, 0, -1, -1, -1, -1, -2, -2, -1, -1, -1, -1, -2, -1, 1, 5, -2, -2, 0},
+    {-3, -3, -4, -4, -2, -2, -3, -2, -2, -3, -2, -3, -1, 1, -4, -3, -2, 11, 2, -3},
+    {-2, -2, -2, -3, -2, -1, -2, -3, 2, -1, -1, -2, -1, 3, -3, -2, -2, 2, 7, -1},
+    {0, -3, -3, -3, -1, -2, -2, -3, -3, 3, 1, -2, 1, -1, -2, -2, 0, -3, -1, 4},
+};
+
+struct b62_table {
+    std::array<std::array<std::int8_t, A>, A> s{};
+    b62_table() {
+        const char* arnd = "ARNDCQEGHILKMFPSTWYV";
+        int map[20];
+        for (int i = 0; i < 20; ++i) map[i] = static_cast<int>(msa::amino_acids.find(arnd[i]));
+        // X (and other letters) as NCBI BLOSUM62's X row; X-X = -1.
+        constexpr int x_arnd[20] = {0, -1, -1, -1, -2, -1, -1, -1, -1, -1, -1, -1, -1, -1, -2, 0, 0, -2, -1, -1};
+        s[20][20] = -1;
+        for (int i = 0; i < 20; ++i) s[map[i]][20] = s[20][map[i]] = static_cast<std::int8_t>(x_arnd[i]);
+        for (int i = 0; i < 20; ++i)
+            for (int j = 0; j < 20; ++j) s[map[i]][map[j]] = static_cast<std::int8_t>(b62_arnd[i][j]);
+    }
+};
+const b62_table& b62() {
+    static const b62_table t;
+    return t;
+}
+
+// Robinson & Robinson background frequencies, msa::amino_acids order.
+constexpr double background[20] = {0.07805, 0.01925, 0.05364, 0.06295, 0.03856, 0.07377, 0.02199, 0.05142, 0.05744, 0.09019,
+                                   0.02243, 0.04487, 0.05203, 0.04264, 0.05129, 0.07120, 0.05841, 0.06441, 0.01330, 0.03216};
+
+constexpr double lambda_g = 0.267, K_g = 0.041, H_g = 0.14;
+constexpr int band_half_width = 48;
+constexpr double lambda_u = 0.3176, K_u = 0.134;  // ungapped BLOSUM62
+
+std::vector<std::uint8_t> encode(std::string_view s) {
+    std::vector<std::uint8_t> v(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        int c = encode_aa(s[i]);
+        v[i] = static_cast<std::uint8_t>(c < 0 ? 20 : c);
+    }
+    return v;
+}
+
+// Per-query search state for one round.
+struct query_plan {
+    const query_sequence* q = nullptr;
+    std::vector<std::uint8_t> codes;
+    std::vector<std::int16_t> pssm;          // L x A
+    std::vector<std::uint32_t> word_start;   // W + 1 (CSR)
+    std::vector<std::uint16_t> word_pos;     // query positions (L < 65536)
+    bool profile = false;
+};
+
+void build_words(query_plan& p, int T) {
+    const int L = static_cast<int>(p.codes.size());
+    std::vector<std::vector<std::uint16_t>> lists(W);
+    std::vector<int> rowmax(static_cast<std::size_t>(L), 0);
+    for (int i = 0; i < L; ++i) {
+        int m = -100;
+        for (int a = 0; a < 20; ++a) m = std::max(m, static_cast<int>(p.pssm[static_cast<std::size_t>(i) * A + a]));
+        rowmax[static_cast<std::size_t>(i)] = m;
+    }
+    for (int i = 0; i + K <= L; ++i) {
+        const std::int16_t* r0 = &p.pssm[static_cast<std::size_t>(i) * A];
+        const std::int16_t* r1 = r0 + A;
+        const std::int16_t* r2 = r1 + A;
+        int max12 = rowmax[static_cast<std::size_t>(i + 1)] + rowmax[static_cast<std::size_t>(i + 2)];
+        for (int a = 0; a < 20; ++a) {
+            int s0 = r0[a];
+            if (s0 + max12 < T) continue;
+            for (int b = 0; b < 20; ++b) {
+                int s1 = s0 + r1[b];
+                if (s1 + rowmax[static_cast<std::size_t>(i + 2)] < T) continue;
+                for (int c = 0; c < 20; ++c)
+                    if (s1 + r2[c] >= T) lists[static_cast<std::size_t>((a * 20 + b) * 20 + c)].push_back(static_cast<std::uint16_t>(i));
+            }
+        }
+    }
+    p.word_start.assign(W + 1, 0);
+    for (int w = 0; w < W; ++w) p.word_start[static_cast<std::size_t>(w + 1)] = p.word_start[static_cast<std::size_t>(w)] + static_cast<std::uint32_t>(lists[static_cast<std::size_t>(w)].size());
+    p.word_pos.clear();
+    p.word_pos.reserve(p.word_start[W]);
+    for (auto& l : lists) p.word_pos.insert(p.word_pos.end(), l.begin(), l.end());
+}
+
+// Scratch per thread: per-diagonal last hit and extension reach, stamped by target.
+struct scratch {
+    std::vector<std::int32_t> last, reach;
+    std::vector<std::uint32_t> stamp;
+    std::uint32_t cur = 0;
+    void prepare(std::size_t diags) {
+        if (stamp.size() < diags) {
+            last.resize(diags);
+            reach.resize(diags);
+            stamp.assign(diags, 0);
+            cur = 0;
+        }
+        if (++cur == 0) {
+            std::fill(stamp.begin(), stamp.end(), 0);
+            cur = 1;
+        }
+    }
+};
+
+struct ungapped_hit {
+    int score = 0;
+    int diag = 0;  // target position - query position of the best segment
+};
+
+// Best ungapped X-drop segment of the target against the plan (score 0 if no trigger).
+ungapped_hit ungapped_best(const query_plan& p, const std::uint8_t* t, int tlen, scratch& s, const search_options& opt) {
+    const int L = static_cast<int>(p.codes.size());
+    if (tlen < K || L < K) return {};
+    s.prepare(static_cast<std::size_t>(L + tlen));
+    const std::int16_t* P = p.pssm.data();
+    ungapped_hit best;
+    const int window = opt.two_hit_window;
+    for (int j = 0; j + K <= tlen; ++j) {
+        int a = t[j], b = t[j + 1], c = t[j + 2];
+        if (a == 20 || b == 20 || c == 20) continue;
+        int w = (a * 20 + b) * 20 + c;
+        for (std::uint32_t k = p.word_start[static_cast<std::size_t>(w)]; k < p.word_start[static_cast<std::size_t>(w + 1)]; ++k) {
+            int i = p.word_pos[k];
+            std::size_t d = static_cast<std::size_t>(j - i + L);
+            if (s.stamp[d] != s.cur) {
+                s.stamp[d] = s.cur;
+                s.reach[d] = -1;
+                if (window > 0) {
+                    s.last[d] = j;
+                    continue;
+                }
+            } else {
+                if (j < s.reach[d]) continue;  // inside an extension already done
+                if (window > 0) {
+                    int dist = j - s.last[d];
+                    if (dist < K) continue;  // overlapping hit: keep the first
+                    s.last[d] = j;
+                    if (dist > window) continue;
+                }
+            }
+            // X-drop extension of the diagonal both ways from the word.
+            int score = 0;
+            for (int x = 0; x < K; ++x) score += P[static_cast<std::size_t>(i + x) * A + t[j + x]];
+            int best_r = score, run = score, r_end = K;
+            for (int x = K; i + x < L && j + x < tlen; ++x) {
+                run += P[static_cast<std::size_t>(i + x) * A + t[j + x]];
+                if (run > best_r) {
+                    best_r = run;
+                    r_end = x + 1;
+                } else if (best_r - run > opt.xdrop_ungapped) {
+                    break;
+                }
+            }
+            int best_l = 0;
+            run = 0;
+            for (int x = 1; i - x >= 0 && j - x >= 0; ++x) {
+                run += P[static_cast<std::size_t>(i - x) * A + t[j - x]];
+                if (run > best_l) best_l = run;
+                else if (best_l - run > opt.xdrop_ungapped) break;
+            }
+            int sc = best_r + best_l;
+            if (sc > best.score) best = {sc, j - i};
+            s.reach[d] = j + r_end;
+        }
+    }
+    return best;
+}
+
+struct candidate {
+    std::string name, description, seq;  // seq: the window of the target around the hit diagonal
+    int offset = 0;                      // window start in the target
+    int ungapped = 0;
+};
+
+std::vector<std::int16_t> blosum_pssm(const std::vector<std::uint8_t>& codes) {
+    std::vector<std::int16_t> p(codes.size() * A);
+    for (std::size_t i = 0; i < codes.size(); ++i)
+        for (int a = 0; a < A; ++a) p[i * A + static_cast<std::size_t>(a)] = b62().s[codes[i]][static_cast<std::size_t>(a)];
+    return p;
+}
+
+void fill_hit(search_hit& h, const local_alignment& al, int L) {
+    h.raw_score = al.score;
+    h.row.assign(static_cast<std::size_t>(L), '-');
+    h.insertions.clear();
+    int qi = al.qbegin, ti = al.tbegin, ident = 0, mism = 0, opens = 0;
+    char prev = 'M';
+    for (std::size_t c = 0; c < al.qaln.size(); ++c) {
+        char qc = al.qaln[c], tc = al.taln[c];
+        if (qc != '-' && tc != '-') {
+            char u = static_cast<char>(std::toupper(static_cast<unsigned char>(tc)));
+            h.row[static_cast<std::size_t>(qi)] = u;
+            if (std::toupper(static_cast<unsigned char>(qc)) == u) ++ident;
+            else ++mism;
+            ++qi;
+            ++ti;
+            prev = 'M';
+        } else if (qc == '-') {
+            if (prev != 'I') ++opens;
+            if (h.insertions.empty() || h.insertions.back().after != qi) h.insertions.push_back({qi, {}});
+            h.insertions.back().residues.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(tc))));
+            ++ti;
+            prev = 'I';
+        } else {
+            if (prev != 'D') ++opens;
+            ++qi;
+            prev = 'D';
+        }
+    }
+    h.aln_length = static_cast<int>(al.qaln.size());
+    h.identity = h.aln_length > 0 ? 100.0 * ident / h.aln_length : 0;
+    h.mismatches = mism;
+    h.gap_opens = opens;
+    h.qstart = al.qbegin + 1;
+    h.qend = qi;
+    h.tstart = al.tbegin + 1;
+    h.tend = ti;
+}
+
+}  // namespace
+
+int encode_aa(char c) {
+    int k = msa::aa_index1(c);
+    if (k > 0) return k - 1;
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '*') return 20;
+    return -1;
+}
+
+int blosum62(int a, int b) { return b62().s[static_cast<std::size_t>(a)][static_cast<std::size_t>(b)]; }
+
+double bit_score(int raw) { return (lambda_g * raw - std::log(K_g)) / std::log(2.0); }
+
+double evalue(int raw, std::size_t m, std::size_t n, std::size_t s) {
+    double mm = static_cast<double>(m), nn = static_cast<double>(n), ss = static_cast<double>(std::max<std::size_t>(s, 1));
+    double ell = std::log(K_g * mm * nn) / H_g;
+    ell = std::max(0.0, std::min(ell, mm * 0.9));  // keep the effective query length positive
+    double me = std::max(1.0, mm - ell), ne = std::max(1.0, nn - ss * ell);
+    return K_g * me * ne * std::exp(-lambda_g * raw);
+}
+
+std::vector<query_sequence> read_queries(const std::string& path) {
+    fasta_reader r(path);
+    std::vector<query_sequence> out;
+    fasta_record rec;
+    while (r.next(rec)) {
+        query_sequence q;
+        q.name = rec.name;
+        TRANOVA_CHECK(!rec.seq.empty(), "{}: query '{}' is empty", path, rec.name);
+        std::size_t nuc = 0;
+        for (char c : rec.seq) {
+            TRANOVA_CHECK(encode_aa(c) >= 0, "{}: query '{}' has '{}', not an amino-acid letter", path, rec.name, c);
+            char u = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            nuc += u == 'A' || u == 'C' || u == 'G' || u == 'T' || u == 'U' || u == 'N';
+            q.seq.push_back(u == '*' ? 'X' : u);
+        }
+        TRANOVA_CHECK(!(q.seq.size() >= 10 && nuc >= 0.9 * static_cast<double>(q.seq.size())),
+                      "{}: query '{}' looks like a nucleotide sequence (not protein)", path, rec.name);
+        TRANOVA_CHECK(q.seq.size() < 65000, "{}: query '{}' is longer than 65000 residues", path, rec.name);
+        out.push_back(std::move(q));
+    }
+    TRANOVA_CHECK(!out.empty(), "{}: no query sequence (empty file)", path);
+    return out;
+}
+
+std::vector<std::int16_t> build_pssm(const msa::alignment& a) {
+    const std::size_t L = a.num_columns();
+    std::vector<double> w = msa::evcouplings_weights(a, 0.8);
+    std::vector<int> cols(L);
+    std::iota(cols.begin(), cols.end(), 0);
+    auto cnt = msa::weighted_counts(a, w, msa::amino_acids, cols);
+    // Conditional probabilities from BLOSUM62 (half-bit scores): p(a|b) ~ p(a) 2^{s(a,b)/2}.
+    double cond[20][20];
+    for (int b = 0; b < 20; ++b) {
+        double z = 0;
+        for (int x = 0; x < 20; ++x) z += (cond[x][b] = background[x] * std::pow(2.0, b62().s[static_cast<std::size_t>(x)][static_cast<std::size_t>(b)] / 2.0));
+        for (int x = 0; x < 20; ++x) cond[x][b] /= z;
+    }
+    std::vector<std::int16_t> p(L * A);
+    const double beta = 10;
+    for (std::size_t i = 0; i < L; ++i) {
+        const double* c = &cnt[i * 20];
+        double tot = 0;
+        for (int x = 0; x < 20; ++x) tot += c[x];
+        double f[20], g[20] = {};
+        for (int x = 0; x < 20; ++x) f[x] = tot > 0 ? c[x] / tot : 0;
+        for (int x = 0; x < 20; ++x)
+            for (int b = 0; b < 20; ++b) g[x] += cond[x][b] * f[b];
+        double alpha = std::max(0.0, tot - 1);  // effective observations beyond one
+        for (int x = 0; x < 20; ++x) {
+            double q = tot > 0 ? (alpha * f[x] + beta * g[x]) / (alpha + beta) : background[x];
+            double sc = 2.0 * std::log2(std::max(q, 1e-6) / background[x]);
+            p[i * A + static_cast<std::size_t>(x)] = static_cast<std::int16_t>(std::lround(std::clamp(sc, -20.0, 20.0)));
+        }
+        p[i * A + 20] = -1;
+    }
+    return p;
+}
+
+std::vector<query_result> search(const std::vector<query_sequence>& queries, const std::string& db_path,
+                                 const search_options& opt) {
+    using clock = std::chrono::steady_clock;
+    std::vector<query_result> results(queries.size());
+    std::vector<query_plan> plans(queries.size());
+    for (std::size_t qi = 0; qi < queries.size(); ++qi) {
+        results[qi].query = queries[qi];
+        plans[qi].q = &queries[qi];
+        plans[qi].codes = encode(queries[qi].seq);
+        plans[qi].pssm = blosum_pssm(plans[qi].codes);
+    }
+    const int threads = std::max(1, opt.threads);
+    std::vector<bool> active(queries.size(), true);
+    for (int round = 1; round <= std::max(1, opt.iterations); ++round) {
+        if (std::none_of(active.begin(), active.end(), [](bool b) { return b; })) break;
+        for (std::size_t qi = 0; qi < queries.size(); ++qi)
+            if (active[qi]) build_words(plans[qi], opt.word_threshold);
+        // ---- Stream the database: word hits + ungapped filter.
+        auto t0 = clock::now();
+        std::vector<std::vector<candidate>> cands(queries.size());
+        std::size_t nseq = 0, nres = 0;
+        {
+            fasta_reader reader(db_path);
+            duplicate_name_check dup(db_path);
+            std::vector<fasta_record> chunk;
+            std::vector<scratch> scr(static_cast<std::size_t>(threads));
+            std::vector<std::vector<std::uint8_t>> tcodes(static_cast<std::size_t>(threads));
+            for (;;) {
+                std::size_t used = 0;
+                if (reader.next_chunk(chunk, opt.chunk_residues, used) == 0) break;
+                if (opt.check_duplicate_names)
+                    for (std::size_t k = 0; k < used; ++k) dup.add(chunk[k].name, nseq + k + 1);
+                for (std::size_t k = 0; k < used; ++k) nres += chunk[k].seq.size();
+                nseq += used;
+                std::vector<std::vector<ungapped_hit>> best(queries.size(), std::vector<ungapped_hit>(used));
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
+                for (std::int64_t kk = 0; kk < static_cast<std::int64_t>(used); ++kk) {
+                    const auto k = static_cast<std::size_t>(kk);
+                    const auto tid = static_cast<std::size_t>(omp_get_thread_num());
+                    auto& tc = tcodes[tid];
+                    const std::string& s = chunk[k].seq;
+                    tc.resize(s.size());
+                    for (std::size_t x = 0; x < s.size(); ++x) {
+                        int c = encode_aa(s[x]);
+                        tc[x] = static_cast<std::uint8_t>(c < 0 ? 20 : c);
+                    }
+                    for (std::size_t qi = 0; qi < queries.size(); ++qi)
+                        if (active[qi]) best[qi][k] = ungapped_best(plans[qi], tc.data(), static_cast<int>(tc.size()), scr[tid], opt);
+                }
+                for (std::size_t qi = 0; qi < queries.size(); ++qi) {
+                    const double m = static_cast<double>(plans[qi].codes.size());
+                    const int L = static_cast<int>(plans[qi].codes.size());
+                    for (std::size_t k = 0; k < used; ++k) {
+                        const ungapped_hit& u = best[qi][k];
+                        if (u.score < opt.min_ungapped_score) continue;
+                        // Length-aware cut: the expected best random ungapped score plus a margin.
+                        const double n = static_cast<double>(chunk[k].seq.size());
+                        if (u.score < std::log(K_u * m * n) / lambda_u + opt.ungapped_excess) continue;
+                        const int T = static_cast<int>(chunk[k].seq.size());
+                        const int margin = 50 + L / 2;
+                        const int b = std::max(0, u.diag - margin), e = std::min(T, u.diag + L + margin);
+                        cands[qi].push_back({chunk[k].name, chunk[k].description,
+                                             chunk[k].seq.substr(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)), b, u.score});
+                    }
+                }
+            }
+        }
+        TRANOVA_CHECK(nseq > 0, "{}: the database has no sequences", db_path);
+        auto t1 = clock::now();
+        // ---- Gapped alignment, statistics, inclusion.
+        for (std::size_t qi = 0; qi < queries.size(); ++qi) {
+            if (!active[qi]) continue;
+            query_result& res = results[qi];
+            query_plan& plan = plans[qi];
+            const int L = static_cast<int>(plan.codes.size());
+            auto& cs = cands[qi];
+            const std::size_t m = static_cast<std::size_t>(L);
+            std::vector<local_alignment> scores;
+            std::vector<std::string_view> views;
+            for (auto& c : cs) views.emplace_back(c.seq);
+            auto ta = clock::now();
+            if (!plan.profile) {
+                scores = seqan_align(plan.q->seq, views, false, threads);
+            } else {
+                scores.resize(cs.size());
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
+                for (std::int64_t k = 0; k < static_cast<std::int64_t>(cs.size()); ++k) {
+                    auto tc = encode(cs[static_cast<std::size_t>(k)].seq);
+                    scores[static_cast<std::size_t>(k)] = profile_align(plan.pssm, L, plan.q->seq, tc, cs[static_cast<std::size_t>(k)].seq, false);
+                }
+            }
+            auto tb = clock::now();
+            // Inclusion on the gapped score.
+            std::vector<std::size_t> keep;
+            for (std::size_t k = 0; k < cs.size(); ++k) {
+                double e = evalue(scores[k].score, m, nres, nseq), b = bit_score(scores[k].score);
+                bool in = opt.bits_per_residue > 0 ? b >= opt.bits_per_residue * L : e <= opt.evalue;
+                if (in) keep.push_back(k);
+            }
+            std::sort(keep.begin(), keep.end(), [&](std::size_t x, std::size_t y) {
+                return scores[x].score != scores[y].score ? scores[x].score > scores[y].score : x < y;
+            });
+            if (keep.size() > opt.max_hits) keep.resize(opt.max_hits);
+            // Traceback for the included targets.
+            std::vector<local_alignment> full;
+            // Traceback of the included targets in a band around the end diagonal of the
+            // score pass; a score mismatch (the path left the band) falls back to the full matrix.
+            full.resize(keep.size());
+            std::size_t fallbacks = 0;
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads) reduction(+ : fallbacks)
+            for (std::int64_t k = 0; k < static_cast<std::int64_t>(keep.size()); ++k) {
+                const std::size_t idx = keep[static_cast<std::size_t>(k)];
+                const auto& c = cs[idx];
+                auto tcodes = encode(c.seq);
+                const int d = scores[idx].tend - scores[idx].qend;
+                auto al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true, d - band_half_width, d + band_half_width);
+                if (al.score != scores[idx].score) {
+                    al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true);
+                    ++fallbacks;
+                }
+                full[static_cast<std::size_t>(k)] = std::move(al);
+            }
+            auto tc = clock::now();
+            log::debug("{}: prefilter {:.3f} s, gapped scores {:.3f} s ({} targets), traceback {:.3f} s ({} hits, {} outside the band)", plan.q->name,
+                       std::chrono::duration<double>(t1 - t0).count(), std::chrono::duration<double>(tb - ta).count(), cs.size(),
+                       std::chrono::duration<double>(tc - tb).count(), keep.size(), fallbacks);
+            std::vector<search_hit> hits(keep.size());
+            for (std::size_t h = 0; h < keep.size(); ++h) {
+                const candidate& c = cs[keep[h]];
+                hits[h].target = c.name;
+                hits[h].description = c.description;
+                fill_hit(hits[h], full[h], L);
+                hits[h].tstart += c.offset;
+                hits[h].tend += c.offset;
+                hits[h].raw_score = full[h].score;
+                hits[h].bits = bit_score(full[h].score);
+                hits[h].evalue = evalue(full[h].score, m, nres, nseq);
+            }
+            std::size_t before = res.hits.size();
+            res.hits = std::move(hits);
+            res.stats.db_sequences = nseq;
+            res.stats.db_residues = nres;
+            res.stats.prefilter_pass = cs.size();
+            res.stats.aligned = cs.size() + keep.size();
+            res.stats.included = res.hits.size();
+            res.stats.rounds = round;
+            res.stats.seconds_prefilter += std::chrono::duration<double>(t1 - t0).count();
+            log::info("{} round {}: {} sequences ({} residues), {} passed the prefilter, {} included", plan.q->name, round, nseq,
+                      nres, cs.size(), res.hits.size());
+            if (round < opt.iterations) {
+                if (round > 1 && res.hits.size() <= before) {
+                    active[qi] = false;  // converged: no new hits
+                    continue;
+                }
+                msa::alignment a = build_msa(res, {0.0, 1.0});
+                plan.pssm = build_pssm(a);
+                plan.profile = true;
+            }
+        }
+        auto t2 = clock::now();
+        for (std::size_t qi = 0; qi < queries.size(); ++qi) results[qi].stats.seconds_align += std::chrono::duration<double>(t2 - t1).count();
+    }
+    return results;
+}
+
+msa::alignment build_msa(const query_result& r, const msa_options& opt) {
+    msa::alignment a;
+    const std::size_t L = r.query.seq.size();
+    a.names.push_back(fmt::format("{}/{}-{}", r.query.name, r.query.first, r.query.first + static_cast<long long>(L) - 1));
+    a.rows.push_back(r.query.seq);
+    a.insertions.emplace_back();
+    for (const auto& h : r.hits) {
+        std::size_t res = 0;
+        for (char c : h.row) res += c != '-';
+        if (static_cast<double>(res) < opt.min_coverage * static_cast<double>(L)) continue;
+        a.names.push_back(fmt::format("{}/{}-{}", h.target, h.tstart, h.tend));
+        a.rows.push_back(h.row);
+        a.insertions.push_back(h.insertions);
+    }
+    // Low-coverage columns: lowercase letters, '.' gaps (query included).
+    for (std::size_t j = 0; j < L; ++j) {
+        std::size_t gaps = 0;
+        for (const auto& row : a.rows) gaps += row[j] == '-';
+        if (static_cast<double>(gaps) / static_cast<double>(a.rows.size()) > opt.max_column_gaps)
+            for (auto& row : a.rows) row[j] = row[j] == '-' ? '.' : static_cast<char>(std::tolower(static_cast<unsigned char>(row[j])));
+    }
+    return a;
+}
+
+std::string hits_tsv(const std::vector<query_result>& results, bool header) {
+    std::string out;
+    if (header) out += "qseqid\tsseqid\tpident\tlength\tmismatch\tgapopen\tqstart\tqend\tsstart\tsend\tevalue\tbitscore\n";
+    for (const auto& r : results)
+        for (const auto& h : r.hits)
+            out += fmt::format("{}\t{}\t{:.3f}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.3g}\t{:.1f}\n", r.query.name, h.target, h.identity,
+                               h.aln_length, h.mismatches, h.gap_opens, h.qstart, h.qend, h.tstart, h.tend, h.evalue, h.bits);
+    return out;
+}
+
+}  // namespace tranova::retrieval
