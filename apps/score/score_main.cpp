@@ -304,7 +304,9 @@ int main_score(int argc, char** argv) {
         std::string title = fmt::format("{} single-substitution scores: {}{}",
                                         site_independent ? "Site-independent" : "Tranception",
                                         fs::path(model_path).filename().string(),
-                                        random_model ? " (RANDOM weights, no biological signal)" : "");
+                                        !random_model ? ""
+                                        : msa_path.empty() ? " (RANDOM weights, no biological signal)"
+                                                           : " (RANDOM model weights; the signal comes from the MSA prior)");
         svg = std::make_unique<tranova::output_file>(heatmap);
         svg->write(tc::heatmap_svg(target, grid, title));
     }
