@@ -144,3 +144,29 @@ TEST_CASE("the prefix cache gives the same scores as full forwards", "[trancepti
     INFO("uncached max abs diff vs official " << a);
     CHECK(a <= 1e-6);
 }
+
+TEST_CASE("Spearman with ties and missing values", "[tranception]") {
+    // scipy.stats.spearmanr([1,2,2,4,5],[5,6,7,8,7]) = 0.7631578947368421
+    size_t n = 0;
+    double r = spearman({1, 2, 2, 4, 5, std::nan("")}, {5, 6, 7, 8, 7, 1}, &n);
+    CHECK(n == 5);
+    CHECK(std::abs(r - 0.7631578947368421) < 1e-12);
+    CHECK(spearman({1, 2, 3}, {3, 2, 1}) == Approx(-1.0));
+}
+
+TEST_CASE("variant parsing checks the target", "[tranception]") {
+    std::string t = "MKVLA";
+    auto v = variant_from_mutant("K2A:L4G", t, "x.csv:2");
+    CHECK(v.sequence == "MAVGA");
+    CHECK(v.positions == std::vector<int>{1, 3});
+    CHECK_THROWS_WITH(variant_from_mutant("K9A", t, "x.csv:3"), Catch::Contains("x.csv:3") && Catch::Contains("outside"));
+    CHECK_THROWS_WITH(variant_from_mutant("A2K", t, "r"), Catch::Contains("expects wild-type A at position 2"));
+    CHECK_THROWS_WITH(variant_from_mutant("K2", t, "r"), Catch::Contains("malformed"));
+    CHECK_THROWS_WITH(variant_from_mutant("K2*", t, "r"), Catch::Contains("malformed"));
+    auto s = variant_from_sequence("MKVLC", t, "r");
+    CHECK(s.mutant == "A5C");
+    CHECK_FALSE(s.indel);
+    CHECK(variant_from_sequence("MKVA", t, "r").indel);
+    CHECK_THROWS_WITH(variant_from_sequence("MK1LA", t, "r"), Catch::Contains("non-amino-acid character '1' at position 3"));
+    CHECK(all_single_substitutions(t).size() == 5 * 19);
+}
