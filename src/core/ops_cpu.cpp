@@ -8,6 +8,8 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -111,18 +113,64 @@ void add_forward(float* out, const float* a, const float* b, size_t n) {
     TRANOVA_ELEMENTWISE(out[i] = a[i] + b[i])
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+namespace {
+// e^x for 8 values x <= 0 (AVX2 + FMA): x = n ln2 + r (Cody-Waite, |r| <= ln2/2), degree-7
+// Taylor polynomial for e^r (relative error < 3e-7), 2^n through the exponent bits.
+// x < -87 (incl. -inf) gives exactly 0.
+inline __m256 exp8_nonpositive(__m256 x0) {
+    const __m256 x = _mm256_max_ps(x0, _mm256_set1_ps(-88.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    const __m256 v = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(_mm256_cmp_ps(x0, _mm256_set1_ps(-87.0f), _CMP_LT_OQ), v);
+}
+}  // namespace
+#endif
+
+// y[j] = exp(x[j] - mx) for j < n (y may equal x), returning the sum. Values whose
+// exponent is below -87 become exactly 0: no subnormals reach later sgemms (they cost
+// ~100x per FMA on x86).
+float exp_shift_sum(float* y, const float* x, int n, float mx) {
+    float sum = 0.0f;
+    int j = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    __m256 acc = _mm256_setzero_ps();
+    const __m256 vmx = _mm256_set1_ps(mx);
+    for (; j + 8 <= n; j += 8) {
+        const __m256 e = exp8_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(x + j), vmx));
+        _mm256_storeu_ps(y + j, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    alignas(32) float part[8];
+    _mm256_store_ps(part, acc);
+    for (float v : part) sum += v;
+#endif
+    for (; j < n; j++) {
+        const float z = x[j] - mx;
+        y[j] = z < -87.0f ? 0.0f : std::exp(z);
+        sum += y[j];
+    }
+    return sum;
+}
+
 namespace {
 // One row of softmax over C values (in place allowed).
 inline void softmax_row(float* y, const float* x, int C) {
     float mx = -INFINITY;
     for (int c = 0; c < C; c++) mx = std::max(mx, x[c]);
-    float sum = 0.0f;
-    for (int c = 0; c < C; c++) {
-        const float z = x[c] - mx;
-        y[c] = z < -87.0f ? 0.0f : std::exp(z);  // no subnormal outputs (see attention)
-        sum += y[c];
-    }
-    float inv = 1.0f / sum;
+    const float inv = 1.0f / exp_shift_sum(y, x, C, mx);
     for (int c = 0; c < C; c++) y[c] *= inv;
 }
 }  // namespace
@@ -264,16 +312,7 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
             if (mx == -INFINITY) {  // nothing to attend to
                 std::fill(row, row + nk, 0.0f);
             } else {
-                float sum = 0.0f;
-                for (int j = 0; j < lim; j++) {
-                    // exp of < -87 is subnormal or 0: flush to 0 so that the P V sgemm
-                    // never sees subnormals (they cost ~100x per FMA on x86)
-                    const float z = row[j] - mx;
-                    const float e = z < -87.0f ? 0.0f : std::exp(z);
-                    row[j] = e;
-                    sum += e;
-                }
-                const float inv = 1.0f / sum;
+                const float inv = 1.0f / exp_shift_sum(row, row, lim, mx);
                 for (int j = 0; j < lim; j++) row[j] *= inv;
                 std::fill(row + lim, row + nk, 0.0f);
             }

@@ -118,6 +118,24 @@ TEST_CASE("activations, add, softmax, log_softmax match naive", "[core][ops]") {
     }
 }
 
+TEST_CASE("exp_shift_sum: relative error < 1e-6, flush below -87, -inf gives 0", "[core][ops]") {
+    for (int n : {1, 7, 8, 9, 1003}) {
+        std::vector<float> x(n), y(n);
+        for (int i = 0; i < n; i++) x[i] = -100.0f * (float)i / (float)std::max(1, n - 1) + 0.5f;
+        if (n > 3) x[2] = -INFINITY;
+        float sum = exp_shift_sum(y.data(), x.data(), n, 0.5f);
+        double ref = 0, worst = 0;
+        for (int i = 0; i < n; i++) {
+            double z = (double)x[i] - 0.5, e = z < -87.0 ? 0.0 : std::exp(z);
+            ref += e;
+            if (z < -87.0) CHECK(y[i] == 0.0f);
+            else worst = std::max(worst, std::fabs(y[i] - e) / e);
+        }
+        CHECK(worst < 1e-6);
+        CHECK(std::fabs(sum - ref) <= 1e-6 * ref);
+    }
+}
+
 TEST_CASE("sinusoidal encodings", "[core][ops]") {
     int n_sin = 32, n_cos = 32;
     std::vector<float> st(n_sin), ct(n_cos);
