@@ -34,8 +34,8 @@ int main_msa_stats(int argc, char** argv) {
     double theta = 0.2, focus_gaps = 1.0;
     p.options().add_options()
         ("input", tranova::cli::po::value(&input), "alignment (A2M focus mode or A3M; plain, gzip or bgzip)")
-        ("theta", tranova::cli::po::value(&theta)->default_value(0.2), "weight threshold: similarity > 1-theta (0.01 for viruses)")
-        ("focus-gaps", tranova::cli::po::value(&focus_gaps)->default_value(1.0),
+        ("theta", tranova::cli::po::value(&theta)->default_value(0.2, "0.2"), "weight threshold: similarity > 1-theta (0.01 for viruses)")
+        ("focus-gaps", tranova::cli::po::value(&focus_gaps)->default_value(1.0, "1.0"),
          "ProteinGym rule: columns with a larger gap fraction are not used (1.0 ProteinGym, 0.3 EVE)")
         ("format", tranova::cli::po::value(&format)->default_value("auto"), "auto (from the name), a2m or a3m")
         (",o", tranova::cli::po::value(&out_path)->default_value("-"), "output file ('-' = stdout)");

@@ -39,29 +39,31 @@ int main_retrieve(int argc, char** argv) {
          {"tranova retrieve --query P53.fasta --db DB.fasta.gz -o P53.a2m --hits P53.tsv",
           "tranova retrieve --query q.fasta --db uniref.fa.bgz --bits-per-residue 0.3 --iterations 3 -o q.a2m",
           "tranova retrieve --db db.fa.bgz --index-db   # build db.fa.bgz.fai (+ .gzi)",
-          "tranova retrieve --db db.fa.bgz --query-id sp|P04637|P53_HUMAN -o p53.a3m"}});
+          "tranova retrieve --db db.fa.bgz --query-id 'sp|P04637|P53_HUMAN' -o p53.a3m"}});
     std::string query, query_id, db, out, hits, format = "auto", region;
     rt::search_options so;
     rt::msa_options mo;
     bool index_db = false;
     long long max_hits = 100000;
     p.options().add_options()
-        ("query,q", po::value(&query), "query FASTA (one or more protein records)")
+        ("query", po::value(&query), "query FASTA (one or more protein records)")
         ("query-id", po::value(&query_id), "take the query from the database by name (needs its .fai index)")
         ("db,d", po::value(&db), "database FASTA (plain, .gz or bgzip)")
         (",o", po::value(&out), "output alignment (.a2m or .a3m; a folder when there are several queries)")
         ("format", po::value(&format)->default_value("auto"), "auto (from -o), a2m or a3m")
         ("region", po::value(&region), "search with residues START-END (1-based, inclusive) of the query only; the MSA header becomes NAME/START-END")
         ("hits", po::value(&hits), "write the hits table (BLAST tabular: qseqid sseqid pident length mismatch gapopen qstart qend sstart send evalue bitscore)")
-        ("evalue,e", po::value(&so.evalue)->default_value(1e-3), "include hits with E-value <= this")
+        ("evalue,e", po::value(&so.evalue)->default_value(1e-3, "1e-3"), "include hits with E-value <= this")
         ("bits-per-residue", po::value(&so.bits_per_residue)->default_value(0),
          "if > 0: include hits with bit score >= this x query length instead (ProteinGym: 0.1 .. 0.9)")
         ("max-hits", po::value(&max_hits)->default_value(100000), "at most this many hits per query (best first)")
-        ("min-coverage", po::value(&mo.min_coverage)->default_value(0.5), "drop MSA rows covering less than this fraction of the query")
-        ("max-column-gaps", po::value(&mo.max_column_gaps)->default_value(0.3), "columns with a larger gap fraction are lowercase")
+        ("min-coverage", po::value(&mo.min_coverage)->default_value(0.5, "0.5"), "drop MSA rows covering less than this fraction of the query")
+        ("max-column-gaps", po::value(&mo.max_column_gaps)->default_value(0.3, "0.3"), "columns with a larger gap fraction are lowercase")
         ("iterations,n", po::value(&so.iterations)->default_value(1), "search rounds (> 1: profile re-search, jackhmmer-like)")
-        ("word-threshold", po::value(&so.word_threshold)->default_value(11), "neighbourhood word score (lower: more sensitive, slower)")
+        ("word-threshold", po::value(&so.word_threshold)->default_value(10), "neighbourhood word score (lower: more sensitive, slower)")
         ("min-ungapped", po::value(&so.min_ungapped_score)->default_value(30), "raw ungapped score to reach gapped alignment")
+        ("ungapped-excess", po::value(&so.ungapped_excess)->default_value(9),
+         "a target also needs an ungapped score this far above the expected best random one (ln(K m n)/lambda)")
         ("two-hit-window", po::value(&so.two_hit_window)->default_value(40), "two-hit window on a diagonal (0: single hit)")
         ("index-db", po::bool_switch(&index_db), "build DB.fai (+ .gzi) for random access; with no query, only that");
     if (auto rc = p.parse(argc, argv)) return *rc;

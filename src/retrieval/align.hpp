@@ -21,7 +21,7 @@ struct local_alignment {
 };
 
 // SeqAn3 local alignment of `query` against every target (letters, any case). Score-only
-// results carry score and end positions; full results carry begin/end and the alignment.
+// results (vectorised) carry the score only; full results (scalar) carry begin/end and the alignment.
 // Affine gaps: a gap of length k costs gap_open + (k - 1) * gap_extend (BLAST convention).
 std::vector<local_alignment> seqan_align(std::string_view query, const std::vector<std::string_view>& targets, bool traceback,
                                          int threads);

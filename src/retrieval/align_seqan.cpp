@@ -26,7 +26,7 @@ std::vector<seqan3::aa27> to_aa27(std::string_view s) {
     return v;
 }
 
-template <bool traceback, typename config_t>
+template <bool traceback, bool ends, typename config_t>
 void run(config_t const& cfg, std::vector<seqan3::aa27>& q, std::vector<std::vector<seqan3::aa27>>& ts,
          std::vector<local_alignment>& out) {
     using pair_t = std::pair<std::vector<seqan3::aa27>&, std::vector<seqan3::aa27>&>;
@@ -35,9 +35,11 @@ void run(config_t const& cfg, std::vector<seqan3::aa27>& q, std::vector<std::vec
     for (auto& t : ts) pairs.emplace_back(q, t);
     for (auto&& res : seqan3::align_pairwise(pairs, cfg)) {
         local_alignment& a = out[res.sequence1_id()];
-        a.score = res.score();
-        a.qend = static_cast<int>(res.sequence1_end_position());
-        a.tend = static_cast<int>(res.sequence2_end_position());
+        a.score = static_cast<int>(res.score());
+        if constexpr (ends) {
+            a.qend = static_cast<int>(res.sequence1_end_position());
+            a.tend = static_cast<int>(res.sequence2_end_position());
+        }
         if constexpr (traceback) {
             a.qbegin = static_cast<int>(res.sequence1_begin_position());
             a.tbegin = static_cast<int>(res.sequence2_begin_position());
@@ -62,19 +64,25 @@ std::vector<local_alignment> seqan_align(std::string_view query, const std::vect
     for (auto t : targets) ts.push_back(to_aa27(t));
     // SeqAn3 charges open + k * extension for a gap of length k: open -10, extension -1
     // gives 11 for the first position, 1 for each further one (BLAST 11/1).
-    auto base = seqan3::align_cfg::method_local{} |
+    auto common = seqan3::align_cfg::method_local{} |
                 seqan3::align_cfg::scoring_scheme{seqan3::aminoacid_scoring_scheme{seqan3::aminoacid_similarity_matrix::blosum62}} |
                 seqan3::align_cfg::gap_cost_affine{seqan3::align_cfg::open_score{-(gap_open - gap_extend)},
                                                    seqan3::align_cfg::extension_score{-gap_extend}} |
-                seqan3::align_cfg::output_score{} | seqan3::align_cfg::output_end_position{} |
-                seqan3::align_cfg::output_sequence1_id{} |
+                seqan3::align_cfg::output_score{} | seqan3::align_cfg::output_sequence1_id{} |
                 seqan3::align_cfg::parallel{static_cast<std::uint32_t>(threads > 0 ? threads : 1)};
-    // The vectorised kernel returns no traceback in SeqAn 3.2: scores are vectorised, the
-    // (few) included hits are traced back with the scalar kernel.
-    if (traceback)
-        run<true>(base | seqan3::align_cfg::output_begin_position{} | seqan3::align_cfg::output_alignment{}, q, ts, out);
-    else
-        run<false>(base | seqan3::align_cfg::vectorised{}, q, ts, out);
+    // SeqAn 3.2's vectorised kernel is fast only for scores: asking for end positions
+    // switches it to the old implementation with a full SIMD trace matrix, and it returns
+    // no traceback. So: vectorised scores (int16 lanes when the score cannot overflow),
+    // scalar SeqAn3 for tracebacks (used by the tests as the oracle of tranova's kernel).
+    if (traceback) {
+        run<true, true>(common | seqan3::align_cfg::output_end_position{} | seqan3::align_cfg::output_begin_position{} |
+                            seqan3::align_cfg::output_alignment{},
+                        q, ts, out);
+    } else if (query.size() * 11 < 30000) {
+        run<false, false>(common | seqan3::align_cfg::vectorised{} | seqan3::align_cfg::score_type<std::int16_t>{}, q, ts, out);
+    } else {
+        run<false, false>(common | seqan3::align_cfg::vectorised{}, q, ts, out);
+    }
     return out;
 }
 

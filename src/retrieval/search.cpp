@@ -72,7 +72,7 @@ constexpr double background[20] = {0.07805, 0.01925, 0.05364, 0.06295, 0.03856, 
                                    0.02243, 0.04487, 0.05203, 0.04264, 0.05129, 0.07120, 0.05841, 0.06441, 0.01330, 0.03216};
 
 constexpr double lambda_g = 0.267, K_g = 0.041, H_g = 0.14;
-constexpr int band_half_width = 48;
+constexpr int band_half_width = 64;
 constexpr double lambda_u = 0.3176, K_u = 0.134;  // ungapped BLOSUM62
 
 std::vector<std::uint8_t> encode(std::string_view s) {
@@ -213,6 +213,7 @@ struct candidate {
     std::string name, description, seq;  // seq: the window of the target around the hit diagonal
     int offset = 0;                      // window start in the target
     int ungapped = 0;
+    int diag = 0;                        // best ungapped diagonal, in window coordinates
 };
 
 std::vector<std::int16_t> blosum_pssm(const std::vector<std::uint8_t>& codes) {
@@ -401,7 +402,8 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
                         const int margin = 50 + L / 2;
                         const int b = std::max(0, u.diag - margin), e = std::min(T, u.diag + L + margin);
                         cands[qi].push_back({chunk[k].name, chunk[k].description,
-                                             chunk[k].seq.substr(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)), b, u.score});
+                                             chunk[k].seq.substr(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)), b, u.score,
+                                             u.diag - b});
                     }
                 }
             }
@@ -453,16 +455,20 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
                 const std::size_t idx = keep[static_cast<std::size_t>(k)];
                 const auto& c = cs[idx];
                 auto tcodes = encode(c.seq);
-                const int d = scores[idx].tend - scores[idx].qend;
-                auto al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true, d - band_half_width, d + band_half_width);
-                if (al.score != scores[idx].score) {
-                    al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true);
+                // Profile rounds know the end diagonal; round 1 (SeqAn3 score-only) uses the
+                // best ungapped diagonal. Widen the band until the score is the optimum.
+                const int d = plan.profile ? scores[idx].tend - scores[idx].qend : c.diag;
+                local_alignment al;
+                for (int half : {band_half_width, 4 * band_half_width, 1 << 30}) {
+                    al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true, half == (1 << 30) ? -(1 << 30) : d - half,
+                                       half == (1 << 30) ? (1 << 30) : d + half);
+                    if (al.score >= scores[idx].score) break;
                     ++fallbacks;
                 }
                 full[static_cast<std::size_t>(k)] = std::move(al);
             }
             auto tc = clock::now();
-            log::debug("{}: prefilter {:.3f} s, gapped scores {:.3f} s ({} targets), traceback {:.3f} s ({} hits, {} outside the band)", plan.q->name,
+            log::debug("{}: prefilter {:.3f} s, gapped scores {:.3f} s ({} targets), traceback {:.3f} s ({} hits, {} band widenings)", plan.q->name,
                        std::chrono::duration<double>(t1 - t0).count(), std::chrono::duration<double>(tb - ta).count(), cs.size(),
                        std::chrono::duration<double>(tc - tb).count(), keep.size(), fallbacks);
             std::vector<search_hit> hits(keep.size());

@@ -227,7 +227,9 @@ TEST_CASE("site-independent model", "[msa][site]") {
     for (std::size_t j = 0; j < m.modelled.size(); ++j)
         if (!m.modelled[j]) {
             long long p = m.first_position + static_cast<long long>(j);
-            std::string mut = std::string(1, m.target[j]) + std::to_string(p) + (m.target[j] == 'A' ? "C" : "A");
+            std::string mut(1, m.target[j]);
+            mut.append(std::to_string(p));
+            mut.push_back(m.target[j] == 'A' ? 'C' : 'A');
             CHECK(std::isnan(msa::score_mutant(m, mut)));
             break;
         }
