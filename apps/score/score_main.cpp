@@ -73,7 +73,7 @@ int main_score(int argc, char** argv) {
          "tranception', a checkpoint folder (config.json + model.safetensors/pytorch_model.bin), or "
          "'site-independent' (the per-site MSA baseline; needs --msa).",
          {"tranova score --model Tranception_Small.h5 --dms BLAT_ECOLX.csv --target BLAT_ECOLX.fasta -o scores.csv",
-          "tranova score --model m.h5 --dms assay.csv --target target.fasta --msa family.a2m --msa-start 24 --msa-end 286 "
+          "tranova score --model m.h5 --dms assay.csv --target target.fasta --msa family.a2m --msa-start 1 --msa-end 286 "
           "--alpha 0.6 -o scores.csv --report-spearman",
           "tranova score --model m.h5 --all-singles --fasta protein.fasta -o dms.csv   # also writes dms.svg",
           "tranova score --model site-independent --msa family.a2m --dms assay.csv --target target.fasta -o si.csv"}});
