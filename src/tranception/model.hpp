@@ -1,0 +1,107 @@
+// The Tranception network (spec tranception.md §2): GPT-2 with pre-LN blocks, grouped
+// ALiBi, causal depthwise convolutions on Q/K/V for head groups 1..3 (kernels 3/5/7),
+// squared-ReLU MLP and an LM head tied to the token embedding. Inference only.
+//
+// One forward routine serves three uses: a plain forward (start 0, no cache), the wild
+// type's forward that fills a prefix cache (pre-convolution Q/K/V and post-convolution
+// K/V of every layer and position, plus its log-probabilities), and a mutant's forward
+// that starts at its first changed token and reads everything before it from that cache.
+// Causality makes the three give the same numbers (up to GEMM blocking, ~1e-7).
+//
+// Not here: tokenization (tokenizer.hpp), the retrieval prior (prior.hpp), scoring.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tranova::core {
+class weights;
+}
+
+namespace tranova::tranception {
+
+struct model_config {
+    int n_layer = 0, n_embd = 0, n_head = 0, n_inner = 0;
+    int vocab = 25;
+    int n_ctx = 1024;         // tokens per window, [CLS] and [SEP] included (context = n_ctx - 2 residues)
+    float ln_eps = 1e-5f;
+    int head_dim() const { return n_embd / n_head; }
+};
+
+// Official get_slopes(n_head, 'grouped_alibi') (spec §2.4): n = H/4 slopes, repeated 4 times.
+std::vector<float> grouped_alibi_slopes(int n_head);
+
+struct layer_weights {
+    // [d] each
+    std::vector<float> ln1_w, ln1_b, ln2_w, ln2_b;
+    std::vector<float> attn_w;   // [d, 3d] (in, out): Q | K | V column blocks
+    std::vector<float> attn_b;   // [3d]
+    std::vector<float> proj_w;   // [d, d]
+    std::vector<float> proj_b;   // [d]
+    // conv[qkv][group-1]: weight [hd, k] (k = 3, 5, 7), bias [hd]
+    std::vector<float> conv_w[3][3], conv_b[3][3];
+    std::vector<float> fc_w;     // [d, n_inner]
+    std::vector<float> fc_b;     // [n_inner]
+    std::vector<float> fc2_w;    // [n_inner, d]
+    std::vector<float> fc2_b;    // [d]
+};
+
+struct model {
+    model_config cfg;
+    std::vector<float> wte;      // [vocab, d], also the LM head
+    std::vector<float> lnf_w, lnf_b;
+    std::vector<layer_weights> layers;
+    std::vector<float> slopes;   // [n_head]
+    bool token_type_quirk = true;  // add wte[0] at every position (official scoring path, spec §1.4)
+    bool random_weights = false;   // config "tranova_random_weights" = 1 (demo/test models): scores mean nothing
+};
+
+// Builds the model from a tranova weight file's tensors (arch "tranception",
+// docs/weights-format.md; linear weights stored [out, in] and transposed here).
+// Throws tranova::error naming the tensor on a missing tensor or a shape mismatch.
+model model_from_weights(const core::weights& w, const std::string& source);
+
+// Loads a model: a tranova HDF5 weight file (`tranova convert --arch tranception`), or a
+// checkpoint the converter reads (a folder with config.json + model.safetensors or
+// pytorch_model.bin, or such a file with config.json beside it), converted in memory.
+model model_load(const std::string& path);
+
+// The wild type's per-layer prefix for one window and direction.
+struct prefix_cache {
+    int T = 0;                     // tokens
+    std::vector<int> ids;          // [T]
+    std::vector<float> qkv_pre;    // [n_layer, T, 3d] before the depthwise convolutions
+    std::vector<float> kv_post;    // [n_layer, T, 2d] K | V after the convolutions
+    std::vector<float> logprobs;   // [T, vocab] log_softmax of the logits
+};
+
+// One sequence of a batch: token ids (length T) and the first position to compute.
+// Positions < start are read from the cache (which must hold the same ids there).
+struct batch_item {
+    const int* ids = nullptr;
+    int T = 0;
+    int start = 0;
+};
+
+// Per-thread scratch space, grown on demand.
+struct workspace {
+    std::vector<float> h, a, qkv, qkv_c, att, fc, logits, scores;
+};
+
+// Runs the network on `items` (positions [start, T) of each), writing log-probabilities
+// ([rows, vocab], rows concatenated over items, row t predicts token t+1) into
+// `logprobs_out` (resized). With `cache` non-null, positions < start come from it. With
+// `fill` non-null (single item, start 0), the run stores its prefix into `fill`.
+// `raw_logits` (optional) receives the logits instead of nothing.
+void model_forward(const model& m, const prefix_cache* cache, const std::vector<batch_item>& items,
+                   std::vector<float>& logprobs_out, workspace& ws, prefix_cache* fill = nullptr,
+                   std::vector<float>* raw_logits = nullptr);
+
+// Convenience: logits [T, vocab] of one token sequence (no cache).
+std::vector<float> model_logits(const model& m, const std::vector<int>& ids);
+
+// Computes the prefix cache of one sequence (start 0).
+prefix_cache model_prefix(const model& m, const std::vector<int>& ids, workspace& ws);
+
+}  // namespace tranova::tranception
