@@ -7,9 +7,8 @@
 #include "util/error.hpp"
 #include "util/threads.hpp"
 
-#include <omp.h>
+#include "core/ops.hpp"
 
-#include <cblas.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,9 +18,6 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
-
-extern "C" void openblas_set_num_threads(int) __attribute__((weak));
-extern "C" int openblas_get_num_threads() __attribute__((weak));
 
 namespace tranova::tranception {
 
@@ -79,14 +75,8 @@ model model_from_weights(const core::weights& w, const std::string& src) {
         for (auto x : shape) n *= size_t(x);
         return std::vector<float>(p, p + n);
     };
-    // [out, in] in the file -> [in, out] here.
-    auto lin = [&](const std::string& name, int in, int out) {
-        const float* p = w.get(name, {out, in});
-        std::vector<float> t(size_t(in) * out);
-        for (int o = 0; o < out; ++o)
-            for (int i = 0; i < in; ++i) t[size_t(i) * out + o] = p[size_t(o) * in + i];
-        return t;
-    };
+    // Linear weights stay in the file's (PyTorch) [out, in] layout, as core::linear_forward takes them.
+    auto lin = [&](const std::string& name, int in, int out) { return vec(name, {out, in}); };
     m.wte = vec("token_embd.weight", {V, d});
     m.lnf_w = vec("ln_f.weight", {d});
     m.lnf_b = vec("ln_f.bias", {d});
@@ -147,84 +137,11 @@ model model_load(const std::string& path) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Forward
-
-namespace {
-
-// out[R, d] = layernorm(x[R, d]) * w + b
-void layernorm_rows(float* out, const float* x, const float* w, const float* b, int R, int d, float eps) {
-    for (int r = 0; r < R; ++r) {
-        const float* xr = x + size_t(r) * d;
-        float* o = out + size_t(r) * d;
-        double mean = 0;
-        for (int i = 0; i < d; ++i) mean += xr[i];
-        mean /= d;
-        double var = 0;
-        for (int i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
-        var /= d;
-        float m = float(mean), rs = float(1.0 / std::sqrt(var + eps));
-        for (int i = 0; i < d; ++i) o[i] = (xr[i] - m) * rs * w[i] + b[i];
-    }
-}
-
-// out[R, N] = x[R, K] . W[K, N] + bias[N]   (beta_acc: accumulate into out instead)
-void linear_rows(float* out, const float* x, const float* W, const float* bias, int R, int K, int N, bool accumulate) {
-    if (R == 0) return;
-    if (!accumulate) {
-        for (int r = 0; r < R; ++r) std::memcpy(out + size_t(r) * N, bias, sizeof(float) * N);
-    } else {
-        for (int r = 0; r < R; ++r) {
-            float* o = out + size_t(r) * N;
-            for (int i = 0; i < N; ++i) o[i] += bias[i];
-        }
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, N, K, 1.0f, x, K, W, N, 1.0f, out, N);
-}
-
-// exp(x) for x <= 0 in a loop the compiler vectorises (Cephes expf polynomial, <= 2 ulp;
-// inputs below -87 give ~0 instead of a denormal).
-inline float exp_nonpos(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2)
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &bits, 4);
-    return p * scale;
-}
-
-// One attention row: s[j] = s[j] / scale_div + slope * j for j < n (the causal part),
-// softmax over it, zeros for j in [n, T).
-void softmax_alibi_row(float* s, int n, int T, float scale_div, float slope) {
-    float mx = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : mx)
-    for (int j = 0; j < n; ++j) {
-        float v = s[j] / scale_div + slope * float(j);
-        s[j] = v;
-        mx = v > mx ? v : mx;
-    }
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < n; ++j) {
-        float e = exp_nonpos(s[j] - mx);
-        s[j] = e;
-        sum += e;
-    }
-    const float inv = 1.0f / sum;
-#pragma omp simd
-    for (int j = 0; j < n; ++j) s[j] *= inv;
-    if (n < T) std::memset(s + n, 0, sizeof(float) * (T - n));
-}
-
-}  // namespace
+// Forward: every op is a core op (core/ops.hpp). Items are processed row-concatenated
+// through the position-wise ops (one GEMM over all rows of the batch); the convolutions
+// and attention run per item on a full-length buffer whose rows before the item's start
+// are copied from the wild type's prefix cache (only the rows the ops read: the last 6
+// pre-convolution rows, and all earlier post-convolution K/V rows).
 
 void model_forward(const model& m, const prefix_cache* cache, const std::vector<batch_item>& items,
                    std::vector<float>& logprobs_out, workspace& ws, prefix_cache* fill,
@@ -232,6 +149,7 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
     const auto& c = m.cfg;
     const int d = c.n_embd, H = c.n_head, hd = d / H, G = H / 4, ni = c.n_inner, V = c.vocab, d3 = 3 * d;
     const int B = static_cast<int>(items.size());
+    constexpr int max_k = 7;  // widest convolution kernel
     std::vector<int> row0(B + 1, 0);
     int maxT = 0;
     for (int b = 0; b < B; ++b) {
@@ -255,135 +173,93 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
     ws.h.resize(size_t(R) * d);
     ws.a.resize(size_t(R) * d);
     ws.qkv.resize(size_t(R) * d3);
-    ws.qkv_c.resize(size_t(R) * d3);
+    ws.qkv_c.resize(size_t(maxT) * d3);   // one item's post-convolution Q|K|V, absolute rows [0, T)
+    ws.pre.resize(size_t(maxT) * d3);     // one item's pre-convolution rows (cached prefix + new rows)
     ws.att.resize(size_t(R) * d);
     ws.fc.resize(size_t(R) * ni);
     ws.logits.resize(size_t(R) * V);
 
     // Embedding (+ the token-type row 0, spec §1.4).
+    ws.ids.resize(R);
     for (int b = 0; b < B; ++b)
-        for (int t = items[b].start; t < items[b].T; ++t) {
-            int id = items[b].ids[t];
-            TRANOVA_CHECK(id >= 0 && id < V, "token id {} out of range", id);
-            float* h = &ws.h[size_t(row0[b] + t - items[b].start) * d];
-            const float* e = &m.wte[size_t(id) * d];
-            if (m.token_type_quirk) {
-                const float* e0 = &m.wte[0];
-                for (int i = 0; i < d; ++i) h[i] = e[i] + e0[i];
-            } else {
-                std::memcpy(h, e, sizeof(float) * d);
-            }
-        }
+        for (int t = items[b].start; t < items[b].T; ++t) ws.ids[row0[b] + t - items[b].start] = items[b].ids[t];
+    core::embedding_forward(ws.h.data(), ws.ids.data(), m.wte.data(), R, d, V);
+    if (m.token_type_quirk)
+        for (int r = 0; r < R; ++r) core::add_forward(&ws.h[size_t(r) * d], &ws.h[size_t(r) * d], m.wte.data(), d);
 
-    const float scale_div = std::sqrt(float(hd));  // official: scores / sqrt(head_dim)
+    core::attention_shape as;
+    as.NH = H, as.HD = hd, as.B = 1, as.causal = true, as.alibi_slopes = m.slopes.data();
+    as.scale = 1.0f / std::sqrt(float(hd));
+    as.ld_q = as.ld_k = as.ld_v = d3, as.ld_o = d;
+    {
+        core::attention_shape big = as;
+        big.T = big.TK = maxT;
+        ws.scratch.resize(core::attention_scratch_floats(big));
+    }
     for (int l = 0; l < c.n_layer; ++l) {
         const auto& L = m.layers[l];
-        layernorm_rows(ws.a.data(), ws.h.data(), L.ln1_w.data(), L.ln1_b.data(), R, d, c.ln_eps);
-        linear_rows(ws.qkv.data(), ws.a.data(), L.attn_w.data(), L.attn_b.data(), R, d, d3, false);
+        core::layernorm_forward(ws.a.data(), ws.h.data(), L.ln1_w.data(), L.ln1_b.data(), R, d, c.ln_eps);
+        core::linear_forward(ws.qkv.data(), ws.a.data(), L.attn_w.data(), L.attn_b.data(), R, d, d3);
         const float* cache_pre = cache ? &cache->qkv_pre[size_t(l) * cache->T * d3] : nullptr;
         const float* cache_kv = cache ? &cache->kv_post[size_t(l) * cache->T * 2 * d] : nullptr;
         if (fill) std::memcpy(&fill->qkv_pre[size_t(l) * fill->T * d3], ws.qkv.data(), sizeof(float) * R * d3);
 
-        // Causal depthwise convolutions (spec §2.3 step 4); head group 0 is copied.
-#pragma omp parallel for schedule(static)
         for (int b = 0; b < B; ++b) {
             const auto& it = items[b];
-            auto pre = [&](int u) -> const float* {  // pre-conv qkv row of position u
-                return u < it.start ? cache_pre + size_t(u) * d3 : &ws.qkv[size_t(row0[b] + u - it.start) * d3];
-            };
-            for (int t = it.start; t < it.T; ++t) {
-                float* out = &ws.qkv_c[size_t(row0[b] + t - it.start) * d3];
-                const float* cur = pre(t);
-                for (int cc = 0; cc < 3; ++cc) std::memcpy(out + cc * d, cur + cc * d, sizeof(float) * G * hd);
-                for (int g = 1; g < 4; ++g) {
-                    int k = 2 * g + 1;
-                    for (int cc = 0; cc < 3; ++cc) {
-                        const float* w = L.conv_w[cc][g - 1].data();
-                        const float* bias = L.conv_b[cc][g - 1].data();
-                        for (int hh = g * G; hh < (g + 1) * G; ++hh) {
-                            int off = cc * d + hh * hd;
-                            float* o = out + off;
-                            for (int f = 0; f < hd; ++f) o[f] = bias[f];
-                            for (int mm = 0; mm < k; ++mm) {
-                                int u = t - (k - 1) + mm;
-                                if (u < 0) continue;
-                                const float* x = pre(u) + off;
-                                for (int f = 0; f < hd; ++f) o[f] += w[f * k + mm] * x[f];
-                            }
-                        }
-                    }
-                }
+            const int s0 = it.start, T = it.T, nr = T - s0;
+            const float* rows = &ws.qkv[size_t(row0[b]) * d3];
+            // Pre-convolution input at absolute row 0: the batch rows directly, or (cached
+            // start) the last max_k-1 cached rows followed by the new rows.
+            const float* pre = rows;
+            if (s0 > 0) {
+                const int c0 = std::max(0, s0 - (max_k - 1));
+                std::memcpy(&ws.pre[size_t(c0) * d3], cache_pre + size_t(c0) * d3, sizeof(float) * (s0 - c0) * d3);
+                std::memcpy(&ws.pre[size_t(s0) * d3], rows, sizeof(float) * nr * d3);
+                pre = ws.pre.data();
             }
-        }
-        if (fill) {
-            float* kv = &fill->kv_post[size_t(l) * fill->T * 2 * d];
-            for (int t = 0; t < R; ++t) std::memcpy(kv + size_t(t) * 2 * d, &ws.qkv_c[size_t(t) * d3 + d], sizeof(float) * 2 * d);
-        }
-
-        // Attention with ALiBi (+slope * key index); masked keys contribute exactly 0.
-        // Per (item, head): scores = Q . K^T over cached keys [0, start) and new keys
-        // [start, T) (two GEMMs on strided views), row-wise masked softmax, then P . V.
-        // Our threads split the heads; BLAS runs single-threaded inside (its own
-        // threads would only spin here).
-        const bool outer = !omp_in_parallel() && get_threads() > 1 && B * H > 1;
-        const int blas_threads = openblas_get_num_threads ? openblas_get_num_threads() : 1;
-        if (outer && blas_threads > 1 && openblas_set_num_threads) openblas_set_num_threads(1);
-#pragma omp parallel if (outer)
-        {
-            std::vector<float> sc;
-#pragma omp for schedule(dynamic) collapse(2)
-            for (int b = 0; b < B; ++b)
-                for (int hh = 0; hh < H; ++hh) {
-                    const auto& it = items[b];
-                    const int s0 = it.start, T = it.T, nr = T - s0;
-                    const float slope = m.slopes[hh];
-                    sc.resize(size_t(nr) * T);
-                    const float* Q = &ws.qkv_c[size_t(row0[b]) * d3 + hh * hd];
-                    const float* Kb = Q + d;
-                    const float* Vb = Q + 2 * d;
-                    float* O = &ws.att[size_t(row0[b]) * d + hh * hd];
-                    if (s0 > 0)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, s0, hd, 1.0f, Q, d3,
-                                    cache_kv + hh * hd, 2 * d, 0.0f, sc.data(), T);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nr, hd, 1.0f, Q, d3, Kb, d3, 0.0f,
-                                sc.data() + s0, T);
-                    for (int r = 0; r < nr; ++r) {
-                        const int t = s0 + r;
-                        softmax_alibi_row(&sc[size_t(r) * T], t + 1, T, scale_div, slope);
-                    }
-                    if (s0 > 0)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, s0, 1.0f, sc.data(), T,
-                                    cache_kv + d + hh * hd, 2 * d, 0.0f, O, d);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, nr, 1.0f, sc.data() + s0, T, Vb,
-                                d3, s0 > 0 ? 1.0f : 0.0f, O, d);
+            float* post = ws.qkv_c.data();
+            // Cached post-convolution K|V of positions < start.
+            for (int t = 0; t < s0; ++t)
+                std::memcpy(post + size_t(t) * d3 + d, cache_kv + size_t(t) * 2 * d, sizeof(float) * 2 * d);
+            // Causal depthwise convolutions (spec §2.3 step 4): head group g (1..3) of Q, K
+            // and V uses kernel 2g+1 shared by its G heads; group 0 is copied.
+            for (int t = s0; t < T; ++t)
+                for (int cc = 0; cc < 3; ++cc)
+                    std::memcpy(post + size_t(t) * d3 + cc * d, pre + size_t(t) * d3 + cc * d, sizeof(float) * G * hd);
+            for (int cc = 0; cc < 3; ++cc)
+                for (int g = 1; g < 4; ++g) {
+                    core::conv1d_shape cs;
+                    cs.B = 1, cs.T = nr, cs.start = s0, cs.C = G * hd, cs.WC = hd, cs.K = 2 * g + 1;
+                    cs.ld_in = cs.ld_out = d3, cs.bs_in = cs.bs_out = 0;
+                    const int off = cc * d + g * G * hd;
+                    core::conv1d_causal_depthwise_forward(post + size_t(s0) * d3 + off, pre + off,
+                                                          L.conv_w[cc][g - 1].data(), L.conv_b[cc][g - 1].data(), cs);
                 }
+            if (fill) {
+                float* kv = &fill->kv_post[size_t(l) * fill->T * 2 * d];
+                for (int t = 0; t < T; ++t)
+                    std::memcpy(kv + size_t(t) * 2 * d, post + size_t(t) * d3 + d, sizeof(float) * 2 * d);
+            }
+            // Causal attention with grouped ALiBi (+slope * key index) over keys [0, T).
+            core::attention_shape s = as;
+            s.T = nr, s.TK = T, s.start = s0;
+            core::attention_forward(&ws.att[size_t(row0[b]) * d], nullptr, post + size_t(s0) * d3,
+                                    post + d, post + 2 * d, s, ws.scratch.data());
         }
-        if (outer && blas_threads > 1 && openblas_set_num_threads) openblas_set_num_threads(blas_threads);
-        linear_rows(ws.h.data(), ws.att.data(), L.proj_w.data(), L.proj_b.data(), R, d, d, true);
+        core::linear_forward(ws.a.data(), ws.att.data(), L.proj_w.data(), L.proj_b.data(), R, d, d);
+        core::add_forward(ws.h.data(), ws.h.data(), ws.a.data(), size_t(R) * d);
 
-        layernorm_rows(ws.a.data(), ws.h.data(), L.ln2_w.data(), L.ln2_b.data(), R, d, c.ln_eps);
-        linear_rows(ws.fc.data(), ws.a.data(), L.fc_w.data(), L.fc_b.data(), R, d, ni, false);
-        for (size_t i = 0; i < size_t(R) * ni; ++i) {
-            float r = std::fmax(ws.fc[i], 0.f);
-            ws.fc[i] = r * r;
-        }
-        linear_rows(ws.h.data(), ws.fc.data(), L.fc2_w.data(), L.fc2_b.data(), R, ni, d, true);
+        core::layernorm_forward(ws.a.data(), ws.h.data(), L.ln2_w.data(), L.ln2_b.data(), R, d, c.ln_eps);
+        core::linear_forward(ws.fc.data(), ws.a.data(), L.fc_w.data(), L.fc_b.data(), R, d, ni);
+        core::squared_relu_forward(ws.fc.data(), ws.fc.data(), size_t(R) * ni);
+        core::linear_forward(ws.a.data(), ws.fc.data(), L.fc2_w.data(), L.fc2_b.data(), R, ni, d);
+        core::add_forward(ws.h.data(), ws.h.data(), ws.a.data(), size_t(R) * d);
     }
-    layernorm_rows(ws.a.data(), ws.h.data(), m.lnf_w.data(), m.lnf_b.data(), R, d, c.ln_eps);
-    if (R > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, V, d, 1.0f, ws.a.data(), d, m.wte.data(), d, 0.0f,
-                    ws.logits.data(), V);
+    core::layernorm_forward(ws.a.data(), ws.h.data(), m.lnf_w.data(), m.lnf_b.data(), R, d, c.ln_eps);
+    core::linear_forward(ws.logits.data(), ws.a.data(), m.wte.data(), nullptr, R, d, V);  // tied head
     if (raw_logits) raw_logits->assign(ws.logits.begin(), ws.logits.begin() + size_t(R) * V);
     logprobs_out.resize(size_t(R) * V);
-    for (int r = 0; r < R; ++r) {
-        const float* x = &ws.logits[size_t(r) * V];
-        float* o = &logprobs_out[size_t(r) * V];
-        float mx = *std::max_element(x, x + V);
-        double s = 0;
-        for (int k = 0; k < V; ++k) s += std::exp(double(x[k]) - mx);
-        float ls = float(std::log(s));
-        for (int k = 0; k < V; ++k) o[k] = (x[k] - mx) - ls;
-    }
+    core::log_softmax_forward(logprobs_out.data(), ws.logits.data(), R, V);
     if (fill) fill->logprobs = logprobs_out;
 }
 

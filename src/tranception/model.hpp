@@ -35,15 +35,15 @@ std::vector<float> grouped_alibi_slopes(int n_head);
 struct layer_weights {
     // [d] each
     std::vector<float> ln1_w, ln1_b, ln2_w, ln2_b;
-    std::vector<float> attn_w;   // [d, 3d] (in, out): Q | K | V column blocks
+    std::vector<float> attn_w;   // [3d, d] (out, in), PyTorch layout: Q | K | V output blocks
     std::vector<float> attn_b;   // [3d]
-    std::vector<float> proj_w;   // [d, d]
+    std::vector<float> proj_w;   // [d, d] (out, in)
     std::vector<float> proj_b;   // [d]
     // conv[qkv][group-1]: weight [hd, k] (k = 3, 5, 7), bias [hd]
     std::vector<float> conv_w[3][3], conv_b[3][3];
-    std::vector<float> fc_w;     // [d, n_inner]
+    std::vector<float> fc_w;     // [n_inner, d] (out, in)
     std::vector<float> fc_b;     // [n_inner]
-    std::vector<float> fc2_w;    // [n_inner, d]
+    std::vector<float> fc2_w;    // [d, n_inner] (out, in)
     std::vector<float> fc2_b;    // [d]
 };
 
@@ -58,7 +58,7 @@ struct model {
 };
 
 // Builds the model from a tranova weight file's tensors (arch "tranception",
-// docs/weights-format.md; linear weights stored [out, in] and transposed here).
+// docs/weights-format.md; linear weights kept [out, in] as core::linear_forward takes them).
 // Throws tranova::error naming the tensor on a missing tensor or a shape mismatch.
 model model_from_weights(const core::weights& w, const std::string& source);
 
@@ -86,7 +86,8 @@ struct batch_item {
 
 // Per-thread scratch space, grown on demand.
 struct workspace {
-    std::vector<float> h, a, qkv, qkv_c, att, fc, logits, scores;
+    std::vector<float> h, a, qkv, qkv_c, pre, att, fc, logits, scratch;
+    std::vector<int32_t> ids;
 };
 
 // Runs the network on `items` (positions [start, T) of each), writing log-probabilities
