@@ -6,6 +6,7 @@
 #include "util/log.hpp"
 #include "util/output_file.hpp"
 #include "util/progress.hpp"
+#include "util/text.hpp"
 
 #include <omp.h>
 
@@ -35,17 +36,6 @@ void write_text(const std::string& path, const std::string& text) {
     out.commit();
 }
 
-std::string svg_escape(const std::string& s) {
-    std::string o;
-    for (char c : s) {
-        if (c == '<') o += "&lt;";
-        else if (c == '>') o += "&gt;";
-        else if (c == '&') o += "&amp;";
-        else if (c == '"') o += "&quot;";
-        else o += c;
-    }
-    return o;
-}
 
 const char* palette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
                          "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#1b9e77", "#d95f02"};
@@ -83,7 +73,7 @@ std::string svg_function_bars(const eval_result& r, int metric, const std::vecto
         "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
         width, height, width, height);
     o += fmt::format("<text x=\"{:.0f}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{} by function class ({})</text>\n",
-                     left, metric_names[metric], svg_escape(r.mutation_type));
+                     left, metric_names[metric], xml_escape(r.mutation_type));
     // axis + grid
     // "nice" tick step: 1, 2 or 5 x 10^k, about 5 ticks over the range
     double raw = (hi - lo) / 5, mag = std::pow(10.0, std::floor(std::log10(raw)));
@@ -112,7 +102,7 @@ std::string svg_function_bars(const eval_result& r, int metric, const std::vecto
             o += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"><title>{}: "
                              "{:.3f}</title></rect>\n",
                              x, std::min(y0, y1), std::max(bar_w - 1, 1.0), std::abs(y1 - y0), palette[k % 12],
-                             svg_escape(r.models[j]), v);
+                             xml_escape(r.models[j]), v);
             double e = err(j, g);
             if (e == e && e > 0) {
                 double cx = x + bar_w / 2;
@@ -127,7 +117,7 @@ std::string svg_function_bars(const eval_result& r, int metric, const std::vecto
         double ly = top + 10 + 18 * k;
         o += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"12\" height=\"12\" fill=\"{}\"/>\n", lx, ly - 10,
                          palette[k % 12]);
-        o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", lx + 18, ly, svg_escape(r.models[shown[k]]));
+        o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", lx + 18, ly, xml_escape(r.models[shown[k]]));
     }
     o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"10\" fill=\"#555\">Error bars: standard error over "
                      "(UniProt, function) groups; Average: bootstrap SE vs. the top model.</text>\n",
@@ -183,21 +173,21 @@ std::string svg_scatter(const eval_result& r, int a, int b) {
             if (r.assays[i].function == function_names[k]) f = k;
         o += fmt::format("<g><title>{}: {:.3f} vs {:.3f}</title><circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" "
                          "fill-opacity=\"0.75\"/></g>\n",
-                         svg_escape(r.assays[i].dms_id), x, y, X(x), Y(y), palette[f]);
+                         xml_escape(r.assays[i].dms_id), x, y, X(x), Y(y), palette[f]);
     }
     o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", left + size / 2, top + size + 40,
-                     svg_escape(r.models[a]));
+                     xml_escape(r.models[a]));
     o += fmt::format("<text transform=\"translate({:.1f},{:.1f}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n", left - 45,
-                     top + size / 2, svg_escape(r.models[b]));
+                     top + size / 2, xml_escape(r.models[b]));
     double lx = left + size + 20;
     for (int k = 0; k < 5; ++k) {
         o += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"5\" fill=\"{}\"/>\n", lx + 5, top + 12 + 18 * k, palette[k]);
         o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", lx + 16, top + 16 + 18 * k, function_names[k]);
     }
     o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{} better: {}</text>\n", lx, top + 120,
-                     svg_escape(r.models[b].substr(0, 18)), above);
+                     xml_escape(r.models[b].substr(0, 18)), above);
     o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{} better: {}</text>\n", lx, top + 138,
-                     svg_escape(r.models[a].substr(0, 18)), below);
+                     xml_escape(r.models[a].substr(0, 18)), below);
     o += "</svg>\n";
     return o;
 }

@@ -1,6 +1,7 @@
 #include "tranception/heatmap.hpp"
 
 #include "tranception/tokenizer.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -25,17 +26,6 @@ std::string colour(double t) {
         b = int(std::lround(255 - t * (255 - 43)));
     }
     return fmt::format("#{:02x}{:02x}{:02x}", r, g, b);
-}
-std::string xml_escape(const std::string& s) {
-    std::string o;
-    for (char c : s) {
-        if (c == '<') o += "&lt;";
-        else if (c == '>') o += "&gt;";
-        else if (c == '&') o += "&amp;";
-        else if (c == '"') o += "&quot;";
-        else o += c;
-    }
-    return o;
 }
 }  // namespace
 

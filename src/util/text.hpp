@@ -14,5 +14,7 @@ bool parse_double(std::string_view s, double& out);  // whole field must be a nu
 bool parse_int(std::string_view s, long long& out);
 bool starts_with(std::string_view s, std::string_view prefix);
 std::string to_upper(std::string_view s);
+// Escapes <, >, & and " for XML/SVG text and attribute values.
+std::string xml_escape(std::string_view s);
 
 }  // namespace tranova
