@@ -266,12 +266,10 @@ bool read_group(std::string_view s, size_t& i, char open, char close, std::strin
     return false;
 }
 
-bool parse_bracketed(std::string_view s, char open, char close, peptide& out, std::string& why,
-                     const vocabulary& vocab) {
-    size_t i = 0;
-    // N-terminal modifications: ProForma "[A][B]-" (hyphen required), DeepNovo "(+42.01)".
-    double nt_total = 0;
-    bool has_nt = false;
+// Reads consecutive modification groups "[..][..]" (or "(..)") at s[i], summing their
+// masses into `total`; `any` tells whether there was at least one group.
+bool read_mod_groups(std::string_view s, size_t& i, char open, char close, double& total, bool& any,
+                     std::string& why) {
     while (i < s.size() && s[i] == open) {
         std::string_view content;
         if (!read_group(s, i, open, close, content)) {
@@ -280,9 +278,19 @@ bool parse_bracketed(std::string_view s, char open, char close, peptide& out, st
         }
         double m = 0;
         if (!mod_mass(content, m, why)) return false;
-        nt_total += m;
-        has_nt = true;
+        total += m;
+        any = true;
     }
+    return true;
+}
+
+bool parse_bracketed(std::string_view s, char open, char close, peptide& out, std::string& why,
+                     const vocabulary& vocab) {
+    size_t i = 0;
+    // N-terminal modifications: ProForma "[A][B]-" (hyphen required), DeepNovo "(+42.01)".
+    double nt_total = 0;
+    bool has_nt = false;
+    if (!read_mod_groups(s, i, open, close, nt_total, has_nt, why)) return false;
     if (has_nt) {
         if (open == '[') {
             if (i >= s.size() || s[i] != '-') {
@@ -303,17 +311,7 @@ bool parse_bracketed(std::string_view s, char open, char close, peptide& out, st
         ++i;
         double delta = 0;
         bool has_mod = false;
-        while (i < s.size() && s[i] == open) {
-            std::string_view content;
-            if (!read_group(s, i, open, close, content)) {
-                why = fmt::format("unbalanced '{}'", open);
-                return false;
-            }
-            double m = 0;
-            if (!mod_mass(content, m, why)) return false;
-            delta += m;
-            has_mod = true;
-        }
+        if (!read_mod_groups(s, i, open, close, delta, has_mod, why)) return false;
         if (!add_residue(out, aa, delta, has_mod, first && !has_nt, vocab, why)) return false;
         first = false;
     }
