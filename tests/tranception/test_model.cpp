@@ -6,6 +6,7 @@
 #include "tranception/tokenizer.hpp"
 
 #include "npy.hpp"
+#include "test_data.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -15,7 +16,7 @@
 using namespace tranova::tranception;
 
 namespace {
-const std::string data_dir = std::string(TRANOVA_TEST_DATA) + "/tranception";
+using tranception_test::data_dir;
 
 const model& load_cfg(const std::string& name) {
     static model tiny = model_load(data_dir + "/models/tiny/model.safetensors");

@@ -4,6 +4,7 @@
 #include "tranception/prior.hpp"
 
 #include "npy.hpp"
+#include "test_data.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -14,14 +15,8 @@
 using namespace tranova::tranception;
 
 namespace {
-const std::string data_dir = std::string(TRANOVA_TEST_DATA) + "/tranception";
-std::string read_fasta(const std::string& path) {
-    std::ifstream f(path);
-    std::string line, s;
-    while (std::getline(f, line))
-        if (!line.empty() && line[0] != '>') s += line;
-    return s;
-}
+using tranception_test::data_dir;
+using tranception_test::read_fasta;
 struct msa_case {
     const char* stem;
     const char* target;

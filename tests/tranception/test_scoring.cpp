@@ -10,6 +10,7 @@
 #include "tranception/variants.hpp"
 
 #include "npy.hpp"
+#include "test_data.hpp"
 #include "util/csv.hpp"
 #include "util/text.hpp"
 
@@ -23,15 +24,8 @@
 using namespace tranova::tranception;
 
 namespace {
-const std::string data_dir = std::string(TRANOVA_TEST_DATA) + "/tranception";
-
-std::string read_fasta(const std::string& path) {
-    std::ifstream f(path);
-    std::string line, s;
-    while (std::getline(f, line))
-        if (!line.empty() && line[0] != '>') s += line;
-    return s;
-}
+using tranception_test::data_dir;
+using tranception_test::read_fasta;
 
 const model& get_model(const std::string& name) {
     static model tiny = model_load(data_dir + "/models/tiny/model.safetensors");
