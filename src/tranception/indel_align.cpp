@@ -22,7 +22,10 @@ std::vector<int> align_variant_to_target(const std::string& variant, const std::
     auto cfg = seqan3::align_cfg::method_global{} |
                seqan3::align_cfg::scoring_scheme{seqan3::aminoacid_scoring_scheme{seqan3::aminoacid_similarity_matrix::blosum62}} |
                seqan3::align_cfg::gap_cost_affine{seqan3::align_cfg::open_score{-10}, seqan3::align_cfg::extension_score{-1}} |
-               seqan3::align_cfg::output_alignment{};
+               // SeqAn3 3.2 returns an EMPTY alignment when output_alignment is the only
+               // output requested; the score and both positions make it run the traceback.
+               seqan3::align_cfg::output_alignment{} | seqan3::align_cfg::output_score{} |
+               seqan3::align_cfg::output_begin_position{} | seqan3::align_cfg::output_end_position{};
     std::vector<int> pos(variant.size(), -1);
     for (auto const& res : seqan3::align_pairwise(std::tie(v, t), cfg)) {
         auto const& [gv, gt] = res.alignment();
