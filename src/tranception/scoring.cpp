@@ -79,6 +79,14 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
         if (!variants[i].indel) {
             tpos[i].resize(seqs[i].size());
             std::iota(tpos[i].begin(), tpos[i].end(), 0);
+            // A sequence of the target's length given without a mutant string may carry
+            // compensating indels; the official indel mode aligns every sequence, so with
+            // retrieval use its alignment when that has gaps (else residue i -> position i).
+            if (opt.prior && opt.align_to_target && variants[i].from_sequence && !trivial[i] &&
+                variants[i].positions.size() > 1) {
+                auto p = opt.align_to_target(variants[i].sequence);
+                if (p.size() == seqs[i].size()) tpos[i] = std::move(p);
+            }
         } else if (opt.prior) {
             TRANOVA_CHECK(bool(opt.align_to_target), "indel scoring with retrieval needs an aligner");
             tpos[i] = opt.align_to_target(variants[i].sequence);

@@ -50,6 +50,7 @@ variant variant_from_mutant(std::string_view mutant, const std::string& target, 
 variant variant_from_sequence(std::string_view sequence, const std::string& target, const std::string& where) {
     variant v;
     v.sequence = std::string(trim(sequence));
+    v.from_sequence = true;
     std::string bad = check_sequence(v.sequence);
     TRANOVA_CHECK(bad.empty(), "{}: mutated_sequence has a {}", where, bad);
     TRANOVA_CHECK(!v.sequence.empty(), "{}: empty mutated_sequence", where);

@@ -14,6 +14,8 @@ struct variant {
     std::string sequence;        // full mutated sequence
     std::vector<int> positions;  // 0-based mutated positions in the order listed (substitutions)
     bool indel = false;          // length differs from the target (scored on window [0, len))
+    bool from_sequence = false;  // given as a full sequence without a mutant string: with
+                                 // retrieval it is aligned like an indel (compensating indels)
 };
 
 // Checks a protein sequence: letters of the 20 amino acids plus X, B, J, Z, U, O (the

@@ -193,6 +193,8 @@ def make_variants(wt):
         ("Q52del:K305del", dele(dele(wt, 305, 305), 52, 52)),
         ("E56_D57delinsK", wt[:55] + "K" + wt[57:]),
         ("M1_E2insMG:D393_ext_E", "M" + "G" + wt + "E"),
+        # a deletion and an insertion of the same total length: the wild type's length
+        ("W91del:P300_P301insG", ins(dele(wt, 91, 91), 299, "G")),
     ]
     ids = [x for x, _ in v]
     assert len(set(ids)) == len(ids)
