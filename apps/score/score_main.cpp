@@ -85,6 +85,7 @@ int main_score(int argc, char** argv) {
          no_weights_cache = false, unweighted = false;
     unsigned long long seed = 2021;
     int batch_rows = 2048;
+    std::string cpu_kernel = "auto";
     p.options().add_options()
         ("model,m", po::value(&model_path)->value_name("MODEL"), "weight file (.h5), checkpoint folder, or 'site-independent'")
         ("dms", po::value(&dms)->value_name("CSV"), "variants: a CSV with a 'mutant' column (A12G:C34D, 1-based) and/or 'mutated_sequence'")
@@ -106,6 +107,8 @@ int main_score(int argc, char** argv) {
         ("no-token-type", po::bool_switch(&no_token_type), "do not add embedding row 0 at every position (the official scoring path adds it)")
         ("no-cache", po::bool_switch(&no_cache), "run every variant from its first token (reference path; same numbers, slower)")
         ("batch-rows", po::value(&batch_rows)->default_value(2048), "tokens per batched forward pass")
+        ("cpu-kernel", po::value(&cpu_kernel)->default_value("auto"),
+         "linear layers: auto (AVX-512 kernel when the CPU has it, else BLAS), avx512 or blas")
         ("seed", po::value(&seed)->default_value(2021), "seed for replacing X/B/J/Z residues")
         ("skip-bad-rows", po::bool_switch(&skip_bad), "report and skip rows with a bad mutant instead of stopping")
         ("mutant-column", po::value(&mutant_col)->default_value("mutant"), "column with mutant strings")
@@ -125,6 +128,8 @@ int main_score(int argc, char** argv) {
     if (!(alpha >= 0 && alpha <= 1)) throw tranova::usage_error(fmt::format("--alpha must be in [0, 1], got {}", alpha));
     if (!(theta >= 0 && theta <= 1)) throw tranova::usage_error(fmt::format("--theta must be in [0, 1], got {}", theta));
     if (batch_rows < 1) throw tranova::usage_error("--batch-rows must be >= 1");
+    if (cpu_kernel != "auto" && cpu_kernel != "avx512" && cpu_kernel != "blas")
+        throw tranova::usage_error(fmt::format("--cpu-kernel must be auto, avx512 or blas, got '{}'", cpu_kernel));
     if ((msa_start || msa_end) && msa_path.empty()) throw tranova::usage_error("--msa-start/--msa-end need --msa");
     const bool site_independent = model_path == "site-independent";
     if (site_independent && msa_path.empty()) throw tranova::usage_error("--model site-independent needs --msa");
@@ -214,14 +219,18 @@ int main_score(int argc, char** argv) {
             scores[i].l_to_r = scores[i].r_to_l = scores[i].avg = s;
         }
     } else {
-        tc::model m = tc::model_load(model_path);
+        const auto kernel = cpu_kernel == "avx512" ? tranova::core::linear_kernel::avx512
+                            : cpu_kernel == "blas" ? tranova::core::linear_kernel::blas
+                                                   : tranova::core::linear_kernel::automatic;
+        tc::model m = tc::model_load(model_path, kernel);
         m.token_type_quirk = !no_token_type;
         random_model = m.random_weights;
         if (random_model)
             tranova::log::warn("{} has RANDOM weights (a demo/test model): its scores carry no biological signal",
                                model_path);
-        tranova::log::info("model: {} layers, {} dims, {} heads, context {} residues", m.cfg.n_layer, m.cfg.n_embd,
-                           m.cfg.n_head, m.cfg.n_ctx - 2);
+        tranova::log::info("model: {} layers, {} dims, {} heads, context {} residues; linear layers on {}",
+                           m.cfg.n_layer, m.cfg.n_embd, m.cfg.n_head, m.cfg.n_ctx - 2,
+                           m.head.panels ? "the AVX-512 kernel" : "BLAS");
         tc::log_prior prior;
         tc::score_options opt;
         if (!msa_path.empty()) {

@@ -2,8 +2,11 @@
 // attention in GFLOP/s as a fraction of that peak, a Small-shaped (12 x 768, 12 heads,
 // 3072 inner) pre-LN transformer forward in tokens/s with the share of time and the rate
 // inside its GEMMs, and the load time of an 85 M-parameter weight file.
+// The packed AVX-512 linear kernel (core/linear.hpp) is timed against BLAS linear_forward in
+// the same run (ratio), with the fraction of the AVX-512 FMA peak measured here too.
 // Every timed op is first validated against its naive twin on a small shape.
 // Usage: bench_core [--toy] [--tokens N] [--no-load]
+#include "core/linear.hpp"
 #include "core/ops.hpp"
 #include "core/weights.hpp"
 #include "util/threads.hpp"
@@ -164,6 +167,34 @@ struct small_model {
     }
 };
 
+#if defined(TRANOVA_BENCH_AVX512_PEAK)
+}  // namespace
+float fma_chains_avx512(long iterations);  // fma_peak_avx512.cpp
+namespace {
+// Per-thread AVX-512 FMA peak x threads (all threads run the chains at once).
+double avx512_peak(int threads) {
+    std::vector<double> rate(threads, 0.0);
+    volatile float sink = 0;
+#pragma omp parallel num_threads(threads)
+    {
+        const long iters = 20'000'000;
+        double best = 0;
+        for (int r = 0; r < 3; r++) {
+            double t0 = now();
+            float v = fma_chains_avx512(iters);
+            double t = now() - t0;
+            best = std::max(best, iters * 24.0 * 32.0 / t / 1e9);
+            if (v == 12345.0f) sink = v;
+        }
+        rate[omp_get_thread_num()] = best;
+    }
+    (void)sink;
+    double s = 0;
+    for (double r : rate) s += r;
+    return s;
+}
+#endif
+
 void report_env() {
     const char* ct = std::getenv("OPENBLAS_CORETYPE");
     const char* l2 = std::getenv("OPENBLAS_L2_SIZE");
@@ -197,17 +228,32 @@ int main(int argc, char** argv) {
         peak = std::max(peak, sgemm_peak(n, toy ? 1 : 3));
     std::printf("\nSGEMM peak (square, best size): %.1f GFLOP/s\n", peak);
 
-    // 2. model-shaped GEMMs (linear_forward incl. bias) at N tokens
+    // 2. model-shaped GEMMs at N tokens: BLAS linear_forward (incl. bias), and the packed
+    // AVX-512 kernel (core/linear.hpp) on the same inputs when the CPU has AVX-512F.
     const int N = toy ? 64 : tokens, d = toy ? 64 : 768, I = 4 * d;
+    double fma_peak = 0;
+#if defined(TRANOVA_BENCH_AVX512_PEAK)
+    if (cpu_has_avx512()) {
+        fma_peak = avx512_peak(get_threads());
+        std::printf("AVX-512 FMA peak (%d threads, register-only chains): %.1f GFLOP/s\n", get_threads(), fma_peak);
+    }
+#endif
     std::printf("\n%-34s %10s %10s %8s\n", "op", "ms", "GFLOP/s", "of peak");
     struct shape { const char* name; int in, out; };
     for (shape sh : {shape{"linear qkv   N x 768 -> 2304", d, 3 * d}, shape{"linear out   N x 768 -> 768", d, d},
                      shape{"linear fc    N x 768 -> 3072", d, I}, shape{"linear proj  N x 3072 -> 768", I, d}}) {
         auto x = randv((size_t)N * sh.in, 1), w = randv((size_t)sh.out * sh.in, 2, 0.02f), b = randv(sh.out, 3);
-        std::vector<float> y((size_t)N * sh.out);
+        std::vector<float> y((size_t)N * sh.out), y2(y.size());
         double t = median_time(reps, [&] { linear_forward(y.data(), x.data(), w.data(), b.data(), N, sh.in, sh.out); });
         double gf = 2.0 * N * sh.in * sh.out / t / 1e9;
-        std::printf("%-34s %10.2f %10.1f %7.0f%%\n", sh.name, t * 1e3, gf, 100 * gf / peak);
+        std::printf("%-34s %10.2f %10.1f %7.0f%%  (BLAS)\n", sh.name, t * 1e3, gf, 100 * gf / peak);
+        if (fma_peak > 0) {
+            packed_linear pw = pack_linear(w.data(), sh.in, sh.out, linear_kernel::avx512);
+            double tp = median_time(reps, [&] { linear_forward_packed(y2.data(), x.data(), pw, b.data(), N); });
+            double gp = 2.0 * N * sh.in * sh.out / tp / 1e9;
+            std::printf("%-34s %10.2f %10.1f %7.0f%%  (packed AVX-512: %.0f%% of the FMA peak, %.2fx BLAS, max diff %.1e)\n",
+                        "", tp * 1e3, gp, 100 * gp / peak, 100 * gp / fma_peak, t / tp, maxdiff(y, y2));
+        }
     }
 
     // 3. attention, causal + ALiBi, Small shape

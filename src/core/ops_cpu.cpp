@@ -44,10 +44,14 @@ void layernorm_forward(float* out, const float* inp, const float* weight, const 
     for (int i = 0; i < N; i++) {
         const float* x = inp + (size_t)i * C;
         float* y = out + (size_t)i * C;
+        // simd reductions: partial sums in vector lanes (a different rounding order from
+        // the naive twin, within its 1e-5 tolerance).
         float mean = 0.0f;
+#pragma omp simd reduction(+ : mean)
         for (int c = 0; c < C; c++) mean += x[c];
         mean /= C;
         float var = 0.0f;
+#pragma omp simd reduction(+ : var)
         for (int c = 0; c < C; c++) {
             float d = x[c] - mean;
             var += d * d;
@@ -229,6 +233,14 @@ void sinusoidal_positions_forward(float* out, int start, int T, int C) {
 void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* weight,
                                      const float* bias, const conv1d_shape& s) {
     const int K = s.K, WC = s.WC, C = s.C;
+    // The weights (WC, K) transposed to (K, WC) on the stack, so that the inner loop over
+    // channels reads them contiguously and vectorises (Tranception: 7 x 64 floats).
+    constexpr int max_wt = 4096;
+    alignas(64) float wt[max_wt];
+    const bool transposed = (long)K * WC <= max_wt;
+    if (transposed)
+        for (int c = 0; c < WC; c++)
+            for (int m = 0; m < K; m++) wt[m * WC + c] = weight[(size_t)c * K + m];
 #pragma omp parallel for collapse(2) schedule(static) if ((long)s.B * s.T * C > 16384)
     for (int b = 0; b < s.B; b++)
         for (int t = 0; t < s.T; t++) {
@@ -241,7 +253,14 @@ void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* 
                     long src = pos - (K - 1) + m;
                     if (src < 0) continue;
                     const float* x = inp + b * s.bs_in + src * s.ld_in + c0;
-                    for (int c = 0; c < n; c++) y[c0 + c] += weight[(size_t)c * K + m] * x[c];
+                    float* yc = y + c0;
+                    if (transposed) {
+                        const float* w = wt + m * WC;
+#pragma omp simd
+                        for (int c = 0; c < n; c++) yc[c] += w[c] * x[c];
+                    } else {
+                        for (int c = 0; c < n; c++) yc[c] += weight[(size_t)c * K + m] * x[c];
+                    }
                 }
             }
         }

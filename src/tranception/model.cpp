@@ -52,7 +52,7 @@ std::vector<float> grouped_alibi_slopes(int n_head) {
 // ---------------------------------------------------------------------------------------
 // Loading
 
-model model_from_weights(const core::weights& w, const std::string& src) {
+model model_from_weights(const core::weights& w, const std::string& src, core::linear_kernel kernel) {
     TRANOVA_CHECK(w.arch == "tranception", "{}: weight file holds arch '{}', expected 'tranception' "
                   "(convert the checkpoint with --arch tranception)", src, w.arch);
     model m;
@@ -75,9 +75,12 @@ model model_from_weights(const core::weights& w, const std::string& src) {
         for (auto x : shape) n *= size_t(x);
         return std::vector<float>(p, p + n);
     };
-    // Linear weights stay in the file's (PyTorch) [out, in] layout, as core::linear_forward takes them.
-    auto lin = [&](const std::string& name, int in, int out) { return vec(name, {out, in}); };
+    // Linear weights: the file's (PyTorch) [out, in] layout, packed for this CPU.
+    auto lin = [&](const std::string& name, int in, int out) {
+        return core::pack_linear(w.get(name, {out, in}), in, out, kernel);
+    };
     m.wte = vec("token_embd.weight", {V, d});
+    m.head = core::pack_linear(m.wte.data(), d, V, kernel);
     m.lnf_w = vec("ln_f.weight", {d});
     m.lnf_b = vec("ln_f.bias", {d});
     m.slopes = vec("alibi_slopes", {H});
@@ -94,9 +97,9 @@ model model_from_weights(const core::weights& w, const std::string& src) {
         L.ln1_b = vec(p + "ln_1.bias", {d});
         L.ln2_w = vec(p + "ln_2.weight", {d});
         L.ln2_b = vec(p + "ln_2.bias", {d});
-        L.attn_w = lin(p + "attn_qkv.weight", d, 3 * d);
+        L.attn = lin(p + "attn_qkv.weight", d, 3 * d);
         L.attn_b = vec(p + "attn_qkv.bias", {3 * d});
-        L.proj_w = lin(p + "attn_out.weight", d, d);
+        L.proj = lin(p + "attn_out.weight", d, d);
         L.proj_b = vec(p + "attn_out.bias", {d});
         for (int q = 0; q < 3; ++q)
             for (int g = 0; g < 3; ++g) {
@@ -105,15 +108,15 @@ model model_from_weights(const core::weights& w, const std::string& src) {
                 L.conv_w[q][g] = vec(n + "weight", {hd, k});
                 L.conv_b[q][g] = vec(n + "bias", {hd});
             }
-        L.fc_w = lin(p + "mlp_fc.weight", d, ni);
+        L.fc = lin(p + "mlp_fc.weight", d, ni);
         L.fc_b = vec(p + "mlp_fc.bias", {ni});
-        L.fc2_w = lin(p + "mlp_proj.weight", ni, d);
+        L.fc2 = lin(p + "mlp_proj.weight", ni, d);
         L.fc2_b = vec(p + "mlp_proj.bias", {d});
     }
     return m;
 }
 
-model model_load(const std::string& path) {
+model model_load(const std::string& path, core::linear_kernel kernel) {
     namespace fs = std::filesystem;
     std::error_code ec;
     TRANOVA_CHECK(fs::exists(path, ec), "{}: model not found", path);
@@ -124,7 +127,7 @@ model model_load(const std::string& path) {
         f.read(sig, 8);
         is_h5 = std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
     }
-    if (is_h5) return model_from_weights(core::weights_read(path), path);
+    if (is_h5) return model_from_weights(core::weights_read(path), path, kernel);
     fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
     if (dir.empty()) dir = ".";
     fs::path cfg = dir / "config.json";
@@ -133,7 +136,7 @@ model model_load(const std::string& path) {
     core::checkpoint ck = core::checkpoint_read(path);
     std::vector<std::string> notes;
     core::weights w = core::convert_tranception(ck, core::json_parse_file(cfg.string()), notes);
-    return model_from_weights(w, path);
+    return model_from_weights(w, path, kernel);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -199,7 +202,7 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
     for (int l = 0; l < c.n_layer; ++l) {
         const auto& L = m.layers[l];
         core::layernorm_forward(ws.a.data(), ws.h.data(), L.ln1_w.data(), L.ln1_b.data(), R, d, c.ln_eps);
-        core::linear_forward(ws.qkv.data(), ws.a.data(), L.attn_w.data(), L.attn_b.data(), R, d, d3);
+        core::linear_forward_packed(ws.qkv.data(), ws.a.data(), L.attn, L.attn_b.data(), R);
         const float* cache_pre = cache ? &cache->qkv_pre[size_t(l) * cache->T * d3] : nullptr;
         const float* cache_kv = cache ? &cache->kv_post[size_t(l) * cache->T * 2 * d] : nullptr;
         if (fill) std::memcpy(&fill->qkv_pre[size_t(l) * fill->T * d3], ws.qkv.data(), sizeof(float) * R * d3);
@@ -246,17 +249,19 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
             core::attention_forward(&ws.att[size_t(row0[b]) * d], nullptr, post + size_t(s0) * d3,
                                     post + d, post + 2 * d, s, ws.scratch.data());
         }
-        core::linear_forward(ws.a.data(), ws.att.data(), L.proj_w.data(), L.proj_b.data(), R, d, d);
-        core::add_forward(ws.h.data(), ws.h.data(), ws.a.data(), size_t(R) * d);
+        // h = h + proj(att), h = h + fc2(relu(fc(ln_2(h)))^2): residual adds and the
+        // activation are the kernels' epilogues.
+        core::linear_forward_packed(ws.h.data(), ws.att.data(), L.proj, L.proj_b.data(), R,
+                                    core::linear_epilogue::accumulate);
 
         core::layernorm_forward(ws.a.data(), ws.h.data(), L.ln2_w.data(), L.ln2_b.data(), R, d, c.ln_eps);
-        core::linear_forward(ws.fc.data(), ws.a.data(), L.fc_w.data(), L.fc_b.data(), R, d, ni);
-        core::squared_relu_forward(ws.fc.data(), ws.fc.data(), size_t(R) * ni);
-        core::linear_forward(ws.a.data(), ws.fc.data(), L.fc2_w.data(), L.fc2_b.data(), R, ni, d);
-        core::add_forward(ws.h.data(), ws.h.data(), ws.a.data(), size_t(R) * d);
+        core::linear_forward_packed(ws.fc.data(), ws.a.data(), L.fc, L.fc_b.data(), R,
+                                    core::linear_epilogue::squared_relu);
+        core::linear_forward_packed(ws.h.data(), ws.fc.data(), L.fc2, L.fc2_b.data(), R,
+                                    core::linear_epilogue::accumulate);
     }
     core::layernorm_forward(ws.a.data(), ws.h.data(), m.lnf_w.data(), m.lnf_b.data(), R, d, c.ln_eps);
-    core::linear_forward(ws.logits.data(), ws.a.data(), m.wte.data(), nullptr, R, d, V);  // tied head
+    core::linear_forward_packed(ws.logits.data(), ws.a.data(), m.head, nullptr, R);  // tied head
     if (raw_logits) raw_logits->assign(ws.logits.begin(), ws.logits.begin() + size_t(R) * V);
     logprobs_out.resize(size_t(R) * V);
     core::log_softmax_forward(logprobs_out.data(), ws.logits.data(), R, V);

@@ -11,6 +11,8 @@
 // Not here: tokenization (tokenizer.hpp), the retrieval prior (prior.hpp), scoring.
 #pragma once
 
+#include "core/linear.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -35,21 +37,23 @@ std::vector<float> grouped_alibi_slopes(int n_head);
 struct layer_weights {
     // [d] each
     std::vector<float> ln1_w, ln1_b, ln2_w, ln2_b;
-    std::vector<float> attn_w;   // [3d, d] (out, in), PyTorch layout: Q | K | V output blocks
+    // Linear weights are packed at load for the CPU (core/linear.hpp); shapes (out, in).
+    core::packed_linear attn;    // [3d, d]: Q | K | V output blocks
     std::vector<float> attn_b;   // [3d]
-    std::vector<float> proj_w;   // [d, d] (out, in)
+    core::packed_linear proj;    // [d, d]
     std::vector<float> proj_b;   // [d]
     // conv[qkv][group-1]: weight [hd, k] (k = 3, 5, 7), bias [hd]
     std::vector<float> conv_w[3][3], conv_b[3][3];
-    std::vector<float> fc_w;     // [n_inner, d] (out, in)
+    core::packed_linear fc;      // [n_inner, d]
     std::vector<float> fc_b;     // [n_inner]
-    std::vector<float> fc2_w;    // [d, n_inner] (out, in)
+    core::packed_linear fc2;     // [d, n_inner]
     std::vector<float> fc2_b;    // [d]
 };
 
 struct model {
     model_config cfg;
-    std::vector<float> wte;      // [vocab, d], also the LM head
+    std::vector<float> wte;      // [vocab, d] token embedding
+    core::packed_linear head;    // the tied LM head: wte packed as a (vocab, d) linear
     std::vector<float> lnf_w, lnf_b;
     std::vector<layer_weights> layers;
     std::vector<float> slopes;   // [n_head]
@@ -58,14 +62,15 @@ struct model {
 };
 
 // Builds the model from a tranova weight file's tensors (arch "tranception",
-// docs/weights-format.md; linear weights kept [out, in] as core::linear_forward takes them).
+// docs/weights-format.md). Linear weights are packed for `kernel` (core/linear.hpp).
 // Throws tranova::error naming the tensor on a missing tensor or a shape mismatch.
-model model_from_weights(const core::weights& w, const std::string& source);
+model model_from_weights(const core::weights& w, const std::string& source,
+                         core::linear_kernel kernel = core::linear_kernel::automatic);
 
 // Loads a model: a tranova HDF5 weight file (`tranova convert --arch tranception`), or a
 // checkpoint the converter reads (a folder with config.json + model.safetensors or
 // pytorch_model.bin, or such a file with config.json beside it), converted in memory.
-model model_load(const std::string& path);
+model model_load(const std::string& path, core::linear_kernel kernel = core::linear_kernel::automatic);
 
 // The wild type's per-layer prefix for one window and direction.
 struct prefix_cache {

@@ -181,96 +181,127 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
         return static_cast<float>(S);
     };
 
-    // Parallelism is ours (OpenMP over batches of variants, and over heads in the wild
-    // type's pass); BLAS stays single-threaded for the whole run.
+    // Parallelism is ours: OpenMP over batches of variant slices (the ops run
+    // single-threaded inside), and inside the ops for the wild type's pass. BLAS stays
+    // single-threaded for the whole run.
     const int threads = get_threads();
     struct blas_single {
         blas_single() { if (openblas_set_num_threads) openblas_set_num_threads(1); }
         ~blas_single() { if (openblas_set_num_threads) openblas_set_num_threads(get_threads()); }
     } blas_guard;
+    // One workspace per thread for the whole run (no re-allocation, no page faults per batch).
+    std::vector<workspace> thread_ws(std::max(1, threads));
+    std::vector<std::vector<float>> thread_out(thread_ws.size());
     for (size_t gi = 0; gi < groups.size(); ++gi) {
         const auto& g = groups[gi];
+        // The wild type of this window in each direction: its score, and the prefix cache
+        // its variants start from.
+        std::vector<slice_job> wt(ndir);
+        std::vector<prefix_cache> cache(ndir);
         for (int dir = 0; dir < ndir; ++dir) {
-            slice_job wt;
-            make_slice(target, wt_pos, g.wt_a, g.wt_b, dir, wt);
-            workspace ws0;
-            prefix_cache cache;
+            make_slice(target, wt_pos, g.wt_a, g.wt_b, dir, wt[dir]);
             std::vector<float> lp0;
-            model_forward(m, nullptr, {batch_item{wt.ids.data(), int(wt.ids.size()), 0}}, lp0, ws0,
-                          opt.use_cache ? &cache : nullptr);
-            wt.start = 0;
-            wt.S = sum_job(wt, nullptr, lp0.data());
-            S_wt[dir].push_back(wt.S);
+            model_forward(m, nullptr, {batch_item{wt[dir].ids.data(), int(wt[dir].ids.size()), 0}}, lp0,
+                          thread_ws[0], opt.use_cache ? &cache[dir] : nullptr);
+            wt[dir].start = 0;
+            wt[dir].S = sum_job(wt[dir], nullptr, lp0.data());
+            S_wt[dir].push_back(wt[dir].S);
             bar.add();
-            if (slices) slices->push_back({dir, -1, g.wt_a, g.wt_b, wt.S});
+            if (slices) slices->push_back({dir, -1, g.wt_a, g.wt_b, wt[dir].S});
+        }
 
-            std::vector<slice_job> jobs(g.members.size());
-            std::vector<int> todo;
-            for (size_t k = 0; k < g.members.size(); ++k) {
+        // Every variant slice of both directions; slices equal to the wild type's take its
+        // score, the others start at their first token that differs from it.
+        const size_t nm = g.members.size();
+        std::vector<slice_job> jobs(nm * ndir);  // [dir][member]
+        std::vector<int> todo;
+        for (int dir = 0; dir < ndir; ++dir)
+            for (size_t k = 0; k < nm; ++k) {
                 int vi = g.members[k];
-                auto& job = jobs[k];
+                auto& job = jobs[dir * nm + k];
                 job.variant = vi;
                 make_slice(seqs[vi], tpos[vi], g.ranges[k].first, g.ranges[k].second, dir, job);
-                if (job.ids == wt.ids && job.prior_rows == wt.prior_rows) {
-                    job.S = wt.S;  // the slice is the wild type's: exactly its score
+                if (job.ids == wt[dir].ids && job.prior_rows == wt[dir].prior_rows) {
+                    job.S = wt[dir].S;  // the slice is the wild type's: exactly its score
                     bar.add();
                     continue;
                 }
                 if (opt.use_cache) {
                     size_t c = 0;
-                    while (c < job.ids.size() && c < wt.ids.size() && job.ids[c] == wt.ids[c]) ++c;
+                    while (c < job.ids.size() && c < wt[dir].ids.size() && job.ids[c] == wt[dir].ids[c]) ++c;
                     job.start = static_cast<int>(c);
                 }
-                todo.push_back(int(k));
+                todo.push_back(int(dir * nm + k));
             }
-            // Batches of similar start (fewest rows first keeps batches tight).
-            std::sort(todo.begin(), todo.end(), [&](int x, int y) { return jobs[x].start > jobs[y].start; });
-            std::vector<std::vector<int>> batches;
-            int rows = 0;
-            for (int k : todo) {
-                int r = int(jobs[k].ids.size()) - jobs[k].start;
-                if (batches.empty() || rows + r > opt.max_batch_rows || batches.back().size() >= 64) {
-                    batches.emplace_back();
-                    rows = 0;
-                }
-                batches.back().push_back(k);
-                rows += r;
+        auto rows_of = [&](int k) { return int(jobs[k].ids.size()) - jobs[k].start; };
+        // Batches of slices of the same direction and similar start (similar lengths keep
+        // the per-slice attention work even), at most max_batch_rows rows, and small
+        // enough that every thread gets several (load balance at the end of the window).
+        long total_rows = 0;
+        for (int k : todo) total_rows += rows_of(k);
+        const int cap = int(std::clamp<long>(total_rows / (4L * std::max(1, threads)), 256L,
+                                             long(std::max(1, opt.max_batch_rows))));
+        std::sort(todo.begin(), todo.end(), [&](int x, int y) {
+            int dx = x / int(nm), dy = y / int(nm);
+            return dx != dy ? dx < dy : jobs[x].start > jobs[y].start;
+        });
+        std::vector<std::vector<int>> batches;
+        std::vector<long> batch_rows;
+        int rows = 0;
+        for (int k : todo) {
+            int r = rows_of(k);
+            if (batches.empty() || rows + r > cap || batches.back().size() >= 64 ||
+                k / int(nm) != batches.back().front() / int(nm)) {
+                batches.emplace_back();
+                batch_rows.push_back(0);
+                rows = 0;
             }
-            const bool par = threads > 1 && batches.size() > 1;
-            std::exception_ptr err;
-#pragma omp parallel if (par)
-            {
-                workspace ws;
-                std::vector<float> out;
-                std::vector<batch_item> items;
-#pragma omp for schedule(dynamic, 1)
-                for (size_t bi = 0; bi < batches.size(); ++bi) {
-                    try {
-                        items.clear();
-                        for (int k : batches[bi])
-                            items.push_back({jobs[k].ids.data(), int(jobs[k].ids.size()), jobs[k].start});
-                        model_forward(m, opt.use_cache ? &cache : nullptr, items, out, ws);
-                        size_t off = 0;
-                        for (int k : batches[bi]) {
-                            jobs[k].S = sum_job(jobs[k], &cache, out.data() + off);
-                            off += size_t(jobs[k].ids.size() - jobs[k].start) * 25;
-                            bar.add();
-                        }
-                    } catch (...) {
-#pragma omp critical
-                        if (!err) err = std::current_exception();
-                    }
-                }
-            }
-            if (err) std::rethrow_exception(err);
-            for (size_t k = 0; k < jobs.size(); ++k) {
-                int vi = jobs[k].variant;
-                S_var[vi * 2 + dir].push_back(jobs[k].S);
-                S_var_group[vi * 2 + dir].push_back(int(gi));
-                if (slices) slices->push_back({dir, vi, g.ranges[k].first, g.ranges[k].second, jobs[k].S});
-            }
-            if (progress_cb) progress_cb(gi);
+            batches.back().push_back(k);
+            batch_rows.back() += r;
+            rows += r;
         }
+        // Largest batches first: the short ones fill the gaps at the end.
+        std::vector<size_t> order(batches.size());
+        std::iota(order.begin(), order.end(), size_t(0));
+        std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return batch_rows[x] > batch_rows[y]; });
+        const bool par = threads > 1 && batches.size() > 1;
+        std::exception_ptr err;
+#pragma omp parallel if (par)
+        {
+            const int tid = omp_get_thread_num();
+            workspace& ws = thread_ws[std::min<size_t>(tid, thread_ws.size() - 1)];
+            std::vector<float>& out = thread_out[std::min<size_t>(tid, thread_out.size() - 1)];
+            std::vector<batch_item> items;
+#pragma omp for schedule(dynamic, 1)
+            for (size_t oi = 0; oi < order.size(); ++oi) {
+                const auto& batch = batches[order[oi]];
+                const int dir = batch.front() / int(nm);
+                try {
+                    items.clear();
+                    for (int k : batch) items.push_back({jobs[k].ids.data(), int(jobs[k].ids.size()), jobs[k].start});
+                    model_forward(m, opt.use_cache ? &cache[dir] : nullptr, items, out, ws);
+                    size_t off = 0;
+                    for (int k : batch) {
+                        jobs[k].S = sum_job(jobs[k], &cache[dir], out.data() + off);
+                        off += size_t(rows_of(k)) * 25;
+                        bar.add();
+                    }
+                } catch (...) {
+#pragma omp critical
+                    if (!err) err = std::current_exception();
+                }
+            }
+        }
+        if (err) std::rethrow_exception(err);
+        for (int dir = 0; dir < ndir; ++dir)
+            for (size_t k = 0; k < nm; ++k) {
+                const auto& job = jobs[dir * nm + k];
+                int vi = job.variant;
+                S_var[vi * 2 + dir].push_back(job.S);
+                S_var_group[vi * 2 + dir].push_back(int(gi));
+                if (slices) slices->push_back({dir, vi, g.ranges[k].first, g.ranges[k].second, job.S});
+            }
+        if (progress_cb) progress_cb(gi);
     }
     bar.finish();
 

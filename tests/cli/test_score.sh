@@ -21,6 +21,16 @@ run "$TRANOVA" score -q --model "$MODEL" --dms ok.csv --target $TARGET --no-mirr
 expect_rc 0; expect_out "Spearman(avg_score, DMS_score)"
 if head -1 nm.csv | grep -q ',avg_score_L_to_R,avg_score$'; then _pass; else _fail "no-mirror header"; fi
 
+# The linear-layer kernels (AVX-512 panels when the CPU has them, BLAS) give the same
+# scores within float rounding (5e-6 absolute on these ~0.1-sized scores).
+run "$TRANOVA" score -v --model "$MODEL" --dms ok.csv --target $TARGET --cpu-kernel blas -o blas.csv
+expect_rc 0; expect_err "linear layers on BLAS"
+if paste -d, out.csv blas.csv | awk -F, 'NR > 1 { n++; for (c = 3; c <= 5; c++) { d = $c - $(c + 5); if (d < 0) d = -d; if (d > 5e-6) bad = 1 } }
+    END { exit !(n == 3 && !bad) }'
+then _pass; else _fail "--cpu-kernel blas and auto disagree"; fi
+run "$TRANOVA" score -q --model "$MODEL" --dms ok.csv --target $TARGET --cpu-kernel fast -o k.csv
+expect_rc 2; expect_err "--cpu-kernel must be auto, avx512 or blas"; expect_no_file k.csv
+
 # Bad inputs: one line, exit 1, no output file.
 bad() {  # bad NAME CSV_BODY EXPECTED_MESSAGE [extra args]
   printf 'mutant\n%b\n' "$2" > "$1.csv"
