@@ -246,19 +246,25 @@ void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* 
         for (int t = 0; t < s.T; t++) {
             const long pos = (long)s.start + t;
             float* y = out + b * s.bs_out + (long)t * s.ld_out;
+            const int m_lo = (int)std::max(0L, (long)(K - 1) - pos);  // taps before position 0 are zero padding
+            const float* xb = inp + b * s.bs_in;
+            const long first = pos - (K - 1);  // tap m reads row first + m (>= 0 from m_lo on)
             for (int c0 = 0; c0 < C; c0 += WC) {
                 const int n = std::min(WC, C - c0);
-                for (int c = 0; c < n; c++) y[c0 + c] = bias ? bias[c] : 0.0f;
-                for (int m = 0; m < K; m++) {
-                    long src = pos - (K - 1) + m;
-                    if (src < 0) continue;
-                    const float* x = inp + b * s.bs_in + src * s.ld_in + c0;
-                    float* yc = y + c0;
-                    if (transposed) {
-                        const float* w = wt + m * WC;
+                float* yc = y + c0;
+                if (transposed) {
+                    // Sum the taps in a register per channel (same order as the naive twin:
+                    // bias, then tap 0, 1, ...), one store per output.
 #pragma omp simd
-                        for (int c = 0; c < n; c++) yc[c] += w[c] * x[c];
-                    } else {
+                    for (int c = 0; c < n; c++) {
+                        float acc = bias ? bias[c] : 0.0f;
+                        for (int m = m_lo; m < K; m++) acc += wt[m * WC + c] * xb[(first + m) * s.ld_in + c0 + c];
+                        yc[c] = acc;
+                    }
+                } else {
+                    for (int c = 0; c < n; c++) yc[c] = bias ? bias[c] : 0.0f;
+                    for (int m = m_lo; m < K; m++) {
+                        const float* x = xb + (first + m) * s.ld_in + c0;
                         for (int c = 0; c < n; c++) yc[c] += weight[(size_t)c * K + m] * x[c];
                     }
                 }
