@@ -30,21 +30,24 @@ inline void panel_masks(int valid, __mmask16 m[3]) {
     }
 }
 
+// One R x 48 output tile over the whole K loop. B row k (48 columns) is at b + k * ldb;
+// its loads are masked, so a row-major B may end at the matrix's last column.
 template <int R>
-inline void tile(float* out, int ld_out, const float* inp, int ld_in, const float* b, const float* bias, int K,
-                 const __mmask16 m[3], int epilogue) {
+inline void tile(float* out, int ld_out, const float* inp, int ld_in, const float* b, long ldb, const float* bias,
+                 int K, const __mmask16 m[3], int epilogue) {
     __m512 acc[R][3];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
         for (int v = 0; v < 3; ++v) acc[r][v] = _mm512_setzero_ps();
     for (int k = 0; k < K; ++k) {
-        const float* bk = b + k * panel;
-        // The panel streams from L2: fetch 8 k-steps ahead (+3% measured; a prefetch past
-        // the panel's end is harmless, prefetches do not fault).
-        _mm_prefetch(reinterpret_cast<const char*>(bk + 8 * panel), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(bk + 8 * panel + 16), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(bk + 8 * panel + 32), _MM_HINT_T0);
-        __m512 b0 = _mm512_loadu_ps(bk), b1 = _mm512_loadu_ps(bk + 16), b2 = _mm512_loadu_ps(bk + 32);
+        const float* bk = b + k * ldb;
+        // B streams from L2: fetch 8 k-steps ahead (+3% measured; a prefetch past the
+        // end of B is harmless, prefetches do not fault).
+        _mm_prefetch(reinterpret_cast<const char*>(bk + 8 * ldb), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(bk + 8 * ldb + 16), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(bk + 8 * ldb + 32), _MM_HINT_T0);
+        __m512 b0 = _mm512_maskz_loadu_ps(m[0], bk), b1 = _mm512_maskz_loadu_ps(m[1], bk + 16),
+               b2 = _mm512_maskz_loadu_ps(m[2], bk + 32);
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             __m512 a = _mm512_set1_ps(inp[(long)r * ld_in + k]);
@@ -73,17 +76,17 @@ inline void tile(float* out, int ld_out, const float* inp, int ld_in, const floa
         }
 }
 
-inline void tile_rows_n(int R, float* out, int ld_out, const float* inp, int ld_in, const float* b, const float* bias,
-                        int K, const __mmask16 m[3], int epilogue) {
+inline void tile_rows_n(int R, float* out, int ld_out, const float* inp, int ld_in, const float* b, long ldb,
+                        const float* bias, int K, const __mmask16 m[3], int epilogue) {
     switch (R) {
-        case 8: tile<8>(out, ld_out, inp, ld_in, b, bias, K, m, epilogue); break;
-        case 7: tile<7>(out, ld_out, inp, ld_in, b, bias, K, m, epilogue); break;
-        case 6: tile<6>(out, ld_out, inp, ld_in, b, bias, K, m, epilogue); break;
-        case 5: tile<5>(out, ld_out, inp, ld_in, b, bias, K, m, epilogue); break;
-        case 4: tile<4>(out, ld_out, inp, ld_in, b, bias, K, m, epilogue); break;
-        case 3: tile<3>(out, ld_out, inp, ld_in, b, bias, K, m, epilogue); break;
-        case 2: tile<2>(out, ld_out, inp, ld_in, b, bias, K, m, epilogue); break;
-        default: tile<1>(out, ld_out, inp, ld_in, b, bias, K, m, epilogue); break;
+        case 8: tile<8>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        case 7: tile<7>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        case 6: tile<6>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        case 5: tile<5>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        case 4: tile<4>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        case 3: tile<3>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        case 2: tile<2>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        default: tile<1>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
     }
 }
 
@@ -101,7 +104,24 @@ void linear_panels_avx512(float* out, int ld_out, const float* inp, int ld_in, c
             const float* bp = bias ? bias + c0 : nullptr;
             for (int r = m0; r < m1; r += tile_rows) {
                 const int R = m1 - r < tile_rows ? m1 - r : tile_rows;
-                tile_rows_n(R, out + (long)r * ld_out + c0, ld_out, inp + (long)r * ld_in, ld_in, b, bp, IC, m, epilogue);
+                tile_rows_n(R, out + (long)r * ld_out + c0, ld_out, inp + (long)r * ld_in, ld_in, b, panel, bp, IC, m,
+                            epilogue);
+            }
+        }
+    }
+}
+
+void gemm_rowmajor_avx512(float* c, int ldc, const float* a, int lda, const float* b, int ldb, int M, int N, int K) {
+    const int np = (N + panel - 1) / panel;
+    for (int m0 = 0; m0 < M; m0 += block_rows) {
+        const int m1 = m0 + block_rows < M ? m0 + block_rows : M;
+        for (int p = 0; p < np; ++p) {
+            const int c0 = p * panel;
+            __mmask16 m[3];
+            panel_masks(N - c0, m);
+            for (int r = m0; r < m1; r += tile_rows) {
+                const int R = m1 - r < tile_rows ? m1 - r : tile_rows;
+                tile_rows_n(R, c + (long)r * ldc + c0, ldc, a + (long)r * lda, lda, b + c0, ldb, nullptr, K, m, 0);
             }
         }
     }

@@ -2,6 +2,9 @@
 // every matrix product. Shapes and semantics are documented in ops.hpp.
 #include "core/ops.hpp"
 
+#include "core/linear.hpp"
+#include "core/linear_kernel.hpp"
+
 #include "util/error.hpp"
 #include "util/threads.hpp"
 
@@ -253,13 +256,20 @@ void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* 
                 const int n = std::min(WC, C - c0);
                 float* yc = y + c0;
                 if (transposed) {
-                    // Sum the taps in a register per channel (same order as the naive twin:
-                    // bias, then tap 0, 1, ...), one store per output.
-#pragma omp simd
-                    for (int c = 0; c < n; c++) {
-                        float acc = bias ? bias[c] : 0.0f;
-                        for (int m = m_lo; m < K; m++) acc += wt[m * WC + c] * xb[(first + m) * s.ld_in + c0 + c];
-                        yc[c] = acc;
+                    // Sum the taps in a local accumulator (same order as the naive twin: bias,
+                    // then tap 0, 1, ...); being local, it cannot alias the inputs, so the
+                    // channel loops vectorise. One store per output.
+                    constexpr int chunk = 256;
+                    alignas(64) float acc[chunk];
+                    for (int c1 = 0; c1 < n; c1 += chunk) {
+                        const int nn = std::min(chunk, n - c1);
+                        for (int c = 0; c < nn; c++) acc[c] = bias ? bias[c1 + c] : 0.0f;
+                        for (int m = m_lo; m < K; m++) {
+                            const float* w = wt + m * WC + c1;
+                            const float* x = xb + (first + m) * s.ld_in + c0 + c1;
+                            for (int c = 0; c < nn; c++) acc[c] += w[c] * x[c];
+                        }
+                        for (int c = 0; c < nn; c++) yc[c1 + c] = acc[c];
                     }
                 } else {
                     for (int c = 0; c < n; c++) yc[c] = bias ? bias[c] : 0.0f;
@@ -279,6 +289,15 @@ void conv1d_causal_depthwise_forward(float* out, const float* inp, const float* 
 namespace {
 constexpr int QB = 64;
 }
+bool attention_force_blas = false;
+
+bool attention_uses_avx512() {
+#if defined(TRANOVA_HAVE_AVX512_KERNEL)
+    return cpu_has_avx512() && !attention_force_blas;
+#else
+    return false;
+#endif
+}
 
 attention_shape attention_shape_contiguous(int B, int T, int TK, int NH, int HD) {
     attention_shape s;
@@ -291,7 +310,8 @@ attention_shape attention_shape_contiguous(int B, int T, int TK, int NH, int HD)
 }
 
 size_t attention_scratch_floats(const attention_shape& s) {
-    return (size_t)omp_get_max_threads() * QB * std::max(1, s.TK);
+    // per thread: a QB x TK score block and a transposed HD x TK key block
+    return (size_t)omp_get_max_threads() * (QB + std::max(1, s.HD)) * std::max(1, s.TK);
 }
 
 void attention_forward(float* out, float* probs, const float* q, const float* k,
@@ -303,8 +323,11 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
     // costs more than the work, a lot more on an oversubscribed machine
     const double work = 4.0 * s.B * s.NH * (double)s.T * s.TK * s.HD;
     const bool parallel = ntask > 1 && work > 1.0e7 && omp_get_max_threads() > 1;
+    // The two products run on our AVX-512 kernel when the CPU has it (no dependence on
+    // which kernels OpenBLAS picks), else on BLAS.
+    const bool avx512 = attention_uses_avx512();
     std::optional<blas_single_thread_guard> guard;
-    if (parallel) guard.emplace();
+    if (parallel && !avx512) guard.emplace();
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
     for (long task = 0; task < ntask; task++) {
         const int blk = (int)(task % nblk);
@@ -313,15 +336,25 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
         const int i0 = blk * QB, nq = std::min(QB, s.T - i0);
         // keys this block can see at all
         const int nk = s.causal ? std::min(s.TK, s.start + i0 + nq) : s.TK;
-        float* S = scratch + (size_t)omp_get_thread_num() * QB * std::max(1, s.TK);
+        float* S = scratch + (size_t)omp_get_thread_num() * (QB + std::max(1, s.HD)) * std::max(1, s.TK);
+        float* KT = S + (size_t)QB * std::max(1, s.TK);  // keys [0, nk) transposed: HD x nk
         const float* qb = q + b * s.bs_q + (long)i0 * s.ld_q + h * s.HD;
         const float* kb = k + b * s.bs_k + h * s.HD;
         const float* vb = v + b * s.bs_v + h * s.HD;
         float* ob = out + b * s.bs_o + (long)i0 * s.ld_o + h * s.HD;
         const uint8_t* valid = s.key_valid ? s.key_valid + (size_t)b * s.TK : nullptr;
-        if (nk > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, s.HD, scale, qb,
-                        (int)s.ld_q, kb, (int)s.ld_k, 0.0f, S, nk);
+        if (nk > 0) {
+            if (avx512) {
+                // Q K^T as a row-major product against the transposed key block, then the scale.
+                for (int j = 0; j < nk; j++)
+                    for (int e = 0; e < s.HD; e++) KT[(size_t)e * nk + j] = kb[(long)j * s.ld_k + e];
+                detail::gemm_rowmajor_avx512(S, nk, qb, (int)s.ld_q, KT, nk, nq, nk, s.HD);
+                for (size_t i = 0; i < (size_t)nq * nk; i++) S[i] *= scale;
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, s.HD, scale, qb,
+                            (int)s.ld_q, kb, (int)s.ld_k, 0.0f, S, nk);
+            }
+        }
         const float slope = s.alibi_slopes ? s.alibi_slopes[h] : 0.0f;
         for (int r = 0; r < nq; r++) {
             float* row = S + (size_t)r * nk;
@@ -347,7 +380,9 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
                 std::fill(pr + nk, pr + s.TK, 0.0f);
             }
         }
-        if (nk > 0)
+        if (nk > 0 && avx512)
+            detail::gemm_rowmajor_avx512(ob, (int)s.ld_o, S, nk, vb, (int)s.ld_v, nq, s.HD, nk);
+        else if (nk > 0)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, s.HD, nk, 1.0f, S, nk, vb,
                         (int)s.ld_v, 0.0f, ob, (int)s.ld_o);
         else

@@ -186,9 +186,13 @@ TEST_CASE("causal depthwise conv matches naive, also from a start position", "[c
 
 TEST_CASE("attention matches naive: causal, ALiBi, padding, cached start, cross", "[core][ops]") {
     struct cfg { int B, T, TK, NH, HD; bool causal, alibi, pad; };
+    // Both product paths: the AVX-512 kernel (when the CPU has it) and BLAS.
+    for (bool force_blas : {false, true})
     for (cfg c : {cfg{1, 1, 1, 1, 8, true, false, false}, cfg{2, 13, 13, 3, 16, true, true, true},
                   cfg{1, 130, 130, 4, 64, true, true, false}, cfg{3, 7, 29, 2, 5, false, false, true},
-                  cfg{2, 70, 70, 2, 9, false, true, true}}) {
+                  cfg{2, 70, 70, 2, 9, false, true, true}, cfg{1, 100, 300, 2, 64, false, true, false}}) {
+        attention_force_blas = force_blas;
+        CAPTURE(force_blas, attention_uses_avx512(), c.B, c.T, c.TK, c.NH, c.HD);
         attention_shape s = attention_shape_contiguous(c.B, c.T, c.TK, c.NH, c.HD);
         s.causal = c.causal;
         int C = c.NH * c.HD;
@@ -226,6 +230,7 @@ TEST_CASE("attention matches naive: causal, ALiBi, padding, cached start, cross"
             CHECK(m < 2e-5f);
         }
     }
+    attention_force_blas = false;
 }
 
 TEST_CASE("attention on a fused QKV buffer with strides", "[core][ops]") {
