@@ -3,6 +3,7 @@
 // five 64-bit planes, so one word compares 64 columns with 5 XORs, an OR-tree and a
 // popcount; a pair stops early once it can no longer reach either row's threshold.
 #include "msa/msa.hpp"
+#include "msa/weights_kernels.hpp"
 
 #include "util/error.hpp"
 
@@ -35,16 +36,9 @@ struct packed {
     std::vector<std::int64_t> gsuffix;
 };
 
-packed pack(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, bool gap_matches) {
-    packed p;
-    p.n = n;
-    p.l = l;
-    p.words = (l + 63) / 64;
-    p.blocks = (p.words + block_words - 1) / block_words;
-    p.bits.assign(n * p.words * planes, 0);
-    p.suffix.assign(n * (p.blocks + 1), 0);
-    // Column order: least likely to match first (match counts do not depend on the order),
-    // so unrelated pairs fall below their threshold, and stop, after fewer words.
+// Column order: least likely to match first (match counts do not depend on the order),
+// so unrelated pairs fall below their threshold, and stop, after fewer words.
+std::vector<std::size_t> column_order(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, bool gap_matches) {
     std::vector<std::size_t> order(l);
     {
         std::vector<double> pmatch(l, 0.0);
@@ -59,6 +53,17 @@ packed pack(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, b
         for (std::size_t j = 0; j < l; ++j) order[j] = j;
         std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return pmatch[a] < pmatch[b]; });
     }
+    return order;
+}
+
+packed pack(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, bool gap_matches, const std::vector<std::size_t>& order) {
+    packed p;
+    p.n = n;
+    p.l = l;
+    p.words = (l + 63) / 64;
+    p.blocks = (p.words + block_words - 1) / block_words;
+    p.bits.assign(n * p.words * planes, 0);
+    p.suffix.assign(n * (p.blocks + 1), 0);
     for (std::size_t r = 0; r < n; ++r) {
         std::uint64_t* row = &p.bits[r * p.words * planes];
         const std::uint8_t* c = &codes[r * l];
@@ -133,14 +138,12 @@ inline bool group_matches(const packed& p, std::size_t g, std::size_t j, __m256i
 }
 #endif
 
-}  // namespace
-
-std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
-                                           std::span<const std::int32_t> min_ge, bool gap_matches, bool simd) {
-    TRANOVA_CHECK(codes.size() == n * l && min_ge.size() == n, "count_neighbours: bad sizes");
+// The 64-bit-word kernels: scalar (simd = false) or AVX2, 4 rows per 256-bit register.
+std::vector<std::int64_t> count_words(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
+                                      std::span<const std::int32_t> min_ge, bool gap_matches, bool simd) {
     std::vector<std::int64_t> total(n, 1);
     if (n == 0) return total;
-    const packed p = pack(codes, n, l, gap_matches);
+    const packed p = pack(codes, n, l, gap_matches, column_order(codes, n, l, gap_matches));
     const std::size_t W = p.words, B = p.blocks;
     int nthreads = omp_get_max_threads();
     std::vector<std::vector<std::int32_t>> local(static_cast<std::size_t>(nthreads));
@@ -212,6 +215,226 @@ std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, 
     for (auto& c : local)
         for (std::size_t r = 0; r < n && !c.empty(); ++r) total[r] += c[r];
     return total;
+}
+
+#if defined(TRANOVA_MSA_AVX512)
+// Packs the 8-lane layout of weights_kernels.hpp (no mask plane: the two sides code gaps
+// that must not match, and padding columns, with two different values).
+struct lane_pack {
+    std::vector<std::uint64_t> gbits, jhead, jtail;
+    std::vector<std::int64_t> gsuf, jsuf, gneed, jneed;
+    std::vector<unsigned char> check;
+    detail::lane_layout lay;
+};
+
+// column_order's result, counted row by row (sequential reads, one table per thread):
+// same counts, same order.
+std::vector<std::size_t> column_order_fast(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, bool gap_matches) {
+    std::vector<std::uint32_t> count(l * 32, 0);
+#pragma omp parallel
+    {
+        std::vector<std::uint32_t> mine(l * 32, 0);
+#pragma omp for schedule(static)
+        for (std::int64_t r = 0; r < static_cast<std::int64_t>(n); ++r) {
+            const std::uint8_t* c = &codes[static_cast<std::size_t>(r) * l];
+            for (std::size_t j = 0; j < l; ++j) ++mine[j * 32 + (c[j] & 31)];
+        }
+#pragma omp critical
+        for (std::size_t k = 0; k < l * 32; ++k) count[k] += mine[k];
+    }
+    std::vector<double> pmatch(l, 0.0);
+    for (std::size_t j = 0; j < l; ++j) {
+        double s = 0;
+        for (std::size_t a = gap_matches ? 0 : 1; a < 32; ++a) s += static_cast<double>(count[j * 32 + a]) * count[j * 32 + a];
+        pmatch[j] = s;
+    }
+    std::vector<std::size_t> order(l);
+    for (std::size_t j = 0; j < l; ++j) order[j] = j;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return pmatch[a] < pmatch[b]; });
+    return order;
+}
+
+// Bit b of each of the 64 bytes v[0..63] -> one word (bit k = bit b of v[k]).
+inline std::uint64_t byte_bits(const std::uint8_t* v, int b) {
+#if defined(__AVX2__)
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v));
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 32));
+    const __m128i sh = _mm_cvtsi32_si128(7 - b);
+    const auto m0 = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_sll_epi16(lo, sh)));
+    const auto m1 = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_sll_epi16(hi, sh)));
+    return m0 | std::uint64_t{m1} << 32;
+#else
+    std::uint64_t w = 0;
+    for (int k = 0; k < 64; ++k) w |= std::uint64_t{(v[k] >> b) & 1u} << k;
+    return w;
+#endif
+}
+
+void pack_lanes(lane_pack& lp, std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
+                std::span<const std::int32_t> min_ge, bool gap_matches) {
+    using detail::head_words;
+    using detail::lane_rows;
+    const std::vector<std::size_t> order = column_order_fast(codes, n, l, gap_matches);
+    std::uint8_t maxc = 0;
+    for (std::uint8_t c : codes) maxc = std::max<std::uint8_t>(maxc, c & 31);
+    const int P = maxc < 30 ? 5 : 6;
+    const std::uint8_t pad_i = P == 5 ? 30 : 32, pad_j = P == 5 ? 31 : 33;
+    const std::size_t W = std::max((l + 63) / 64, head_words), T = W - head_words, G = (n + lane_rows - 1) / lane_rows;
+    const std::size_t Pz = static_cast<std::size_t>(P);
+    lp.gbits.resize(G * W * Pz * lane_rows);
+    lp.jhead.resize(n * head_words * Pz);
+    lp.jtail.resize(n * T * Pz);
+    lp.gsuf.resize(G * (W + 1) * lane_rows);
+    lp.jsuf.resize(n * (W + 1));
+    lp.gneed.resize(G * lane_rows);
+    lp.jneed.resize(n);
+    lp.check.assign(W + 1, 0);
+    std::vector<std::size_t> first(G * lane_rows, W + 1);  // first w with suf[w] < need (W + 1: never)
+#pragma omp parallel
+    {
+        std::vector<std::uint8_t> vi(W * 64), vj(W * 64);
+        std::vector<std::int64_t> suf(W + 1);
+#pragma omp for schedule(static)
+        for (std::int64_t rr = 0; rr < static_cast<std::int64_t>(G * lane_rows); ++rr) {
+            const auto r = static_cast<std::size_t>(rr);
+            const std::size_t g = r / lane_rows, lane = r % lane_rows;
+            std::fill(suf.begin(), suf.end(), 0);
+            std::fill(vi.begin(), vi.end(), pad_i);
+            std::fill(vj.begin(), vj.end(), pad_j);
+            if (r < n) {  // padding rows of the last group: all padding, need INT64_MAX
+                const std::uint8_t* c = &codes[r * l];
+                for (std::size_t k = 0; k < l; ++k) {
+                    const std::uint8_t v = c[order[k]] & 31;
+                    if (v != 0 || gap_matches) {
+                        vi[k] = vj[k] = v;
+                        ++suf[k >> 6];
+                    }
+                }
+                for (std::size_t w = W; w-- > 0;) suf[w] += suf[w + 1];
+            }
+            for (std::size_t w = 0; w < W; ++w)
+                for (std::size_t b = 0; b < Pz; ++b) {
+                    lp.gbits[((g * W + w) * Pz + b) * lane_rows + lane] = byte_bits(&vi[w * 64], static_cast<int>(b));
+                    if (r >= n) continue;
+                    const std::uint64_t y = byte_bits(&vj[w * 64], static_cast<int>(b));
+                    if (w < head_words)
+                        lp.jhead[(r * head_words + w) * Pz + b] = y;
+                    else
+                        lp.jtail[(r * T + w - head_words) * Pz + b] = y;
+                }
+            for (std::size_t w = 0; w <= W; ++w) lp.gsuf[(g * (W + 1) + w) * lane_rows + lane] = suf[w];
+            if (r >= n) {
+                lp.gneed[r] = std::numeric_limits<std::int64_t>::max();
+                continue;
+            }
+            for (std::size_t w = 0; w <= W; ++w) lp.jsuf[r * (W + 1) + w] = suf[w];
+            lp.gneed[r] = lp.jneed[r] = min_ge[r];
+            std::size_t f = 0;
+            while (f <= W && suf[f] >= min_ge[r]) ++f;
+            first[r] = f;
+        }
+    }
+    // A pair can stop after w words only if one of its rows has suf[w] < need: no stop test
+    // before the earliest such w (rows that fail at w = 0 get the test before the first word).
+    std::size_t first_min = W + 1;
+    bool first_zero = false;
+    for (std::size_t r = 0; r < n; ++r) {
+        if (first[r] == 0)
+            first_zero = true;
+        else
+            first_min = std::min(first_min, first[r]);
+    }
+    lp.check[0] = first_zero;
+    for (std::size_t w = first_min; w < W; ++w) lp.check[w] = 1;  // after the last word: the final test
+    lp.lay = {n, G, W, P, lp.gbits.data(), lp.jhead.data(), lp.jtail.data(), lp.gsuf.data(), lp.jsuf.data(),
+              lp.gneed.data(), lp.jneed.data(), lp.check.data()};
+}
+
+std::vector<std::int64_t> count_lanes(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
+                                      std::span<const std::int32_t> min_ge, bool gap_matches) {
+    std::vector<std::int64_t> total(n, 1);
+    if (n == 0) return total;
+    lane_pack lp;
+    pack_lanes(lp, codes, n, l, min_ge, gap_matches);
+    const detail::lane_layout& lay = lp.lay;
+    // Chunks of 8 groups (64 rows i) against blocks of 2048 rows j: the j block's first
+    // words (2048 x 160 B) stay in L2 while the chunk's groups pass over it.
+    constexpr std::size_t chunk_groups = 8, jblock = 2048;
+    const std::size_t chunks = (lay.groups + chunk_groups - 1) / chunk_groups;
+    std::vector<std::vector<std::int32_t>> local(static_cast<std::size_t>(omp_get_max_threads()));
+#pragma omp parallel
+    {
+        std::vector<std::int32_t>& cnt = local[static_cast<std::size_t>(omp_get_thread_num())];
+        cnt.assign(n, 0);
+#pragma omp for schedule(dynamic, 1)
+        for (std::int64_t c = 0; c < static_cast<std::int64_t>(chunks); ++c) {
+            const std::size_t g0 = static_cast<std::size_t>(c) * chunk_groups, g1 = std::min(lay.groups, g0 + chunk_groups);
+            for (std::size_t j0 = g0 * detail::lane_rows + 1; j0 < n; j0 += jblock)
+                detail::count_lanes_avx512(lay, g0, g1, j0, std::min(n, j0 + jblock), cnt.data());
+        }
+    }
+    for (auto& c : local)
+        for (std::size_t r = 0; r < n && !c.empty(); ++r) total[r] += c[r];
+    return total;
+}
+#endif
+
+}  // namespace
+
+bool neighbour_path_available(neighbour_path path) {
+    switch (path) {
+        case neighbour_path::best:
+        case neighbour_path::scalar: return true;
+        case neighbour_path::avx2:
+#if defined(__AVX2__)
+            return true;
+#else
+            return false;
+#endif
+        case neighbour_path::avx512:
+#if defined(TRANOVA_MSA_AVX512)
+            return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
+#else
+            return false;
+#endif
+    }
+    return false;
+}
+
+neighbour_path neighbour_path_chosen(neighbour_path path) {
+    if (path != neighbour_path::best) return path;
+    if (neighbour_path_available(neighbour_path::avx512)) return neighbour_path::avx512;
+    if (neighbour_path_available(neighbour_path::avx2)) return neighbour_path::avx2;
+    return neighbour_path::scalar;
+}
+
+std::string_view neighbour_path_name(neighbour_path path) {
+    switch (path) {
+        case neighbour_path::best: return "best";
+        case neighbour_path::scalar: return "scalar";
+        case neighbour_path::avx2: return "avx2";
+        case neighbour_path::avx512: return "avx512";
+    }
+    return "?";
+}
+
+std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
+                                           std::span<const std::int32_t> min_ge, bool gap_matches, neighbour_path path) {
+    TRANOVA_CHECK(codes.size() == n * l && min_ge.size() == n, "count_neighbours: bad sizes");
+    TRANOVA_CHECK(neighbour_path_available(path), "count_neighbours: the {} kernel is not available on this build or CPU",
+                  neighbour_path_name(path));
+    switch (neighbour_path_chosen(path)) {
+#if defined(TRANOVA_MSA_AVX512)
+        case neighbour_path::avx512: return count_lanes(codes, n, l, min_ge, gap_matches);
+#endif
+        case neighbour_path::avx2: return count_words(codes, n, l, min_ge, gap_matches, true);
+        default: return count_words(codes, n, l, min_ge, gap_matches, false);
+    }
+}
+
+std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
+                                           std::span<const std::int32_t> min_ge, bool gap_matches, bool simd) {
+    return count_neighbours(codes, n, l, min_ge, gap_matches, simd ? neighbour_path::best : neighbour_path::scalar);
 }
 
 std::vector<std::int64_t> count_neighbours_naive(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,

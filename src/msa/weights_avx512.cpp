@@ -1,0 +1,106 @@
+// AVX-512 neighbour-count kernel (built with -mavx512f -mavx512vpopcntdq; called only when
+// the CPU has both). One group of 8 rows i (one per 64-bit lane) against one row j
+// (broadcast): per 64-column word, one XOR and P-1 ternary-logic ops give the equal-columns
+// mask, VPOPCNTQ counts it. The first 4 words of the group stay in registers while j runs
+// over a cache block. Plain loops and raw pointers only (see weights_kernels.hpp).
+#include "msa/weights_kernels.hpp"
+
+#include <immintrin.h>
+
+namespace tranova::msa::detail {
+
+namespace {
+
+constexpr int or_xor = 0xF6;   // a | (b ^ c)
+constexpr int nor_xor = 0x09;  // ~(a | (b ^ c))
+
+// _mm512_min_epi64 through its zero-masked form: GCC 12 warns about the "undefined" source
+// operand of the plain one (-Wmaybe-uninitialized).
+inline __m512i min_epi64(__m512i a, __m512i b) { return _mm512_maskz_min_epi64(__mmask8(0xFF), a, b); }
+
+template <int P>
+inline __m512i equal_columns(const __m512i* x, const std::uint64_t* y) {
+    __m512i d = _mm512_xor_si512(x[0], _mm512_set1_epi64(static_cast<long long>(y[0])));
+#pragma GCC unroll 8
+    for (int p = 1; p < P - 1; ++p) d = _mm512_ternarylogic_epi64(d, x[p], _mm512_set1_epi64(static_cast<long long>(y[p])), or_xor);
+    return _mm512_ternarylogic_epi64(d, x[P - 1], _mm512_set1_epi64(static_cast<long long>(y[P - 1])), nor_xor);
+}
+
+template <int P>
+void count_lanes(const lane_layout& lay, std::size_t g0, std::size_t g1, std::size_t j0, std::size_t j1, std::int32_t* cnt) {
+    constexpr std::size_t H = head_words;
+    const std::size_t W = lay.words, T = W - H, n = lay.n;
+    const unsigned char* check = lay.check;
+    const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+    for (std::size_t g = g0; g < g1; ++g) {
+        const std::size_t base = g * lane_rows;
+        const std::size_t jbeg = j0 > base + 1 ? j0 : base + 1;
+        if (jbeg >= j1) continue;
+        const std::uint64_t* gx = lay.gbits + g * W * P * lane_rows;
+        const std::int64_t* gs = lay.gsuf + g * (W + 1) * lane_rows;
+        __m512i xr[H * P];
+#pragma GCC unroll 32
+        for (std::size_t k = 0; k < H * P; ++k) xr[k] = _mm512_loadu_si512(gx + k * lane_rows);
+        const __m512i ti = _mm512_loadu_si512(lay.gneed + g * lane_rows);
+        const __mmask8 valid = n - base >= lane_rows ? __mmask8(0xFF) : __mmask8((1u << (n - base)) - 1);
+        __m512i cv = zero;
+        for (std::size_t j = jbeg; j < j1; ++j) {
+            __mmask8 alive = valid;
+            if (j < base + lane_rows) alive &= __mmask8((1u << (j - base)) - 1);  // lanes i < j only
+            const std::int64_t tj = lay.jneed[j];
+            const __m512i tjv = _mm512_set1_epi64(tj);
+            const __m512i need = min_epi64(ti, tjv);
+            const std::int64_t* js = lay.jsuf + j * (W + 1);
+            // Stop test after w words: matches + min(remaining of i, of j) < need on both sides.
+            auto survives = [&](__m512i m, std::size_t w) {
+                const __m512i rest = min_epi64(_mm512_loadu_si512(gs + w * lane_rows), _mm512_set1_epi64(js[w]));
+                alive = _mm512_mask_cmpge_epi64_mask(alive, _mm512_add_epi64(m, rest), need);
+                return alive != 0;
+            };
+            __m512i m = zero;
+            if (check[0] && !survives(m, 0)) continue;
+            const std::uint64_t* yh = lay.jhead + j * H * P;
+            bool dead = false;
+#pragma GCC unroll 4
+            for (std::size_t w = 0; w < H; ++w) {
+                m = _mm512_add_epi64(m, _mm512_popcnt_epi64(equal_columns<P>(xr + w * P, yh + w * P)));
+                if (check[w + 1] && !survives(m, w + 1)) {
+                    dead = true;
+                    break;
+                }
+            }
+            if (dead) continue;
+            if (T > 0) {
+                const std::uint64_t* yt = lay.jtail + j * T * P;
+                for (std::size_t w = H; w < W; ++w) {
+                    __m512i x[P];
+#pragma GCC unroll 8
+                    for (int p = 0; p < P; ++p) x[p] = _mm512_loadu_si512(gx + (w * P + static_cast<std::size_t>(p)) * lane_rows);
+                    m = _mm512_add_epi64(m, _mm512_popcnt_epi64(equal_columns<P>(x, yt + (w - H) * P)));
+                    if (check[w + 1] && !survives(m, w + 1)) {
+                        dead = true;
+                        break;
+                    }
+                }
+                if (dead) continue;
+            }
+            cv = _mm512_mask_add_epi64(cv, _mm512_mask_cmpge_epi64_mask(alive, m, ti), cv, one);
+            cnt[j] += __builtin_popcount(static_cast<unsigned>(_mm512_mask_cmpge_epi64_mask(alive, m, tjv)));
+        }
+        alignas(64) std::int64_t c[lane_rows];
+        _mm512_store_si512(c, cv);
+        for (std::size_t k = 0; k < lane_rows && base + k < n; ++k) cnt[base + k] += static_cast<std::int32_t>(c[k]);
+    }
+}
+
+}  // namespace
+
+void count_lanes_avx512(const lane_layout& lay, std::size_t g0, std::size_t g1, std::size_t j0, std::size_t j1,
+                        std::int32_t* cnt) {
+    if (lay.planes == 5)
+        count_lanes<5>(lay, g0, g1, j0, j1, cnt);
+    else
+        count_lanes<6>(lay, g0, g1, j0, j1, cnt);
+}
+
+}  // namespace tranova::msa::detail
