@@ -11,6 +11,7 @@ namespace tranova::msa::detail {
 
 namespace {
 
+constexpr std::size_t prefetch_rows = 8;  // prefetch distance in rows j (prefetches never fault)
 constexpr int or_xor = 0xF6;   // a | (b ^ c)
 constexpr int nor_xor = 0x09;  // ~(a | (b ^ c))
 
@@ -60,6 +61,13 @@ void count_lanes(const lane_layout& lay, std::size_t g0, std::size_t g1, std::si
             __m512i m = zero;
             if (check[0] && !survives(m, 0)) continue;
             const std::uint64_t* yh = lay.jhead + j * H * P;
+            {  // row j + 8: its first words and the suffix the stop test reads (5-15 % here)
+                const char* pf = reinterpret_cast<const char*>(yh + prefetch_rows * H * P);
+                _mm_prefetch(pf, _MM_HINT_T0);
+                _mm_prefetch(pf + 64, _MM_HINT_T0);
+                _mm_prefetch(pf + 128, _MM_HINT_T0);
+                _mm_prefetch(reinterpret_cast<const char*>(js + prefetch_rows * (W + 1) + H), _MM_HINT_T0);
+            }
             bool dead = false;
 #pragma GCC unroll 4
             for (std::size_t w = 0; w < H; ++w) {
