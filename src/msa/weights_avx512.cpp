@@ -61,7 +61,7 @@ void count_lanes(const lane_layout& lay, std::size_t g0, std::size_t g1, std::si
             __m512i m = zero;
             if (check[0] && !survives(m, 0)) continue;
             const std::uint64_t* yh = lay.jhead + j * H * P;
-            {  // row j + 8: its first words and the suffix the stop test reads (5-15 % here)
+            if (j + prefetch_rows < n) {  // row j + 8: first words and the suffix the stop test reads
                 const char* pf = reinterpret_cast<const char*>(yh + prefetch_rows * H * P);
                 _mm_prefetch(pf, _MM_HINT_T0);
                 _mm_prefetch(pf + 64, _MM_HINT_T0);
