@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
         only += ",";
     }
     std::vector<msa::neighbour_path> paths;
-    for (auto p : {msa::neighbour_path::avx2, msa::neighbour_path::scalar, msa::neighbour_path::avx512}) {
+    for (auto p : {msa::neighbour_path::avx2, msa::neighbour_path::scalar, msa::neighbour_path::avx2x8, msa::neighbour_path::avx512}) {
         const std::string name(msa::neighbour_path_name(p));
         if (!msa::neighbour_path_available(p)) continue;
         if (only.empty() ? (p != msa::neighbour_path::scalar || n <= 30000) : only.find("," + name + ",") != std::string::npos)
@@ -125,11 +125,13 @@ int main(int argc, char** argv) {
         // Bytes of packed planes the kernel loads for the first 256 columns, which every pair
         // compares before it can stop (estimate; pairs that go on load more):
         //   scalar: both rows, 6 planes x 8 B per word;  avx2: a group of 4 rows (i) and row j,
-        //   6 planes, per 4 pairs;  avx512: row j's 5 planes per 8 pairs (rows i in registers).
+        //   6 planes, per 4 pairs;  avx2x8: 8 rows i and row j, 5 planes, per 8 pairs;
+        //   avx512: row j's 5 planes per 8 pairs (rows i stay in registers).
         const double w0 = std::min(words, 4.0);
         double bytes_per_pair = p == msa::neighbour_path::scalar ? w0 * 6 * 8 * 2
-                                : p == msa::neighbour_path::avx2 ? w0 * 6 * 8 * 5 / 4.0
-                                                                 : w0 * 5 * 8 / 8.0;
+                                : p == msa::neighbour_path::avx2   ? w0 * 6 * 8 * 5 / 4.0
+                                : p == msa::neighbour_path::avx2x8 ? w0 * 5 * 8 * 9 / 8.0
+                                                                   : w0 * 5 * 8 / 8.0;
         fmt::print("{:<8} {:>9.3f} {:>9.3f} {:>9.3f} {:>9} {:>13.3g} {:>10.3g} {:>11.1f}\n", msa::neighbour_path_name(p), med,
                    t.front(), cpu[cpu.size() / 2],
                    base > 0 ? fmt::format("{:.2f}x", base / med) : "-", pairs * static_cast<double>(l) / med, pairs / med,

@@ -217,7 +217,8 @@ std::vector<std::int64_t> count_words(std::span<const std::uint8_t> codes, std::
     return total;
 }
 
-#if defined(TRANOVA_MSA_AVX512)
+#if defined(TRANOVA_MSA_AVX512) || defined(__AVX2__)
+#define TRANOVA_MSA_LANES 1
 // Packs the 8-lane layout of weights_kernels.hpp (no mask plane: the two sides code gaps
 // that must not match, and padding columns, with two different values).
 struct lane_pack {
@@ -350,8 +351,113 @@ void pack_lanes(lane_pack& lp, std::span<const std::uint8_t> codes, std::size_t 
               lp.gneed.data(), lp.jneed.data(), lp.check.data()};
 }
 
+#if defined(__AVX2__)
+// The 8-lane layout with AVX2: each group of 8 rows i as two 256-bit halves, loaded from L1
+// per word (16 registers cannot hold them); counts mismatches (pads and gaps on both sides
+// differ), nibble-LUT popcount into byte counters, summed per lane at each stop test.
+template <std::size_t P>
+void count_lanes_avx2(const detail::lane_layout& lay, std::size_t g0, std::size_t g1, std::size_t j0, std::size_t j1,
+                      std::int32_t* cnt) {
+    using detail::head_words;
+    using detail::lane_rows;
+    const std::size_t W = lay.words, T = W - head_words, n = lay.n;
+    const unsigned char* check = lay.check;
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256(), one = _mm256_set1_epi64x(1);
+    auto min64 = [](__m256i a, __m256i b) { return _mm256_blendv_epi8(a, b, _mm256_cmpgt_epi64(a, b)); };
+    auto lanes = [](__m256i lo, __m256i hi) {  // sign bits of 8 int64 lanes -> 8-bit mask
+        return static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(lo))) |
+               static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(hi))) << 4;
+    };
+    for (std::size_t g = g0; g < g1; ++g) {
+        const std::size_t base = g * lane_rows;
+        const std::size_t jbeg = std::max(j0, base + 1);
+        if (jbeg >= j1) continue;
+        const std::uint64_t* gx = lay.gbits + g * W * P * lane_rows;
+        const std::int64_t* gs = lay.gsuf + g * (W + 1) * lane_rows;
+        const __m256i ti0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lay.gneed + g * lane_rows));
+        const __m256i ti1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lay.gneed + g * lane_rows + 4));
+        const unsigned valid = n - base >= lane_rows ? 0xFFu : (1u << (n - base)) - 1;
+        __m256i cv0 = zero, cv1 = zero;
+        for (std::size_t j = jbeg; j < j1; ++j) {
+            unsigned alive = valid;
+            if (j < base + lane_rows) alive &= (1u << (j - base)) - 1;
+            const std::int64_t tj = lay.jneed[j];
+            const __m256i tjv = _mm256_set1_epi64x(tj);
+            const __m256i need0 = min64(ti0, tjv), need1 = min64(ti1, tjv);
+            const std::int64_t* js = lay.jsuf + j * (W + 1);
+            __m256i mis0 = zero, mis1 = zero, acc0 = zero, acc1 = zero;  // mismatches so far; byte counters
+            // Stop test after w words (matches = 64 w - mismatches).
+            auto survives = [&](std::size_t w) {
+                mis0 = _mm256_add_epi64(mis0, _mm256_sad_epu8(acc0, zero));
+                mis1 = _mm256_add_epi64(mis1, _mm256_sad_epu8(acc1, zero));
+                acc0 = acc1 = zero;
+                const __m256i rj = _mm256_set1_epi64x(js[w]);
+                const __m256i done = _mm256_set1_epi64x(static_cast<long long>(64 * w));
+                const __m256i r0 = min64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gs + w * lane_rows)), rj);
+                const __m256i r1 = min64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gs + w * lane_rows + 4)), rj);
+                const __m256i b0 = _mm256_sub_epi64(_mm256_add_epi64(done, r0), mis0);
+                const __m256i b1 = _mm256_sub_epi64(_mm256_add_epi64(done, r1), mis1);
+                alive &= ~lanes(_mm256_cmpgt_epi64(need0, b0), _mm256_cmpgt_epi64(need1, b1));
+                return alive != 0;
+            };
+            if (check[0] && !survives(0)) continue;
+            bool dead = false;
+            const std::uint64_t* yh = lay.jhead + j * head_words * P;
+            const std::uint64_t* yt = lay.jtail + j * T * P;
+#pragma GCC unroll 4
+            for (std::size_t w = 0; w < W; ++w) {
+                const std::uint64_t* y = w < head_words ? yh + w * P : yt + (w - head_words) * P;
+                const std::uint64_t* x = gx + w * P * lane_rows;
+                __m256i yp = _mm256_set1_epi64x(static_cast<long long>(y[0]));
+                __m256i d0 = _mm256_xor_si256(yp, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
+                __m256i d1 = _mm256_xor_si256(yp, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 4)));
+#pragma GCC unroll 8
+                for (std::size_t p = 1; p < P; ++p) {
+                    yp = _mm256_set1_epi64x(static_cast<long long>(y[p]));
+                    d0 = _mm256_or_si256(d0, _mm256_xor_si256(yp, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + p * lane_rows))));
+                    d1 = _mm256_or_si256(d1, _mm256_xor_si256(yp, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + p * lane_rows + 4))));
+                }
+                acc0 = _mm256_add_epi8(acc0, _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(d0, low4)),
+                                                             _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(d0, 4), low4))));
+                acc1 = _mm256_add_epi8(acc1, _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(d1, low4)),
+                                                             _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(d1, 4), low4))));
+                // Byte counters hold at most 8 per word: flush at every stop test and every 16 words.
+                if ((check[w + 1] || (w & 15) == 15) && w + 1 < W) {
+                    if (!check[w + 1]) {
+                        mis0 = _mm256_add_epi64(mis0, _mm256_sad_epu8(acc0, zero));
+                        mis1 = _mm256_add_epi64(mis1, _mm256_sad_epu8(acc1, zero));
+                        acc0 = acc1 = zero;
+                    } else if (!survives(w + 1)) {
+                        dead = true;
+                        break;
+                    }
+                }
+            }
+            if (dead) continue;
+            mis0 = _mm256_add_epi64(mis0, _mm256_sad_epu8(acc0, zero));
+            mis1 = _mm256_add_epi64(mis1, _mm256_sad_epu8(acc1, zero));
+            const __m256i all = _mm256_set1_epi64x(static_cast<long long>(64 * W));
+            const __m256i m0 = _mm256_sub_epi64(all, mis0), m1 = _mm256_sub_epi64(all, mis1);
+            // pass: m >= t  <=>  !(t > m)
+            const unsigned pi = alive & ~lanes(_mm256_cmpgt_epi64(ti0, m0), _mm256_cmpgt_epi64(ti1, m1));
+            const unsigned pj = alive & ~lanes(_mm256_cmpgt_epi64(tjv, m0), _mm256_cmpgt_epi64(tjv, m1));
+            const __m256i sel0 = _mm256_setr_epi64x(pi & 1 ? -1 : 0, pi & 2 ? -1 : 0, pi & 4 ? -1 : 0, pi & 8 ? -1 : 0);
+            const __m256i sel1 = _mm256_setr_epi64x(pi & 16 ? -1 : 0, pi & 32 ? -1 : 0, pi & 64 ? -1 : 0, pi & 128 ? -1 : 0);
+            cv0 = _mm256_add_epi64(cv0, _mm256_and_si256(sel0, one));
+            cv1 = _mm256_add_epi64(cv1, _mm256_and_si256(sel1, one));
+            cnt[j] += std::popcount(pj);
+        }
+        alignas(32) std::int64_t c[lane_rows];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(c), cv0);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(c + 4), cv1);
+        for (std::size_t k = 0; k < lane_rows && base + k < n; ++k) cnt[base + k] += static_cast<std::int32_t>(c[k]);
+    }
+}
+#endif
+
 std::vector<std::int64_t> count_lanes(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
-                                      std::span<const std::int32_t> min_ge, bool gap_matches) {
+                                      std::span<const std::int32_t> min_ge, bool gap_matches, bool avx512) {
     std::vector<std::int64_t> total(n, 1);
     if (n == 0) return total;
     lane_pack lp;
@@ -369,8 +475,20 @@ std::vector<std::int64_t> count_lanes(std::span<const std::uint8_t> codes, std::
 #pragma omp for schedule(dynamic, 1)
         for (std::int64_t c = 0; c < static_cast<std::int64_t>(chunks); ++c) {
             const std::size_t g0 = static_cast<std::size_t>(c) * chunk_groups, g1 = std::min(lay.groups, g0 + chunk_groups);
-            for (std::size_t j0 = g0 * detail::lane_rows + 1; j0 < n; j0 += jblock)
-                detail::count_lanes_avx512(lay, g0, g1, j0, std::min(n, j0 + jblock), cnt.data());
+            for (std::size_t j0 = g0 * detail::lane_rows + 1; j0 < n; j0 += jblock) {
+#if defined(TRANOVA_MSA_AVX512)
+                if (avx512) {
+                    detail::count_lanes_avx512(lay, g0, g1, j0, std::min(n, j0 + jblock), cnt.data());
+                    continue;
+                }
+#endif
+#if defined(__AVX2__)
+                if (lay.planes == 5)
+                    count_lanes_avx2<5>(lay, g0, g1, j0, std::min(n, j0 + jblock), cnt.data());
+                else
+                    count_lanes_avx2<6>(lay, g0, g1, j0, std::min(n, j0 + jblock), cnt.data());
+#endif
+            }
         }
     }
     for (auto& c : local)
@@ -386,6 +504,7 @@ bool neighbour_path_available(neighbour_path path) {
         case neighbour_path::best:
         case neighbour_path::scalar: return true;
         case neighbour_path::avx2:
+        case neighbour_path::avx2x8:
 #if defined(__AVX2__)
             return true;
 #else
@@ -404,7 +523,7 @@ bool neighbour_path_available(neighbour_path path) {
 neighbour_path neighbour_path_chosen(neighbour_path path) {
     if (path != neighbour_path::best) return path;
     if (neighbour_path_available(neighbour_path::avx512)) return neighbour_path::avx512;
-    if (neighbour_path_available(neighbour_path::avx2)) return neighbour_path::avx2;
+    if (neighbour_path_available(neighbour_path::avx2x8)) return neighbour_path::avx2x8;
     return neighbour_path::scalar;
 }
 
@@ -413,6 +532,7 @@ std::string_view neighbour_path_name(neighbour_path path) {
         case neighbour_path::best: return "best";
         case neighbour_path::scalar: return "scalar";
         case neighbour_path::avx2: return "avx2";
+        case neighbour_path::avx2x8: return "avx2x8";
         case neighbour_path::avx512: return "avx512";
     }
     return "?";
@@ -425,7 +545,10 @@ std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, 
                   neighbour_path_name(path));
     switch (neighbour_path_chosen(path)) {
 #if defined(TRANOVA_MSA_AVX512)
-        case neighbour_path::avx512: return count_lanes(codes, n, l, min_ge, gap_matches);
+        case neighbour_path::avx512: return count_lanes(codes, n, l, min_ge, gap_matches, true);
+#endif
+#if defined(__AVX2__)
+        case neighbour_path::avx2x8: return count_lanes(codes, n, l, min_ge, gap_matches, false);
 #endif
         case neighbour_path::avx2: return count_words(codes, n, l, min_ge, gap_matches, true);
         default: return count_words(codes, n, l, min_ge, gap_matches, false);

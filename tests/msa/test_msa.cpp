@@ -165,7 +165,7 @@ void random_case(std::mt19937& rng, std::size_t n, std::size_t l, int max_code, 
 TEST_CASE("every neighbour-count path equals the naive twin on odd shapes", "[msa][weights]") {
     using msa::neighbour_path;
     std::vector<neighbour_path> paths;
-    for (auto p : {neighbour_path::scalar, neighbour_path::avx2, neighbour_path::avx512, neighbour_path::best}) {
+    for (auto p : {neighbour_path::scalar, neighbour_path::avx2, neighbour_path::avx2x8, neighbour_path::avx512, neighbour_path::best}) {
         if (msa::neighbour_path_available(p))
             paths.push_back(p);
         else
@@ -192,7 +192,7 @@ TEST_CASE("every neighbour-count path equals the naive twin on odd shapes", "[ms
                 ++cases;
             }
     CHECK(cases == 60);
-    for (auto p : {neighbour_path::avx2, neighbour_path::avx512})
+    for (auto p : {neighbour_path::avx2, neighbour_path::avx2x8, neighbour_path::avx512})
         if (!msa::neighbour_path_available(p)) {
             std::vector<std::uint8_t> codes(4, 1);
             std::vector<std::int32_t> need(2, 1);
