@@ -65,8 +65,8 @@ packed pack(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, b
     p.bits.assign(n * p.words * planes, 0);
     p.suffix.assign(n * (p.blocks + 1), 0);
     for (std::size_t r = 0; r < n; ++r) {
-        std::uint64_t* row = &p.bits[r * p.words * planes];
-        const std::uint8_t* c = &codes[r * l];
+        std::uint64_t* row = p.bits.data() + r * p.words * planes;
+        const std::uint8_t* c = codes.data() + r * l;
         for (std::size_t j = 0; j < l; ++j) {
             std::uint64_t bit = std::uint64_t{1} << (j & 63);
             std::uint64_t* w = row + (j >> 6) * planes;
@@ -75,7 +75,7 @@ packed pack(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, b
                 if (v >> b & 1) w[b] |= bit;
             if (gap_matches || v != 0) w[5] |= bit;
         }
-        std::int32_t* suf = &p.suffix[r * (p.blocks + 1)];
+        std::int32_t* suf = p.suffix.data() + r * (p.blocks + 1);
         for (std::size_t b = p.blocks; b-- > 0;) {
             std::int32_t cnt = 0;
             for (std::size_t w = b * block_words; w < std::min(p.words, (b + 1) * block_words); ++w)
@@ -101,10 +101,10 @@ packed pack(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, b
 // when every lane fell below its threshold (need = min(t_lane, t_j)).
 inline bool group_matches(const packed& p, std::size_t g, std::size_t j, __m256i need, std::int64_t out[4]) {
     const std::size_t W = p.words, B = p.blocks;
-    const std::uint64_t* x = &p.gbits[g * W * planes * 4];
-    const std::uint64_t* y = &p.bits[j * W * planes];
-    const std::int64_t* sa = &p.gsuffix[g * (B + 1) * 4];
-    const std::int32_t* sb = &p.suffix[j * (B + 1)];
+    const std::uint64_t* x = p.gbits.data() + g * W * planes * 4;
+    const std::uint64_t* y = p.bits.data() + j * W * planes;
+    const std::int64_t* sa = p.gsuffix.data() + g * (B + 1) * 4;
+    const std::int32_t* sb = p.suffix.data() + j * (B + 1);
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low4 = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
     auto lane_min = [](__m256i a, __m256i b) { return _mm256_blendv_epi8(a, b, _mm256_cmpgt_epi64(a, b)); };
@@ -180,13 +180,13 @@ std::vector<std::int64_t> count_words(std::span<const std::uint8_t> codes, std::
                     continue;
                 }
 #endif
-                const std::uint64_t* b = &p.bits[j * W * planes];
-                const std::int32_t* sb = &p.suffix[j * (B + 1)];
+                const std::uint64_t* b = p.bits.data() + j * W * planes;
+                const std::int32_t* sb = p.suffix.data() + j * (B + 1);
                 const std::int32_t tj = min_ge[j];
                 const std::size_t iend = std::min(i1, j);
                 for (std::size_t i = i0; i < iend; ++i) {
-                    const std::uint64_t* a = &p.bits[i * W * planes];
-                    const std::int32_t* sa = &p.suffix[i * (B + 1)];
+                    const std::uint64_t* a = p.bits.data() + i * W * planes;
+                    const std::int32_t* sa = p.suffix.data() + i * (B + 1);
                     const std::int32_t ti = min_ge[i];
                     const std::int32_t need = std::min(ti, tj);
                     if (std::min(sa[0], sb[0]) < need) continue;
@@ -237,7 +237,7 @@ std::vector<std::size_t> column_order_fast(std::span<const std::uint8_t> codes, 
         std::vector<std::uint32_t> mine(l * 32, 0);
 #pragma omp for schedule(static)
         for (std::int64_t r = 0; r < static_cast<std::int64_t>(n); ++r) {
-            const std::uint8_t* c = &codes[static_cast<std::size_t>(r) * l];
+            const std::uint8_t* c = codes.data() + static_cast<std::size_t>(r) * l;
             for (std::size_t j = 0; j < l; ++j) ++mine[j * 32 + (c[j] & 31)];
         }
 #pragma omp critical
@@ -303,7 +303,7 @@ void pack_lanes(lane_pack& lp, std::span<const std::uint8_t> codes, std::size_t 
             std::fill(vi.begin(), vi.end(), pad_i);
             std::fill(vj.begin(), vj.end(), pad_j);
             if (r < n) {  // padding rows of the last group: all padding, need INT64_MAX
-                const std::uint8_t* c = &codes[r * l];
+                const std::uint8_t* c = codes.data() + r * l;
                 for (std::size_t k = 0; k < l; ++k) {
                     const std::uint8_t v = c[order[k]] & 31;
                     if (v != 0 || gap_matches) {
