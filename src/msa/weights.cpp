@@ -304,12 +304,16 @@ void pack_lanes(lane_pack& lp, std::span<const std::uint8_t> codes, std::size_t 
             std::fill(vj.begin(), vj.end(), pad_j);
             if (r < n) {  // padding rows of the last group: all padding, need INT64_MAX
                 const std::uint8_t* c = codes.data() + r * l;
-                for (std::size_t k = 0; k < l; ++k) {
-                    const std::uint8_t v = c[order[k]] & 31;
-                    if (v != 0 || gap_matches) {
-                        vi[k] = vj[k] = v;
-                        ++suf[k >> 6];
-                    }
+                const std::size_t* ord = order.data();
+                std::uint8_t* pi = vi.data();
+                std::uint8_t* pj = vj.data();
+                std::int64_t* ps = suf.data();
+                for (std::size_t k = 0; k < l; ++k) {  // branch-free: gaps are ~random
+                    const std::uint8_t v = c[ord[k]] & 31;
+                    const bool keep = v != 0 || gap_matches;
+                    pi[k] = keep ? v : pad_i;
+                    pj[k] = keep ? v : pad_j;
+                    ps[k >> 6] += keep;
                 }
                 for (std::size_t w = W; w-- > 0;) suf[w] += suf[w + 1];
             }
