@@ -192,6 +192,23 @@ TEST_CASE("every neighbour-count path equals the naive twin on odd shapes", "[ms
                 ++cases;
             }
     CHECK(cases == 60);
+    // Unrelated rows, L = 1100 and 2200 (18 and 35 words), cuts near the ~L/21 chance
+    // matches: no stop test can fire before the last words, so the byte counters of the
+    // avx2x8 kernel run over 16 and more words before the first test.
+    for (std::size_t l : {1100u, 2200u}) {
+        const std::size_t n = 45;
+        std::vector<std::uint8_t> codes(n * l);
+        for (auto& c : codes) c = static_cast<std::uint8_t>(rng() % 21);
+        std::vector<std::int32_t> need(n);
+        for (auto& t : need) t = static_cast<std::int32_t>(l * 36 / 1000 + rng() % (l * 27 / 1000));
+        for (bool gm : {false, true}) {
+            const auto slow = msa::count_neighbours_naive(codes, n, l, need, gm);
+            for (auto p : paths) {
+                INFO("path " << msa::neighbour_path_name(p) << " unrelated rows, l " << l << " gaps match " << gm);
+                CHECK(msa::count_neighbours(codes, n, l, need, gm, p) == slow);
+            }
+        }
+    }
     for (auto p : {neighbour_path::avx2, neighbour_path::avx2x8, neighbour_path::avx512})
         if (!msa::neighbour_path_available(p)) {
             std::vector<std::uint8_t> codes(4, 1);
