@@ -209,6 +209,19 @@ TEST_CASE("every neighbour-count path equals the naive twin on odd shapes", "[ms
             }
         }
     }
+    // More rows than one block of rows j (2048) and chunk of rows i (64); the scalar path
+    // (checked against the naive twin above) is the oracle here to keep the test fast.
+    {
+        const std::size_t n = 2100, l = 64;
+        std::vector<std::uint8_t> codes;
+        std::vector<std::int32_t> need;
+        random_case(rng, n, l, 20, false, codes, need);
+        const auto ref = msa::count_neighbours(codes, n, l, need, false, neighbour_path::scalar);
+        for (auto p : paths) {
+            INFO("path " << msa::neighbour_path_name(p) << " n " << n);
+            CHECK(msa::count_neighbours(codes, n, l, need, false, p) == ref);
+        }
+    }
     for (auto p : {neighbour_path::avx2, neighbour_path::avx2x8, neighbour_path::avx512})
         if (!msa::neighbour_path_available(p)) {
             std::vector<std::uint8_t> codes(4, 1);
