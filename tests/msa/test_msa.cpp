@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -111,6 +112,122 @@ TEST_CASE("bit-sliced neighbour count equals the naive twin", "[msa][weights]") 
             CHECK(scalar == slow);
         }
     }
+}
+
+namespace {
+
+std::int32_t matches(const std::vector<std::uint8_t>& codes, std::size_t l, std::size_t i, std::size_t j, bool gm) {
+    std::int32_t m = 0;
+    for (std::size_t k = 0; k < l; ++k) m += codes[i * l + k] == codes[j * l + k] && (gm || codes[i * l + k] != 0);
+    return m;
+}
+
+// Family MSA with all-gap rows, duplicated rows, gappy rows and needs that sit exactly on
+// (or one above) the match count of some pair, plus EVE-style needs (> 80 % of non-gaps).
+void random_case(std::mt19937& rng, std::size_t n, std::size_t l, int max_code, bool gm, std::vector<std::uint8_t>& codes,
+                 std::vector<std::int32_t>& need) {
+    codes.assign(n * l, 0);
+    const std::size_t fams = 1 + rng() % 4;
+    std::vector<std::uint8_t> anc(fams * l);
+    for (auto& c : anc) c = static_cast<std::uint8_t>(rng() % static_cast<unsigned>(max_code + 1));
+    for (std::size_t r = 0; r < n; ++r) {
+        const unsigned kind = rng() % 10;
+        for (std::size_t k = 0; k < l; ++k) {
+            std::uint8_t& c = codes[r * l + k];
+            if (kind == 0)
+                c = 0;  // all gaps
+            else if (kind == 1 && r > 0)
+                c = codes[(r - 1) * l + k];  // identical to the previous row
+            else if (kind == 2)
+                c = rng() % 2 ? 0 : anc[(r % fams) * l + k];  // half gaps
+            else
+                c = rng() % 6 == 0 ? static_cast<std::uint8_t>(rng() % static_cast<unsigned>(max_code + 1)) : anc[(r % fams) * l + k];
+        }
+    }
+    need.assign(n, 0);
+    for (std::size_t r = 0; r < n; ++r) {
+        const std::size_t other = rng() % n;
+        const std::int32_t m = matches(codes, l, r, other, gm);
+        std::int32_t ng = 0;
+        for (std::size_t k = 0; k < l; ++k) ng += gm || codes[r * l + k] != 0;
+        switch (rng() % 6) {
+            case 0: need[r] = m; break;      // identity equals the cut: passes
+            case 1: need[r] = m + 1; break;  // one short: fails
+            case 2: need[r] = static_cast<std::int32_t>(rng() % (l + 2)); break;
+            case 3: need[r] = rng() % 2 ? 0 : std::numeric_limits<std::int32_t>::max(); break;
+            default: need[r] = static_cast<std::int32_t>(0.8 * ng) + 1; break;  // EVE, theta 0.2
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("every neighbour-count path equals the naive twin on odd shapes", "[msa][weights]") {
+    using msa::neighbour_path;
+    std::vector<neighbour_path> paths;
+    for (auto p : {neighbour_path::scalar, neighbour_path::avx2, neighbour_path::avx2x8, neighbour_path::avx512, neighbour_path::best}) {
+        if (msa::neighbour_path_available(p))
+            paths.push_back(p);
+        else
+            WARN("neighbour path " << msa::neighbour_path_name(p) << " not available on this build or CPU: skipped");
+    }
+    REQUIRE(msa::neighbour_path_available(msa::neighbour_path_chosen(neighbour_path::best)));
+    std::mt19937 rng(11);
+    const std::size_t shapes[][2] = {{1, 5},    {2, 1},    {7, 63},  {8, 64},   {9, 65},  {15, 255}, {16, 256}, {17, 257},
+                                     {23, 300}, {31, 511}, {33, 512}, {41, 513}, {50, 1030}, {67, 200}, {3, 0}};
+    int cases = 0;
+    for (const auto& sh : shapes)
+        for (int max_code : {20, 31})
+            for (bool gm : {false, true}) {
+                const std::size_t n = sh[0], l = sh[1];
+                std::vector<std::uint8_t> codes;
+                std::vector<std::int32_t> need;
+                random_case(rng, n, l, max_code, gm, codes, need);
+                const auto slow = msa::count_neighbours_naive(codes, n, l, need, gm);
+                for (auto p : paths) {
+                    INFO("path " << msa::neighbour_path_name(p) << " n " << n << " l " << l << " max code " << max_code
+                                 << " gaps match " << gm);
+                    CHECK(msa::count_neighbours(codes, n, l, need, gm, p) == slow);
+                }
+                ++cases;
+            }
+    CHECK(cases == 60);
+    // Unrelated rows, L = 1100 and 2200 (18 and 35 words), cuts near the ~L/21 chance
+    // matches: no stop test can fire before the last words, so the byte counters of the
+    // avx2x8 kernel run over 16 and more words before the first test.
+    for (std::size_t l : {1100u, 2200u}) {
+        const std::size_t n = 45;
+        std::vector<std::uint8_t> codes(n * l);
+        for (auto& c : codes) c = static_cast<std::uint8_t>(rng() % 21);
+        std::vector<std::int32_t> need(n);
+        for (auto& t : need) t = static_cast<std::int32_t>(l * 36 / 1000 + rng() % (l * 27 / 1000));
+        for (bool gm : {false, true}) {
+            const auto slow = msa::count_neighbours_naive(codes, n, l, need, gm);
+            for (auto p : paths) {
+                INFO("path " << msa::neighbour_path_name(p) << " unrelated rows, l " << l << " gaps match " << gm);
+                CHECK(msa::count_neighbours(codes, n, l, need, gm, p) == slow);
+            }
+        }
+    }
+    // More rows than one block of rows j (2048) and chunk of rows i (64); the scalar path
+    // (checked against the naive twin above) is the oracle here to keep the test fast.
+    {
+        const std::size_t n = 2100, l = 64;
+        std::vector<std::uint8_t> codes;
+        std::vector<std::int32_t> need;
+        random_case(rng, n, l, 20, false, codes, need);
+        const auto ref = msa::count_neighbours(codes, n, l, need, false, neighbour_path::scalar);
+        for (auto p : paths) {
+            INFO("path " << msa::neighbour_path_name(p) << " n " << n);
+            CHECK(msa::count_neighbours(codes, n, l, need, false, p) == ref);
+        }
+    }
+    for (auto p : {neighbour_path::avx2, neighbour_path::avx2x8, neighbour_path::avx512})
+        if (!msa::neighbour_path_available(p)) {
+            std::vector<std::uint8_t> codes(4, 1);
+            std::vector<std::int32_t> need(2, 1);
+            CHECK_THROWS_AS(msa::count_neighbours(codes, 2, 2, need, false, p), tranova::error);
+        }
 }
 
 TEST_CASE("A2M and A3M writers round-trip through the reader", "[msa][io]") {
