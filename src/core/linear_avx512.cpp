@@ -30,11 +30,13 @@ inline void panel_masks(int valid, __mmask16 m[3]) {
     }
 }
 
-// One R x 48 output tile over the whole K loop. B row k (48 columns) is at b + k * ldb;
-// its loads are masked, so a row-major B may end at the matrix's last column.
-template <int R>
+// One R x 48 output tile over the whole K loop. B row k (48 columns) is at b + k * ldb.
+// MASKED_B: mask the B loads (a row-major B that ends inside this panel); packed panels
+// are zero-padded and load unmasked (the masks would cost loads inside the k loop).
+template <int R, bool MASKED_B>
 inline void tile(float* out, int ld_out, const float* inp, int ld_in, const float* b, long ldb, const float* bias,
                  int K, const __mmask16 m[3], int epilogue) {
+    const __mmask16 m0 = m[0], m1 = m[1], m2 = m[2];
     __m512 acc[R][3];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
@@ -46,8 +48,13 @@ inline void tile(float* out, int ld_out, const float* inp, int ld_in, const floa
         _mm_prefetch(reinterpret_cast<const char*>(bk + 8 * ldb), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(bk + 8 * ldb + 16), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(bk + 8 * ldb + 32), _MM_HINT_T0);
-        __m512 b0 = _mm512_maskz_loadu_ps(m[0], bk), b1 = _mm512_maskz_loadu_ps(m[1], bk + 16),
-               b2 = _mm512_maskz_loadu_ps(m[2], bk + 32);
+        __m512 b0, b1, b2;
+        if constexpr (MASKED_B) {
+            b0 = _mm512_maskz_loadu_ps(m0, bk), b1 = _mm512_maskz_loadu_ps(m1, bk + 16);
+            b2 = _mm512_maskz_loadu_ps(m2, bk + 32);
+        } else {
+            b0 = _mm512_loadu_ps(bk), b1 = _mm512_loadu_ps(bk + 16), b2 = _mm512_loadu_ps(bk + 32);
+        }
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             __m512 a = _mm512_set1_ps(inp[(long)r * ld_in + k]);
@@ -76,17 +83,18 @@ inline void tile(float* out, int ld_out, const float* inp, int ld_in, const floa
         }
 }
 
+template <bool MASKED_B>
 inline void tile_rows_n(int R, float* out, int ld_out, const float* inp, int ld_in, const float* b, long ldb,
                         const float* bias, int K, const __mmask16 m[3], int epilogue) {
     switch (R) {
-        case 8: tile<8>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
-        case 7: tile<7>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
-        case 6: tile<6>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
-        case 5: tile<5>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
-        case 4: tile<4>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
-        case 3: tile<3>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
-        case 2: tile<2>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
-        default: tile<1>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        case 8: tile<8, MASKED_B>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        case 7: tile<7, MASKED_B>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        case 6: tile<6, MASKED_B>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        case 5: tile<5, MASKED_B>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        case 4: tile<4, MASKED_B>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        case 3: tile<3, MASKED_B>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        case 2: tile<2, MASKED_B>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
+        default: tile<1, MASKED_B>(out, ld_out, inp, ld_in, b, ldb, bias, K, m, epilogue); break;
     }
 }
 
@@ -104,8 +112,8 @@ void linear_panels_avx512(float* out, int ld_out, const float* inp, int ld_in, c
             const float* bp = bias ? bias + c0 : nullptr;
             for (int r = m0; r < m1; r += tile_rows) {
                 const int R = m1 - r < tile_rows ? m1 - r : tile_rows;
-                tile_rows_n(R, out + (long)r * ld_out + c0, ld_out, inp + (long)r * ld_in, ld_in, b, panel, bp, IC, m,
-                            epilogue);
+                tile_rows_n<false>(R, out + (long)r * ld_out + c0, ld_out, inp + (long)r * ld_in, ld_in, b, panel, bp,
+                                   IC, m, epilogue);
             }
         }
     }
@@ -119,9 +127,13 @@ void gemm_rowmajor_avx512(float* c, int ldc, const float* a, int lda, const floa
             const int c0 = p * panel;
             __mmask16 m[3];
             panel_masks(N - c0, m);
+            const bool partial = N - c0 < panel;
             for (int r = m0; r < m1; r += tile_rows) {
                 const int R = m1 - r < tile_rows ? m1 - r : tile_rows;
-                tile_rows_n(R, c + (long)r * ldc + c0, ldc, a + (long)r * lda, lda, b + c0, ldb, nullptr, K, m, 0);
+                if (partial)
+                    tile_rows_n<true>(R, c + (long)r * ldc + c0, ldc, a + (long)r * lda, lda, b + c0, ldb, nullptr, K, m, 0);
+                else
+                    tile_rows_n<false>(R, c + (long)r * ldc + c0, ldc, a + (long)r * lda, lda, b + c0, ldb, nullptr, K, m, 0);
             }
         }
     }
