@@ -343,13 +343,19 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
         const float* vb = v + b * s.bs_v + h * s.HD;
         float* ob = out + b * s.bs_o + (long)i0 * s.ld_o + h * s.HD;
         const uint8_t* valid = s.key_valid ? s.key_valid + (size_t)b * s.TK : nullptr;
+        bool scaled = true;  // S already holds scale * Q K^T
         if (nk > 0) {
             if (avx512) {
                 // Q K^T as a row-major product against the transposed key block, then the scale.
-                for (int j = 0; j < nk; j++)
-                    for (int e = 0; e < s.HD; e++) KT[(size_t)e * nk + j] = kb[(long)j * s.ld_k + e];
+                // (in blocks of 16 keys: each store run is one cache line, each key row is
+                // read line by line)
+                for (int j0 = 0; j0 < nk; j0 += 16) {
+                    const int jn = std::min(16, nk - j0);
+                    for (int e = 0; e < s.HD; e++)
+                        for (int j = 0; j < jn; j++) KT[(size_t)e * nk + j0 + j] = kb[(long)(j0 + j) * s.ld_k + e];
+                }
                 detail::gemm_rowmajor_avx512(S, nk, qb, (int)s.ld_q, KT, nk, nq, nk, s.HD);
-                for (size_t i = 0; i < (size_t)nq * nk; i++) S[i] *= scale;
+                scaled = false;  // the scale is applied in the softmax pass below
             } else {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, s.HD, scale, qb,
                             (int)s.ld_q, kb, (int)s.ld_k, 0.0f, S, nk);
@@ -359,13 +365,26 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
         for (int r = 0; r < nq; r++) {
             float* row = S + (size_t)r * nk;
             const int lim = s.causal ? std::min(nk, s.start + i0 + r + 1) : nk;  // keys [0, lim)
+            // scale (when the product did not apply it), ALiBi bias, key mask, row max; the
+            // common case without a mask runs as one vectorised pass.
+            const float sc = scaled ? 1.0f : scale;
             float mx = -INFINITY;
-            for (int j = 0; j < lim; j++) {
-                float x = row[j];
-                if (s.alibi_slopes) x += slope * (float)j;
-                if (valid && !valid[j]) x = -INFINITY;
-                row[j] = x;
-                mx = std::max(mx, x);
+            if (!valid) {
+#pragma omp simd reduction(max : mx)
+                for (int j = 0; j < lim; j++) {
+                    float x = row[j] * sc;
+                    x = x + slope * (float)j;
+                    row[j] = x;
+                    mx = std::max(mx, x);
+                }
+            } else {
+                for (int j = 0; j < lim; j++) {
+                    float x = row[j] * sc;
+                    x = x + slope * (float)j;
+                    if (!valid[j]) x = -INFINITY;
+                    row[j] = x;
+                    mx = std::max(mx, x);
+                }
             }
             if (mx == -INFINITY) {  // nothing to attend to
                 std::fill(row, row + nk, 0.0f);

@@ -201,8 +201,36 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
     }
     for (int l = 0; l < c.n_layer; ++l) {
         const auto& L = m.layers[l];
-        core::layernorm_forward(ws.a.data(), ws.h.data(), L.ln1_w.data(), L.ln1_b.data(), R, d, c.ln_eps);
-        core::linear_forward_packed(ws.qkv.data(), ws.a.data(), L.attn, L.attn_b.data(), R);
+        if (l == 0 && cache && !fill) {
+            // Layer 0: a row's pre-convolution Q|K|V depends only on its token (no position
+            // embedding; ALiBi acts inside attention), so rows whose token is the wild
+            // type's at the same position take it from the cache; only the changed rows
+            // (one per single mutant) go through layernorm and the projection.
+            ws.new_rows.clear();
+            for (int b = 0; b < B; ++b)
+                for (int t = items[b].start; t < items[b].T; ++t) {
+                    const int r = row0[b] + t - items[b].start;
+                    if (t < cache->T && items[b].ids[t] == cache->ids[t])
+                        std::memcpy(&ws.qkv[size_t(r) * d3], &cache->qkv_pre[size_t(t) * d3], sizeof(float) * d3);
+                    else
+                        ws.new_rows.push_back(r);
+                }
+            const int nn = static_cast<int>(ws.new_rows.size());
+            if (nn > 0) {
+                ws.gather.resize(size_t(nn) * d);
+                ws.gather_qkv.resize(size_t(nn) * d3);
+                for (int i = 0; i < nn; ++i)
+                    std::memcpy(&ws.gather[size_t(i) * d], &ws.h[size_t(ws.new_rows[i]) * d], sizeof(float) * d);
+                core::layernorm_forward(ws.gather.data(), ws.gather.data(), L.ln1_w.data(), L.ln1_b.data(), nn, d,
+                                        c.ln_eps);
+                core::linear_forward_packed(ws.gather_qkv.data(), ws.gather.data(), L.attn, L.attn_b.data(), nn);
+                for (int i = 0; i < nn; ++i)
+                    std::memcpy(&ws.qkv[size_t(ws.new_rows[i]) * d3], &ws.gather_qkv[size_t(i) * d3], sizeof(float) * d3);
+            }
+        } else {
+            core::layernorm_forward(ws.a.data(), ws.h.data(), L.ln1_w.data(), L.ln1_b.data(), R, d, c.ln_eps);
+            core::linear_forward_packed(ws.qkv.data(), ws.a.data(), L.attn, L.attn_b.data(), R);
+        }
         const float* cache_pre = cache ? &cache->qkv_pre[size_t(l) * cache->T * d3] : nullptr;
         const float* cache_kv = cache ? &cache->kv_post[size_t(l) * cache->T * 2 * d] : nullptr;
         if (fill) std::memcpy(&fill->qkv_pre[size_t(l) * fill->T * d3], ws.qkv.data(), sizeof(float) * R * d3);

@@ -91,8 +91,9 @@ struct batch_item {
 
 // Per-thread scratch space, grown on demand.
 struct workspace {
-    std::vector<float> h, a, qkv, qkv_c, pre, att, fc, logits, scratch;
+    std::vector<float> h, a, qkv, qkv_c, pre, att, fc, logits, scratch, gather, gather_qkv;
     std::vector<int32_t> ids;
+    std::vector<int> new_rows;
 };
 
 // Runs the network on `items` (positions [start, T) of each), writing log-probabilities

@@ -164,7 +164,9 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
             }
         }
     };
-    // Summed (fused) log-likelihood of tokens 1..T-1: rows < start from the cache.
+    // Summed (fused) log-likelihood of tokens 1..T-1: rows < start from the cache. Token t
+    // is predicted by row t-1, so the forward passes stop before the last token ([SEP]):
+    // its row predicts nothing (forward length T - 1, forward_len below).
     auto sum_job = [&](const slice_job& job, const prefix_cache* cache, const float* rows) {
         double S = 0;
         int T = int(job.ids.size()), n = T - 2;
@@ -180,6 +182,8 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
         }
         return static_cast<float>(S);
     };
+
+    auto forward_len = [](const slice_job& job) { return int(job.ids.size()) - 1; };
 
     // Parallelism is ours: OpenMP over batches of variant slices (the ops run
     // single-threaded inside), and inside the ops for the wild type's pass. BLAS stays
@@ -201,8 +205,8 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
         for (int dir = 0; dir < ndir; ++dir) {
             make_slice(target, wt_pos, g.wt_a, g.wt_b, dir, wt[dir]);
             std::vector<float> lp0;
-            model_forward(m, nullptr, {batch_item{wt[dir].ids.data(), int(wt[dir].ids.size()), 0}}, lp0,
-                          thread_ws[0], opt.use_cache ? &cache[dir] : nullptr);
+            model_forward(m, nullptr, {batch_item{wt[dir].ids.data(), forward_len(wt[dir]), 0}}, lp0, thread_ws[0],
+                          opt.use_cache ? &cache[dir] : nullptr);
             wt[dir].start = 0;
             wt[dir].S = sum_job(wt[dir], nullptr, lp0.data());
             S_wt[dir].push_back(wt[dir].S);
@@ -231,9 +235,14 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
                     while (c < job.ids.size() && c < wt[dir].ids.size() && job.ids[c] == wt[dir].ids[c]) ++c;
                     job.start = static_cast<int>(c);
                 }
+                if (job.start >= forward_len(job)) {  // every row it needs is the wild type's
+                    job.S = sum_job(job, &cache[dir], nullptr);
+                    bar.add();
+                    continue;
+                }
                 todo.push_back(int(dir * nm + k));
             }
-        auto rows_of = [&](int k) { return int(jobs[k].ids.size()) - jobs[k].start; };
+        auto rows_of = [&](int k) { return forward_len(jobs[k]) - jobs[k].start; };
         // Batches of slices of the same direction and similar start (similar lengths keep
         // the per-slice attention work even), at most max_batch_rows rows, and small
         // enough that every thread gets several (load balance at the end of the window).
@@ -278,7 +287,7 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
                 const int dir = batch.front() / int(nm);
                 try {
                     items.clear();
-                    for (int k : batch) items.push_back({jobs[k].ids.data(), int(jobs[k].ids.size()), jobs[k].start});
+                    for (int k : batch) items.push_back({jobs[k].ids.data(), forward_len(jobs[k]), jobs[k].start});
                     model_forward(m, opt.use_cache ? &cache[dir] : nullptr, items, out, ws);
                     size_t off = 0;
                     for (int k : batch) {
