@@ -5,7 +5,9 @@
 // The packed AVX-512 linear kernel (core/linear.hpp) is timed against BLAS linear_forward in
 // the same run (ratio), with the fraction of the AVX-512 FMA peak measured here too.
 // Every timed op is first validated against its naive twin on a small shape.
-// Usage: bench_core [--toy] [--tokens N] [--no-load]
+// Usage: bench_core [--toy] [--tokens N] [--no-load] [--peak-only]
+//   --peak-only: print only the two peaks as `sgemm_peak_gflops X` / `fma_peak_gflops Y`
+//   lines (used by benchmarks/tranception/bench_score.py for its fraction of peak).
 #include "core/linear.hpp"
 #include "core/ops.hpp"
 #include "core/weights.hpp"
@@ -204,20 +206,30 @@ void report_env() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool toy = false, load = true;
+    bool toy = false, load = true, peak_only = false;
     int tokens = 2048, layers = 12;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
         if (a == "--toy") toy = true;
         else if (a == "--no-load") load = false;
+        else if (a == "--peak-only") peak_only = true;
         else if (a == "--tokens" && i + 1 < argc) tokens = std::atoi(argv[++i]);
         else if (a == "--layers" && i + 1 < argc) layers = std::atoi(argv[++i]);
         else {
-            std::fprintf(stderr, "usage: bench_core [--toy] [--tokens N] [--layers L] [--no-load]\n");
+            std::fprintf(stderr, "usage: bench_core [--toy] [--tokens N] [--layers L] [--no-load] [--peak-only]\n");
             return 2;
         }
     }
     set_threads(resolve_threads(0));
+    if (peak_only) {
+        double p = 0;
+        for (int n : {1024, 2048}) p = std::max(p, sgemm_peak(n, 3));
+        std::printf("sgemm_peak_gflops %.1f\n", p);
+#if defined(TRANOVA_BENCH_AVX512_PEAK)
+        if (cpu_has_avx512()) std::printf("fma_peak_gflops %.1f\n", avx512_peak(get_threads()));
+#endif
+        return 0;
+    }
     report_env();
     if (!validate()) return 1;
     const int reps = toy ? 1 : 5;

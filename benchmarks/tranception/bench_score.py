@@ -190,6 +190,29 @@ def main():
           f"{len(muts) / c_torch:.3f} mutants per CPU-second, ratio {c_torch / c_tranova:.2f}x "
           f"(the fair figure on a shared machine)")
     print(f"max |avg_score difference| tranova vs PyTorch: {diff:.3g}")
+
+    # Rates against the machine's measured peaks. Useful work of each side: PyTorch runs
+    # every sequence in full (T = L + 2 rows, both directions); tranova the rows after each
+    # mutant's first change (L + 1 rows over both directions for a single mutant, the
+    # wild type in full). FLOPs per row: the linear layers (Q/K/V, output, MLP) and head.
+    f_row = 2.0 * L * (4 * d * d + 2 * d * inner) + 2.0 * 25 * d
+    T = n + 2
+    fl_torch = f_row * (len(muts) + 1) * 2 * T
+    fl_ours = f_row * (len(muts) * (n + 1) + 2 * (T - 1))
+    g_ours, g_torch = fl_ours / t_tranova / 1e9, fl_torch / t_torch / 1e9
+    peaks = {}
+    bench_core = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(args.tranova))), "benchmarks/core/bench_core")
+    if os.path.exists(bench_core):
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+        for line in subprocess.run([bench_core, "--peak-only"], capture_output=True, text=True, env=env).stdout.splitlines():
+            k, v = line.split()
+            peaks[k] = float(v)
+    line = f"linear-layer rate: tranova {g_ours:.1f} GFLOP/s, PyTorch {g_torch:.1f} GFLOP/s (wall)"
+    if "fma_peak_gflops" in peaks:
+        line += f"; tranova = {100 * g_ours / peaks['fma_peak_gflops']:.0f}% of the measured AVX-512 FMA peak ({peaks['fma_peak_gflops']:.0f})"
+    if "sgemm_peak_gflops" in peaks:
+        line += f"; PyTorch = {100 * g_torch / peaks['sgemm_peak_gflops']:.0f}% of the measured OpenBLAS SGEMM peak ({peaks['sgemm_peak_gflops']:.0f}, this environment)"
+    print(line)
     subprocess.run(["rm", "-rf", tmp])
 
 
