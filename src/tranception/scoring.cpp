@@ -248,8 +248,8 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
         // enough that every thread gets several (load balance at the end of the window).
         long total_rows = 0;
         for (int k : todo) total_rows += rows_of(k);
-        const int cap = int(std::clamp<long>(total_rows / (4L * std::max(1, threads)), 256L,
-                                             long(std::max(1, opt.max_batch_rows))));
+        const int cap = int(std::min<long>(std::max<long>(total_rows / (4L * std::max(1, threads)), 256L),
+                                           long(std::max(1, opt.max_batch_rows))));
         std::sort(todo.begin(), todo.end(), [&](int x, int y) {
             int dx = x / int(nm), dy = y / int(nm);
             return dx != dy ? dx < dy : jobs[x].start > jobs[y].start;
@@ -275,11 +275,11 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
         std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return batch_rows[x] > batch_rows[y]; });
         const bool par = threads > 1 && batches.size() > 1;
         std::exception_ptr err;
-#pragma omp parallel if (par)
+#pragma omp parallel if (par) num_threads(int(thread_ws.size()))
         {
-            const int tid = omp_get_thread_num();
-            workspace& ws = thread_ws[std::min<size_t>(tid, thread_ws.size() - 1)];
-            std::vector<float>& out = thread_out[std::min<size_t>(tid, thread_out.size() - 1)];
+            const int tid = omp_get_thread_num();  // < thread_ws.size(): one workspace per thread
+            workspace& ws = thread_ws[size_t(tid)];
+            std::vector<float>& out = thread_out[size_t(tid)];
             std::vector<batch_item> items;
 #pragma omp for schedule(dynamic, 1)
             for (size_t oi = 0; oi < order.size(); ++oi) {

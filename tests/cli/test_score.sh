@@ -31,6 +31,12 @@ then _pass; else _fail "--cpu-kernel blas and auto disagree"; fi
 run "$TRANOVA" score -q --model "$MODEL" --dms ok.csv --target $TARGET --cpu-kernel fast -o k.csv
 expect_rc 2; expect_err "--cpu-kernel must be auto, avx512 or blas"; expect_no_file k.csv
 
+# Batching and threads do not change a bit: every row's numbers are computed the same way
+# whatever batch it lands in (tiny batches, 1 thread vs 2).
+run "$TRANOVA" score -q -t 1 --batch-rows 5 --model "$MODEL" --dms ok.csv --target $TARGET -o small_batches.csv
+expect_rc 0
+if cmp -s out.csv small_batches.csv; then _pass; else _fail "--batch-rows 5 -t 1 changed the scores"; fi
+
 # Bad inputs: one line, exit 1, no output file.
 bad() {  # bad NAME CSV_BODY EXPECTED_MESSAGE [extra args]
   printf 'mutant\n%b\n' "$2" > "$1.csv"
