@@ -3,6 +3,7 @@
 // Tolerances (max abs): layernorm/softmax/log_softmax/activations/add 1e-5, gemm/linear 1e-4
 // (cuBLAS with TF32 off).
 #include "core/backend.hpp"
+#include "random_inputs.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -14,13 +15,8 @@
 using namespace tranova::core;
 
 namespace {
-std::vector<float> randv(size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> d(-2.0f, 2.0f);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
+// Inputs ~U(-2, 2) for the backend comparisons.
+std::vector<float> randv2(size_t n, unsigned seed) { return randv(n, seed, -2.0f, 2.0f); }
 float maxdiff(const std::vector<float>& a, const std::vector<float>& b) {
     float m = 0;
     for (size_t i = 0; i < a.size(); i++) m = std::isfinite(a[i]) ? std::max(m, std::fabs(a[i] - b[i])) : INFINITY;
@@ -46,7 +42,7 @@ struct dbuf {
 void check_backend(backend& be) {
     INFO(be.name());
     for (auto [N, C] : {std::pair{1, 1}, {7, 33}, {65, 768}, {3, 1025}}) {
-        auto x = randv((size_t)N * C, N + C), w = randv(C, 2), b = randv(C, 3);
+        auto x = randv2((size_t)N * C, N + C), w = randv2(C, 2), b = randv2(C, 3);
         std::vector<float> ref((size_t)N * C);
         dbuf dx(be, x), dw(be, w), db(be, b), dy(be, (size_t)N * C);
         be.layernorm(dy.p, dx.p, dw.p, db.p, N, C, 1e-5f);
@@ -69,7 +65,7 @@ void check_backend(backend& be) {
         CHECK(maxdiff(dy.get(), ref) == 0.0f);
     }
     for (auto [M, N, K] : {std::tuple{1, 1, 1}, {17, 33, 65}, {64, 100, 300}}) {
-        auto a = randv((size_t)M * K, 5), w = randv((size_t)N * K, 6), bias = randv(N, 7);
+        auto a = randv2((size_t)M * K, 5), w = randv2((size_t)N * K, 6), bias = randv2(N, 7);
         std::vector<float> ref((size_t)M * N);
         dbuf da(be, a), dw(be, w), db(be, bias), dy(be, (size_t)M * N);
         be.linear(dy.p, da.p, dw.p, db.p, M, K, N);
@@ -77,7 +73,7 @@ void check_backend(backend& be) {
         CHECK(maxdiff(dy.get(), ref) < 1e-4f);
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {
-                auto bm = randv((size_t)K * N, 8);
+                auto bm = randv2((size_t)K * N, 8);
                 dbuf dbm(be, bm);
                 be.gemm(dy.p, da.p, dbm.p, M, N, K, ta, tb, 1.0f, 0.0f, ta ? M : K, tb ? K : N, N);
                 gemm_naive(ref.data(), a.data(), bm.data(), M, N, K, ta, tb, 1.0f, 0.0f, ta ? M : K, tb ? K : N, N);

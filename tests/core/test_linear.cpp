@@ -5,6 +5,7 @@
 // Tolerance: max |difference| <= 1e-4 * (1 + |naive|), inputs ~U(-1, 1), K <= 800 (the
 // GEMM family's bound in test_ops.cpp, relative for the squared outputs).
 #include "core/linear.hpp"
+#include "random_inputs.hpp"
 
 #include <catch2/catch.hpp>
 #include <omp.h>
@@ -16,13 +17,6 @@
 using namespace tranova::core;
 
 namespace {
-std::vector<float> randv(size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
 double worst(const std::vector<float>& got, const std::vector<float>& want) {
     double w = 0;
     for (size_t i = 0; i < got.size(); ++i) {

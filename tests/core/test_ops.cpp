@@ -7,6 +7,7 @@
 //   conv1d causal depthwise:                                    1e-5
 //   sinusoidal (|x / term| <= 100):                             2e-5
 #include "core/ops.hpp"
+#include "random_inputs.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -17,13 +18,6 @@
 using namespace tranova::core;
 
 namespace {
-std::vector<float> randv(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> d(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
 float maxdiff(const std::vector<float>& a, const std::vector<float>& b) {
     REQUIRE(a.size() == b.size());
     float m = 0;
