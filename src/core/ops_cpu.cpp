@@ -346,16 +346,16 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
         bool scaled = true;  // S already holds scale * Q K^T
         if (nk > 0) {
             if (avx512) {
-                // Q K^T as a row-major product against the transposed key block, then the scale.
-                // (in blocks of 16 keys: each store run is one cache line, each key row is
-                // read line by line)
+                // Q K^T as a row-major product against the key block transposed to HD x nk
+                // (16 keys at a time: each store run is one cache line); the scale is
+                // applied in the softmax pass below.
                 for (int j0 = 0; j0 < nk; j0 += 16) {
                     const int jn = std::min(16, nk - j0);
                     for (int e = 0; e < s.HD; e++)
                         for (int j = 0; j < jn; j++) KT[(size_t)e * nk + j0 + j] = kb[(long)(j0 + j) * s.ld_k + e];
                 }
                 detail::gemm_rowmajor_avx512(S, nk, qb, (int)s.ld_q, KT, nk, nq, nk, s.HD);
-                scaled = false;  // the scale is applied in the softmax pass below
+                scaled = false;
             } else {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, s.HD, scale, qb,
                             (int)s.ld_q, kb, (int)s.ld_k, 0.0f, S, nk);
