@@ -1,6 +1,7 @@
 #include "tranception/scoring.hpp"
 
 #include "tranception/tokenizer.hpp"
+#include "core/ops.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
 #include "util/threads.hpp"
@@ -12,8 +13,6 @@
 #include <exception>
 #include <map>
 #include <numeric>
-
-extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 
 namespace tranova::tranception {
 
@@ -189,10 +188,7 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
     // single-threaded inside), and inside the ops for the wild type's pass. BLAS stays
     // single-threaded for the whole run.
     const int threads = get_threads();
-    struct blas_single {
-        blas_single() { if (openblas_set_num_threads) openblas_set_num_threads(1); }
-        ~blas_single() { if (openblas_set_num_threads) openblas_set_num_threads(get_threads()); }
-    } blas_guard;
+    core::blas_single_thread_guard blas_guard;
     // One workspace per thread for the whole run (no re-allocation, no page faults per batch).
     std::vector<workspace> thread_ws(std::max(1, threads));
     std::vector<std::vector<float>> thread_out(thread_ws.size());
