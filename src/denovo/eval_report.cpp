@@ -81,6 +81,7 @@ std::vector<prediction> read_predictions(const std::string& path) {
         q.title = fields[c_title];
         std::string_view seq = trim(fields[c_seq]);
         std::string why;
+        TRANOVA_CHECK(looks_like_peptide(seq, &why), "{}: '{}' is not a peptide: {}", r.where(), seq.substr(0, 60), why);
         if (!seq.empty() && !try_parse_peptide(seq, q.tokens, &why)) {
             if (!warned) log::warn("{}: peptide '{}': {}; unknown tokens weigh 0", r.where(), seq, why);
             warned = true;
