@@ -1,8 +1,8 @@
 // Fast CPU paths of the backward ops in ops_backward.hpp: OpenMP over rows / batch-heads,
 // BLAS sgemm (beta = 1, accumulating) for every matrix product. Reductions over rows
 // (bias, layernorm and conv parameter gradients, embedding scatter) are split across
-// threads by COLUMN blocks of fixed width, each summed in row order, so results do not
-// depend on the thread count. Semantics are documented in ops_backward.hpp.
+// threads by COLUMN blocks, each column summed in row order, so results do not depend on
+// the thread count. Semantics are documented in ops_backward.hpp.
 #include "core/ops_backward.hpp"
 
 #include "util/error.hpp"
@@ -16,16 +16,23 @@
 namespace tranova::core {
 
 namespace {
-// Column block width of the thread-count-independent reductions (one cache line).
-constexpr int CB = 16;
+// Reductions over rows are split across threads by column blocks: one thread sums a
+// column over all rows in row order, so a column's bits do not depend on how the columns
+// are blocked, hence not on the thread count. Blocks are wide (rows stream as contiguous
+// segments) yet leave work for every thread.
+constexpr int max_block = 512;
+int column_block(int C) {
+    const int t = std::max(1, omp_get_max_threads());
+    return std::clamp(((C + t - 1) / t + 15) / 16 * 16, 16, max_block);
+}
 
 // dst[c] += sum_{i < N} src[i * ld + c] for c < C: per column a double sum in row order.
 void add_column_sums(float* dst, const float* src, int N, int C, long ld) {
-    const int nblk = (C + CB - 1) / CB;
+    const int W = column_block(C), nblk = (C + W - 1) / W;
 #pragma omp parallel for schedule(static) if ((long)N * C > 65536)
     for (int blk = 0; blk < nblk; blk++) {
-        const int c0 = blk * CB, n = std::min(CB, C - c0);
-        double acc[CB] = {};
+        const int c0 = blk * W, n = std::min(W, C - c0);
+        double acc[max_block] = {};
         for (int i = 0; i < N; i++) {
             const float* row = src + i * ld + c0;
             for (int c = 0; c < n; c++) acc[c] += row[c];
@@ -42,10 +49,10 @@ void embedding_backward(float* dtable, const float* dout, const int32_t* ids, in
     if (!dtable) return;
     // Threads own channel blocks and walk all rows in index order: no two threads touch
     // one entry, and a repeated id accumulates in the same order for any thread count.
-    const int nblk = (C + CB - 1) / CB;
+    const int W = column_block(C), nblk = (C + W - 1) / W;
 #pragma omp parallel for schedule(static) if ((long)N * C > 65536)
     for (int blk = 0; blk < nblk; blk++) {
-        const int c0 = blk * CB, n = std::min(CB, C - c0);
+        const int c0 = blk * W, n = std::min(W, C - c0);
         for (int i = 0; i < N; i++) {
             float* d = dtable + (size_t)ids[i] * C + c0;
             const float* g = dout + (size_t)i * C + c0;
@@ -109,20 +116,25 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
             }
         }
     }
-    if (dbias) add_column_sums(dbias, dout, N, C, C);
-    if (dweight) {
-        const int nblk = (C + CB - 1) / CB;
+    if (!dweight && !dbias) return;
+    // Parameter gradients: threads own column blocks and sum all rows in order.
+    const int W = column_block(C), nblk = (C + W - 1) / W;
 #pragma omp parallel for schedule(static) if (N * (long)C > 65536)
-        for (int blk = 0; blk < nblk; blk++) {
-            const int c0 = blk * CB, nc = std::min(CB, C - c0);
-            double acc[CB] = {};
-            for (int i = 0; i < N; i++) {
-                const float* x = inp + (size_t)i * C + c0;
-                const float* g = dout + (size_t)i * C + c0;
-                const float m = mean[i], r = rstd[i];
-                for (int c = 0; c < nc; c++) acc[c] += g[c] * ((x[c] - m) * r);
+    for (int blk = 0; blk < nblk; blk++) {
+        const int c0 = blk * W, nc = std::min(W, C - c0);
+        double accw[max_block] = {}, accb[max_block] = {};
+        for (int i = 0; i < N; i++) {
+            const float* x = inp + (size_t)i * C + c0;
+            const float* g = dout + (size_t)i * C + c0;
+            const float m = mean[i], r = rstd[i];
+            for (int c = 0; c < nc; c++) {
+                accw[c] += g[c] * ((x[c] - m) * r);
+                accb[c] += g[c];
             }
-            for (int c = 0; c < nc; c++) dweight[c0 + c] += (float)acc[c];
+        }
+        for (int c = 0; c < nc; c++) {
+            if (dweight) dweight[c0 + c] += (float)accw[c];
+            if (dbias) dbias[c0 + c] += (float)accb[c];
         }
     }
 }
@@ -175,13 +187,12 @@ void gelu_backward(float* dinp, const float* dout, const float* inp, size_t n) {
                         dinp[i] += (cdf + x * pdf) * dout[i])
 }
 void gelu_tanh_backward(float* dinp, const float* dout, const float* inp, size_t n) {
-    // u = k (x + a x^3): d/dx 0.5 x (1 + tanh u) = 0.5 (1 + tanh u) + 0.5 x sech^2(u) k (1 + 3 a x^2)
-    // (cosh overflows to inf for |u| > 89, giving sech^2 = 0 as it should)
+    // u = k (x + a x^3): d/dx 0.5 x (1 + tanh u) = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 a x^2)
+    // with t = tanh u (one tanh, no cosh; 1 - t^2 loses only absolute precision ~1e-7)
     TRANOVA_ELEMENTWISE(const float x = inp[i];
-                        const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-                        const float ch = std::cosh(u);
-                        const float d = 0.5f * (1.0f + std::tanh(u)) +
-                                        0.5f * x * (0.7978845608028654f * (1.0f + 0.134145f * x * x)) / (ch * ch);
+                        const float t = std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x));
+                        const float d = 0.5f * (1.0f + t) +
+                                        0.5f * x * (1.0f - t * t) * (0.7978845608028654f * (1.0f + 0.134145f * x * x));
                         dinp[i] += d * dout[i])
 }
 void add_backward(float* da, float* db, const float* dout, size_t n) {
@@ -264,7 +275,7 @@ void conv1d_causal_depthwise_backward(float* dinp, float* dweight, float* dbias,
     if (!dweight && !dbias) return;
     // Parameter gradients: tasks are blocks of CB kernel rows (all channels sharing them,
     // all batch items and times, in a fixed order), taps MB at a time.
-    constexpr int MB = 16;
+    constexpr int CB = 16, MB = 16;
     const int nblk = (WC + CB - 1) / CB;
 #pragma omp parallel for schedule(static) if ((long)B * T * C * K > 65536)
     for (int blk = 0; blk < nblk; blk++) {

@@ -510,7 +510,7 @@ TEST_CASE("activation, add, softmax, log_softmax backward match naive", "[core][
         CHECK(same(da, na));
         CHECK(same(db, nb));
     }
-    // gelu derivatives at extreme inputs stay finite (cosh overflow gives sech^2 = 0)
+    // gelu_tanh derivative at extreme inputs: finite, 0 / 1 in the saturated tails
     vecf big = {-200.0f, -30.0f, 30.0f, 200.0f}, one(4, 1.0f), g(4, 0.0f), gn(4, 0.0f);
     gelu_tanh_backward(g.data(), one.data(), big.data(), 4);
     gelu_tanh_backward_naive(gn.data(), one.data(), big.data(), 4);
