@@ -145,6 +145,8 @@ void conv1d_causal_depthwise_backward_naive(T* dinp, T* dweight, T* dbias, const
 // Masked keys and all-masked query rows have P = 0, hence zero gradient; the ALiBi bias
 // does not depend on q/k (its slopes are constants). Tasks are (batch, head), each on one
 // thread with single-threaded BLAS, so the result does not depend on the thread count.
+// Called inside an OpenMP parallel region it runs on the calling thread (the caller holds
+// a blas_single_thread_guard, as for gemm); scratch: attention_backward_scratch_floats.
 size_t attention_backward_scratch_floats(const attention_shape& s);
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                         const float* k, const float* v, const float* probs,

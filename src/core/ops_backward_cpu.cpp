@@ -11,7 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
+#include <optional>
 
 namespace tranova::core {
 
@@ -328,8 +328,10 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
     const double work = 8.0 * s.B * s.NH * (double)s.T * s.TK * s.HD;
     const bool parallel = ntask > 1 && work > 1.0e6 && omp_get_max_threads() > 1;
     // Single-threaded BLAS also when running serially: a task's products are then
-    // computed the same way whichever thread runs it and however many there are.
-    blas_single_thread_guard guard;
+    // computed the same way whichever thread runs it and however many there are. Inside
+    // a caller's parallel region the caller holds the guard (ops.hpp convention).
+    std::optional<blas_single_thread_guard> guard;
+    if (!omp_in_parallel()) guard.emplace();
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
     for (long task = 0; task < ntask; task++) {
         const int b = (int)(task / s.NH), h = (int)(task % s.NH);
