@@ -36,7 +36,7 @@ namespace tranova::core {
 
 // Non-deduced parameter type: lets optional (nullptr) arguments sit beside deduced ones.
 template <typename T>
-using nd = std::type_identity_t<T>;
+using nondeduced = std::type_identity_t<T>;
 
 // ---------------------------------------------------------------------------------------
 // Embedding: dtable (V, C) += dout (N, C) scattered to rows ids[0..N). Throws
@@ -54,8 +54,8 @@ void embedding_backward_naive(T* dtable, const T* dout, const int32_t* ids, int 
 void layernorm_forward_train(float* out, float* mean, float* rstd, const float* inp,
                              const float* weight, const float* bias, int N, int C, float eps);
 template <typename T>
-void layernorm_forward_train_naive(T* out, T* mean, T* rstd, const T* inp, nd<const T*> weight,
-                                   nd<const T*> bias, int N, int C, double eps);
+void layernorm_forward_train_naive(T* out, T* mean, T* rstd, const T* inp, nondeduced<const T*> weight,
+                                   nondeduced<const T*> bias, int N, int C, double eps);
 // With n = (x - mean) rstd, g = dout * weight:
 //   dinp += rstd (g - mean_c(g) - n mean_c(g n)),  dweight += sum_rows dout n,
 //   dbias += sum_rows dout.
@@ -64,7 +64,7 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
                         const float* rstd, int N, int C);
 template <typename T>
 void layernorm_backward_naive(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
-                              nd<const T*> weight, const T* mean, const T* rstd, int N, int C);
+                              nondeduced<const T*> weight, const T* mean, const T* rstd, int N, int C);
 
 // ---------------------------------------------------------------------------------------
 // gemm backward, for c = alpha op(a) op(b) (+ beta c_old: the gradient of c_old,

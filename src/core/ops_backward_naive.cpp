@@ -22,8 +22,8 @@ void embedding_backward_naive(T* dtable, const T* dout, const int32_t* ids, int 
 }
 
 template <typename T>
-void layernorm_forward_train_naive(T* out, T* mean, T* rstd, const T* inp, nd<const T*> weight,
-                                   nd<const T*> bias, int N, int C, double eps) {
+void layernorm_forward_train_naive(T* out, T* mean, T* rstd, const T* inp, nondeduced<const T*> weight,
+                                   nondeduced<const T*> bias, int N, int C, double eps) {
     for (int i = 0; i < N; i++) {
         const T* x = inp + (size_t)i * C;
         double m = 0, var = 0;
@@ -45,7 +45,7 @@ void layernorm_forward_train_naive(T* out, T* mean, T* rstd, const T* inp, nd<co
 
 template <typename T>
 void layernorm_backward_naive(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
-                              nd<const T*> weight, const T* mean, const T* rstd, int N, int C) {
+                              nondeduced<const T*> weight, const T* mean, const T* rstd, int N, int C) {
     for (int i = 0; i < N; i++) {
         const T* x = inp + (size_t)i * C;
         const T* g = dout + (size_t)i * C;
