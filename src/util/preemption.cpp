@@ -46,6 +46,7 @@ preemption_guard::preemption_guard() {
 preemption_guard::~preemption_guard() {
     sigaction(SIGTERM, &g_prev_term, nullptr);
     sigaction(SIGUSR1, &g_prev_usr1, nullptr);
+    g_signal.store(0);  // no guard, no pending request
     g_installed.store(false);
 }
 

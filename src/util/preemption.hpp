@@ -11,7 +11,8 @@
 // handler (output_file's removes the live temporaries and re-raises, so the process ends
 // by SIGTERM and a half-written checkpoint never replaces the last complete one). Repeated
 // SIGUSR1s only re-set the flag. SIGINT and SIGHUP are left to the cleanup handler.
-// Destroying the guard restores the saved handlers. One guard at a time.
+// Destroying the guard restores the saved handlers and clears the flag. One guard at a
+// time.
 #pragma once
 
 namespace tranova {
