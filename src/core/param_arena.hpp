@@ -54,6 +54,8 @@ public:
     float* param(const std::string& name) { return params() + tensor(name).offset; }
     float* param(const std::string& name, const std::vector<int64_t>& shape);
     float* grad(const std::string& name) { return grads() + tensor(name).offset; }
+    const float* param(const std::string& name) const { return params() + tensor(name).offset; }
+    const float* grad(const std::string& name) const { return grads() + tensor(name).offset; }
     float* params() { return data_.get(); }
     float* grads() { return data_.get() + block_; }
     float* adam_m() { return data_.get() + 2 * block_; }
