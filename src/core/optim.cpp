@@ -45,7 +45,7 @@ bool decay_rule::decays(const std::string& name) const {
 
 double lr_schedule::at(int64_t step) const {
     if (step < warmup_steps) return max_lr * (double)(step + 1) / (double)warmup_steps;
-    if (decay == lr_decay::constant) return max_lr;
+    if (decay == lr_decay::constant || total_steps <= 0) return max_lr;
     if (step >= total_steps) return min_lr;
     const double p = (double)(step - warmup_steps) / (double)(total_steps - warmup_steps);
     if (decay == lr_decay::linear) return max_lr - (max_lr - min_lr) * p;

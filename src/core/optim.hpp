@@ -53,6 +53,7 @@ struct decay_rule {
 //                              linear: max_lr - (max_lr - min_lr) * p
 //                              constant: max_lr
 //   step >= total_steps:       min_lr (constant: max_lr)
+// total_steps <= 0 means no decay phase: max_lr after the warm-up.
 enum class lr_decay { cosine, linear, constant };
 struct lr_schedule {
     double max_lr = 1e-3, min_lr = 0.0;

@@ -123,6 +123,9 @@ TEST_CASE("decay rule and learning-rate schedule", "[core][optim]") {
     CHECK(s.at(5000) == Approx(1e-3));
     lr_schedule no_warmup{2e-3, 0, 0, 100, lr_decay::cosine};
     CHECK(no_warmup.at(0) == Approx(2e-3));
+    lr_schedule plain{3e-4};  // no total: constant after (no) warm-up, never 0
+    CHECK(plain.at(0) == Approx(3e-4));
+    CHECK(plain.at(100000) == Approx(3e-4));
 }
 
 TEST_CASE("AdamW matches torch.optim.AdamW with decay groups, freezing, clipping, schedule, skip", "[core][optim]") {
