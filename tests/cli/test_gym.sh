@@ -105,9 +105,11 @@ if grep -q "^# id: 'tranova_gym_summary'" report/gym_summary_mqc.tsv && grep -q 
 for s in report/*.svg; do
   if head -1 "$s" | grep -q '^<svg xmlns' && tail -1 "$s" | grep -q '^</svg>$'; then _pass; else _fail "svg $s"; fi
 done
-if command -v xmllint >/dev/null; then
-  for s in report/*.svg; do xmllint --noout "$s" && _pass || _fail "xmllint $s"; done
-fi
+# Well-formed and renderable (xmllint and rsvg-convert come from scripts/install-deps).
+for s in report/*.svg; do
+  xmllint --noout "$s" && _pass || _fail "xmllint $s"
+  rsvg-convert -o "$WORK/plot.png" "$s" && [ -s "$WORK/plot.png" ] && _pass || _fail "rsvg-convert $s"
+done
 # Same seed, same bootstrap; --models and --scatter.
 run "$TRANOVA" gym eval gym.h5 -o report2 --bootstrap 500 --seed 1 --models random,noisy --scatter random,noisy --ndcg-ties stable
 expect_rc 0
