@@ -5,9 +5,11 @@
 //   params | grads | adam m | adam v        each block_floats() floats long
 //
 // so a tensor's gradient and AdamW moments sit at the same offset in their blocks, the
-// optimizer is one loop per tensor, and an all-reduce of the gradients (data parallel) is
-// one call over grads(). Slot offsets are multiples of 16 floats, like core::weights, and
-// the padding between slots is zero in every block.
+// optimizer is one loop per tensor, and an all-reduce of the gradients (data parallel,
+// core/dist.hpp) is one call over grads(); the four blocks are adjacent, so one broadcast
+// from params() over 4 * block_floats() copies the whole arena. Slot offsets are
+// multiples of 16 floats, like core::weights; the padding between slots is zero in
+// every block.
 //
 // Lifecycle: declare every tensor with add() (sizes only), then allocate() once; after
 // that the layout is fixed. from_weights / to_weights map a weight file onto the arena.
