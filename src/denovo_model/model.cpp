@@ -68,33 +68,38 @@ const char* arch_name(model_arch a) {
 namespace {
 
 struct binder {
-    tensor_map& t;
-    const tensor& get(const std::string& name, std::initializer_list<int64_t> shape) {
-        auto it = t.find(name);
-        TRANOVA_CHECK(it != t.end(), "model weights lack tensor '{}'", name);
-        const tensor& x = it->second;
-        int64_t want = 1;
-        for (auto s : shape) want *= s;
-        TRANOVA_CHECK(x.numel() == want, "model tensor '{}' has {} values, expected {}", name, x.numel(), want);
+    const tensor_lookup& lookup;
+    std::vector<std::string>* bound;  // names read (may be null)
+    tensor_view find(const std::string& name) {
+        tensor_view v;
+        if (!lookup(name, v)) return {};
+        if (bound) bound->push_back(name);
+        return v;
+    }
+    tensor_view require(const std::string& name) {
+        tensor_view x = find(name);
+        TRANOVA_CHECK(x.data, "model weights lack tensor '{}'", name);
         return x;
     }
     const float* ptr(const std::string& name, std::initializer_list<int64_t> shape) {
-        return get(name, shape).data.data();
+        tensor_view x = require(name);
+        int64_t want = 1;
+        for (auto s : shape) want *= s;
+        TRANOVA_CHECK(x.numel() == want, "model tensor '{}' has {} values, expected {}", name, x.numel(), want);
+        return x.data;
     }
-    bool has(const std::string& name) const { return t.count(name) > 0; }
-    const tensor& require(const std::string& name) {
-        auto it = t.find(name);
-        TRANOVA_CHECK(it != t.end(), "model weights lack tensor '{}'", name);
-        return it->second;
+    bool has(const std::string& name) const {
+        tensor_view v;
+        return lookup(name, v);
     }
     float_encoder enc(const std::string& prefix, int d) {
         float_encoder e;
-        auto s = t.find(prefix + "sin_term"), c = t.find(prefix + "cos_term");
-        TRANOVA_CHECK(s != t.end() && c != t.end(), "model weights lack tensor '{}sin_term'/'cos_term'", prefix);
-        e.sin_term = s->second.data.data();
-        e.cos_term = c->second.data.data();
-        e.n_sin = int(s->second.numel());
-        e.n_cos = int(c->second.numel());
+        tensor_view s = find(prefix + "sin_term"), c = find(prefix + "cos_term");
+        TRANOVA_CHECK(s.data && c.data, "model weights lack tensor '{}sin_term'/'cos_term'", prefix);
+        e.sin_term = s.data;
+        e.cos_term = c.data;
+        e.n_sin = int(s.numel());
+        e.n_cos = int(c.numel());
         TRANOVA_CHECK(e.n_sin + e.n_cos == d, "'{}sin_term' + cos_term sizes {} + {} != dim_model {}", prefix, e.n_sin,
                       e.n_cos, d);
         return e;
@@ -121,9 +126,9 @@ struct binder {
     }
 };
 
-int count_layers(const tensor_map& t, const std::string& prefix) {
+int count_layers(const binder& b, const std::string& prefix) {
     int n = 0;
-    while (t.count(prefix + std::to_string(n) + ".linear1.weight")) ++n;
+    while (b.has(prefix + std::to_string(n) + ".linear1.weight")) ++n;
     return n;
 }
 
@@ -144,10 +149,11 @@ double cfg_double(const std::map<std::string, std::string>& c, const std::string
 
 }  // namespace
 
-model_config config_from_weights(const weight_file& wf) {
+model_config config_from_weights(const weight_file& wf) { return config_from_fields(wf.arch, wf.config); }
+
+model_config config_from_fields(const std::string& arch, const std::map<std::string, std::string>& k) {
     model_config c;
-    c.arch = arch_from_string(wf.arch);
-    const auto& k = wf.config;
+    c.arch = arch_from_string(arch);
     c.n_head = cfg_int(k, "n_head", 0);
     TRANOVA_CHECK(c.n_head > 0, "model config lacks n_head");
     c.nar_length = cfg_int(k, "nar_length", 40);
@@ -165,23 +171,24 @@ model_config config_from_weights(const weight_file& wf) {
     return c;
 }
 
-denovo_model model_from_weights(weight_file wf) {
-    denovo_model m;
-    m.cfg = config_from_weights(wf);
-    m.storage = std::move(wf.tensors);
-    binder b{m.storage};
+namespace {
+
+// Points every weight of m (cfg already read) at the tensors `lookup` finds.
+void bind_weights(denovo_model& m, const tensor_lookup& lookup, std::vector<std::string>* bound) {
+    binder b{lookup, bound};
     auto& c = m.cfg;
-    int d = int(b.require("encoder.latent_spectrum").numel());
+    tensor_view latent = b.require("encoder.latent_spectrum");
+    int d = int(latent.numel());
     c.dim_model = d;
     TRANOVA_CHECK(d % c.n_head == 0, "dim_model {} is not divisible by n_head {}", d, c.n_head);
-    m.latent = m.storage.at("encoder.latent_spectrum").data.data();
+    m.latent = latent.data;
     m.mz_enc = b.enc(b.has("encoder.peak_encoder.mz_encoder.sin_term") ? "encoder.peak_encoder.mz_encoder."
                                                                        : "encoder.peak_encoder.",
                      d);
     m.int_w = b.ptr("encoder.peak_encoder.int_encoder.weight", {d, 1});
-    c.n_enc_layers = count_layers(m.storage, "encoder.transformer_encoder.layers.");
+    c.n_enc_layers = count_layers(b, "encoder.transformer_encoder.layers.");
     TRANOVA_CHECK(c.n_enc_layers > 0, "model weights have no encoder layers");
-    c.dim_feedforward = int(m.storage.at("encoder.transformer_encoder.layers.0.linear1.weight").shape[0]);
+    c.dim_feedforward = int(b.require("encoder.transformer_encoder.layers.0.linear1.weight").shape[0]);
     const int ff = c.dim_feedforward;
     for (int i = 0; i < c.n_enc_layers; ++i) {
         std::string p = "encoder.transformer_encoder.layers." + std::to_string(i) + ".";
@@ -199,39 +206,39 @@ denovo_model model_from_weights(weight_file wf) {
     }
     bool want_ar = c.arch != model_arch::primenovo, want_nar = c.arch != model_arch::casanovo;
     if (want_ar) {
-        const tensor& charge = b.require("ar_decoder.charge_encoder.weight");
+        tensor_view charge = b.require("ar_decoder.charge_encoder.weight");
         TRANOVA_CHECK(charge.shape.size() == 2 && charge.shape[1] == d, "ar_decoder.charge_encoder.weight: bad shape");
         c.max_charge = int(charge.shape[0]);
-        m.ar_charge = charge.data.data();
+        m.ar_charge = charge.data;
         m.ar_pos = b.enc("ar_decoder.pos_encoder.", d);
         m.ar_mass = b.enc("ar_decoder.mass_encoder.", d);
-        const tensor& fin = b.require("ar_decoder.final.weight");
+        tensor_view fin = b.require("ar_decoder.final.weight");
         m.ar_vocab = int(fin.shape[0]);
         TRANOVA_CHECK(m.ar_vocab == c.residues.size() + 2, "AR vocabulary {} != residues {} + padding + stop",
                       m.ar_vocab, c.residues.size());
         m.ar_final_w = b.ptr("ar_decoder.final.weight", {m.ar_vocab, d});
         m.ar_final_b = b.ptr("ar_decoder.final.bias", {m.ar_vocab});
         m.ar_aa = b.ptr("ar_decoder.aa_encoder.weight", {m.ar_vocab, d});
-        c.n_ar_layers = count_layers(m.storage, "ar_decoder.transformer_decoder.layers.");
+        c.n_ar_layers = count_layers(b, "ar_decoder.transformer_decoder.layers.");
         TRANOVA_CHECK(c.n_ar_layers > 0, "model weights have no AR decoder layers");
         for (int i = 0; i < c.n_ar_layers; ++i)
             m.ar_layers.push_back(b.dec("ar_decoder.transformer_decoder.layers." + std::to_string(i) + ".", d, ff));
     }
     if (want_nar) {
-        const tensor& charge = b.require("nar_decoder.charge_encoder.weight");
+        tensor_view charge = b.require("nar_decoder.charge_encoder.weight");
         TRANOVA_CHECK(charge.shape.size() == 2 && charge.shape[1] == d, "nar_decoder.charge_encoder.weight: bad shape");
         int mc = int(charge.shape[0]);
         c.max_charge = c.max_charge ? std::min(c.max_charge, mc) : mc;
-        m.nar_charge = charge.data.data();
+        m.nar_charge = charge.data;
         m.nar_pos = b.enc("nar_decoder.pos_encoder.", d);
         m.nar_mass = b.enc("nar_decoder.mass_encoder.", d);
-        const tensor& fin = b.require("nar_decoder.final.weight");
+        tensor_view fin = b.require("nar_decoder.final.weight");
         m.nar_vocab = int(fin.shape[0]);
         TRANOVA_CHECK(m.nar_vocab == c.residues.size() + 1, "CTC vocabulary {} != residues {} + blank", m.nar_vocab,
                       c.residues.size());
         m.nar_final_w = b.ptr("nar_decoder.final.weight", {m.nar_vocab, d});
         m.nar_final_b = b.ptr("nar_decoder.final.bias", {m.nar_vocab});
-        c.n_nar_layers = count_layers(m.storage, "nar_decoder.layers.");
+        c.n_nar_layers = count_layers(b, "nar_decoder.layers.");
         TRANOVA_CHECK(c.n_nar_layers > 0, "model weights have no NAR decoder layers");
         for (int i = 0; i < c.n_nar_layers; ++i)
             m.nar_layers.push_back(b.dec("nar_decoder.layers." + std::to_string(i) + ".", d, ff));
@@ -241,6 +248,33 @@ denovo_model model_from_weights(weight_file wf) {
         m.cross_b = b.ptr("cross.nar_proj.bias", {d});
         m.cross_pos = b.enc("cross.pos_encoder.", d);
     }
+}
+
+}  // namespace
+
+denovo_model model_from_weights(weight_file wf) {
+    denovo_model m;
+    m.cfg = config_from_weights(wf);
+    m.storage = std::move(wf.tensors);
+    const tensor_map& t = m.storage;
+    bind_weights(
+        m,
+        [&t](const std::string& name, tensor_view& out) {
+            auto it = t.find(name);
+            if (it == t.end()) return false;
+            out.data = it->second.data.data();
+            out.shape = it->second.shape;
+            return true;
+        },
+        nullptr);
+    return m;
+}
+
+denovo_model model_bind(const std::string& arch, const std::map<std::string, std::string>& config,
+                        const tensor_lookup& lookup, std::vector<std::string>* bound) {
+    denovo_model m;
+    m.cfg = config_from_fields(arch, config);
+    bind_weights(m, lookup, bound);
     return m;
 }
 
@@ -424,6 +458,10 @@ static void precursor_embedding(const float_encoder& mass_enc, const float* char
 
 void ar_precursor_embedding(const denovo_model& m, float mass, int charge, float* out) {
     precursor_embedding(m.ar_mass, m.ar_charge, m.cfg.max_charge, m.cfg.dim_model, mass, charge, out);
+}
+
+void nar_precursor_embedding(const denovo_model& m, float mass, int charge, float* out) {
+    precursor_embedding(m.nar_mass, m.nar_charge, m.cfg.max_charge, m.cfg.dim_model, mass, charge, out);
 }
 
 void nar_forward(const denovo_model& m, const float* memory, const bool* mask, int Tk, float mass, int charge,

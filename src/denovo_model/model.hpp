@@ -10,6 +10,8 @@
 #include "denovo_model/nn.hpp"
 #include "denovo_model/tensors.hpp"
 
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -98,6 +100,25 @@ struct denovo_model {
 // mis-shaped tensor.
 denovo_model model_from_weights(weight_file wf);
 
+// A tensor held elsewhere (e.g. in a trainer's core::param_arena): data and shape.
+struct tensor_view {
+    const float* data = nullptr;
+    std::vector<int64_t> shape;
+    int64_t numel() const {
+        int64_t n = 1;
+        for (auto s : shape) n *= s;
+        return n;
+    }
+};
+// Finds a tensor by weight-file name; false when absent.
+using tensor_lookup = std::function<bool(const std::string& name, tensor_view& out)>;
+// Binds a model to tensors it does not own (the trainer's parameter arena): same names,
+// checks and config as model_from_weights, storage stays empty and the pointers point into
+// the storage behind `lookup`, which must outlive the model. `bound` (optional) receives
+// the name of every tensor the model reads (weights and sinusoid terms).
+denovo_model model_bind(const std::string& arch, const std::map<std::string, std::string>& config,
+                        const tensor_lookup& lookup, std::vector<std::string>* bound = nullptr);
+
 // Builds a weight file from an upstream state_dict (names as in the checkpoint:
 // encoder.*, decoder.*). arch casanovo / primenovo; n_head cannot be read from shapes.
 weight_file weights_from_state_dict(tensor_map state_dict, model_arch arch, int n_head);
@@ -111,6 +132,7 @@ weight_file random_weights(model_arch arch, int dim_model, int n_head, int dim_f
 
 // Config entries of a weight file as a model_config (used by model_from_weights).
 model_config config_from_weights(const weight_file& wf);
+model_config config_from_fields(const std::string& arch, const std::map<std::string, std::string>& config);
 
 // ---- forwards (one spectrum at a time; callers parallelise over spectra) ----
 
@@ -122,6 +144,8 @@ void peak_encoder_forward(const denovo_model& m, const float* peaks, int n, floa
 
 // Precursor token: mass encoding of `mass` + charge embedding (charge-1). out (d).
 void ar_precursor_embedding(const denovo_model& m, float mass, int charge, float* out);
+// The NAR decoder's precursor query (its own mass encoder and charge embedding). out (d).
+void nar_precursor_embedding(const denovo_model& m, float mass, int charge, float* out);
 
 // NAR (CTC) decoder. logits: (T,V) with T = cfg.nar_length, V = nar_vocab; features
 // (T,d) = last-layer hidden states (may be null); layer_logits (n_layers,T,V) may be null.

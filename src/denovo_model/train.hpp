@@ -1,0 +1,142 @@
+// Training forwards and backwards of the de novo networks (issue 14/16): the spectrum
+// encoder, the Casanovo-style AR decoder under teacher forcing (cross-entropy with label
+// smoothing) and the PrimeNovo-style NAR decoder (CTC), llm.c style.
+//
+// One source of truth for the weights: every tensor of the model's weight file lives in one
+// core::param_arena (parameters | gradients | AdamW moments, same names as the weight file)
+// and `trainable_model::model` is the ordinary inference model bound to the arena's
+// parameter block (model_bind), so the forwards here read the weights through the same
+// pointers, names and shape checks as inference, and `trainable_weights` is a weight file
+// `denovo sequence` loads unchanged. A gradient sits at the same offset in the gradient
+// block as its parameter (trainable_model::grad).
+//
+// Layer math is torch.nn's post-LayerNorm Transformer layers (ReLU, eps 1e-5, no dropout),
+// as in model.cpp, with every row of the batch processed together (rows = batch x
+// positions) and everything the backward needs kept in the activation structs below (one
+// allocation each, sized from the batch shape, reused while the shape stays). Backward
+// calls follow the core convention (docs/training.md): parameter gradients ACCUMULATE into
+// the arena's gradient block (zero it per optimizer step), a nullptr gradient output skips it.
+//
+// CrossNovo (issue 16) composes these pieces: the AR decoder's cross-attention memory is
+// an input (any (B, Tk, d) buffer with its key mask) whose gradient is an optional output,
+// so [stop-gradient(NAR features) ⊕ encoder memory] is built by the caller and only the
+// encoder rows of dmemory are passed on; the NAR backward takes an optional gradient of its
+// features.
+#pragma once
+
+#include "core/param_arena.hpp"
+#include "denovo_model/model.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tranova::denovo_model {
+
+struct trainable_model {
+    std::string arch;
+    std::map<std::string, std::string> config;  // the weight file's config fields (text)
+    core::param_arena arena;  // every weight-file tensor, in weight-file order
+    denovo_model model;       // views arena.params()
+    // Tensors that never learn (give them to core::adamw as frozen prefixes): the sinusoid
+    // terms (buffers upstream) and tensors no forward reads (PrimeNovo's aa_encoder, mass_ln,
+    // layer_ln); torch.optim skips them too (their .grad stays None).
+    std::vector<std::string> fixed;
+    // The gradient slot of a parameter pointer of `model`.
+    float* grad(const float* param) { return const_cast<float*>(param) + arena.block_floats(); }
+};
+
+// Arena + bound model from a weight file (tensors copied in). Throws as model_from_weights.
+trainable_model make_trainable(const weight_file& wf);
+// The current parameters as a weight file (same tensors, order and config as the input).
+weight_file trainable_weights(const trainable_model& t);
+
+// A training batch. Peptide tokens are in decoding order (C -> N, as upstream reverses them).
+struct train_batch {
+    int B = 0, N = 0;                 // spectra, peaks per spectrum (zero-padded)
+    std::vector<float> peaks;         // (B, N, 2) [m/z, intensity]; padding rows all 0
+    std::vector<float> mass;          // (B) precursor neutral mass
+    std::vector<int> charge;          // (B)
+    int L = 0;                        // AR: tokens per row, incl. the stop token
+    std::vector<int32_t> ar_tokens;   // (B, L) AR ids (1..R residues, stop), 0-padded
+    int S = 0;                        // CTC: target slots per row
+    std::vector<int32_t> ctc_targets; // (B, S) CTC ids 0..R-1, -1 padded
+    std::vector<int32_t> ctc_lengths; // (B)
+};
+
+// One post-LN Transformer layer's saved activations (pointers into an activation buffer).
+struct layer_acts {
+    float *qkv = nullptr, *sa_probs = nullptr, *sa_ctx = nullptr;            // self-attention
+    float *sum1 = nullptr, *mean1 = nullptr, *rstd1 = nullptr, *x1 = nullptr;  // x1 = LN1(x + SA)
+    float *cq = nullptr, *ckv = nullptr, *ca_probs = nullptr, *ca_ctx = nullptr;  // cross (decoders)
+    float *sum2 = nullptr, *mean2 = nullptr, *rstd2 = nullptr, *x2 = nullptr;
+    float *h = nullptr, *a = nullptr;                                          // FFN pre/post ReLU
+    float *sum3 = nullptr, *mean3 = nullptr, *rstd3 = nullptr, *x3 = nullptr;  // decoders only
+    const float* out() const { return x3 ? x3 : x2; }
+};
+
+// A stack's activations: x0 = the embedded input rows (B*T, d), layers, then (decoders)
+// logits (B*T, V); plus gradient scratch. `buf` is the one allocation.
+struct stack_acts {
+    int B = 0, T = 0, Tk = 0;         // batch, positions, memory positions (decoders)
+    std::vector<float> buf;
+    float* x0 = nullptr;
+    std::vector<layer_acts> layers;
+    float* logits = nullptr;
+    std::vector<uint8_t> self_valid;  // (B, T) key mask of the self-attention (empty = all)
+    // inputs the embedding backward needs: encoder peak intensities (B, N); AR tokens (B, L);
+    // charges (B)
+    std::vector<float> saved;
+    std::vector<int32_t> tokens;
+    std::vector<int> charge;
+    // the decoder's memory (borrowed from the caller, must stay alive until the backward)
+    const float* memory = nullptr;
+    const uint8_t* memory_valid = nullptr;
+    const float* out() const { return layers.back().out(); }  // last hidden states (B*T, d)
+    // gradient scratch
+    float *g = nullptr, *g2 = nullptr, *ds = nullptr, *dctx = nullptr, *dqkv = nullptr, *dff = nullptr,
+          *dff2 = nullptr, *dkv = nullptr;
+    std::vector<float> att_scratch;
+};
+
+// Encoder: peaks (B, N, 2) -> acts.out() = memory (B, N+1, d) (row 0 = latent token; padded
+// rows are computed, not zeroed: they are masked wherever they are read) and
+// memory_valid (B, N+1) (0 = padding peak).
+void encoder_train_forward(const trainable_model& t, stack_acts& acts, const float* peaks, int B, int N);
+// dmemory (B, N+1, d): gradient of the memory; read (not modified).
+void encoder_train_backward(trainable_model& t, stack_acts& acts, const float* dmemory);
+
+// AR decoder under teacher forcing: rows (B, L+1) = [precursor token; tokens (B, L)] +
+// positions, causal self-attention (keys whose embedding row sums to 0, i.e. padding, are
+// masked, as depthcharge does), cross-attention to memory (B, Tk, d) with memory_valid
+// (B, Tk). Writes acts.logits (B, L+1, V): row j predicts token j, row L is unused.
+void ar_train_forward(const trainable_model& t, stack_acts& acts, const float* memory, const uint8_t* memory_valid,
+                      int Tk, const float* mass, const int* charge, const int32_t* tokens, int B, int L);
+// dlogits (B, L+1, V); dmemory (B, Tk, d) accumulates (nullptr: stop-gradient).
+void ar_train_backward(trainable_model& t, stack_acts& acts, const float* dlogits, float* dmemory);
+
+// NAR decoder: rows (B, T) = precursor query repeated + positions (T = cfg.nar_length),
+// bidirectional self-attention, cross-attention to memory. acts.logits (B, T, V),
+// acts.out() = the last layer's features (B, T, d).
+void nar_train_forward(const trainable_model& t, stack_acts& acts, const float* memory, const uint8_t* memory_valid,
+                       int Tk, const float* mass, const int* charge, int B);
+// dlogits (B, T, V); dfeatures (B, T, d) or nullptr; dmemory accumulates (nullptr: skip).
+void nar_train_backward(trainable_model& t, stack_acts& acts, const float* dlogits, const float* dfeatures,
+                        float* dmemory);
+
+// Whole-model steps: the loss of one batch and, when `backward`, its gradient accumulated
+// into t.arena's gradient block (scaled by dloss).
+struct train_workspace {
+    stack_acts enc, dec;
+    std::vector<float> dlogits, log_probs, dmemory;
+    std::vector<int32_t> targets, input_lengths;
+};
+// Casanovo: CrossEntropy(ignore_index 0 = padding, label_smoothing) over rows 0..L-1.
+float casanovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, float label_smoothing,
+                    bool backward, float dloss = 1.0f);
+// PrimeNovo: CTCLoss(blank = last class, reduction mean, zero_infinity) on the last layer.
+float primenovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, bool backward,
+                     float dloss = 1.0f);
+
+}  // namespace tranova::denovo_model

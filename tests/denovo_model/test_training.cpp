@@ -1,0 +1,253 @@
+// Training forwards/backwards of the de novo models against PyTorch autograd
+// (tests/data/denovo_model/training/, made by make_grad_refs.py there): the random tiny
+// Casanovo (encoder + AR decoder, cross-entropy with label smoothing 0.01) and PrimeNovo
+// (encoder + CTC decoder) fixtures on the 8 fixture spectra and their true peptides.
+//   losses                     |Δ| <= 1e-5 · |loss|
+//   every parameter gradient   max|Δ| <= 1e-4 · max|g_torch| over the tensor
+//   central differences        a few of the largest gradient entries, 2 % (float32 loss)
+//   100 AdamW steps            loss before every step within 1e-3 relative of torch's
+#include "test_util.hpp"
+
+#include "core/optim.hpp"
+#include "denovo_model/train.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <set>
+
+using namespace tranova::denovo_model;
+namespace core = tranova::core;
+
+namespace {
+
+trainable_model fixture_trainable(const std::string& prefix) {
+    auto sd = read_checkpoint_tensors(dm_data(prefix + "_tiny.safetensors"));
+    model_arch arch = prefix == "casanovo" ? model_arch::casanovo : model_arch::primenovo;
+    return make_trainable(weights_from_state_dict(std::move(sd), arch, 4));
+}
+
+// The 8 fixture spectra with their true peptides: AR tokens as the fixture's teacher
+// forcing (reversed + stop, 0-padded), CTC targets = residue ids (AR id - 1), -1 padded.
+train_batch fixture_batch(const std::string& prefix) {
+    train_batch b;
+    auto s = dm_npy(prefix + "_spectra");
+    b.B = int(s.shape[0]);
+    b.N = int(s.shape[1]);
+    b.peaks = s.f32();
+    auto prec = dm_npy(prefix + "_precursors").f32();
+    for (int i = 0; i < b.B; ++i) {
+        b.mass.push_back(prec[size_t(i) * 3]);
+        b.charge.push_back(int(prec[size_t(i) * 3 + 1]));
+    }
+    auto tok = dm_npy("casanovo_tf_tokens");
+    b.L = b.S = int(tok.shape[1]);
+    for (int64_t t : tok.i64()) {
+        b.ar_tokens.push_back(int32_t(t));
+        b.ctc_targets.push_back(t >= 1 && t <= 27 ? int32_t(t - 1) : -1);
+    }
+    for (int i = 0; i < b.B; ++i) {
+        int n = 0;
+        for (int j = 0; j < b.S; ++j) n += b.ctc_targets[size_t(i) * b.S + j] >= 0;
+        b.ctc_lengths.push_back(n);
+    }
+    return b;
+}
+
+float loss_of(trainable_model& t, train_workspace& ws, const train_batch& b, bool backward) {
+    return t.arch == "casanovo" ? casanovo_loss(t, ws, b, 0.01f, backward) : primenovo_loss(t, ws, b, backward);
+}
+
+std::vector<double> torch_losses(const std::string& arch) {
+    std::ifstream in(dm_data("training/" + arch + "_adamw_losses.txt"));
+    REQUIRE(in);
+    std::vector<double> out;
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream ss(line);
+        int step = 0;
+        double l = 0;
+        ss >> step >> l;
+        REQUIRE(step == int(out.size()));
+        out.push_back(l);
+    }
+    REQUIRE(out.size() == 100);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("trainable model: the arena is the weight file", "[denovo_model][training]") {
+    for (std::string P : {"casanovo", "primenovo"}) {
+        INFO(P);
+        auto sd = read_checkpoint_tensors(dm_data(P + "_tiny.safetensors"));
+        weight_file wf = weights_from_state_dict(sd, P == "casanovo" ? model_arch::casanovo : model_arch::primenovo, 4);
+        trainable_model t = make_trainable(wf);
+        CHECK(t.arena.tensors().size() == wf.tensors.size());
+        // exported weights: same tensors, bit for bit, same config; the inference model binds them
+        weight_file out = trainable_weights(t);
+        CHECK(out.arch == wf.arch);
+        CHECK(out.config == wf.config);
+        REQUIRE(out.tensors.size() == wf.tensors.size());
+        for (auto& [name, x] : wf.tensors) {
+            INFO(name);
+            REQUIRE(out.tensors.count(name));
+            CHECK(out.tensors.at(name).shape == x.shape);
+            CHECK(out.tensors.at(name).data == x.data);
+        }
+        (void)model_from_weights(out);
+        // the model reads the arena, and the fixed tensors are the buffers + unused ones
+        CHECK(t.model.latent == t.arena.param("encoder.latent_spectrum"));
+        std::set<std::string> fixed(t.fixed.begin(), t.fixed.end());
+        for (auto& p : t.arena.tensors()) {
+            bool term = p.name.find("_term") != std::string::npos;
+            bool unused = p.name.rfind("nar_decoder.aa_encoder", 0) == 0 || p.name.rfind("nar_decoder.mass_ln", 0) == 0 ||
+                          p.name.rfind("nar_decoder.layer_ln", 0) == 0;
+            INFO(p.name);
+            CHECK(bool(fixed.count(p.name)) == (term || unused));
+        }
+    }
+}
+
+TEST_CASE("training forwards equal the inference goldens", "[denovo_model][training]") {
+    {
+        trainable_model t = fixture_trainable("casanovo");
+        train_batch b = fixture_batch("casanovo");
+        train_workspace ws;
+        casanovo_loss(t, ws, b, 0.01f, false);
+        auto want = dm_npy("casanovo_tf_logits").f32();  // (8, 21, 29), all rows
+        REQUIRE(want.size() == size_t(b.B) * (b.L + 1) * t.model.ar_vocab);
+        auto st = compare(ws.dec.logits, want.data(), want.size(), 1.0);
+        INFO("AR logits max rel " << st.max_rel);
+        CHECK(st.max_rel <= 1e-5);
+    }
+    {
+        trainable_model t = fixture_trainable("primenovo");
+        train_batch b = fixture_batch("primenovo");
+        train_workspace ws;
+        primenovo_loss(t, ws, b, false);
+        auto want = dm_npy("primenovo_logits").f32();  // (8, 40, 28)
+        REQUIRE(want.size() == size_t(b.B) * 40 * t.model.nar_vocab);
+        auto st = compare(ws.dec.logits, want.data(), want.size(), 1.0);
+        INFO("NAR logits max rel " << st.max_rel);
+        CHECK(st.max_rel <= 1e-5);
+    }
+}
+
+TEST_CASE("de novo losses and gradients equal PyTorch autograd", "[denovo_model][training]") {
+    for (std::string P : {"casanovo", "primenovo"}) {
+        INFO(P);
+        trainable_model t = fixture_trainable(P);
+        train_batch b = fixture_batch(P);
+        train_workspace ws;
+        const double want_loss = torch_losses(P)[0];
+        t.arena.zero_grads();
+        const float loss = loss_of(t, ws, b, true);
+        CHECK(std::fabs(loss - want_loss) <= 1e-5 * std::fabs(want_loss));
+
+        auto ref = read_checkpoint_tensors(dm_data("training/" + P + "_grads.safetensors"));
+        const std::set<std::string> fixed(t.fixed.begin(), t.fixed.end());
+        double worst = 0;
+        std::string worst_name;
+        size_t compared = 0;
+        for (const core::param_tensor& p : t.arena.tensors()) {
+            INFO(p.name);
+            const float* g = t.arena.grad(p.name);
+            if (p.name.find("_term") != std::string::npos) {  // buffers: no gradient
+                CHECK(!ref.count(p.name));
+                for (size_t i = 0; i < p.numel; ++i) REQUIRE(g[i] == 0.0f);
+                continue;
+            }
+            REQUIRE(ref.count(p.name));
+            const tensor& r = ref.at(p.name);
+            REQUIRE(size_t(r.numel()) == p.numel);
+            double gmax = 0, dmax = 0;
+            for (size_t i = 0; i < p.numel; ++i) {
+                gmax = std::max(gmax, std::fabs(double(r.data[i])));
+                dmax = std::max(dmax, std::fabs(double(g[i]) - double(r.data[i])));
+            }
+            if (gmax == 0) {  // unused tensors (and torch zeros): exactly zero here too
+                CHECK(dmax == 0);
+                continue;
+            }
+            const double rel = dmax / gmax;
+            CHECK(rel <= 1e-4);
+            if (rel > worst) worst = rel, worst_name = p.name;
+            ++compared;
+        }
+        CHECK(compared + t.fixed.size() >= ref.size());
+        std::printf("%s: loss %.9g (torch %.9g); %zu gradient tensors, worst max|dg|/max|g| %.2e (%s)\n", P.c_str(),
+                    double(loss), want_loss, compared, worst, worst_name.c_str());
+    }
+}
+
+TEST_CASE("de novo gradients match central differences", "[denovo_model][training]") {
+    for (std::string P : {"casanovo", "primenovo"}) {
+        INFO(P);
+        trainable_model t = fixture_trainable(P);
+        train_batch b = fixture_batch(P);
+        train_workspace ws;
+        t.arena.zero_grads();
+        loss_of(t, ws, b, true);
+        const std::string dec = P == "casanovo" ? "ar_decoder." : "nar_decoder.";
+        const std::string layers = P == "casanovo" ? "ar_decoder.transformer_decoder.layers." : "nar_decoder.layers.";
+        std::vector<std::string> names = {"encoder.latent_spectrum",
+                                          "encoder.peak_encoder.int_encoder.weight",
+                                          "encoder.transformer_encoder.layers.0.self_attn.in_proj_weight",
+                                          "encoder.transformer_encoder.layers.1.norm1.weight",
+                                          layers + "0.multihead_attn.in_proj_weight",
+                                          layers + "1.linear1.weight",
+                                          dec + "charge_encoder.weight",
+                                          dec + "final.bias"};
+        if (P == "casanovo") names.push_back("ar_decoder.aa_encoder.weight");
+        for (const std::string& name : names) {
+            INFO(name);
+            const core::param_tensor& p = t.arena.tensor(name);
+            float* w = t.arena.param(name);
+            const float* g = t.arena.grad(name);
+            size_t k = 0;  // the largest gradient entry
+            for (size_t i = 0; i < p.numel; ++i)
+                if (std::fabs(g[i]) > std::fabs(g[k])) k = i;
+            const float w0 = w[k];
+            const float h = 1e-2f * std::max(0.1f, std::fabs(w0));
+            w[k] = w0 + h;
+            const double up = loss_of(t, ws, b, false);
+            w[k] = w0 - h;
+            const double down = loss_of(t, ws, b, false);
+            w[k] = w0;
+            const double fd = (up - down) / (double(w0 + h) - double(w0 - h));
+            INFO("entry " << k << ": backward " << g[k] << ", central difference " << fd);
+            CHECK(std::fabs(fd - g[k]) <= 2e-2 * std::fabs(g[k]) + 1e-4);
+        }
+    }
+}
+
+TEST_CASE("100 AdamW steps track PyTorch's losses", "[denovo_model][training]") {
+    for (std::string P : {"casanovo", "primenovo"}) {
+        INFO(P);
+        trainable_model t = fixture_trainable(P);
+        train_batch b = fixture_batch(P);
+        train_workspace ws;
+        const std::vector<double> want = torch_losses(P);
+        // torch.optim.AdamW(lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01 except
+        // biases and LayerNorm tensors), the fixed tensors not in the optimizer
+        core::adamw opt(t.arena, core::adamw_config{0.9, 0.999, 1e-8, 0.01}, core::decay_rule{}, t.fixed);
+        auto t0 = std::chrono::steady_clock::now();
+        double worst = 0, first = 0, last = 0;
+        int worst_step = 0;
+        for (int step = 0; step < 100; ++step) {
+            t.arena.zero_grads();
+            const double loss = loss_of(t, ws, b, true);
+            (step == 0 ? first : last) = loss;
+            const double rel = std::fabs(loss - want[size_t(step)]) / std::fabs(want[size_t(step)]);
+            INFO("step " << step << ": loss " << loss << ", torch " << want[size_t(step)]);
+            CHECK(rel <= 1e-3);
+            if (rel > worst) worst = rel, worst_step = step;
+            REQUIRE(opt.step(1e-3).applied);
+        }
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::printf("%s: 100 AdamW steps, loss %.6g -> %.6g (torch %.6g -> %.6g), worst rel diff %.2e at step %d, %.2f s\n",
+                    P.c_str(), first, last, want[0], want[99], worst, worst_step, secs);
+    }
+}
