@@ -407,9 +407,30 @@ void nar_train_backward(trainable_model& t, stack_acts& a, const float* dlogits,
 // ---------------------------------------------------------------------------------------
 // losses
 
+namespace {
+
+// Shapes of a batch against its sizes (the forwards take raw pointers and trust them).
+void check_batch(const train_batch& b, bool ar, bool ctc) {
+    TRANOVA_CHECK(b.B > 0 && b.N > 0, "training batch: {} spectra of {} peaks (both must be positive)", b.B, b.N);
+    TRANOVA_CHECK(b.peaks.size() == size_t(b.B) * b.N * 2, "training batch: {} peak values, expected B {} x N {} x 2",
+                  b.peaks.size(), b.B, b.N);
+    TRANOVA_CHECK(b.mass.size() == size_t(b.B) && b.charge.size() == size_t(b.B),
+                  "training batch: {} masses and {} charges for {} spectra", b.mass.size(), b.charge.size(), b.B);
+    if (ar)
+        TRANOVA_CHECK(b.L > 0 && b.ar_tokens.size() == size_t(b.B) * b.L,
+                      "training batch: {} AR tokens, expected B {} x L {} (L > 0)", b.ar_tokens.size(), b.B, b.L);
+    if (ctc)
+        TRANOVA_CHECK(b.S >= 0 && b.ctc_targets.size() == size_t(b.B) * b.S && b.ctc_lengths.size() == size_t(b.B),
+                      "training batch: {} CTC targets and {} lengths, expected B {} x S {} and B", b.ctc_targets.size(),
+                      b.ctc_lengths.size(), b.B, b.S);
+}
+
+}  // namespace
+
 float casanovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, float label_smoothing,
                     bool backward, float dloss) {
     const denovo_model& m = t.model;
+    check_batch(b, true, false);
     const int d = m.cfg.dim_model, Tk = b.N + 1, T = b.L + 1, V = m.ar_vocab;
     encoder_train_forward(t, ws.enc, b.peaks.data(), b.B, b.N);
     ar_train_forward(t, ws.dec, ws.enc.out(), ws.enc.self_valid.data(), Tk, b.mass.data(), b.charge.data(),
@@ -433,6 +454,7 @@ float casanovo_loss(trainable_model& t, train_workspace& ws, const train_batch& 
 
 float primenovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, bool backward, float dloss) {
     const denovo_model& m = t.model;
+    check_batch(b, false, true);
     const int d = m.cfg.dim_model, Tk = b.N + 1, T = m.cfg.nar_length, V = m.nar_vocab;
     encoder_train_forward(t, ws.enc, b.peaks.data(), b.B, b.N);
     nar_train_forward(t, ws.dec, ws.enc.out(), ws.enc.self_valid.data(), Tk, b.mass.data(), b.charge.data(), b.B);

@@ -307,3 +307,44 @@ TEST_CASE("AR decoder: the cross-attention memory is an input with its own gradi
         CHECK(std::fabs(fd - dmemory[i]) <= 2e-2 * std::fabs(dmemory[i]) + 1e-3);
     }
 }
+
+TEST_CASE("bad training batches throw one clear error", "[denovo_model][training]") {
+    trainable_model t = fixture_trainable("casanovo");
+    train_workspace ws;
+    using Catch::Matchers::Contains;
+    {
+        train_batch b = fixture_batch("casanovo");
+        b.peaks.pop_back();
+        CHECK_THROWS_WITH(casanovo_loss(t, ws, b, 0.01f, true), Contains("peak values, expected B 8 x N 120 x 2"));
+    }
+    {
+        train_batch b = fixture_batch("casanovo");
+        b.ar_tokens.resize(b.ar_tokens.size() - 3);
+        CHECK_THROWS_WITH(casanovo_loss(t, ws, b, 0.01f, true), Contains("AR tokens"));
+    }
+    {
+        train_batch b = fixture_batch("casanovo");
+        b.charge[3] = 0;
+        CHECK_THROWS_WITH(casanovo_loss(t, ws, b, 0.01f, true), Contains("precursor charge 0"));
+    }
+    {
+        train_batch b = fixture_batch("casanovo");
+        b.ar_tokens[5] = 29;
+        CHECK_THROWS_WITH(casanovo_loss(t, ws, b, 0.01f, true), Contains("AR token 29 outside the vocabulary"));
+    }
+    {
+        train_batch b = fixture_batch("casanovo");
+        CHECK_THROWS_WITH(primenovo_loss(t, ws, b, true), Contains("no NAR"));
+    }
+    trainable_model p = fixture_trainable("primenovo");
+    {
+        train_batch b = fixture_batch("primenovo");
+        b.ctc_lengths.pop_back();
+        CHECK_THROWS_WITH(primenovo_loss(p, ws, b, true), Contains("CTC targets"));
+    }
+    {
+        train_batch b = fixture_batch("primenovo");
+        b.ctc_targets[0] = 27;  // the blank is not a label
+        CHECK_THROWS(primenovo_loss(p, ws, b, true));
+    }
+}
