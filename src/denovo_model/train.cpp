@@ -10,6 +10,7 @@
 #include "util/error.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 namespace tranova::denovo_model {
@@ -73,20 +74,23 @@ struct carver {
 
 void layout(stack_acts& a, size_t n_layers, bool decoder, int B, int T, int Tk, int d, int ff, int H, int V) {
     a.B = B, a.T = T, a.Tk = Tk;
+    const bool drop = a.drop.p > 0.0f;
     const size_t R = size_t(B) * T, Rk = size_t(B) * Tk;
     a.layers.assign(n_layers, layer_acts{});
     carver c;
     c(a.x0, R * d);
     for (layer_acts& l : a.layers) {
         c(l.qkv, R * 3 * d), c(l.sa_probs, size_t(B) * H * T * T), c(l.sa_ctx, R * d);
+        if (drop) c(l.sa_pdrop, size_t(B) * H * T * T);
         c(l.sum1, R * d), c(l.mean1, R), c(l.rstd1, R), c(l.x1, R * d);
         if (decoder) c(l.cq, R * d), c(l.ckv, Rk * 2 * d), c(l.ca_probs, size_t(B) * H * T * Tk), c(l.ca_ctx, R * d);
+        if (decoder && drop) c(l.ca_pdrop, size_t(B) * H * T * Tk);
         c(l.sum2, R * d), c(l.mean2, R), c(l.rstd2, R), c(l.x2, R * d);
         c(l.h, R * ff), c(l.a, R * ff);
         if (decoder) c(l.sum3, R * d), c(l.mean3, R), c(l.rstd3, R), c(l.x3, R * d);
     }
     if (decoder) c(a.logits, R * V);
-    c(a.g, R * d), c(a.g2, R * d), c(a.ds, R * d), c(a.dctx, R * d), c(a.dqkv, R * 3 * d);
+    c(a.g, R * d), c(a.g2, R * d), c(a.ds, R * d), c(a.dy, R * d), c(a.dctx, R * d), c(a.dqkv, R * 3 * d);
     c(a.dff, R * ff), c(a.dff2, R * ff);
     if (decoder) c(a.dkv, Rk * 2 * d);
     c.finish(a.buf);
@@ -131,6 +135,51 @@ struct dims {
     int d, ff, H;
 };
 
+// Dropout sites of a layer (seed = counter_hash(stack seed, 8 * layer + site)).
+enum site : int { sa_weights = 0, sa_out = 1, ca_weights = 2, ca_out = 3, ffn_inner = 4, ffn_out = 5 };
+uint64_t site_seed(const stack_acts& a, int layer, site k) {
+    return core::counter_hash(a.drop.seed, uint64_t(8 * layer + int(k)));
+}
+
+// Attention with dropout on its weights, as torch's MultiheadAttention: after
+// attention_forward wrote P (probs), pdrop = dropout(P) and out = pdrop V per (batch, head).
+void attention_dropout_forward(float* out, float* pdrop, const float* probs, const float* v,
+                               const core::attention_shape& s, float p, uint64_t seed) {
+    const size_t blk = size_t(s.T) * s.TK;
+    core::dropout_forward(pdrop, probs, blk * s.B * s.NH, p, seed, 0);
+    for (int b = 0; b < s.B; ++b)
+        for (int h = 0; h < s.NH; ++h)
+            core::gemm(out + b * s.bs_o + long(h) * s.HD, pdrop + (size_t(b) * s.NH + h) * blk,
+                       v + b * s.bs_v + long(h) * s.HD, s.T, s.HD, s.TK, false, false, 1.0f, 0.0f, s.TK, int(s.ld_v),
+                       int(s.ld_o));
+}
+// Its backward (core::attention_backward with the dropped weights in the value product):
+//   dV += pdrop^T dO,  dP = dropout'(dO V^T),  dS = P (dP - rowsum(dP P)),
+//   dQ += scale dS K,  dK += scale dS^T Q.
+void attention_dropout_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                                const float* v, const float* probs, const float* pdrop, const core::attention_shape& s,
+                                float p, uint64_t seed, std::vector<float>& tmp) {
+    const size_t blk = size_t(s.T) * s.TK;
+    tmp.resize(3 * blk);
+    float *dpd = tmp.data(), *dp = dpd + blk, *dsc = dp + blk;
+    const float scale = s.scale != 0.0f ? s.scale : 1.0f / std::sqrt(float(s.HD));
+    for (int b = 0; b < s.B; ++b)
+        for (int h = 0; h < s.NH; ++h) {
+            const size_t off = (size_t(b) * s.NH + h) * blk;
+            const long hq = b * s.bs_q + long(h) * s.HD, hk = b * s.bs_k + long(h) * s.HD,
+                       hv = b * s.bs_v + long(h) * s.HD, ho = b * s.bs_o + long(h) * s.HD;
+            core::gemm(dpd, dout + ho, v + hv, s.T, s.TK, s.HD, false, true, 1.0f, 0.0f, int(s.ld_o), int(s.ld_v), s.TK);
+            core::gemm(dv + hv, pdrop + off, dout + ho, s.TK, s.HD, s.T, true, false, 1.0f, 1.0f, s.TK, int(s.ld_o),
+                       int(s.ld_v));
+            zero(dp, blk);
+            core::dropout_backward(dp, dpd, blk, p, seed, off);
+            zero(dsc, blk);
+            core::softmax_backward(dsc, dp, probs + off, s.T, s.TK);  // masked keys: P = 0, so dS = 0
+            core::gemm(dq + hq, dsc, k + hk, s.T, s.HD, s.TK, false, false, scale, 1.0f, s.TK, int(s.ld_k), int(s.ld_q));
+            core::gemm(dk + hk, dsc, q + hq, s.TK, s.HD, s.T, true, false, scale, 1.0f, s.TK, int(s.ld_q), int(s.ld_k));
+        }
+}
+
 // sum = x + y; out = LN(sum), saving mean/rstd
 void add_ln_forward(float* sum, float* mean, float* rstd, float* out, const float* x, const float* y, const float* w,
                     const float* b, size_t R, int d) {
@@ -138,17 +187,21 @@ void add_ln_forward(float* sum, float* mean, float* rstd, float* out, const floa
     core::layernorm_forward_train(out, mean, rstd, sum, w, b, int(R), d, 1e-5f);  // torch eps
 }
 
-void layer_forward(stack_acts& a, layer_acts& l, const layer_w& w, const float* x, bool causal,
+void layer_forward(stack_acts& a, int li, layer_acts& l, const layer_w& w, const float* x, bool causal,
                    const uint8_t* self_valid, dims k) {
     const int d = k.d, ff = k.ff;
     const size_t R = size_t(a.B) * a.T;
+    const float p = a.drop.p;
+    const bool drop = p > 0.0f;
     float* y = a.ds;  // branch output (gradient scratch is free during the forward)
     // self-attention
     core::linear_forward(l.qkv, x, w.sa->in_w, w.sa->in_b, int(R), d, 3 * d);
     core::attention_shape s = self_shape(a, k.H, d, causal, self_valid);
     a.att_scratch.resize(core::attention_scratch_floats(s));
     core::attention_forward(l.sa_ctx, l.sa_probs, l.qkv, l.qkv + d, l.qkv + 2 * d, s, a.att_scratch.data());
+    if (drop) attention_dropout_forward(l.sa_ctx, l.sa_pdrop, l.sa_probs, l.qkv + 2 * d, s, p, site_seed(a, li, sa_weights));
     core::linear_forward(y, l.sa_ctx, w.sa->out_w, w.sa->out_b, int(R), d, d);
+    if (drop) core::dropout_forward(y, y, R * d, p, site_seed(a, li, sa_out), 0);
     add_ln_forward(l.sum1, l.mean1, l.rstd1, l.x1, x, y, w.n_w[0], w.n_b[0], R, d);
     const float* cur = l.x1;
     if (w.ca) {  // cross-attention to the memory
@@ -157,14 +210,18 @@ void layer_forward(stack_acts& a, layer_acts& l, const layer_w& w, const float* 
         core::attention_shape c = cross_shape(a, k.H, d);
         a.att_scratch.resize(core::attention_scratch_floats(c));
         core::attention_forward(l.ca_ctx, l.ca_probs, l.cq, l.ckv, l.ckv + d, c, a.att_scratch.data());
+        if (drop) attention_dropout_forward(l.ca_ctx, l.ca_pdrop, l.ca_probs, l.ckv + d, c, p, site_seed(a, li, ca_weights));
         core::linear_forward(y, l.ca_ctx, w.ca->out_w, w.ca->out_b, int(R), d, d);
+        if (drop) core::dropout_forward(y, y, R * d, p, site_seed(a, li, ca_out), 0);
         add_ln_forward(l.sum2, l.mean2, l.rstd2, l.x2, cur, y, w.n_w[1], w.n_b[1], R, d);
         cur = l.x2;
     }
     // FFN
     core::linear_forward(l.h, cur, w.l1_w, w.l1_b, int(R), d, ff);
     core::relu_forward(l.a, l.h, R * ff);
+    if (drop) core::dropout_forward(l.a, l.a, R * ff, p, site_seed(a, li, ffn_inner), 0);
     core::linear_forward(y, l.a, w.l2_w, w.l2_b, int(R), ff, d);
+    if (drop) core::dropout_forward(y, y, R * d, p, site_seed(a, li, ffn_out), 0);
     if (w.ca) add_ln_forward(l.sum3, l.mean3, l.rstd3, l.x3, cur, y, w.n_w[2], w.n_b[2], R, d);
     else add_ln_forward(l.sum2, l.mean2, l.rstd2, l.x2, cur, y, w.n_w[1], w.n_b[1], R, d);
 }
@@ -176,12 +233,23 @@ void ln_backward(trainable_model& t, float* ds, const float* g, const float* sum
     core::layernorm_backward(ds, t.grad(w), t.grad(b), g, sum, w, mean, rstd, int(R), d);
 }
 
+// The gradient of a residual branch's output from the gradient ds of the sum: through the
+// branch's dropout when on.
+const float* branch_grad(stack_acts& a, size_t n, uint64_t seed) {
+    if (a.drop.p <= 0.0f) return a.ds;
+    zero(a.dy, n);
+    core::dropout_backward(a.dy, a.ds, n, a.drop.p, seed, 0);
+    return a.dy;
+}
+
 // On entry a.g = gradient of the layer's output; on exit a.g = gradient of its input x.
 // dmemory (decoders) accumulates the memory's gradient (nullptr: not needed).
-void layer_backward(trainable_model& t, stack_acts& a, const layer_acts& l, const layer_w& w, const float* x,
+void layer_backward(trainable_model& t, stack_acts& a, int li, const layer_acts& l, const layer_w& w, const float* x,
                     bool causal, const uint8_t* self_valid, float* dmemory, dims k) {
     const int d = k.d, ff = k.ff;
     const size_t R = size_t(a.B) * a.T, Rk = size_t(a.B) * a.Tk;
+    const float p = a.drop.p;
+    const bool drop = p > 0.0f;
     const int last = w.ca ? 2 : 1;
     const float* cur = w.ca ? l.x2 : l.x1;  // FFN input
     // out = LN(cur + FFN(cur))
@@ -189,27 +257,42 @@ void layer_backward(trainable_model& t, stack_acts& a, const layer_acts& l, cons
                 w.ca ? l.rstd3 : l.rstd2, R, d);
     float* d_cur = a.g2;
     std::copy(a.ds, a.ds + R * d, d_cur);  // residual path
+    const float* dy = branch_grad(a, R * d, site_seed(a, li, ffn_out));
     zero(a.dff, R * ff);
-    core::linear_backward(a.dff, t.grad(w.l2_w), t.grad(w.l2_b), a.ds, l.a, w.l2_w, int(R), ff, d);
-    zero(a.dff2, R * ff);
-    core::relu_backward(a.dff2, a.dff, l.h, R * ff);
-    core::linear_backward(d_cur, t.grad(w.l1_w), t.grad(w.l1_b), a.dff2, cur, w.l1_w, int(R), d, ff);
+    core::linear_backward(a.dff, t.grad(w.l2_w), t.grad(w.l2_b), dy, l.a, w.l2_w, int(R), ff, d);
+    float* dh = a.dff2;
+    if (drop) {  // through the FFN's inner dropout, then the ReLU
+        zero(a.dff2, R * ff);
+        core::dropout_backward(a.dff2, a.dff, R * ff, p, site_seed(a, li, ffn_inner), 0);
+        dh = a.dff;
+        zero(dh, R * ff);
+        core::relu_backward(dh, a.dff2, l.h, R * ff);
+    } else {
+        zero(dh, R * ff);
+        core::relu_backward(dh, a.dff, l.h, R * ff);
+    }
+    core::linear_backward(d_cur, t.grad(w.l1_w), t.grad(w.l1_b), dh, cur, w.l1_w, int(R), d, ff);
     float* d_x1 = d_cur;
     if (w.ca) {
         // x2 = LN2(x1 + CA(x1, memory))
         ln_backward(t, a.ds, d_cur, l.sum2, w.n_w[1], w.n_b[1], l.mean2, l.rstd2, R, d);
         d_x1 = a.g;
         std::copy(a.ds, a.ds + R * d, d_x1);
+        dy = branch_grad(a, R * d, site_seed(a, li, ca_out));
         zero(a.dctx, R * d);
-        core::linear_backward(a.dctx, t.grad(w.ca->out_w), t.grad(w.ca->out_b), a.ds, l.ca_ctx, w.ca->out_w, int(R), d,
-                              d);
+        core::linear_backward(a.dctx, t.grad(w.ca->out_w), t.grad(w.ca->out_b), dy, l.ca_ctx, w.ca->out_w, int(R), d, d);
         float* dq = a.dqkv;  // (R, d)
         zero(dq, R * d);
         zero(a.dkv, Rk * 2 * d);
         core::attention_shape c = cross_shape(a, k.H, d);
-        a.att_scratch.resize(core::attention_backward_scratch_floats(c));
-        core::attention_backward(dq, a.dkv, a.dkv + d, a.dctx, l.cq, l.ckv, l.ckv + d, l.ca_probs, c,
-                                 a.att_scratch.data());
+        if (drop) {
+            attention_dropout_backward(dq, a.dkv, a.dkv + d, a.dctx, l.cq, l.ckv, l.ckv + d, l.ca_probs, l.ca_pdrop, c, p,
+                                       site_seed(a, li, ca_weights), a.att_scratch);
+        } else {
+            a.att_scratch.resize(core::attention_backward_scratch_floats(c));
+            core::attention_backward(dq, a.dkv, a.dkv + d, a.dctx, l.cq, l.ckv, l.ckv + d, l.ca_probs, c,
+                                     a.att_scratch.data());
+        }
         core::linear_backward(d_x1, t.grad(w.ca->in_w), t.grad(w.ca->in_b), dq, l.x1, w.ca->in_w, int(R), d, d);
         core::linear_backward(dmemory, t.grad(w.ca->in_w) + long(d) * d, t.grad(w.ca->in_b) + d, a.dkv, a.memory,
                               w.ca->in_w + long(d) * d, int(Rk), d, 2 * d);
@@ -218,13 +301,19 @@ void layer_backward(trainable_model& t, stack_acts& a, const layer_acts& l, cons
     ln_backward(t, a.ds, d_x1, l.sum1, w.n_w[0], w.n_b[0], l.mean1, l.rstd1, R, d);
     float* d_x = d_x1 == a.g ? a.g2 : a.g;
     std::copy(a.ds, a.ds + R * d, d_x);
+    dy = branch_grad(a, R * d, site_seed(a, li, sa_out));
     zero(a.dctx, R * d);
-    core::linear_backward(a.dctx, t.grad(w.sa->out_w), t.grad(w.sa->out_b), a.ds, l.sa_ctx, w.sa->out_w, int(R), d, d);
+    core::linear_backward(a.dctx, t.grad(w.sa->out_w), t.grad(w.sa->out_b), dy, l.sa_ctx, w.sa->out_w, int(R), d, d);
     zero(a.dqkv, R * 3 * d);
     core::attention_shape s = self_shape(a, k.H, d, causal, self_valid);
-    a.att_scratch.resize(core::attention_backward_scratch_floats(s));
-    core::attention_backward(a.dqkv, a.dqkv + d, a.dqkv + 2 * d, a.dctx, l.qkv, l.qkv + d, l.qkv + 2 * d, l.sa_probs,
-                             s, a.att_scratch.data());
+    if (drop) {
+        attention_dropout_backward(a.dqkv, a.dqkv + d, a.dqkv + 2 * d, a.dctx, l.qkv, l.qkv + d, l.qkv + 2 * d,
+                                   l.sa_probs, l.sa_pdrop, s, p, site_seed(a, li, sa_weights), a.att_scratch);
+    } else {
+        a.att_scratch.resize(core::attention_backward_scratch_floats(s));
+        core::attention_backward(a.dqkv, a.dqkv + d, a.dqkv + 2 * d, a.dctx, l.qkv, l.qkv + d, l.qkv + 2 * d,
+                                 l.sa_probs, s, a.att_scratch.data());
+    }
     core::linear_backward(d_x, t.grad(w.sa->in_w), t.grad(w.sa->in_b), a.dqkv, x, w.sa->in_w, int(R), d, 3 * d);
     if (d_x != a.g) std::swap(a.g, a.g2);
 }
@@ -233,7 +322,7 @@ template <typename Layer>
 void stack_forward(stack_acts& a, const std::vector<Layer>& layers, bool causal, const uint8_t* self_valid, dims k) {
     const float* x = a.x0;
     for (size_t i = 0; i < layers.size(); ++i) {
-        layer_forward(a, a.layers[i], weights_of(layers[i]), x, causal, self_valid, k);
+        layer_forward(a, int(i), a.layers[i], weights_of(layers[i]), x, causal, self_valid, k);
         x = a.layers[i].out();
     }
 }
@@ -244,7 +333,7 @@ void stack_backward(trainable_model& t, stack_acts& a, const std::vector<Layer>&
                     const uint8_t* self_valid, float* dmemory, dims k) {
     for (size_t i = layers.size(); i-- > 0;) {
         const float* x = i == 0 ? a.x0 : a.layers[i - 1].out();
-        layer_backward(t, a, a.layers[i], weights_of(layers[i]), x, causal, self_valid, dmemory, k);
+        layer_backward(t, a, int(i), a.layers[i], weights_of(layers[i]), x, causal, self_valid, dmemory, k);
     }
 }
 
@@ -264,11 +353,13 @@ std::vector<float> position_table(const float_encoder& e, int T, int d) {
 // ---------------------------------------------------------------------------------------
 // encoder
 
-void encoder_train_forward(const trainable_model& t, stack_acts& a, const float* peaks, int B, int N) {
+void encoder_train_forward(const trainable_model& t, stack_acts& a, const float* peaks, int B, int N,
+                           const dropout_config& drop) {
     const denovo_model& m = t.model;
     const dims k = dims_of(m);
     const int d = k.d, T = N + 1;
     TRANOVA_CHECK(B > 0 && N > 0, "encoder training batch needs spectra with peaks (B {}, N {})", B, N);
+    a.drop = drop;
     layout(a, m.enc_layers.size(), false, B, T, 0, d, k.ff, k.H, 0);
     a.self_valid.assign(size_t(B) * T, 1);
     a.saved.resize(size_t(B) * N);
@@ -307,11 +398,13 @@ void encoder_train_backward(trainable_model& t, stack_acts& a, const float* dmem
 // AR decoder
 
 void ar_train_forward(const trainable_model& t, stack_acts& a, const float* memory, const uint8_t* memory_valid,
-                      int Tk, const float* mass, const int* charge, const int32_t* tokens, int B, int L) {
+                      int Tk, const float* mass, const int* charge, const int32_t* tokens, int B, int L,
+                      const dropout_config& drop) {
     const denovo_model& m = t.model;
     TRANOVA_CHECK(m.has_ar(), "this model has no autoregressive decoder");
     const dims k = dims_of(m);
     const int d = k.d, T = L + 1, V = m.ar_vocab;
+    a.drop = drop;
     layout(a, m.ar_layers.size(), true, B, T, Tk, d, k.ff, k.H, V);
     a.memory = memory;
     a.memory_valid = memory_valid;
@@ -364,11 +457,12 @@ void ar_train_backward(trainable_model& t, stack_acts& a, const float* dlogits, 
 // NAR decoder
 
 void nar_train_forward(const trainable_model& t, stack_acts& a, const float* memory, const uint8_t* memory_valid,
-                       int Tk, const float* mass, const int* charge, int B) {
+                       int Tk, const float* mass, const int* charge, int B, const dropout_config& drop) {
     const denovo_model& m = t.model;
     TRANOVA_CHECK(m.has_nar(), "this model has no NAR (CTC) decoder");
     const dims k = dims_of(m);
     const int d = k.d, T = m.cfg.nar_length, V = m.nar_vocab;
+    a.drop = drop;
     layout(a, m.nar_layers.size(), true, B, T, Tk, d, k.ff, k.H, V);
     a.memory = memory;
     a.memory_valid = memory_valid;
@@ -427,14 +521,18 @@ void check_batch(const train_batch& b, bool ar, bool ctc) {
 
 }  // namespace
 
+namespace {
+dropout_config stack_dropout(const dropout_config& d, uint64_t stack) { return {d.p, core::counter_hash(d.seed, stack)}; }
+}  // namespace
+
 float casanovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, float label_smoothing,
-                    bool backward, float dloss) {
+                    bool backward, float dloss, const dropout_config& drop) {
     const denovo_model& m = t.model;
     check_batch(b, true, false);
     const int d = m.cfg.dim_model, Tk = b.N + 1, T = b.L + 1, V = m.ar_vocab;
-    encoder_train_forward(t, ws.enc, b.peaks.data(), b.B, b.N);
+    encoder_train_forward(t, ws.enc, b.peaks.data(), b.B, b.N, stack_dropout(drop, 0));
     ar_train_forward(t, ws.dec, ws.enc.out(), ws.enc.self_valid.data(), Tk, b.mass.data(), b.charge.data(),
-                     b.ar_tokens.data(), b.B, b.L);
+                     b.ar_tokens.data(), b.B, b.L, stack_dropout(drop, 1));
     // row j predicts token j; the last row (after the stop token) has no target
     const size_t R = size_t(b.B) * T;
     ws.targets.assign(R, 0);
@@ -452,12 +550,14 @@ float casanovo_loss(trainable_model& t, train_workspace& ws, const train_batch& 
     return loss;
 }
 
-float primenovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, bool backward, float dloss) {
+float primenovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, bool backward, float dloss,
+                     const dropout_config& drop) {
     const denovo_model& m = t.model;
     check_batch(b, false, true);
     const int d = m.cfg.dim_model, Tk = b.N + 1, T = m.cfg.nar_length, V = m.nar_vocab;
-    encoder_train_forward(t, ws.enc, b.peaks.data(), b.B, b.N);
-    nar_train_forward(t, ws.dec, ws.enc.out(), ws.enc.self_valid.data(), Tk, b.mass.data(), b.charge.data(), b.B);
+    encoder_train_forward(t, ws.enc, b.peaks.data(), b.B, b.N, stack_dropout(drop, 0));
+    nar_train_forward(t, ws.dec, ws.enc.out(), ws.enc.self_valid.data(), Tk, b.mass.data(), b.charge.data(), b.B,
+                      stack_dropout(drop, 1));
     const size_t R = size_t(b.B) * T;
     ws.log_probs.resize(R * V);
     core::log_softmax_forward(ws.log_probs.data(), ws.dec.logits, int(R), V);

@@ -10,7 +10,7 @@
 // `denovo sequence` loads unchanged. A gradient sits at the same offset in the gradient
 // block as its parameter (trainable_model::grad).
 //
-// Layer math is torch.nn's post-LayerNorm Transformer layers (ReLU, eps 1e-5, no dropout),
+// Layer math is torch.nn's post-LayerNorm Transformer layers (ReLU, eps 1e-5, optional dropout: dropout_config),
 // as in model.cpp, with every row of the batch processed together (rows = batch x
 // positions) and everything the backward needs kept in the activation structs below (one
 // allocation each, sized from the batch shape, reused while the shape stays). Backward
@@ -65,13 +65,26 @@ struct train_batch {
     std::vector<int32_t> ctc_lengths; // (B)
 };
 
+// Dropout as torch.nn's Transformer layers apply it, all with probability p: on the
+// attention weights (inside each MultiheadAttention), on each residual branch before its
+// add (dropout1/2/3) and after the FFN's ReLU. p = 0 (the default) is off: the parity
+// setting and evaluation. Masks come from core::dropout_forward's counter hash: site k of
+// layer i uses seed counter_hash(seed, 8 i + k) over its tensor, so nothing is stored and
+// the backward recomputes them; give every step (and every stack) its own seed. PyTorch's
+// masks come from its own RNG, so runs with p > 0 match it in distribution, not bit for bit.
+struct dropout_config {
+    float p = 0.0f;
+    uint64_t seed = 0;
+};
+
 // One post-LN Transformer layer's saved activations (pointers into an activation buffer).
 struct layer_acts {
     float *qkv = nullptr, *sa_probs = nullptr, *sa_ctx = nullptr;            // self-attention
+    float *sa_pdrop = nullptr, *ca_pdrop = nullptr;  // attention weights after dropout (p > 0 only)
     float *sum1 = nullptr, *mean1 = nullptr, *rstd1 = nullptr, *x1 = nullptr;  // x1 = LN1(x + SA)
     float *cq = nullptr, *ckv = nullptr, *ca_probs = nullptr, *ca_ctx = nullptr;  // cross (decoders)
     float *sum2 = nullptr, *mean2 = nullptr, *rstd2 = nullptr, *x2 = nullptr;
-    float *h = nullptr, *a = nullptr;                                          // FFN pre/post ReLU
+    float *h = nullptr, *a = nullptr;  // FFN pre-ReLU, post-ReLU (and post-dropout when p > 0)
     float *sum3 = nullptr, *mean3 = nullptr, *rstd3 = nullptr, *x3 = nullptr;  // decoders only
     const float* out() const { return x3 ? x3 : x2; }
 };
@@ -95,15 +108,17 @@ struct stack_acts {
     const uint8_t* memory_valid = nullptr;
     const float* out() const { return layers.back().out(); }  // last hidden states (B*T, d)
     // gradient scratch
-    float *g = nullptr, *g2 = nullptr, *ds = nullptr, *dctx = nullptr, *dqkv = nullptr, *dff = nullptr,
-          *dff2 = nullptr, *dkv = nullptr;
+    float *g = nullptr, *g2 = nullptr, *ds = nullptr, *dy = nullptr, *dctx = nullptr, *dqkv = nullptr,
+          *dff = nullptr, *dff2 = nullptr, *dkv = nullptr;
     std::vector<float> att_scratch;
+    dropout_config drop;  // of the forward, reused by the backward
 };
 
 // Encoder: peaks (B, N, 2) -> acts.out() = memory (B, N+1, d) (row 0 = latent token; padded
 // rows are computed, not zeroed: they are masked wherever they are read) and
 // memory_valid (B, N+1) (0 = padding peak).
-void encoder_train_forward(const trainable_model& t, stack_acts& acts, const float* peaks, int B, int N);
+void encoder_train_forward(const trainable_model& t, stack_acts& acts, const float* peaks, int B, int N,
+                           const dropout_config& drop = {});
 // dmemory (B, N+1, d): gradient of the memory; read (not modified).
 void encoder_train_backward(trainable_model& t, stack_acts& acts, const float* dmemory);
 
@@ -112,7 +127,8 @@ void encoder_train_backward(trainable_model& t, stack_acts& acts, const float* d
 // masked, as depthcharge does), cross-attention to memory (B, Tk, d) with memory_valid
 // (B, Tk). Writes acts.logits (B, L+1, V): row j predicts token j, row L is unused.
 void ar_train_forward(const trainable_model& t, stack_acts& acts, const float* memory, const uint8_t* memory_valid,
-                      int Tk, const float* mass, const int* charge, const int32_t* tokens, int B, int L);
+                      int Tk, const float* mass, const int* charge, const int32_t* tokens, int B, int L,
+                      const dropout_config& drop = {});
 // dlogits (B, L+1, V); dmemory (B, Tk, d) accumulates (nullptr: stop-gradient).
 void ar_train_backward(trainable_model& t, stack_acts& acts, const float* dlogits, float* dmemory);
 
@@ -120,13 +136,14 @@ void ar_train_backward(trainable_model& t, stack_acts& acts, const float* dlogit
 // bidirectional self-attention, cross-attention to memory. acts.logits (B, T, V),
 // acts.out() = the last layer's features (B, T, d).
 void nar_train_forward(const trainable_model& t, stack_acts& acts, const float* memory, const uint8_t* memory_valid,
-                       int Tk, const float* mass, const int* charge, int B);
+                       int Tk, const float* mass, const int* charge, int B, const dropout_config& drop = {});
 // dlogits (B, T, V); dfeatures (B, T, d) or nullptr; dmemory accumulates (nullptr: skip).
 void nar_train_backward(trainable_model& t, stack_acts& acts, const float* dlogits, const float* dfeatures,
                         float* dmemory);
 
 // Whole-model steps: the loss of one batch and, when `backward`, its gradient accumulated
-// into t.arena's gradient block (scaled by dloss).
+// into t.arena's gradient block (scaled by dloss). drop.p > 0 trains with dropout (the
+// encoder and the decoder draw from counter_hash(drop.seed, 0) and (.., 1)).
 struct train_workspace {
     stack_acts enc, dec;
     std::vector<float> dlogits, log_probs, dmemory;
@@ -134,9 +151,9 @@ struct train_workspace {
 };
 // Casanovo: CrossEntropy(ignore_index 0 = padding, label_smoothing) over rows 0..L-1.
 float casanovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, float label_smoothing,
-                    bool backward, float dloss = 1.0f);
+                    bool backward, float dloss = 1.0f, const dropout_config& drop = {});
 // PrimeNovo: CTCLoss(blank = last class, reduction mean, zero_infinity) on the last layer.
 float primenovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, bool backward,
-                     float dloss = 1.0f);
+                     float dloss = 1.0f, const dropout_config& drop = {});
 
 }  // namespace tranova::denovo_model
