@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <set>
 
 using namespace tranova::denovo_model;
@@ -250,6 +251,32 @@ TEST_CASE("100 AdamW steps track PyTorch's losses", "[denovo_model][training]") 
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::printf("%s: 100 AdamW steps, loss %.6g -> %.6g (torch %.6g -> %.6g), worst rel diff %.2e at step %d, %.2f s\n",
                     P.c_str(), first, last, want[0], want[99], worst, worst_step, secs);
+
+        // the trained weights, exported as a weight file, drive the inference forwards to
+        // the training forward's logits (spectrum 0)
+        loss_of(t, ws, b, false);
+        denovo_model m = model_from_weights(trainable_weights(t));
+        const int d = m.cfg.dim_model;
+        std::vector<float> mem(size_t(b.N + 1) * d);
+        std::unique_ptr<bool[]> mask(new bool[size_t(b.N + 1)]);
+        encoder_forward(m, b.peaks.data(), b.N, mem.data(), mask.get());
+        std::vector<float> logits;
+        if (P == "casanovo") {
+            ar_memory am;
+            ar_prepare_memory(m, mem.data(), mask.get(), b.N + 1, am);
+            ar_cache c;
+            ar_cache_init(m, c, b.L + 1);
+            std::vector<int> seq(size_t(b.L + 1), 0);
+            for (int j = 0; j < b.L; ++j) seq[size_t(j + 1)] = b.ar_tokens[size_t(j)];
+            logits.resize(size_t(b.L + 1) * m.ar_vocab);
+            ar_feed(m, am, c, b.mass[0], b.charge[0], seq.data(), b.L + 1, nullptr, logits.data());
+        } else {
+            logits.resize(size_t(m.cfg.nar_length) * m.nar_vocab);
+            nar_forward(m, mem.data(), mask.get(), b.N + 1, b.mass[0], b.charge[0], logits.data(), nullptr, nullptr);
+        }
+        auto st = compare(logits.data(), ws.dec.logits, logits.size(), 1.0);
+        INFO("inference vs training logits after 100 steps: max rel " << st.max_rel);
+        CHECK(st.max_rel <= 1e-5);
     }
 }
 
