@@ -412,7 +412,7 @@ TEST_CASE("dropout: seeded, active, and its backward is the gradient", "[denovo_
         CHECK(run({0.2f, 43}, false) != l1);
         CHECK(std::fabs(l1 - plain) > 1e-3f);
         const std::string layers = P == "casanovo" ? "ar_decoder.transformer_decoder.layers." : "nar_decoder.layers.";
-        for (const std::string name : {std::string("encoder.transformer_encoder.layers.0.self_attn.in_proj_weight"),
+        for (const std::string& name : {std::string("encoder.transformer_encoder.layers.0.self_attn.in_proj_weight"),
                                        std::string("encoder.transformer_encoder.layers.1.linear2.weight"),
                                        layers + "0.multihead_attn.in_proj_weight", layers + "1.self_attn.in_proj_weight",
                                        layers + "1.linear1.bias"}) {
