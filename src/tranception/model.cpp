@@ -52,11 +52,10 @@ std::vector<float> grouped_alibi_slopes(int n_head) {
 // ---------------------------------------------------------------------------------------
 // Loading
 
-model model_from_weights(const core::weights& w, const std::string& src, core::linear_kernel kernel) {
+model_config model_config_from_weights(const core::weights& w, const std::string& src) {
     TRANOVA_CHECK(w.arch == "tranception", "{}: weight file holds arch '{}', expected 'tranception' "
                   "(convert the checkpoint with --arch tranception)", src, w.arch);
-    model m;
-    auto& c = m.cfg;
+    model_config c;
     c.n_layer = int(w.config_int("n_layer"));
     c.n_embd = int(w.config_int("n_embd"));
     c.n_head = int(w.config_int("n_head"));
@@ -64,11 +63,30 @@ model model_from_weights(const core::weights& w, const std::string& src, core::l
     c.vocab = int(w.config_int_or("vocab_size", 25));
     c.n_ctx = int(w.config_int_or("n_ctx", w.config_int_or("n_positions", 1024)));
     c.ln_eps = float(w.config_double_or("layer_norm_epsilon", 1e-5));
-    m.random_weights = w.config_int_or("tranova_random_weights", 0) != 0;
-    const int d = c.n_embd, H = c.n_head, hd = d / H, ni = c.n_inner, V = c.vocab;
+    const int d = c.n_embd, H = c.n_head, ni = c.n_inner, V = c.vocab;
     TRANOVA_CHECK(V == 25, "{}: vocab_size is {}, Tranception uses 25", src, V);
     TRANOVA_CHECK(d > 0 && H > 0 && d % H == 0 && H % 4 == 0 && c.n_layer > 0 && ni > 0 && c.n_ctx > 2,
                   "{}: unsupported Tranception shape (n_embd {}, n_head {}, n_layer {})", src, d, H, c.n_layer);
+    return c;
+}
+
+std::vector<float> model_slopes_from_weights(const core::weights& w, const model_config& c, const std::string& src) {
+    const int H = c.n_head;
+    const float* p = w.get("alibi_slopes", {H});
+    std::vector<float> slopes(p, p + H);
+    auto formula = grouped_alibi_slopes(H);
+    for (int h = 0; h < H; ++h)
+        TRANOVA_CHECK(slopes[h] == formula[h], "{}: ALiBi slope of head {} is {}, grouped_alibi gives {}", src, h,
+                      slopes[h], formula[h]);
+    return slopes;
+}
+
+model model_from_weights(const core::weights& w, const std::string& src, core::linear_kernel kernel) {
+    model m;
+    m.cfg = model_config_from_weights(w, src);
+    const auto& c = m.cfg;
+    m.random_weights = w.config_int_or("tranova_random_weights", 0) != 0;
+    const int d = c.n_embd, H = c.n_head, hd = d / H, ni = c.n_inner, V = c.vocab;
     auto vec = [&](const std::string& name, std::vector<int64_t> shape) {
         const float* p = w.get(name, shape);
         size_t n = 1;
@@ -83,11 +101,7 @@ model model_from_weights(const core::weights& w, const std::string& src, core::l
     m.head = core::pack_linear(m.wte.data(), d, V, kernel);
     m.lnf_w = vec("ln_f.weight", {d});
     m.lnf_b = vec("ln_f.bias", {d});
-    m.slopes = vec("alibi_slopes", {H});
-    auto formula = grouped_alibi_slopes(H);
-    for (int h = 0; h < H; ++h)
-        TRANOVA_CHECK(m.slopes[h] == formula[h], "{}: ALiBi slope of head {} is {}, grouped_alibi gives {}", src, h,
-                      m.slopes[h], formula[h]);
+    m.slopes = model_slopes_from_weights(w, c, src);
     m.layers.resize(c.n_layer);
     const char* qkv[3] = {"q", "k", "v"};
     for (int l = 0; l < c.n_layer; ++l) {
@@ -116,7 +130,7 @@ model model_from_weights(const core::weights& w, const std::string& src, core::l
     return m;
 }
 
-model model_load(const std::string& path, core::linear_kernel kernel) {
+core::weights model_weights_load(const std::string& path) {
     namespace fs = std::filesystem;
     std::error_code ec;
     TRANOVA_CHECK(fs::exists(path, ec), "{}: model not found", path);
@@ -127,7 +141,7 @@ model model_load(const std::string& path, core::linear_kernel kernel) {
         f.read(sig, 8);
         is_h5 = std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
     }
-    if (is_h5) return model_from_weights(core::weights_read(path), path, kernel);
+    if (is_h5) return core::weights_read(path);
     fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
     if (dir.empty()) dir = ".";
     fs::path cfg = dir / "config.json";
@@ -135,8 +149,11 @@ model model_load(const std::string& path, core::linear_kernel kernel) {
                   path);
     core::checkpoint ck = core::checkpoint_read(path);
     std::vector<std::string> notes;
-    core::weights w = core::convert_tranception(ck, core::json_parse_file(cfg.string()), notes);
-    return model_from_weights(w, path, kernel);
+    return core::convert_tranception(ck, core::json_parse_file(cfg.string()), notes);
+}
+
+model model_load(const std::string& path, core::linear_kernel kernel) {
+    return model_from_weights(model_weights_load(path), path, kernel);
 }
 
 // ---------------------------------------------------------------------------------------

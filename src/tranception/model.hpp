@@ -1,6 +1,6 @@
 // The Tranception network (spec tranception.md §2): GPT-2 with pre-LN blocks, grouped
 // ALiBi, causal depthwise convolutions on Q/K/V for head groups 1..3 (kernels 3/5/7),
-// squared-ReLU MLP and an LM head tied to the token embedding. Inference only.
+// squared-ReLU MLP and an LM head tied to the token embedding. Inference (training: train.hpp).
 //
 // One forward routine serves three uses: a plain forward (start 0, no cache), the wild
 // type's forward that fills a prefix cache (pre-convolution Q/K/V and post-convolution
@@ -61,6 +61,13 @@ struct model {
     bool random_weights = false;   // config "tranova_random_weights" = 1 (demo/test models): scores mean nothing
 };
 
+// What every Tranception path (inference and training, train.hpp) reads from a weight
+// file besides the parameters: the config (arch checked, sizes validated) and the ALiBi
+// slopes (the "alibi_slopes" tensor, checked against grouped_alibi_slopes). Throw
+// tranova::error naming `source` and the field/tensor.
+model_config model_config_from_weights(const core::weights& w, const std::string& source);
+std::vector<float> model_slopes_from_weights(const core::weights& w, const model_config& c, const std::string& source);
+
 // Builds the model from a tranova weight file's tensors (arch "tranception",
 // docs/weights-format.md). Linear weights are packed for `kernel` (core/linear.hpp).
 // Throws tranova::error naming the tensor on a missing tensor or a shape mismatch.
@@ -71,6 +78,8 @@ model model_from_weights(const core::weights& w, const std::string& source,
 // checkpoint the converter reads (a folder with config.json + model.safetensors or
 // pytorch_model.bin, or such a file with config.json beside it), converted in memory.
 model model_load(const std::string& path, core::linear_kernel kernel = core::linear_kernel::automatic);
+// The weights model_load reads (the file itself, or the checkpoint converted in memory).
+core::weights model_weights_load(const std::string& path);
 
 // The wild type's per-layer prefix for one window and direction.
 struct prefix_cache {
