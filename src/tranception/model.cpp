@@ -157,6 +157,46 @@ model model_load(const std::string& path, core::linear_kernel kernel) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Layer pieces shared with training
+
+qkv_conv_params layer_conv_params(const layer_weights& L) {
+    qkv_conv_params p;
+    for (int cc = 0; cc < 3; ++cc)
+        for (int g = 0; g < 3; ++g) p.w[cc][g] = L.conv_w[cc][g].data(), p.b[cc][g] = L.conv_b[cc][g].data();
+    return p;
+}
+
+void qkv_convolutions_forward(float* post, const float* pre, const qkv_conv_params& p, const model_config& c, int B,
+                              int T, int start, long bs_pre, long bs_post) {
+    const int d = c.n_embd, d3 = 3 * d, G = c.n_head / 4, hd = c.head_dim();
+    for (int b = 0; b < B; ++b)
+        for (int t = 0; t < T; ++t)
+            for (int cc = 0; cc < 3; ++cc)
+                std::memcpy(post + b * bs_post + size_t(t) * d3 + cc * d,
+                            pre + b * bs_pre + size_t(start + t) * d3 + cc * d, sizeof(float) * G * hd);
+    for (int cc = 0; cc < 3; ++cc)
+        for (int g = 1; g < 4; ++g) {
+            core::conv1d_shape cs;
+            cs.B = B, cs.T = T, cs.start = start, cs.C = G * hd, cs.WC = hd, cs.K = 2 * g + 1;
+            cs.ld_in = cs.ld_out = d3, cs.bs_in = bs_pre, cs.bs_out = bs_post;
+            const int off = cc * d + g * G * hd;
+            core::conv1d_causal_depthwise_forward(post + off, pre + off, p.w[cc][g - 1], p.b[cc][g - 1], cs);
+        }
+}
+
+core::attention_shape layer_attention_shape(const model_config& c, const float* slopes, int B, int T, int TK,
+                                            int start, const uint8_t* key_valid) {
+    const int d = c.n_embd, d3 = 3 * d;
+    core::attention_shape s;
+    s.B = B, s.T = T, s.TK = TK, s.start = start, s.NH = c.n_head, s.HD = c.head_dim();
+    s.causal = true, s.alibi_slopes = slopes, s.key_valid = key_valid;
+    s.scale = 1.0f / std::sqrt(float(c.head_dim()));
+    s.ld_q = s.ld_k = s.ld_v = d3, s.bs_q = s.bs_k = s.bs_v = long(TK) * d3;
+    s.ld_o = d, s.bs_o = long(T) * d;
+    return s;
+}
+
+// ---------------------------------------------------------------------------------------
 // Forward: every op is a core op (core/ops.hpp). Items are processed row-concatenated
 // through the position-wise ops (one GEMM over all rows of the batch); the convolutions
 // and attention run per item on a full-length buffer whose rows before the item's start
@@ -167,7 +207,7 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
                    std::vector<float>& logprobs_out, workspace& ws, prefix_cache* fill,
                    std::vector<float>* raw_logits) {
     const auto& c = m.cfg;
-    const int d = c.n_embd, H = c.n_head, hd = d / H, G = H / 4, ni = c.n_inner, V = c.vocab, d3 = 3 * d;
+    const int d = c.n_embd, ni = c.n_inner, V = c.vocab, d3 = 3 * d;
     const int B = static_cast<int>(items.size());
     constexpr int max_k = 7;  // widest convolution kernel
     std::vector<int> row0(B + 1, 0);
@@ -207,15 +247,7 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
     if (m.token_type_quirk)
         for (int r = 0; r < R; ++r) core::add_forward(&ws.h[size_t(r) * d], &ws.h[size_t(r) * d], m.wte.data(), d);
 
-    core::attention_shape as;
-    as.NH = H, as.HD = hd, as.B = 1, as.causal = true, as.alibi_slopes = m.slopes.data();
-    as.scale = 1.0f / std::sqrt(float(hd));
-    as.ld_q = as.ld_k = as.ld_v = d3, as.ld_o = d;
-    {
-        core::attention_shape big = as;
-        big.T = big.TK = maxT;
-        ws.scratch.resize(core::attention_scratch_floats(big));
-    }
+    ws.scratch.resize(core::attention_scratch_floats(layer_attention_shape(c, m.slopes.data(), 1, maxT, maxT, 0)));
     for (int l = 0; l < c.n_layer; ++l) {
         const auto& L = m.layers[l];
         if (l == 0 && cache && !fill) {
@@ -248,6 +280,7 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
             core::layernorm_forward(ws.a.data(), ws.h.data(), L.ln1_w.data(), L.ln1_b.data(), R, d, c.ln_eps);
             core::linear_forward_packed(ws.qkv.data(), ws.a.data(), L.attn, L.attn_b.data(), R);
         }
+        const qkv_conv_params conv = layer_conv_params(L);
         const float* cache_pre = cache ? &cache->qkv_pre[size_t(l) * cache->T * d3] : nullptr;
         const float* cache_kv = cache ? &cache->kv_post[size_t(l) * cache->T * 2 * d] : nullptr;
         if (fill) std::memcpy(&fill->qkv_pre[size_t(l) * fill->T * d3], ws.qkv.data(), sizeof(float) * R * d3);
@@ -269,28 +302,15 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
             // Cached post-convolution K|V of positions < start.
             for (int t = 0; t < s0; ++t)
                 std::memcpy(post + size_t(t) * d3 + d, cache_kv + size_t(t) * 2 * d, sizeof(float) * 2 * d);
-            // Causal depthwise convolutions (spec §2.3 step 4): head group g (1..3) of Q, K
-            // and V uses kernel 2g+1 shared by its G heads; group 0 is copied.
-            for (int t = s0; t < T; ++t)
-                for (int cc = 0; cc < 3; ++cc)
-                    std::memcpy(post + size_t(t) * d3 + cc * d, pre + size_t(t) * d3 + cc * d, sizeof(float) * G * hd);
-            for (int cc = 0; cc < 3; ++cc)
-                for (int g = 1; g < 4; ++g) {
-                    core::conv1d_shape cs;
-                    cs.B = 1, cs.T = nr, cs.start = s0, cs.C = G * hd, cs.WC = hd, cs.K = 2 * g + 1;
-                    cs.ld_in = cs.ld_out = d3, cs.bs_in = cs.bs_out = 0;
-                    const int off = cc * d + g * G * hd;
-                    core::conv1d_causal_depthwise_forward(post + size_t(s0) * d3 + off, pre + off,
-                                                          L.conv_w[cc][g - 1].data(), L.conv_b[cc][g - 1].data(), cs);
-                }
+            // Causal depthwise convolutions of the new rows (spec §2.3 step 4).
+            qkv_convolutions_forward(post + size_t(s0) * d3, pre, conv, c, 1, nr, s0, 0, 0);
             if (fill) {
                 float* kv = &fill->kv_post[size_t(l) * fill->T * 2 * d];
                 for (int t = 0; t < T; ++t)
                     std::memcpy(kv + size_t(t) * 2 * d, post + size_t(t) * d3 + d, sizeof(float) * 2 * d);
             }
             // Causal attention with grouped ALiBi (+slope * key index) over keys [0, T).
-            core::attention_shape s = as;
-            s.T = nr, s.TK = T, s.start = s0;
+            const core::attention_shape s = layer_attention_shape(c, m.slopes.data(), 1, nr, T, s0);
             core::attention_forward(&ws.att[size_t(row0[b]) * d], nullptr, post + size_t(s0) * d3,
                                     post + d, post + 2 * d, s, ws.scratch.data());
         }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "core/linear.hpp"
+#include "core/ops.hpp"
 
 #include <cstdint>
 #include <string>
@@ -80,6 +81,33 @@ model model_from_weights(const core::weights& w, const std::string& source,
 model model_load(const std::string& path, core::linear_kernel kernel = core::linear_kernel::automatic);
 // The weights model_load reads (the file itself, or the checkpoint converted in memory).
 core::weights model_weights_load(const std::string& path);
+
+// ---------------------------------------------------------------------------------------
+// Layer pieces shared by inference (model_forward) and training (train.hpp): the same
+// code, hence the same op calls and bits, on both paths.
+
+// One layer's depthwise convolution parameters: [Q/K/V][head group 1..3 as 0..2],
+// weight (hd, k) with k = 3, 5, 7 and bias (hd).
+struct qkv_conv_params {
+    const float* w[3][3] = {};
+    const float* b[3][3] = {};
+};
+qkv_conv_params layer_conv_params(const layer_weights& L);
+
+// Q|K|V after the causal depthwise convolutions (spec §2.3 step 4), positions [start,
+// start + T) of B items in the fused layout (row stride 3d): head group 0 of Q, K and V is
+// copied, group g = 1..3 is convolved with kernel 2g+1 (one filter set shared by the
+// group's heads). `pre` points at absolute position 0 of item 0 and holds rows
+// [0, start + T) (batch stride bs_pre); `post` at position `start` of item 0 (batch
+// stride bs_post).
+void qkv_convolutions_forward(float* post, const float* pre, const qkv_conv_params& p, const model_config& c, int B,
+                              int T, int start, long bs_pre, long bs_post);
+
+// The attention of a layer (spec §2.3 steps 5-9) on the fused layout: causal, grouped
+// ALiBi (+slope * key index), scale 1/sqrt(hd); q/k/v row stride 3d with batch stride
+// TK * 3d, output row stride d with batch stride T * d. key_valid: padded keys (or null).
+core::attention_shape layer_attention_shape(const model_config& c, const float* slopes, int B, int T, int TK,
+                                            int start, const uint8_t* key_valid = nullptr);
 
 // The wild type's per-layer prefix for one window and direction.
 struct prefix_cache {

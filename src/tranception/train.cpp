@@ -76,21 +76,8 @@ void resolve_slots(trainable_model& m) {
     }
 }
 
-// Attention over a (B, T) batch in the fused Q|K|V layout (row stride 3d, batch stride
-// T*3d), output (B, T, d): causal, grouped ALiBi, padded keys masked.
-core::attention_shape attention_layout(const model_config& c, const float* slopes, const uint8_t* key_valid, int B,
-                                       int T) {
-    const int d = c.n_embd, d3 = 3 * d;
-    core::attention_shape s;
-    s.B = B, s.T = s.TK = T, s.NH = c.n_head, s.HD = c.head_dim();
-    s.causal = true, s.alibi_slopes = slopes, s.key_valid = key_valid;
-    s.scale = 1.0f / std::sqrt(float(c.head_dim()));  // as inference (model.cpp)
-    s.ld_q = s.ld_k = s.ld_v = d3, s.bs_q = s.bs_k = s.bs_v = long(T) * d3;
-    s.ld_o = d, s.bs_o = long(T) * d;
-    return s;
-}
-
-// The depthwise convolution of head group g (1..3) of Q, K or V (cc), over the batch.
+// The depthwise convolution of head group g (1..3) of Q, K or V over the batch, as
+// qkv_convolutions_forward (model.cpp) runs it with start 0.
 core::conv1d_shape conv_layout(const model_config& c, int B, int T, int g) {
     const int d3 = 3 * c.n_embd, hd = c.head_dim(), G = c.n_head / 4;
     core::conv1d_shape cs;
@@ -159,23 +146,12 @@ void allocate(train_activations& a, const model_config& c, int B, int T) {
     a.key_valid.assign(z.R, 0);
 }
 
-// Q|K|V after the convolutions (spec §2.3 step 4): head group 0 copied, groups 1..3
-// convolved with kernel 2g+1 (one filter set per group, shared by its heads).
-void qkv_convolutions(float* post, const float* pre, const trainable_model& m, const train_layer_slots& s, int B,
-                      int T) {
-    const auto& c = m.cfg;
-    const int d3 = 3 * c.n_embd, G0 = (c.n_head / 4) * c.head_dim();
-    const float* P = m.arena.params();
-    const size_t R = size_t(B) * T;
-    for (size_t r = 0; r < R; ++r)
-        for (int cc = 0; cc < 3; ++cc)
-            std::memcpy(post + r * d3 + size_t(cc) * c.n_embd, pre + r * d3 + size_t(cc) * c.n_embd, sizeof(float) * G0);
+// The layer's convolution parameters in the arena.
+qkv_conv_params arena_conv_params(const float* P, const train_layer_slots& s) {
+    qkv_conv_params p;
     for (int cc = 0; cc < 3; ++cc)
-        for (int g = 1; g < 4; ++g) {
-            const size_t off = conv_offset(c, cc, g);
-            core::conv1d_causal_depthwise_forward(post + off, pre + off, P + s.conv_w[cc][g - 1],
-                                                  P + s.conv_b[cc][g - 1], conv_layout(c, B, T, g));
-        }
+        for (int g = 0; g < 3; ++g) p.w[cc][g] = P + s.conv_w[cc][g], p.b[cc][g] = P + s.conv_b[cc][g];
+    return p;
 }
 
 }  // namespace
@@ -283,7 +259,7 @@ train_result train_forward(const trainable_model& m, const train_batch& batch, t
     if (m.token_type_quirk)
         for (int r = 0; r < R; ++r) core::add_forward(a.h + size_t(r) * d, a.h + size_t(r) * d, P + m.wte, d);
 
-    const core::attention_shape as = attention_layout(c, m.slopes.data(), a.key_valid.data(), B, T);
+    const core::attention_shape as = layer_attention_shape(c, m.slopes.data(), B, T, T, 0, a.key_valid.data());
     a.scratch.resize(std::max(core::attention_scratch_floats(as), core::attention_backward_scratch_floats(as)));
     for (int l = 0; l < L; ++l) {
         const auto& s = m.layers[l];
@@ -302,7 +278,7 @@ train_result train_forward(const trainable_model& m, const train_batch& batch, t
         core::layernorm_forward_train(ln1, a.ln1_mean + size_t(l) * R, a.ln1_rstd + size_t(l) * R, h_in,
                                       P + s.ln1_w, P + s.ln1_b, R, d, c.ln_eps);
         core::linear_forward(qkv, ln1, P + s.qkv_w, P + s.qkv_b, R, d, d3);
-        qkv_convolutions(qkv_c, qkv, m, s, B, T);
+        qkv_convolutions_forward(qkv_c, qkv, arena_conv_params(P, s), c, B, T, 0, long(T) * d3, long(T) * d3);
         core::attention_forward(att, probs, qkv_c, qkv_c + d, qkv_c + 2 * d, as, a.scratch.data());
         core::linear_forward(h_mid, att, P + s.proj_w, P + s.proj_b, R, d, d);
         core::add_forward(h_mid, h_mid, h_in, Rd);
@@ -347,7 +323,7 @@ void train_backward(trainable_model& m, train_activations& a, float dloss) {
     core::layernorm_backward(a.dres, Gp + m.lnf_w, Gp + m.lnf_b, a.dln, a.h + L * Rd, P + m.lnf_w, a.lnf_mean,
                              a.lnf_rstd, R, d);
 
-    const core::attention_shape as = attention_layout(c, m.slopes.data(), a.key_valid.data(), B, T);
+    const core::attention_shape as = layer_attention_shape(c, m.slopes.data(), B, T, T, 0, a.key_valid.data());
     a.scratch.resize(std::max(core::attention_scratch_floats(as), core::attention_backward_scratch_floats(as)));
     for (int l = L - 1; l >= 0; --l) {
         const auto& s = m.layers[l];
