@@ -130,10 +130,11 @@ train_summary run_training(train_task& task, const trainer_options& opt) {
         for (size_t i = 0; i < n_parts; ++i) row.parts.push_back(totals[3 + i] / items);
         row.lr = lr;
         row.grad_norm = rep.grad_norm;
-        const bool validate_now = (opt.val_every > 0 && st.step % opt.val_every == 0) || st.step == opt.max_steps;
-        if (validate_now) row.val_loss = from_rank0(lead ? task.validate() : 0.0);
+        // The rate is the training step's alone (validation excluded).
         const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         row.rate = dt > 0 ? totals[2] / dt : 0;
+        const bool validate_now = (opt.val_every > 0 && st.step % opt.val_every == 0) || st.step == opt.max_steps;
+        if (validate_now) row.val_loss = from_rank0(lead ? task.validate() : 0.0);
         row.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
         sum.last_loss = row.loss;
         bool stop = false;
