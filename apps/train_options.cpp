@@ -30,7 +30,9 @@ void add_trainer_options(parser& p, trainer_flags& f, int64_t default_batch) {
         ("checkpoint-every", po::value(&o.checkpoint_every)->default_value(0),
          "write the training state every N steps (0 = at the end and on SIGTERM/SIGUSR1 only)")
         ("patience", po::value(&o.patience)->default_value(0), "stop after N validations without improvement (0 = never)")
-        ("resume", po::bool_switch(&o.resume), "continue from MODEL.h5.state.h5 (same options)");
+        ("resume", po::bool_switch(&o.resume), "continue from MODEL.h5.state.h5 (same options)")
+        ("stop-after", po::value(&o.stop_after)->default_value(0),
+         "save the state and exit with code 75 after N steps of this run, for time-sliced jobs (0 = never)");
 }
 
 void finish_trainer_options(trainer_flags& f) {
@@ -55,6 +57,7 @@ void finish_trainer_options(trainer_flags& f) {
     positive(o.val_every >= 0, "--val-every", o.val_every);
     positive(o.checkpoint_every >= 0, "--checkpoint-every", o.checkpoint_every);
     positive(o.patience >= 0, "--patience", o.patience);
+    positive(o.stop_after >= 0, "--stop-after", o.stop_after);
 }
 
 std::string trainer_files_help() {

@@ -7,6 +7,8 @@
 #include "util/preemption.hpp"
 #include "util/progress.hpp"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -36,8 +38,9 @@ void check_options(const trainer_options& o) {
     TRANOVA_CHECK(o.max_steps > 0, "training: --max-steps must be positive, not {}", o.max_steps);
     TRANOVA_CHECK(o.batch_size > 0, "training: --batch-size must be positive, not {}", o.batch_size);
     TRANOVA_CHECK(std::isfinite(o.lr) && o.lr > 0, "training: --lr must be a positive number, not {}", o.lr);
-    TRANOVA_CHECK(o.warmup_steps >= 0 && o.val_every >= 0 && o.checkpoint_every >= 0 && o.patience >= 0,
-                  "training: --warmup-steps, --val-every, --checkpoint-every and --patience must be >= 0");
+    TRANOVA_CHECK(o.warmup_steps >= 0 && o.val_every >= 0 && o.checkpoint_every >= 0 && o.patience >= 0 &&
+                      o.stop_after >= 0,
+                  "training: --warmup-steps, --val-every, --checkpoint-every, --patience and --stop-after must be >= 0");
     TRANOVA_CHECK(std::isfinite(o.max_grad_norm) && o.max_grad_norm >= 0, "training: --clip must be >= 0, not {}",
                   o.max_grad_norm);
     TRANOVA_CHECK(o.batch_size >= dist::size(), "training: --batch-size {} is smaller than the {} MPI ranks",
@@ -100,6 +103,7 @@ train_summary run_training(train_task& task, const trainer_options& opt) {
     const auto t_start = std::chrono::steady_clock::now();
     const double seconds_before = lead && !log->rows().empty() ? log->rows().back().seconds : 0.0;
     const size_t n_parts = task.loss_parts().size();
+    int64_t steps_this_run = 0;
 
     while (st.step < opt.max_steps) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -149,13 +153,16 @@ train_summary run_training(train_task& task, const trainer_options& opt) {
         bar.add(1);
         const bool last = st.step == opt.max_steps;
         if (opt.checkpoint_every > 0 && st.step % opt.checkpoint_every == 0 && !last) save_state();
-        if (any_rank(guard.requested())) {
+        const bool sliced = opt.stop_after > 0 && ++steps_this_run >= opt.stop_after && !last;
+        if (any_rank(guard.requested()) || sliced) {
             save_state();
             sum.preempted = true;
             if (lead)
-                log::warn("signal {} received: training state saved at step {} to {}; exiting with code {} so the job "
-                          "can be requeued (rerun with --resume)",
-                          preemption_guard::signal_number(), st.step, state_path, exit_code_requeue);
+                log::warn("{}: training state saved at step {} to {}; exiting with code {} so the job can be requeued "
+                          "(rerun with --resume)",
+                          sliced ? fmt::format("--stop-after {}", opt.stop_after)
+                                 : fmt::format("signal {} received", preemption_guard::signal_number()),
+                          st.step, state_path, exit_code_requeue);
             break;
         }
         if (any_rank(stop)) {

@@ -46,6 +46,8 @@ struct trainer_options {
     int64_t checkpoint_every = 0;    // --checkpoint-every: 0 = state only at the end / on preemption
     int patience = 0;                // --patience: validations without improvement before stopping; 0 = never
     bool resume = false;             // --resume: continue from output.state.h5
+    int64_t stop_after = 0;          // --stop-after: save the state and stop (as on SIGTERM) after this many
+                                     // steps of this run (time-sliced batch jobs); 0 = never
     double max_grad_norm = 1.0;      // --clip: 0 = no clipping
     adamw_config adam;               // --weight-decay etc.
     decay_rule rule;
