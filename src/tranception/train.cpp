@@ -100,12 +100,12 @@ layout sizes(const model_config& c, int B, int T) {
 void allocate(train_activations& a, const model_config& c, int B, int T) {
     const int L = c.n_layer;
     const bool rc = a.recompute_attention;
-    if (a.B == B && a.T == T && a.L == L && !a.memory.empty() &&
+    if (a.B == B && a.T == T && a.L == L && a.probs_one_layer == rc && !a.memory.empty() &&
         a.memory.size() == train_activation_floats(c, B, T, rc))
         return;
     const layout z = sizes(c, B, T);
     a.memory.assign(train_activation_floats(c, B, T, rc), 0.0f);
-    a.B = B, a.T = T, a.L = L;
+    a.B = B, a.T = T, a.L = L, a.probs_one_layer = rc;
     float* p = a.memory.data();
     auto take = [&](size_t n) {
         float* r = p;
@@ -273,7 +273,7 @@ train_result train_forward(const trainable_model& m, const train_batch& batch, t
         float* ln2 = a.ln2 + l * Rd;
         float* fc_pre = a.fc_pre + l * Rni;
         float* fc_act = a.fc_act + l * Rni;
-        float* probs = a.probs + (a.recompute_attention ? 0 : l * probs_layer);
+        float* probs = a.probs + (a.probs_one_layer ? 0 : l * probs_layer);
         // h_mid = h + proj(attn(conv(qkv(ln_1(h)))))
         core::layernorm_forward_train(ln1, a.ln1_mean + size_t(l) * R, a.ln1_rstd + size_t(l) * R, h_in,
                                       P + s.ln1_w, P + s.ln1_b, R, d, c.ln_eps);
@@ -336,7 +336,7 @@ void train_backward(trainable_model& m, train_activations& a, float dloss) {
         const float* ln2 = a.ln2 + l * Rd;
         const float* fc_pre = a.fc_pre + l * Rni;
         const float* fc_act = a.fc_act + l * Rni;
-        float* probs = a.probs + (a.recompute_attention ? 0 : l * probs_layer);
+        float* probs = a.probs + (a.probs_one_layer ? 0 : l * probs_layer);
         zero(a.dfc_act, Rni), zero(a.dfc_pre, Rni), zero(a.dln, Rd);
         zero(a.datt, Rd), zero(a.dqkv_c, Rd3), zero(a.dqkv, Rd3);
 
@@ -348,7 +348,7 @@ void train_backward(trainable_model& m, train_activations& a, float dloss) {
                                  a.ln2_mean + size_t(l) * R, a.ln2_rstd + size_t(l) * R, R, d);
 
         // Attention branch: after ln_1's backward dres is d h_in.
-        if (a.recompute_attention)  // the same op on the same inputs: the forward's bits
+        if (a.probs_one_layer)  // the same op on the same inputs: the forward's bits
             core::attention_forward(a.att_tmp, probs, qkv_c, qkv_c + d, qkv_c + 2 * d, as, a.scratch.data());
         core::linear_backward(a.datt, Gp + s.proj_w, Gp + s.proj_b, a.dres, att, P + s.proj_w, R, d, d);
         core::attention_backward(a.dqkv_c, a.dqkv_c + d, a.dqkv_c + 2 * d, a.datt, qkv_c, qkv_c + d, qkv_c + 2 * d,

@@ -77,7 +77,8 @@ struct train_batch {
 // the one O(T^2) term that dominates memory at long contexts.
 struct train_activations {
     int B = 0, T = 0, L = 0;
-    bool recompute_attention = false;
+    bool recompute_attention = false;  // set before train_forward
+    bool probs_one_layer = false;      // the layout in use (recompute_attention at allocation)
     std::vector<float> memory;
     // saved by the forward (l = layer; R = B*T rows)
     float* h = nullptr;          // (L+1, R, d): residual stream entering layer l; [L] enters ln_f

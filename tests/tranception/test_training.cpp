@@ -139,7 +139,15 @@ TEST_CASE("Tranception loss and every gradient equal PyTorch autograd", "[trance
     CHECK(n_checked >= m.arena.tensors().size() - 6);
     WARN("gradient parity: worst per-tensor max|diff|/max|ref| = " << worst << " (" << worst_name << "), loss rel "
                                                                    << std::abs(r.loss - want_loss) / want_loss);
+}
 
+TEST_CASE("Tranception backward: recomputed attention, accumulation, padding", "[tranception][training]") {
+    trainable_model m = load_tiny();
+    const ref_batch b = grad_batch();
+    train_activations a;
+    const train_result r = train_forward(m, b.view(), a);
+    m.arena.zero_grads();
+    train_backward(m, a);
     SECTION("recomputed attention probabilities give the same bits") {
         std::vector<float> g1(m.arena.grads(), m.arena.grads() + m.arena.block_floats());
         train_activations rc;
@@ -158,6 +166,19 @@ TEST_CASE("Tranception loss and every gradient equal PyTorch autograd", "[trance
         for (size_t i = 0; i < g1.size(); ++i)
             bad += std::abs(m.arena.grads()[i] - 1.5f * g1[i]) > 1e-6f * (1 + std::abs(g1[i]));
         CHECK(bad == 0);
+    }
+    SECTION("padding does not leak: a padded row gives the logits of its sequence alone") {
+        const int T = b.T, n = b.lengths[1];  // item 1 is the shortest
+        REQUIRE(n < T);
+        train_activations one;
+        train_forward(m, {1, n, b.ids.data() + T, &b.lengths[1]}, one);
+        double md = 0, mx = 0;
+        for (size_t i = 0; i < size_t(n) * m.cfg.vocab; ++i) {
+            md = std::max(md, std::abs(double(a.logits[size_t(T) * m.cfg.vocab + i]) - one.logits[i]));
+            mx = std::max(mx, std::abs(double(one.logits[i])));
+        }
+        INFO("max |padded - alone| / max |logit| = " << md / mx);
+        CHECK(md / mx <= 1e-6);
     }
 }
 
