@@ -579,4 +579,10 @@ float primenovo_loss(trainable_model& t, train_workspace& ws, const train_batch&
     return loss;
 }
 
+double casanovo_loss_items(const train_batch& b) {
+    return double(std::count_if(b.ar_tokens.begin(), b.ar_tokens.end(), [](int32_t t) { return t != 0; }));
+}
+
+double primenovo_loss_items(const train_batch& b) { return double(b.B); }
+
 }  // namespace tranova::denovo_model

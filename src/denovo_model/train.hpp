@@ -156,4 +156,10 @@ float casanovo_loss(trainable_model& t, train_workspace& ws, const train_batch& 
 float primenovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, bool backward,
                      float dloss = 1.0f, const dropout_config& drop = {});
 
+// What each loss averages over, for core::run_training's gradient sums (a train_task passes
+// dloss = these items of its shard, so the gradient is the sum; loss sum = mean x items):
+// Casanovo: the non-padding AR tokens (residues + stop); PrimeNovo: the spectra.
+double casanovo_loss_items(const train_batch& b);
+double primenovo_loss_items(const train_batch& b);
+
 }  // namespace tranova::denovo_model

@@ -337,6 +337,23 @@ void write_report(const eval_result& r, const std::string& dir, const eval_optio
         }
         write_text(join_path(mdir, fmt::format("DMS_{}_{}_Uniprot_Selection_Type_level.csv", set, metric)), t);
 
+        // Per-UniProt table with the official quirks (aggregate.hpp); substitutions only, as
+        // the official script writes it.
+        if (by_depth) {
+            const uniprot_level u = uniprot_level_table(r.assays, r.per_assay[k].data(), M);
+            t.clear();
+            for (const auto& m : r.models) t += csv_escape(m) + ",";
+            t += "Selection Type,UniProt_ID,MSA_Neff_L_category,Taxon\n";
+            for (size_t i = 0; i < u.uniprot.size(); ++i) {
+                for (int j = 0; j < M; ++j) t += format_value(round3(u.values[i * M + j])) + ",";
+                t += fmt::format("{},{},{},{}\n", csv_escape(u.function[i]), csv_escape(u.uniprot[i]),
+                                 csv_escape(u.msa_depth[i]), csv_escape(u.taxon[i]));
+            }
+            for (int j = 0; j < M; ++j) t += format_value(round3(u.average[j])) + ",";
+            t += ",,,\n";
+            write_text(join_path(mdir, fmt::format("DMS_{}_{}_Uniprot_level.csv", set, metric)), t);
+        }
+
         t = fmt::format("Model_rank,Model_name,Model type,Average_{0},Bootstrap_standard_error_{0},Function_Activity,"
                         "Function_Binding,Function_Expression,Function_OrganismalFitness,Function_Stability,Low_MSA_depth,"
                         "Medium_MSA_depth,High_MSA_depth,Taxa_Human,Taxa_Other_Eukaryote,Taxa_Prokaryote,Taxa_Virus",

@@ -179,6 +179,8 @@ TEST_CASE("de novo losses and gradients equal PyTorch autograd", "[denovo_model]
             ++compared;
         }
         CHECK(compared + t.fixed.size() >= ref.size());
+        // loss items: 85 residues + 8 stop tokens; 8 spectra
+        CHECK((P == "casanovo" ? casanovo_loss_items(b) : primenovo_loss_items(b)) == (P == "casanovo" ? 93.0 : 8.0));
         std::printf("%s: loss %.9g (torch %.9g); %zu gradient tensors, worst max|dg|/max|g| %.2e (%s)\n", P.c_str(),
                     double(loss), want_loss, compared, worst, worst_name.c_str());
     }
