@@ -43,6 +43,12 @@ trainable_model make_trainable(const weight_file& wf) {
     return t;
 }
 
+float* trainable_model::grad(const float* param) {
+    TRANOVA_CHECK(param >= arena.params() && param < arena.params() + arena.block_floats(),
+                  "trainable_model: a weight outside the parameter arena (model not bound to it)");
+    return arena.grads() + (param - arena.params());
+}
+
 weight_file trainable_weights(const trainable_model& t) {
     weight_file header;  // config only: to_core_weights types the text fields
     header.arch = t.arch;

@@ -43,8 +43,9 @@ struct trainable_model {
     // terms (buffers upstream) and tensors no forward reads (PrimeNovo's aa_encoder, mass_ln,
     // layer_ln); torch.optim skips them too (their .grad stays None).
     std::vector<std::string> fixed;
-    // The gradient slot of a parameter pointer of `model`.
-    float* grad(const float* param) { return const_cast<float*>(param) + arena.block_floats(); }
+    // The gradient slot of a parameter pointer of `model` (throws for a pointer outside the
+    // arena's parameter block, e.g. of a model loaded elsewhere).
+    float* grad(const float* param);
 };
 
 // Arena + bound model from a weight file (tensors copied in). Throws as model_from_weights.

@@ -112,6 +112,21 @@ TEST_CASE("trainable model: the arena is the weight file", "[denovo_model][train
     }
 }
 
+TEST_CASE("trainable CrossNovo binds both decoders and the cross projection", "[denovo_model][training]") {
+    trainable_model t = make_trainable(random_weights(model_arch::crossnovo, 32, 4, 64, 2, 3));
+    REQUIRE(t.model.has_ar());
+    REQUIRE(t.model.has_nar());
+    CHECK(t.model.cross_w == t.arena.param("cross.nar_proj.weight"));
+    const std::set<std::string> fixed(t.fixed.begin(), t.fixed.end());
+    CHECK(fixed.count("cross.pos_encoder.sin_term"));
+    CHECK(!fixed.count("cross.nar_proj.weight"));
+    for (const std::string& f : t.fixed) CHECK(f.find("_term") != std::string::npos);  // random_weights has no unused tensors
+    // a model that is not the arena's has no gradient slot
+    denovo_model other = model_from_weights(random_weights(model_arch::crossnovo, 32, 4, 64, 2, 3));
+    CHECK_THROWS(t.grad(other.latent));
+    CHECK(t.grad(t.model.latent) == t.arena.grad("encoder.latent_spectrum"));
+}
+
 TEST_CASE("training forwards equal the inference goldens", "[denovo_model][training]") {
     {
         trainable_model t = fixture_trainable("casanovo");
