@@ -144,10 +144,12 @@ void nar_train_backward(trainable_model& t, stack_acts& acts, const float* dlogi
 
 // Whole-model steps: the loss of one batch and, when `backward`, its gradient accumulated
 // into t.arena's gradient block (scaled by dloss). drop.p > 0 trains with dropout (the
-// encoder and the decoder draw from counter_hash(drop.seed, 0) and (.., 1)).
+// encoder and the decoder draw from counter_hash(drop.seed, 0) and (.., 1); CrossNovo's
+// NAR decoder from (.., 2)).
 struct train_workspace {
-    stack_acts enc, dec;
-    std::vector<float> dlogits, log_probs, dmemory;
+    stack_acts enc, dec, nar;  // dec: the AR or the (PrimeNovo) NAR decoder; nar: CrossNovo's
+    std::vector<float> dlogits, dlogits_nar, log_probs, dmemory, hybrid, dhybrid;
+    std::vector<uint8_t> hybrid_valid;
     std::vector<int32_t> targets, input_lengths;
 };
 // Casanovo: CrossEntropy(ignore_index 0 = padding, label_smoothing) over rows 0..L-1.
@@ -156,6 +158,21 @@ float casanovo_loss(trainable_model& t, train_workspace& ws, const train_batch& 
 // PrimeNovo: CTCLoss(blank = last class, reduction mean, zero_infinity) on the last layer.
 float primenovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, bool backward,
                      float dloss = 1.0f, const dropout_config& drop = {});
+
+// CrossNovo (encoder + NAR + AR, issue 16's two stages; the batch needs AR tokens and CTC
+// targets). Stage 1: L = lambda L_AR + (1 - lambda) L_NAR over one encoder pass, the AR
+// decoder attending to the encoder memory. Stage 2: the AR decoder attends to
+// hybrid_memory's [proj(stop-gradient(NAR features)) ⊕ encoder memory] (+ positions when
+// cfg.memory_pos_encoding; the inference function builds it), L = L_AR; only the AR decoder
+// and the cross projection get gradients — the encoder and the NAR decoder are frozen in
+// stage 2 (freeze their prefixes in core::adamw), so their backward is not run. The NAR
+// loss is computed and returned in both stages (for the log).
+struct crossnovo_losses {
+    float total = 0, ar = 0, nar = 0;
+};
+crossnovo_losses crossnovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, int stage,
+                                float lambda, float label_smoothing, bool backward, float dloss = 1.0f,
+                                const dropout_config& drop = {});
 
 // What each loss averages over, for core::run_training's gradient sums (a train_task passes
 // dloss = these items of its shard, so the gradient is the sum; loss sum = mean x items):

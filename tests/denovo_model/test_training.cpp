@@ -452,3 +452,104 @@ TEST_CASE("dropout: seeded, active, and its backward is the gradient", "[denovo_
         }
     }
 }
+
+namespace {
+// A CrossNovo from the fixtures: Casanovo's encoder + AR decoder, PrimeNovo's NAR decoder,
+// a small random cross projection, positions with the AR decoder's terms.
+trainable_model crossnovo_fixture() {
+    weight_file cas = weights_from_state_dict(read_checkpoint_tensors(dm_data("casanovo_tiny.safetensors")),
+                                              model_arch::casanovo, 4);
+    weight_file pri = weights_from_state_dict(read_checkpoint_tensors(dm_data("primenovo_tiny.safetensors")),
+                                              model_arch::primenovo, 4);
+    cas.arch = "crossnovo";
+    for (auto& [name, x] : pri.tensors)
+        if (name.rfind("nar_decoder.", 0) == 0) cas.tensors[name] = x;
+    const int d = 64;
+    tensor w{{d, d}, std::vector<float>(size_t(d) * d)}, bias{{d}, std::vector<float>(size_t(d))};
+    uint32_t s = 99;
+    for (auto& v : w.data) v = (float((s = s * 1664525u + 1013904223u) >> 8) / float(1 << 24) - 0.5f) * 0.25f;
+    for (auto& v : bias.data) v = (float((s = s * 1664525u + 1013904223u) >> 8) / float(1 << 24) - 0.5f) * 0.1f;
+    cas.tensors["cross.nar_proj.weight"] = w;
+    cas.tensors["cross.nar_proj.bias"] = bias;
+    cas.tensors["cross.pos_encoder.sin_term"] = cas.tensors.at("ar_decoder.pos_encoder.sin_term");
+    cas.tensors["cross.pos_encoder.cos_term"] = cas.tensors.at("ar_decoder.pos_encoder.cos_term");
+    return make_trainable(cas);
+}
+}  // namespace
+
+TEST_CASE("CrossNovo stage 1 and stage 2 losses and gradients", "[denovo_model][training]") {
+    trainable_model t = crossnovo_fixture();
+    train_batch b = fixture_batch("casanovo");
+    train_workspace ws;
+    auto fd_check = [&](int stage, const std::vector<std::string>& names) {
+        const float lambda = 0.3f;
+        for (const std::string& name : names) {
+            INFO("stage " << stage << ": " << name);
+            const core::param_tensor& p = t.arena.tensor(name);
+            float* w = t.arena.param(name);
+            const float* g = t.arena.grad(name);
+            size_t k = 0;
+            for (size_t i = 0; i < p.numel; ++i)
+                if (std::fabs(g[i]) > std::fabs(g[k])) k = i;
+            const float w0 = w[k], h = 1e-2f * std::max(0.1f, std::fabs(w0));
+            w[k] = w0 + h;
+            const double up = crossnovo_loss(t, ws, b, stage, lambda, 0.01f, false).total;
+            w[k] = w0 - h;
+            const double down = crossnovo_loss(t, ws, b, stage, lambda, 0.01f, false).total;
+            w[k] = w0;
+            const double fd = (up - down) / (double(w0 + h) - double(w0 - h));
+            INFO("entry " << k << ": backward " << g[k] << ", central difference " << fd);
+            CHECK(std::fabs(fd - g[k]) <= 2e-2 * std::fabs(g[k]) + 1e-4);
+        }
+    };
+    // stage 1: the AR part is Casanovo's loss (same encoder, AR decoder and batch)
+    t.arena.zero_grads();
+    crossnovo_losses l1 = crossnovo_loss(t, ws, b, 1, 0.3f, 0.01f, true);
+    CHECK(std::fabs(l1.ar - torch_losses("casanovo")[0]) <= 1e-5 * l1.ar);
+    CHECK(l1.total == Approx(0.3 * l1.ar + 0.7 * l1.nar).epsilon(1e-6));
+    CHECK(t.arena.grad("cross.nar_proj.weight")[0] == 0.0f);  // not used in stage 1
+    fd_check(1, {"encoder.transformer_encoder.layers.0.self_attn.in_proj_weight", "encoder.latent_spectrum",
+                 "ar_decoder.transformer_decoder.layers.1.multihead_attn.in_proj_weight",
+                 "nar_decoder.layers.0.linear1.weight", "nar_decoder.charge_encoder.weight"});
+    // stage 2: AR decoder + projection only, over the hybrid memory
+    t.arena.zero_grads();
+    crossnovo_losses l2 = crossnovo_loss(t, ws, b, 2, 0.3f, 0.01f, true);
+    CHECK(l2.total == l2.ar);
+    CHECK(l2.nar == l1.nar);
+    for (const core::param_tensor& p : t.arena.tensors()) {
+        if (p.name.rfind("encoder.", 0) != 0 && p.name.rfind("nar_decoder.", 0) != 0) continue;
+        INFO(p.name);
+        const float* g = t.arena.grad(p.name);
+        CHECK(std::all_of(g, g + p.numel, [](float x) { return x == 0.0f; }));
+    }
+    fd_check(2, {"cross.nar_proj.weight", "cross.nar_proj.bias",
+                 "ar_decoder.transformer_decoder.layers.0.multihead_attn.in_proj_weight",
+                 "ar_decoder.transformer_decoder.layers.1.linear2.weight", "ar_decoder.aa_encoder.weight"});
+    // the stage-2 forward is the inference hybrid path (spectrum 0)
+    crossnovo_loss(t, ws, b, 2, 0.3f, 0.01f, false);
+    denovo_model m = model_from_weights(trainable_weights(t));
+    const int d = m.cfg.dim_model, T = m.cfg.nar_length;
+    std::vector<float> mem(size_t(b.N + 1) * d), feats(size_t(T) * d), nar_logits(size_t(T) * m.nar_vocab), hm;
+    std::vector<unsigned char> hmask;
+    std::unique_ptr<bool[]> mask(new bool[size_t(b.N + 1)]);
+    encoder_forward(m, b.peaks.data(), b.N, mem.data(), mask.get());
+    nar_forward(m, mem.data(), mask.get(), b.N + 1, b.mass[0], b.charge[0], nar_logits.data(), feats.data(), nullptr);
+    hybrid_memory(m, feats.data(), mem.data(), mask.get(), b.N + 1, hm, hmask);
+    std::unique_ptr<bool[]> hb(new bool[hmask.size()]);
+    for (size_t i = 0; i < hmask.size(); ++i) hb[i] = hmask[i] != 0;
+    ar_memory am;
+    ar_prepare_memory(m, hm.data(), hb.get(), int(hmask.size()), am);
+    ar_cache c;
+    ar_cache_init(m, c, b.L + 1);
+    std::vector<int> seq(size_t(b.L + 1), 0);
+    for (int j = 0; j < b.L; ++j) seq[size_t(j + 1)] = b.ar_tokens[size_t(j)];
+    std::vector<float> logits(size_t(b.L + 1) * m.ar_vocab);
+    ar_feed(m, am, c, b.mass[0], b.charge[0], seq.data(), b.L + 1, nullptr, logits.data());
+    auto st = compare(logits.data(), ws.dec.logits, logits.size(), 1.0);
+    INFO("inference hybrid vs stage-2 training logits: max rel " << st.max_rel);
+    CHECK(st.max_rel <= 1e-5);
+    CHECK_THROWS_WITH(crossnovo_loss(t, ws, b, 3, 0.3f, 0.01f, false), Catch::Matchers::Contains("stage 3"));
+    CHECK_THROWS_WITH(crossnovo_loss(t, ws, b, 1, 1.5f, 0.01f, false), Catch::Matchers::Contains("outside [0, 1]"));
+    trainable_model cas = fixture_trainable("casanovo");
+    CHECK_THROWS_WITH(crossnovo_loss(cas, ws, b, 1, 0.5f, 0.01f, false), Catch::Matchers::Contains("crossnovo model"));
+}
