@@ -17,11 +17,10 @@
 // calls follow the core convention (docs/training.md): parameter gradients ACCUMULATE into
 // the arena's gradient block (zero it per optimizer step), a nullptr gradient output skips it.
 //
-// CrossNovo (issue 16) composes these pieces: the AR decoder's cross-attention memory is
-// an input (any (B, Tk, d) buffer with its key mask) whose gradient is an optional output,
-// so [stop-gradient(NAR features) ⊕ encoder memory] is built by the caller and only the
-// encoder rows of dmemory are passed on; the NAR backward takes an optional gradient of its
-// features.
+// CrossNovo composes these pieces (crossnovo_loss): the AR decoder's cross-attention memory
+// is an input (any (B, Tk, d) buffer with its key mask) whose gradient is an optional
+// output, so [stop-gradient(NAR features) ⊕ encoder memory] is built by the caller; the
+// NAR backward takes an optional gradient of its features.
 #pragma once
 
 #include "core/param_arena.hpp"
