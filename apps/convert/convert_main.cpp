@@ -32,6 +32,9 @@ int main_convert(int argc, char** argv) {
         ("checkpoint", cli::po::value(&ckpt), "checkpoint file or folder")
         ("config", cli::po::value(&config), "config.json (default: config.json in the checkpoint's folder)")
         ("output,o", cli::po::value(&out), "output weight file (.h5)");
+    p.input(ckpt, "--checkpoint");
+    p.input(config, "--config");
+    p.output(out, "-o");
     if (auto rc = p.parse(argc, argv)) return *rc;
     if (arch.empty()) throw usage_error("--arch is required");
     if (ckpt.empty()) throw usage_error("--checkpoint is required");

@@ -26,8 +26,11 @@ int main_denovo_eval(int argc, char** argv) {
         ("predictions,p", po::value(&predictions)->required(), "predictions: .mztab or .csv (title,sequence,score)")
         ("truth", po::value(&truth)->required(), "annotated spectra (MGF with SEQ=)")
         ("output,o", po::value(&out)->required(), "output folder")
-        ("cum-tol", po::value(&mo.cum_mass_tol)->default_value(0.5, "0.5"), "prefix/suffix mass tolerance, Da")
-        ("ind-tol", po::value(&mo.ind_mass_tol)->default_value(0.1, "0.1"), "per-residue mass tolerance, Da");
+        ("cum-tol", p.number(&mo.cum_mass_tol, 0.0, 1000.0, true)->default_value(0.5, "0.5"), "prefix/suffix mass tolerance, Da")
+        ("ind-tol", p.number(&mo.ind_mass_tol, 0.0, 1000.0, true)->default_value(0.1, "0.1"), "per-residue mass tolerance, Da");
+    p.input(predictions, "--predictions");
+    p.input(truth, "--truth");
+    p.output(out, "-o");
     if (auto rc = p.parse(argc, argv)) return *rc;
     if (!(mo.cum_mass_tol > 0) || !(mo.ind_mass_tol > 0))
         throw tranova::usage_error("--cum-tol and --ind-tol must be positive");

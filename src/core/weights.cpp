@@ -237,6 +237,7 @@ void weights_write(const std::string& path, const weights& w) {
 
 weights weights_read(const std::string& path) {
     h5_quiet();
+    h5_require_regular_file(path);
     TRANOVA_CHECK(H5Fis_hdf5(path.c_str()) > 0,
                   "{}: not a readable HDF5 file", path);
     h5_handle f(TRANOVA_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
