@@ -65,7 +65,9 @@ std::optional<int> parser::parse(int argc, char** argv) {
     po::options_description all;
     all.add(own_).add(shared_);
     try {
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional_).run(), vm_);
+        auto parsed = po::command_line_parser(argc, argv).options(all).positional(positional_).run();
+        parsed_ = parsed.options;
+        po::store(parsed, vm_);
         if (vm_.count("help")) {
             std::fputs(help().c_str(), stdout);
             return 0;
@@ -104,6 +106,12 @@ void parser::check_ranges() {
             if (r.semantic != opt->semantic().get()) continue;
             auto it = vm_.find(opt->long_name());
             if (it == vm_.end() || it->second.defaulted()) continue;  // only values the user gave
+            if (r.is_unsigned)
+                for (const auto& o : parsed_)
+                    if (o.string_key == opt->long_name())
+                        for (const auto& v : o.value)
+                            if (v.find('-') != std::string::npos)
+                                throw usage_error(fmt::format("--{} {}: must be a whole number >= 0", opt->long_name(), v));
             std::string bad = r.check();
             if (!bad.empty()) throw usage_error(fmt::format("--{} {}", opt->long_name(), bad));
         }

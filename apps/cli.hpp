@@ -72,7 +72,7 @@ public:
     po::typed_value<T>* number(T* target, T lo, T hi, bool lo_open = false) {
         static_assert(std::is_arithmetic_v<T>);
         po::typed_value<T>* v = po::value<T>(target);
-        ranges_.push_back({v, [target, lo, hi, lo_open]() -> std::string {
+        ranges_.push_back({v, std::is_unsigned_v<T>, [target, lo, hi, lo_open]() -> std::string {
                                const T x = *target;
                                bool ok = !(lo_open ? x <= lo : x < lo) && !(x > hi);
                                if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(x);
@@ -104,6 +104,7 @@ public:
 private:
     struct range_check {
         const po::value_semantic* semantic;
+        bool is_unsigned;  // "-1" must not wrap around to 2^64 - 1
         std::function<std::string()> check;  // "" when the value is in range, else "must be ..."
     };
     struct path_option {
@@ -115,6 +116,7 @@ private:
     void check_paths();
 
     std::vector<range_check> ranges_;
+    std::vector<po::option> parsed_;  // as given, for the raw text of unsigned values
     std::vector<path_option> inputs_, outputs_;
     usage_text usage_;
     po::options_description own_{"Options"}, shared_{"Common options"};

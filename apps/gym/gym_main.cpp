@@ -135,7 +135,7 @@ int main_eval(int argc, char** argv) {
         ("output,o", po::value<std::string>(&out)->required()->value_name("DIR"), "report folder")
         ("models", po::value<std::string>(&models)->value_name("A,B,..."), "evaluate only these models (default: all)")
         ("bootstrap", p.number(&o.boot.replicates, 0, 10000000)->default_value(10000), "bootstrap replicates for the standard error")
-        ("seed", po::value<uint64_t>(&o.boot.seed)->default_value(0), "bootstrap seed")
+        ("seed", p.number<uint64_t>(&o.boot.seed, 0, UINT64_MAX)->default_value(0), "bootstrap seed")
         ("ndcg-ties", po::value<std::string>(&ties)->default_value("stable"), "NDCG order among tied predictions: stable (row order; portable) or numpy (numpy 1.24's argsort order, bit-exact with the official script under numpy < 1.25)")
         ("scatter", po::value<std::string>(&scatter)->value_name("A,B"), "models of the per-assay Spearman scatter (default: the top two)")
         ("plot-models", p.number(&o.plot_models, 1, 100000)->default_value(12), "models shown in the function bar charts (best first)")

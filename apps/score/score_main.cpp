@@ -110,7 +110,7 @@ int main_score(int argc, char** argv) {
         ("batch-rows", p.number(&batch_rows, 1, 1 << 24)->default_value(2048), "tokens per batched forward pass")
         ("cpu-kernel", po::value(&cpu_kernel)->default_value("auto"),
          "linear layers: auto (AVX-512 kernel when the CPU has it, else BLAS), avx512 or blas")
-        ("seed", po::value(&seed)->default_value(2021), "seed for replacing X/B/J/Z residues")
+        ("seed", p.number(&seed, 0ULL, ~0ULL)->default_value(2021), "seed for replacing X/B/J/Z residues")
         ("skip-bad-rows", po::bool_switch(&skip_bad), "report and skip rows with a bad mutant instead of stopping")
         ("mutant-column", po::value(&mutant_col)->default_value("mutant"), "column with mutant strings")
         ("sequence-column", po::value(&seq_col)->default_value("mutated_sequence"), "column with full mutated sequences")

@@ -60,16 +60,19 @@ std::uint64_t available_memory_bytes() {
 
 void check_memory(std::uint64_t need, const std::string& what, const std::string& task) {
     std::uint64_t avail = 0;
-    const char* source = "available";
+    const char* source = "are available";
     if (const char* env = std::getenv("TRANOVA_MEMORY_LIMIT")) {
         avail = std::strtoull(env, nullptr, 10);
-        source = "allowed by TRANOVA_MEMORY_LIMIT";
+        source = "are allowed (TRANOVA_MEMORY_LIMIT)";
     }
     if (avail == 0) avail = available_memory_bytes();
     if (avail == 0 || need <= avail) return;
-    constexpr double gib = 1024.0 * 1024.0 * 1024.0;
-    TRANOVA_FAIL("{}: needs about {:.1f} GiB of memory for {}, but only {:.1f} GiB are {}", what, double(need) / gib, task,
-                 double(avail) / gib, source);
+    auto size = [](std::uint64_t b) {
+        constexpr double mib = 1024.0 * 1024.0;
+        return b >= (std::uint64_t{1} << 30) ? fmt::format("{:.1f} GiB", double(b) / (1024 * mib))
+                                            : fmt::format("{:.0f} MiB", double(b) / mib);
+    };
+    TRANOVA_FAIL("{}: needs about {} of memory for {}, but only {} {}", what, size(need), task, size(avail), source);
 }
 
 }  // namespace tranova
