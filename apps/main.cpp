@@ -68,7 +68,7 @@ int close_stdout(const std::string& command) {
         e = errno;
     }
     if (ok) return 0;
-    std::fprintf(stderr, "tranova %s: cannot write to standard output: %s\n", tranova::printable(command).c_str(),
+    std::fprintf(stderr, "%s: cannot write to standard output: %s\n", tranova::printable(command).c_str(),
                  std::strerror(e ? e : EIO));
     return 1;
 }
@@ -112,11 +112,11 @@ int main(int argc, char** argv) {
     std::string first = argv[1];
     if (first == "--version" || first == "-V") {
         std::puts(TRANOVA_VERSION);
-        return close_stdout(first);
+        return close_stdout("tranova " + first);
     }
     if (first == "-h" || first == "--help" || (first == "help" && argc == 2)) {
         print_usage(stdout);
-        return close_stdout(first);
+        return close_stdout("tranova " + first);
     }
     int rc;
     if (first == "help") {
@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
         }
         rc = run_command(*cmd, argc - 1, argv + 1);
     }
-    if (close_stdout(first) != 0) rc = 1;
+    if (close_stdout(tranova::log::context()) != 0) rc = 1;  // "tranova msa stats"
     if (tranova::cli::work_started() && tranova::log::get_level() >= tranova::log::level::info) {
         tranova::log::set_context("");
         tranova::log::write(tranova::log::level::info,

@@ -46,6 +46,9 @@ int main_convert(int argc, char** argv) {
 
     std::error_code ec;
     TRANOVA_CHECK(fs::exists(ckpt, ec), "{}: no such file or folder", ckpt);
+    // Checkpoints are read by seeking (zip, safetensors): a FIFO would wait for a writer.
+    TRANOVA_CHECK(fs::is_regular_file(ckpt, ec) || fs::is_directory(ckpt, ec),
+                  "{}: a checkpoint must be a regular file or a folder (this is a FIFO or device)", ckpt);
     if (config.empty()) {
         fs::path dir = fs::is_directory(ckpt, ec) ? fs::path(ckpt) : fs::path(ckpt).parent_path();
         fs::path cand = dir / "config.json";

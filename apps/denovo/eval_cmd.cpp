@@ -37,14 +37,15 @@ int main_denovo_eval(int argc, char** argv) {
 
     auto preds = read_predictions(predictions);
     report_info info;
-    info.predictions_path = predictions;
-    info.truth_path = truth;
+    // Written into report.md and summary.json: control characters in a name are escaped.
+    info.predictions_path = tranova::printable(predictions);
+    info.truth_path = tranova::printable(truth);
     info.version = TRANOVA_VERSION;
     info.match = mo;
     auto spectra = pair_predictions(truth, preds, info.pairing);
     TRANOVA_CHECK(!spectra.empty(), "{}: no annotated spectra (SEQ=) to evaluate", truth);
     auto summary = evaluate(spectra, vocabulary::massivekb(), mo);
-    for (int i = 0; i < argc; ++i) info.command_line += (i ? " " : "tranova denovo ") + std::string(argv[i]);
+    for (int i = 0; i < argc; ++i) info.command_line += (i ? " " : "tranova denovo ") + tranova::printable(argv[i]);
     write_eval_report(out, summary, spectra, info);
     tranova::log::info("{} spectra, {} predicted: AA precision {:.4f}, AA recall {:.4f}, peptide precision {:.4f}, "
                        "peptide recall {:.4f}, AUC {:.4f} -> {}",

@@ -252,11 +252,12 @@ int main_denovo_sequence(int argc, char** argv) {
     bool is_mgf = to_upper(ext) == ".MGF";
 
     dn::mztab_metadata meta;
-    meta.description = "tranova identification file " + std::filesystem::path(o.output).filename().string();
+    // Paths go into tab-separated MTD lines: a tab or newline in a name must not split them.
+    meta.description = "tranova identification file " + printable(std::filesystem::path(o.output).filename().string());
     meta.software_version = TRANOVA_VERSION;
     std::error_code ec;
-    meta.ms_runs.push_back(std::filesystem::absolute(o.spectra, ec).string());
-    meta.settings = {{"model", o.model},
+    meta.ms_runs.push_back(printable(std::filesystem::absolute(o.spectra, ec).string()));
+    meta.settings = {{"model", printable(o.model)},
                      {"arch", arch_name(m.cfg.arch)},
                      {"decoder", kind_name},
                      {"preset", preset},

@@ -141,6 +141,13 @@ int main_score(int argc, char** argv) {
         throw tranova::usage_error(fmt::format("--cpu-kernel must be auto, avx512 or blas, got '{}'", cpu_kernel));
     if ((msa_start || msa_end) && msa_path.empty()) throw tranova::usage_error("--msa-start/--msa-end need --msa");
     const bool site_independent = model_path == "site-independent";
+    {
+        // A weight file is read by seeking: a FIFO or device would hang or read garbage.
+        std::error_code ec;
+        auto st = fs::status(model_path, ec);
+        TRANOVA_CHECK(site_independent || !fs::exists(st) || fs::is_regular_file(st) || fs::is_directory(st),
+                      "{}: --model must be a weight file or a checkpoint folder, not a FIFO or device", model_path);
+    }
     if (site_independent && msa_path.empty()) throw tranova::usage_error("--model site-independent needs --msa");
 
     std::string target = read_target(!target_arg.empty() ? target_arg : !sequence_arg.empty() ? sequence_arg : fasta_arg,
@@ -323,7 +330,7 @@ int main_score(int argc, char** argv) {
         TRANOVA_CHECK(n > 0, "{}: no single substitutions to draw", heatmap);
         std::string title = fmt::format("{} single-substitution scores: {}{}",
                                         site_independent ? "Site-independent" : "Tranception",
-                                        fs::path(model_path).filename().string(),
+                                        tranova::printable(fs::path(model_path).filename().string()),
                                         !random_model ? ""
                                         : msa_path.empty() ? " (RANDOM weights, no biological signal)"
                                                            : " (RANDOM model weights; the signal comes from the MSA prior)");
