@@ -257,9 +257,10 @@ int main_score(int argc, char** argv) {
             po_.threshold_focus_cols_frac_gaps = focus_gaps;
             po_.weighted = !unweighted;
             std::string cache;
+            // No default cache beside a device or FIFO output (-o /dev/null would put it in /dev).
             if (!no_weights_cache && !unweighted)
-                cache = !weights_cache.empty() ? weights_cache
-                        : out == "-"           ? ""
+                cache = !weights_cache.empty()        ? weights_cache
+                        : tranova::is_direct_output(out) ? ""
                                                : (fs::path(out).parent_path() / (fs::path(msa_path).filename().string() +
                                                                                  ".msa_weights.h5")).string();
             bool reused = false;
@@ -317,7 +318,10 @@ int main_score(int argc, char** argv) {
     of.write(text);
 
     // Heatmap of the single substitutions.
-    if (heatmap.empty() && all_singles && out != "-") heatmap = fs::path(out).replace_extension(".svg").string();
+    // The default heatmap sits beside a regular output only (-o /dev/null must not create
+    // /dev/null.svg).
+    if (heatmap.empty() && all_singles && !tranova::is_direct_output(out))
+        heatmap = fs::path(out).replace_extension(".svg").string();
     std::unique_ptr<tranova::output_file> svg;
     if (!heatmap.empty()) {
         std::vector<double> grid(target.size() * 20, std::nan(""));

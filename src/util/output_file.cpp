@@ -254,6 +254,7 @@ bool same_file(const std::string& a, const std::string& b) {
 
 std::FILE* open_streaming_output(const std::string& path) {
     check_target(path);
+    if (!is_direct_output(path)) check_parent(path);
     int fd = is_direct_output(path) ? open_direct(path) : open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     TRANOVA_CHECK(fd >= 0, "cannot write '{}': {}", path, std::strerror(errno));
     std::FILE* f = fdopen(fd, "w");

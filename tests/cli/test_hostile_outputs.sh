@@ -92,6 +92,12 @@ for entry in "${CMDS[@]}"; do
 done
 expect_no_temp .
 expect_no_temp "$TMPDIR"
+# Default outputs derived from a device output are not created beside it (in /dev).
+run $T score -q --model "$MODEL" --all-singles --sequence $TARGET -o /dev/null; expect_rc 0
+expect_no_file /dev/null.svg
+run $T score -q --model "$MODEL" --dms scn.csv --target scn.fasta --msa family.a2m --msa-start 1517 -o /dev/null
+expect_rc 0; expect_no_file /dev/family.a2m.msa_weights.h5
+ls /dev | grep -q 'tmp\.' && _fail "temporary left in /dev" || _pass
 
 # '-' and /dev/stdout: the output goes to standard output.
 run $T msa stats -q stats.a2m -o -; expect_rc 0; expect_out "rows: 612"
