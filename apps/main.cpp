@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <algorithm>
@@ -103,6 +104,9 @@ int run_command(const tranova::cli::command_info& cmd, int argc, char** argv) {
 int main(int argc, char** argv) {
     tranova::wall_seconds_since_start();
     tranova::install_cleanup_signal_handlers();
+    // A closed pipe or FIFO reader is a write error (exit 1 with a message), not a death by
+    // SIGPIPE (exit 141, which workflow engines read as a kill).
+    std::signal(SIGPIPE, SIG_IGN);
     tranova::h5_quiet();
 
     if (argc < 2) {

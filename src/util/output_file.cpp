@@ -328,8 +328,8 @@ output_file::~output_file() {
 
 void output_file::write(std::string_view s) {
     if (s.empty()) return;
-    TRANOVA_CHECK(std::fwrite(s.data(), 1, s.size(), fp_) == s.size(), "cannot write '{}': {}", path_,
-                  std::strerror(errno));
+    TRANOVA_CHECK(std::fwrite(s.data(), 1, s.size(), fp_) == s.size(), "cannot write {}: {}",
+                  path_ == "-" ? std::string("to standard output") : "'" + path_ + "'", std::strerror(errno));
 }
 
 void output_file::commit() {
@@ -345,7 +345,8 @@ void output_file::commit() {
     if (!ok && !e) e = errno;
     fp_ = nullptr;
     if (direct_) {
-        TRANOVA_CHECK(ok, "cannot write '{}': {}", path_ == "-" ? "standard output" : path_, std::strerror(e));
+        TRANOVA_CHECK(ok, "cannot write {}: {}", path_ == "-" ? std::string("to standard output") : "'" + path_ + "'",
+                      std::strerror(e));
         return;
     }
     if (!ok) {

@@ -110,6 +110,19 @@ head -c 4 ingest.out | od -An -c | grep -q 'H   D   F' && _pass || _fail "gym in
 $TRANOVA msa stats -q stats.a2m -o /dev/stdout >> redirected.txt
 grep -q "rows: 612" redirected.txt && [ "$(stat -c %i redirected.txt)" = "$ino" ] && _pass || _fail "/dev/stdout renamed over"
 
+# A reader that goes away (closed pipe, FIFO reader quitting): exit 1 with a message,
+# never a death by SIGPIPE (141).
+S=$(head -c 400 /dev/zero | tr '\0' 'A' | sed 's/AAAA/MKVL/g')
+printf '>q\n%s\n>r\n%s\n' "$S" "$S" > wide.a2m
+$TRANOVA score -q -m site-independent --msa wide.a2m --all-singles --sequence "$S" -o - 2> bp.err | head -c 1 > /dev/null
+rc=${PIPESTATUS[0]}
+[ "$rc" -eq 1 ] && grep -q "cannot write to standard output" bp.err && _pass || _fail "closed pipe: exit $rc, $(cat bp.err)"
+rm -f pipe; mkfifo pipe; head -c 1 pipe > /dev/null & hpid=$!
+run $T score -q -m site-independent --msa wide.a2m --all-singles --sequence "$S" -o pipe
+wait $hpid
+expect_rc 1; expect_err "cannot write 'pipe'"; [ -p pipe ] && _pass || _fail "FIFO replaced"
+rm -f pipe
+
 # An output that is an input: exit 2, one line naming both; the input is byte-identical.
 same_as_input=(
   "score -q --model $MODEL --dms dms.csv --target $TARGET -o dms.csv"
