@@ -233,6 +233,11 @@ int main_clinical(int argc, char** argv) {
         else if (l == "BENIGN" || l == "0") patho = 0;
         else TRANOVA_FAIL("{}: label '{}' is neither Pathogenic/1 nor Benign/0", in.where(), f[c_label]);
         if (folder && !sc.count(f[c_id])) {
+            // The gene names a file in the --scores folder: never a path out of it.
+            const std::string& id = f[c_id];
+            TRANOVA_CHECK(!id.empty() && id[0] != '.' && id.find_first_of("/\\") == std::string::npos &&
+                              id.find('\0') == std::string::npos,
+                          "{}: DMS_id '{}' cannot name a file in the --scores folder '{}'", in.where(), id, scores);
             auto path = std::filesystem::path(scores) / (f[c_id] + ".csv");
             sc[f[c_id]];
             if (std::filesystem::is_regular_file(path)) read_scores(path.string(), f[c_id]);

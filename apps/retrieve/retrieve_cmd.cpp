@@ -100,6 +100,9 @@ int main_retrieve(int argc, char** argv) {
 
     std::vector<rt::query_sequence> queries;
     if (rt::fasta_index::exists(db)) {
+        // The index files are read too: no output may replace them.
+        tranova::register_input(db + ".fai", fmt::format("--db index '{}.fai'", db));
+        tranova::register_input(db + ".gzi", fmt::format("--db index '{}.gzi'", db));
         rt::fasta_index idx(db);  // checks that the index is not older than the file
         so.check_duplicate_names = true;
         if (!query_id.empty()) {

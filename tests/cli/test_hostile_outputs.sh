@@ -191,4 +191,24 @@ for bad in ../../../../etc/passwd /etc/passwd sub/../../x.csv link.csv; do
   expect_no_file evil.h5
 done
 
+# retrieve: the index files of an indexed database are inputs too; --index-db never
+# writes over a device, FIFO or an input.
+cp "$DATA/retrieval/small_db.fasta.bgz" db.bgz
+run $T retrieve -q --db db.bgz --index-db; expect_rc 0; expect_file db.bgz.fai
+fai_sum=$(cksum < db.bgz.fai)
+run $T retrieve -q --db db.bgz --query q.fasta -o r.a2m --hits db.bgz.fai; expect_rc 2; expect_err "same file"
+[ "$(cksum < db.bgz.fai)" = "$fai_sum" ] && _pass || _fail "index overwritten"
+cp "$DATA/retrieval/small_db.fasta.bgz" db2.bgz; ln -s /dev/full db2.bgz.fai
+run $T retrieve -q --db db2.bgz --index-db; expect_rc 1; expect_err "not a regular file"
+[ -L db2.bgz.fai ] && [ "$(ftype /dev/full)" = "character special file" ] && _pass || _fail "index link replaced"
+
+# gym clinical: a DMS_id names a file in the --scores folder, never a path out of it.
+mkdir clin_dir; cp clin_scores.csv clin_dir/G1.csv
+for bad in ../../../../etc/passwd /etc/passwd .hidden; do
+  printf 'DMS_id,mutant,DMS_bin_score\n%s,A1C,Benign\n' "$bad" > evil_vars.csv
+  run $T gym clinical -q --variants evil_vars.csv --scores clin_dir --model m -o clin_out
+  expect_rc 1; expect_err "evil_vars.csv:2: DMS_id"; expect_err "cannot name a file"; expect_one_line_err
+  expect_no_file clin_out
+done
+
 finish
