@@ -101,7 +101,9 @@ std::string parser::format_range(double x, double lo, double hi, bool lo_open, b
 }
 
 void parser::check_ranges() {
-    for (const auto& opt : own_.options()) {
+    std::vector<boost::shared_ptr<po::option_description>> opts = own_.options();
+    opts.insert(opts.end(), shared_.options().begin(), shared_.options().end());
+    for (const auto& opt : opts) {
         for (const auto& r : ranges_) {
             if (r.semantic != opt->semantic().get()) continue;
             auto it = vm_.find(opt->long_name());
@@ -116,8 +118,6 @@ void parser::check_ranges() {
             if (!bad.empty()) throw usage_error(fmt::format("--{} {}", opt->long_name(), bad));
         }
     }
-    if (vm_.count("threads") && !vm_["threads"].defaulted() && common.threads < 0)
-        throw usage_error(fmt::format("--threads {}: must be >= 0 (0 = default)", common.threads));
 }
 
 void parser::check_paths() {
