@@ -54,8 +54,12 @@ extern "C" void cleanup_and_reraise(int sig) {
 
 enum class target_kind { missing, regular, direct, folder, refused };
 
-bool under_dev_or_proc(const std::string& p) {
-    return p.rfind("/dev/", 0) == 0 || p.rfind("/proc/", 0) == 0;
+// Names of this process's own descriptors (/dev/stdout, /dev/fd/3, /proc/self/fd/1): they
+// may resolve to a regular file (a shell redirection), which must be written through the
+// descriptor, never renamed over. (/dev/shm and other real folders are ordinary paths.)
+bool names_a_descriptor(const std::string& p) {
+    if (p == "/dev/stdout" || p == "/dev/stderr" || p == "/dev/stdin" || p.rfind("/dev/fd/", 0) == 0) return true;
+    return p.rfind("/proc/", 0) == 0 && p.find("/fd/") != std::string::npos;
 }
 
 // Classifies `path` (symlinks followed). `why` says why a refused target is refused.
@@ -68,12 +72,12 @@ target_kind classify(const std::string& path, std::string* why = nullptr) {
     struct stat st {};
     if (stat(path.c_str(), &st) != 0) {
         // /dev/stdout of a closed descriptor and the like are never created as files.
-        if (under_dev_or_proc(path)) return target_kind::direct;
+        if (names_a_descriptor(path)) return target_kind::direct;
         return target_kind::missing;
     }
     if (S_ISREG(st.st_mode)) {
         // /dev/stdout redirected to a file: write through the descriptor, never rename.
-        if (under_dev_or_proc(path)) return target_kind::direct;
+        if (names_a_descriptor(path)) return target_kind::direct;
         return target_kind::regular;
     }
     if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) return target_kind::direct;

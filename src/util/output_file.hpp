@@ -6,8 +6,9 @@
 // it in the signal handler.
 //
 // Anything else is never renamed over (samtools' rule): "-" means standard output, and
-// character devices (/dev/null, /dev/full, /dev/stdout, a terminal) and FIFOs are opened
-// and written directly. A FIFO waits for a reader for at most fifo_wait_seconds()
+// character devices (/dev/null, /dev/full, a terminal), FIFOs and descriptor names
+// (/dev/stdout, /dev/fd/N, even when they lead to a regular file) are opened and written
+// directly. A FIFO waits for a reader for at most fifo_wait_seconds()
 // ($TRANOVA_FIFO_WAIT, default 30 s) instead of blocking forever. Block devices, sockets
 // and folders are refused.
 //
@@ -96,7 +97,7 @@ double fifo_wait_seconds();
 std::FILE* open_streaming_output(const std::string& path);
 
 // True for paths written directly rather than through a temporary: "-", character
-// devices, FIFOs (and anything under /dev or /proc/self/fd).
+// devices, FIFOs, and names of descriptors (/dev/stdout, /dev/fd/N, /proc/self/fd/N).
 bool is_direct_output(const std::string& path);
 
 }  // namespace tranova

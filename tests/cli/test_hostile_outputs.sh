@@ -123,6 +123,12 @@ wait $hpid
 expect_rc 1; expect_err "cannot write 'pipe'"; [ -p pipe ] && _pass || _fail "FIFO replaced"
 rm -f pipe
 
+# /dev/shm is an ordinary folder: a new file there is created (through a temporary).
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  shm=/dev/shm/tranova_cli_test_$$.txt
+  run $T msa stats -q stats.a2m -o "$shm"; expect_rc 0; expect_file "$shm"; rm -f "$shm"
+fi
+
 # An output that is an input: exit 2, one line naming both; the input is byte-identical.
 same_as_input=(
   "score -q --model $MODEL --dms dms.csv --target $TARGET -o dms.csv"
