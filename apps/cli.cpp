@@ -155,6 +155,15 @@ std::string name_problem(const std::string& name) {
     return {};
 }
 
+std::string report_text_problem(const std::string& text) {
+    if (text.size() > 200) return "at most 200 characters";
+    for (unsigned char c : text)
+        if (c < 0x20 || c == 0x7f || c == '|' || c == '`')
+            return "no control characters (newline, tab...), '|' or '`' (they break the Markdown and MultiQC reports)";
+    if (printable(text) != text) return "valid UTF-8 without invisible control characters";
+    return {};
+}
+
 const std::string& check_name(const std::string& name, const char* option) {
     std::string why = name_problem(name);
     if (!why.empty()) throw usage_error(fmt::format("{} '{}': {}", option, name, why));

@@ -146,5 +146,8 @@ int max_threads();
 const std::string& check_name(const std::string& name, const char* option);
 // What is wrong with a name by the rule above; "" when it is fine.
 std::string name_problem(const std::string& name);
+// Free text written into a report cell (gym add --model-type): may be empty and hold ','
+// but no control characters, '|' or '`', at most 200 characters. "" when it is fine.
+std::string report_text_problem(const std::string& text);
 
 }  // namespace tranova::cli

@@ -91,6 +91,8 @@ int main_add(int argc, char** argv) {
     p.input(o.scores, "--scores");
     if (auto rc = p.parse(argc, argv)) return *rc;
     tranova::cli::check_name(o.model, "--model");
+    if (auto why = tranova::cli::report_text_problem(o.model_type); !why.empty())
+        throw tranova::usage_error(fmt::format("--model-type '{}': {}", o.model_type, why));
     if (o.directionality != 1 && o.directionality != -1) throw tranova::usage_error("--directionality must be 1 or -1");
     if (!o.key.empty() && o.key != "mutant" && o.key != "mutated_sequence")
         throw tranova::usage_error("--key must be mutant or mutated_sequence");
@@ -167,6 +169,10 @@ int main_eval(int argc, char** argv) {
     for (const auto& m : r.models) {
         std::string why = tranova::cli::name_problem(m);
         TRANOVA_CHECK(why.empty(), "{}: model name '{}': {}; re-add it under a plain name", file, m, why);
+    }
+    for (size_t j = 0; j < r.model_types.size(); ++j) {
+        std::string why = tranova::cli::report_text_problem(r.model_types[j]);
+        TRANOVA_CHECK(why.empty(), "{}: model_type of '{}': {}", file, r.models[j], why);
     }
     gym::write_report(r, out, o);
     const auto& s = r.summary[gym::m_spearman];

@@ -58,6 +58,8 @@ for name in "$(printf 'two\nlines')" "$(printf 'tab\there')" "pipe|name" 'back`t
   expect_no_file clin
 done
 run $T gym eval -q gym.h5 -o rep --models "$(printf 'a\nb')"; expect_rc 2; one_physical_line
+run $T gym add -q gym.h5 --model fine --model-type "$(printf 'line\nbreak')" --scores scores; expect_rc 2; one_physical_line
+expect_err "--model-type"
 run $T gym add -q gym.h5 --model "ok name é" --scores scores; expect_rc 0
 run $T gym eval -q gym.h5 -o rep --bootstrap 10; expect_rc 0
 grep -q "ok name é" rep/gym_summary_mqc.tsv && _pass || _fail "plain name missing from the MultiQC table"
