@@ -147,15 +147,24 @@ int main_retrieve(int argc, char** argv) {
         }
     }
     // Outputs are opened before the search so that an unwritable path fails fast.
-    if (many) tranova::make_directories(out);
+    auto query_path = [&](const std::string& name) {
+        return (std::filesystem::path(out) / (safe_file_name(name) + (format == "a3m" ? ".a3m" : ".a2m"))).string();
+    };
     std::unique_ptr<tranova::output_file> single, hits_out;
-    if (!many) single = std::make_unique<tranova::output_file>(out);
+    if (many) tranova::make_directories(out);
     if (!hits.empty()) hits_out = std::make_unique<tranova::output_file>(hits);
+    if (many) {
+        // Claim every per-query file now: one that is an input or the --hits file stops
+        // the run before the search, not after some alignments were written.
+        for (const auto& q : queries) tranova::reserve_output(query_path(q.name), "-o");
+    } else {
+        single = std::make_unique<tranova::output_file>(out);
+    }
 
     auto results = rt::search(queries, db, so);
     for (const auto& r : results) {
         msa::alignment a = rt::build_msa(r, mo);
-        std::string path = many ? (std::filesystem::path(out) / (safe_file_name(r.query.name) + (format == "a3m" ? ".a3m" : ".a2m"))).string() : out;
+        std::string path = many ? query_path(r.query.name) : out;
         msa::format f = format == "a3m" ? msa::format::a3m : format == "a2m" ? msa::format::a2m : msa::format_from_path(path);
         std::string text = f == msa::format::a3m ? msa::to_a3m(a) : msa::to_a2m(a);
         if (many) {

@@ -224,6 +224,7 @@ bool same_file(const file_id& a, const file_id& b) {
 struct known_file {
     file_id id;
     std::string label;
+    bool reserved = false;  // claimed ahead by reserve_output; the first output there takes it
 };
 std::mutex g_known_mutex;
 std::vector<known_file> g_inputs, g_outputs;
@@ -297,11 +298,22 @@ void check_output_target(const std::string& path, const std::string& label) {
     std::lock_guard lock(g_known_mutex);
     check_against_inputs(path, label, id);
     if (!g_output_guard) return;
-    for (const auto& out : g_outputs)
-        if (same_file(id, out.id))
+    for (auto& out : g_outputs)
+        if (same_file(id, out.id)) {
+            if (out.reserved && out.id.canonical == id.canonical) {
+                out.reserved = false;
+                return;
+            }
             throw usage_error(fmt::format("{} '{}' would be written twice in one run (also as '{}'): each output needs "
                                           "its own path", label, path, out.label));
+        }
     g_outputs.push_back({id, path});
+}
+
+void reserve_output(const std::string& path, const std::string& label) {
+    check_output_target(path, label);
+    std::lock_guard lock(g_known_mutex);
+    if (g_output_guard && !g_outputs.empty() && g_outputs.back().label == path) g_outputs.back().reserved = true;
 }
 
 output_file::output_file(std::string path, bool binary) : path_(std::move(path)) {

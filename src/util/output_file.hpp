@@ -86,6 +86,10 @@ void check_output_target(const std::string& path, const std::string& label = "ou
 // same absolute path once symlinks and ".." are resolved). Character devices and "-"
 // are never the same file as anything (two outputs to /dev/null are fine).
 bool same_file(const std::string& a, const std::string& b);
+// Claims an output that will be written later in the run (the per-query files of
+// `retrieve -o DIR`), so that a clash is found before any work; the output_file opened
+// there later takes the reservation instead of clashing with it.
+void reserve_output(const std::string& path, const std::string& label);
 // Turns on the output-vs-output check (the command line does; library tests do not).
 void enable_output_guard();
 // Seconds an output FIFO waits for a reader ($TRANOVA_FIFO_WAIT, default 30).

@@ -186,6 +186,16 @@ printf '>a|b\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n>a_b\nMKVLAAGIVGLLLAACGQHRSEAPQ
 run $T retrieve -q --query dup2.fasta --db "$DB" -o dupdir
 expect_rc 1; expect_err "would both be written to 'a_b.a2m'"; expect_no_file dupdir
 
+# ... and a per-query file that is the --hits file or an input is refused before the search.
+printf '>qa\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n>qb\nMKVLAAGIVGLLLAACGQHRSEAPQKPAE\n' > two.fasta
+run $T retrieve -q --query two.fasta --db "$DB" -o two_out --hits two_out/qb.a2m
+expect_rc 2; expect_err "written twice"; expect_no_file two_out/qa.a2m; expect_no_file two_out/qb.a2m
+mkdir -p two_in; printf '>qa\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n>qb\nMKVLAAGIVGLLLAACGQHRSEAPQKPAE\n' > two_in/qb.a2m
+run $T retrieve -q --query two_in/qb.a2m --db "$DB" -o two_in
+expect_rc 2; expect_err "same file"; expect_no_file two_in/qa.a2m
+run $T retrieve -q --query two.fasta --db "$DB" -o two_ok --hits two_ok.tsv
+expect_rc 0; expect_file two_ok/qa.a2m; expect_file two_ok/qb.a2m
+
 # gym ingest: DMS_filename may only name a file inside --assays.
 mkdir -p assays_ok; cp "$ASSAYS/BLAT_ECOLX_Jacquier_2013.csv" assays_ok/
 ln -s /etc/passwd assays_ok/link.csv
