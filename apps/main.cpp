@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <algorithm>
@@ -58,6 +59,22 @@ std::string joined_command_line(int argc, char** argv) {
     return s;
 }
 
+// A failed write to stdout (full disk, closed pipe) is an error with a message, not a
+// silent exit code.
+int close_stdout(const std::string& command) {
+    errno = 0;
+    bool ok = std::fflush(stdout) == 0;
+    int e = errno;
+    if (std::fclose(stdout) != 0 && errno != EBADF && ok) {
+        ok = false;
+        e = errno;
+    }
+    if (ok) return 0;
+    std::fprintf(stderr, "%s: cannot write to standard output: %s\n", tranova::printable(command).c_str(),
+                 std::strerror(e ? e : EIO));
+    return 1;
+}
+
 int run_command(const tranova::cli::command_info& cmd, int argc, char** argv) {
     tranova::log::set_context(cmd.name);
     try {
@@ -65,11 +82,12 @@ int run_command(const tranova::cli::command_info& cmd, int argc, char** argv) {
         // 0, 2 (usage) and 75 (training state saved on SIGTERM/SIGUSR1: requeue) pass through.
         return rc == 0 || rc == 2 || rc == tranova::exit_code_requeue ? rc : 1;
     } catch (const tranova::usage_error& e) {
-        std::fprintf(stderr, "tranova %s: %s\nTry 'tranova %s --help'.\n", cmd.name.c_str(), e.what(),
-                     cmd.name.c_str());
+        // The context names the nested command too ("tranova msa stats").
+        const std::string ctx = tranova::printable(tranova::log::context());
+        std::fprintf(stderr, "%s: %s (see '%s --help')\n", ctx.c_str(), e.what(), ctx.c_str());
         return 2;
     } catch (const tranova::error& e) {
-        std::fprintf(stderr, "%s: %s\n", tranova::log::context().c_str(), e.what());
+        std::fprintf(stderr, "%s: %s\n", tranova::printable(tranova::log::context()).c_str(), e.what());
         if (tranova::log::get_level() >= tranova::log::level::debug && !e.source_file().empty())
             std::fprintf(stderr, "[%s] (raised at %s:%d)\n", tranova::log::context().c_str(),
                          e.source_file().c_str(), e.source_line());
@@ -78,7 +96,7 @@ int run_command(const tranova::cli::command_info& cmd, int argc, char** argv) {
         std::fprintf(stderr, "%s: out of memory\n", tranova::log::context().c_str());
         return 1;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "%s: %s\n", tranova::log::context().c_str(), e.what());
+        std::fprintf(stderr, "%s: %s\n", tranova::log::context().c_str(), tranova::printable(e.what()).c_str());
         return 1;
     }
 }
@@ -88,6 +106,9 @@ int run_command(const tranova::cli::command_info& cmd, int argc, char** argv) {
 int main(int argc, char** argv) {
     tranova::wall_seconds_since_start();
     tranova::install_cleanup_signal_handlers();
+    // A closed pipe or FIFO reader is a write error (exit 1 with a message), not a death by
+    // SIGPIPE (exit 141, which workflow engines read as a kill).
+    std::signal(SIGPIPE, SIG_IGN);
     tranova::h5_quiet();
 
     if (argc < 2) {
@@ -97,17 +118,17 @@ int main(int argc, char** argv) {
     std::string first = argv[1];
     if (first == "--version" || first == "-V") {
         std::puts(TRANOVA_VERSION);
-        return std::fclose(stdout) == 0 ? 0 : 1;
+        return close_stdout("tranova " + first);
     }
     if (first == "-h" || first == "--help" || (first == "help" && argc == 2)) {
         print_usage(stdout);
-        return std::fclose(stdout) == 0 ? 0 : 1;
+        return close_stdout("tranova " + first);
     }
     int rc;
     if (first == "help") {
         const auto* cmd = tranova::cli::find_command(argv[2]);
         if (!cmd) {
-            std::fprintf(stderr, "tranova: unknown command '%s' (see 'tranova help')\n", argv[2]);
+            std::fprintf(stderr, "tranova: unknown command '%s' (see 'tranova help')\n", tranova::printable(argv[2]).c_str());
             return 2;
         }
         char help_flag[] = "--help";
@@ -116,16 +137,12 @@ int main(int argc, char** argv) {
     } else {
         const auto* cmd = tranova::cli::find_command(first);
         if (!cmd) {
-            std::fprintf(stderr, "tranova: unknown command '%s' (see 'tranova help')\n", first.c_str());
+            std::fprintf(stderr, "tranova: unknown command '%s' (see 'tranova help')\n", tranova::printable(first).c_str());
             return 2;
         }
         rc = run_command(*cmd, argc - 1, argv + 1);
     }
-    // A failed write to stdout (full disk, closed pipe) is an error, not a success.
-    if (std::fflush(stdout) != 0 || (std::fclose(stdout) != 0 && errno != EBADF)) {
-        std::fprintf(stderr, "tranova %s: cannot write to standard output: %s\n", first.c_str(), std::strerror(errno));
-        rc = 1;
-    }
+    if (close_stdout(tranova::log::context()) != 0) rc = 1;  // "tranova msa stats"
     if (tranova::cli::work_started() && tranova::log::get_level() >= tranova::log::level::info) {
         tranova::log::set_context("");
         tranova::log::write(tranova::log::level::info,

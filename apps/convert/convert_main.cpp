@@ -32,6 +32,9 @@ int main_convert(int argc, char** argv) {
         ("checkpoint", cli::po::value(&ckpt), "checkpoint file or folder")
         ("config", cli::po::value(&config), "config.json (default: config.json in the checkpoint's folder)")
         ("output,o", cli::po::value(&out), "output weight file (.h5)");
+    p.input(ckpt, "--checkpoint");
+    p.input(config, "--config");
+    p.output(out, "-o");
     if (auto rc = p.parse(argc, argv)) return *rc;
     if (arch.empty()) throw usage_error("--arch is required");
     if (ckpt.empty()) throw usage_error("--checkpoint is required");
@@ -43,6 +46,9 @@ int main_convert(int argc, char** argv) {
 
     std::error_code ec;
     TRANOVA_CHECK(fs::exists(ckpt, ec), "{}: no such file or folder", ckpt);
+    // Checkpoints are read by seeking (zip, safetensors): a FIFO would wait for a writer.
+    TRANOVA_CHECK(fs::is_regular_file(ckpt, ec) || fs::is_directory(ckpt, ec),
+                  "{}: a checkpoint must be a regular file or a folder (this is a FIFO or device)", ckpt);
     if (config.empty()) {
         fs::path dir = fs::is_directory(ckpt, ec) ? fs::path(ckpt) : fs::path(ckpt).parent_path();
         fs::path cand = dir / "config.json";

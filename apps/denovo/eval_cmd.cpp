@@ -26,22 +26,26 @@ int main_denovo_eval(int argc, char** argv) {
         ("predictions,p", po::value(&predictions)->required(), "predictions: .mztab or .csv (title,sequence,score)")
         ("truth", po::value(&truth)->required(), "annotated spectra (MGF with SEQ=)")
         ("output,o", po::value(&out)->required(), "output folder")
-        ("cum-tol", po::value(&mo.cum_mass_tol)->default_value(0.5, "0.5"), "prefix/suffix mass tolerance, Da")
-        ("ind-tol", po::value(&mo.ind_mass_tol)->default_value(0.1, "0.1"), "per-residue mass tolerance, Da");
+        ("cum-tol", p.number(&mo.cum_mass_tol, 0.0, 1000.0, true)->default_value(0.5, "0.5"), "prefix/suffix mass tolerance, Da")
+        ("ind-tol", p.number(&mo.ind_mass_tol, 0.0, 1000.0, true)->default_value(0.1, "0.1"), "per-residue mass tolerance, Da");
+    p.input(predictions, "--predictions");
+    p.input(truth, "--truth");
+    p.output(out, "-o");
     if (auto rc = p.parse(argc, argv)) return *rc;
     if (!(mo.cum_mass_tol > 0) || !(mo.ind_mass_tol > 0))
         throw tranova::usage_error("--cum-tol and --ind-tol must be positive");
 
     auto preds = read_predictions(predictions);
     report_info info;
-    info.predictions_path = predictions;
-    info.truth_path = truth;
+    // Written into report.md and summary.json: control characters in a name are escaped.
+    info.predictions_path = tranova::printable(predictions);
+    info.truth_path = tranova::printable(truth);
     info.version = TRANOVA_VERSION;
     info.match = mo;
     auto spectra = pair_predictions(truth, preds, info.pairing);
     TRANOVA_CHECK(!spectra.empty(), "{}: no annotated spectra (SEQ=) to evaluate", truth);
     auto summary = evaluate(spectra, vocabulary::massivekb(), mo);
-    for (int i = 0; i < argc; ++i) info.command_line += (i ? " " : "tranova denovo ") + std::string(argv[i]);
+    for (int i = 0; i < argc; ++i) info.command_line += (i ? " " : "tranova denovo ") + tranova::printable(argv[i]);
     write_eval_report(out, summary, spectra, info);
     tranova::log::info("{} spectra, {} predicted: AA precision {:.4f}, AA recall {:.4f}, peptide precision {:.4f}, "
                        "peptide recall {:.4f}, AUC {:.4f} -> {}",

@@ -185,14 +185,17 @@ int main_denovo_sequence(int argc, char** argv) {
         ("output,o", po::value(&o.output)->required(), "output mzTab")
         ("decoder", po::value(&o.decoder), "ar | nar | hybrid (default: from the model: casanovo ar, primenovo nar, "
                                            "crossnovo hybrid)")
-        ("beam", po::value(&o.beam)->default_value(1), "AR beam width (Casanovo v4 default 1)")
-        ("ctc-beam", po::value(&o.ctc_beam)->default_value(5), "CTC beam width of the NAR decoder (PrimeNovo: 5)")
+        ("beam", p.number(&o.beam, 1, 28)->default_value(1), "AR beam width (Casanovo v4 default 1)")
+        ("ctc-beam", p.number(&o.ctc_beam, 1, 1000)->default_value(5), "CTC beam width of the NAR decoder (PrimeNovo: 5)")
         ("no-pmc", po::bool_switch(&o.no_pmc), "NAR: keep the CTC beam even when it misses the precursor mass")
-        ("precursor-tol", po::value(&o.precursor_tol), "precursor m/z tolerance, ppm (default: model, 50)")
+        ("precursor-tol", p.number(&o.precursor_tol, 0.0, 1e6, true), "precursor m/z tolerance, ppm (default: model, 50)")
         ("isotope-error", po::value(&o.isotope), "isotope error range MIN:MAX (default: model, 0:1)")
         ("preset", po::value(&o.preset), "peak preprocessing: casanovo | primenovo (default: from the model)")
-        ("chunk", po::value(&o.chunk)->default_value(256), "spectra read and decoded per parallel chunk")
-        ("group", po::value(&o.group)->default_value(8), "spectra per task whose AR beam searches run together");
+        ("chunk", p.number(&o.chunk, 1, 1000000)->default_value(256), "spectra read and decoded per parallel chunk")
+        ("group", p.number(&o.group, 1, 1000000)->default_value(8), "spectra per task whose AR beam searches run together");
+    p.input(o.model, "--model");
+    p.input(o.spectra, "--spectra");
+    p.output(o.output, "-o");
     if (auto rc = p.parse(argc, argv)) return *rc;
     if (o.beam < 1 || o.beam > 28) throw usage_error("--beam must be in 1..28");
     if (o.ctc_beam < 1) throw usage_error("--ctc-beam must be >= 1");
@@ -249,11 +252,12 @@ int main_denovo_sequence(int argc, char** argv) {
     bool is_mgf = to_upper(ext) == ".MGF";
 
     dn::mztab_metadata meta;
-    meta.description = "tranova identification file " + std::filesystem::path(o.output).filename().string();
+    // Paths go into tab-separated MTD lines: a tab or newline in a name must not split them.
+    meta.description = "tranova identification file " + printable(std::filesystem::path(o.output).filename().string());
     meta.software_version = TRANOVA_VERSION;
     std::error_code ec;
-    meta.ms_runs.push_back(std::filesystem::absolute(o.spectra, ec).string());
-    meta.settings = {{"model", o.model},
+    meta.ms_runs.push_back(printable(std::filesystem::absolute(o.spectra, ec).string()));
+    meta.settings = {{"model", printable(o.model)},
                      {"arch", arch_name(m.cfg.arch)},
                      {"decoder", kind_name},
                      {"preset", preset},

@@ -49,6 +49,9 @@ int main_ingest(int argc, char** argv) {
         ("assays", po::value<std::string>(&o.assays_dir)->required()->value_name("DIR"), "folder holding the assay CSVs named as DMS_filename")
         ("output,o", po::value<std::string>(&o.output)->required()->value_name("H5"), "gym file to write")
         ("only-present", po::bool_switch(&o.only_present), "ingest the listed assays that have a file; report the missing ones instead of failing");
+    p.input(o.reference, "--reference");
+    p.input(o.assays_dir, "--assays");
+    p.output(o.output, "-o");
     if (auto rc = p.parse(argc, argv)) return *rc;
     o.command_line = command_line(argc, argv);
     auto rep = gym::gym_ingest(o);
@@ -85,7 +88,11 @@ int main_add(int argc, char** argv) {
         ("model-type", po::value<std::string>(&o.model_type)->default_value(""), "free text for the summary's 'Model type' column")
         ("replace", po::bool_switch(&o.replace), "replace an existing model of that name");
     p.positional("file");
+    p.input(o.scores, "--scores");
     if (auto rc = p.parse(argc, argv)) return *rc;
+    tranova::cli::check_name(o.model, "--model");
+    if (auto why = tranova::cli::report_text_problem(o.model_type); !why.empty())
+        throw tranova::usage_error(fmt::format("--model-type '{}': {}", o.model_type, why));
     if (o.directionality != 1 && o.directionality != -1) throw tranova::usage_error("--directionality must be 1 or -1");
     if (!o.key.empty() && o.key != "mutant" && o.key != "mutated_sequence")
         throw tranova::usage_error("--key must be mutant or mutated_sequence");
@@ -129,13 +136,15 @@ int main_eval(int argc, char** argv) {
         ("file", po::value<std::string>(&file)->required()->value_name("H5"), "gym file (positional)")
         ("output,o", po::value<std::string>(&out)->required()->value_name("DIR"), "report folder")
         ("models", po::value<std::string>(&models)->value_name("A,B,..."), "evaluate only these models (default: all)")
-        ("bootstrap", po::value<int>(&o.boot.replicates)->default_value(10000), "bootstrap replicates for the standard error")
-        ("seed", po::value<uint64_t>(&o.boot.seed)->default_value(0), "bootstrap seed")
+        ("bootstrap", p.number(&o.boot.replicates, 0, 10000000)->default_value(10000), "bootstrap replicates for the standard error")
+        ("seed", p.number<uint64_t>(&o.boot.seed, 0, UINT64_MAX)->default_value(0), "bootstrap seed")
         ("ndcg-ties", po::value<std::string>(&ties)->default_value("stable"), "NDCG order among tied predictions: stable (row order; portable) or numpy (numpy 1.24's argsort order, bit-exact with the official script under numpy < 1.25)")
         ("scatter", po::value<std::string>(&scatter)->value_name("A,B"), "models of the per-assay Spearman scatter (default: the top two)")
-        ("plot-models", po::value<int>(&o.plot_models)->default_value(12), "models shown in the function bar charts (best first)")
-        ("batch", po::value<int>(&o.batch_models)->default_value(8), "models read per batch");
+        ("plot-models", p.number(&o.plot_models, 1, 100000)->default_value(12), "models shown in the function bar charts (best first)")
+        ("batch", p.number(&o.batch_models, 1, 100000)->default_value(8), "models read per batch");
     p.positional("file");
+    p.input(file, "gym file");
+    p.output(out, "-o");
     if (auto rc = p.parse(argc, argv)) return *rc;
     o.ties = parse_ties(ties);
     if (o.boot.replicates < 0) throw tranova::usage_error("--bootstrap must be >= 0");
@@ -148,8 +157,23 @@ int main_eval(int argc, char** argv) {
         o.scatter_a = v[0];
         o.scatter_b = v[1];
     }
+    for (const auto& m : o.models) tranova::cli::check_name(m, "--models");
+    if (!scatter.empty()) {
+        tranova::cli::check_name(o.scatter_a, "--scatter");
+        tranova::cli::check_name(o.scatter_b, "--scatter");
+    }
     gym::gym_file f(file);
     auto r = gym::gym_evaluate(f, o);
+    // Names in the file (written by another tool or an older tranova) go into Markdown and
+    // MultiQC tables too.
+    for (const auto& m : r.models) {
+        std::string why = tranova::cli::name_problem(m);
+        TRANOVA_CHECK(why.empty(), "{}: model name '{}': {}; re-add it under a plain name", file, m, why);
+    }
+    for (size_t j = 0; j < r.model_types.size(); ++j) {
+        std::string why = tranova::cli::report_text_problem(r.model_types[j]);
+        TRANOVA_CHECK(why.empty(), "{}: model_type of '{}': {}", file, r.models[j], why);
+    }
     gym::write_report(r, out, o);
     const auto& s = r.summary[gym::m_spearman];
     tranova::log::info("{} models x {} assays: read {:.2f} s, metrics {:.2f} s, aggregation {:.2f} s", r.models.size(),
@@ -182,7 +206,11 @@ int main_clinical(int argc, char** argv) {
         ("label", po::value<std::string>(&label)->default_value("DMS_bin_score"), "label column")
         ("key", po::value<std::string>(&key)->default_value("mutant"), "merge key column")
         ("directionality", po::value<int>(&directionality)->default_value(1), "+1 if higher = fitter, -1 otherwise");
+    p.input(variants, "--variants");
+    p.input(scores, "--scores");
+    p.output(out, "-o");
     if (auto rc = p.parse(argc, argv)) return *rc;
+    tranova::cli::check_name(model, "--model");
     if (directionality != 1 && directionality != -1) throw tranova::usage_error("--directionality must be 1 or -1");
     // Scores: (gene, key) -> value.
     std::map<std::string, std::map<std::string, double>> sc;
@@ -211,6 +239,11 @@ int main_clinical(int argc, char** argv) {
         else if (l == "BENIGN" || l == "0") patho = 0;
         else TRANOVA_FAIL("{}: label '{}' is neither Pathogenic/1 nor Benign/0", in.where(), f[c_label]);
         if (folder && !sc.count(f[c_id])) {
+            // The gene names a file in the --scores folder: never a path out of it.
+            const std::string& id = f[c_id];
+            TRANOVA_CHECK(!id.empty() && id[0] != '.' && id.find_first_of("/\\") == std::string::npos &&
+                              id.find('\0') == std::string::npos,
+                          "{}: DMS_id '{}' cannot name a file in the --scores folder '{}'", in.where(), id, scores);
             auto path = std::filesystem::path(scores) / (f[c_id] + ".csv");
             sc[f[c_id]];
             if (std::filesystem::is_regular_file(path)) read_scores(path.string(), f[c_id]);

@@ -4,6 +4,7 @@
 
 #include "msa/msa.hpp"
 #include "util/error.hpp"
+#include "util/memory.hpp"
 #include "util/output_file.hpp"
 
 #include <fmt/format.h>
@@ -34,12 +35,14 @@ int main_msa_stats(int argc, char** argv) {
     double theta = 0.2, focus_gaps = 1.0;
     p.options().add_options()
         ("input", tranova::cli::po::value(&input), "alignment (A2M focus mode or A3M; plain, gzip or bgzip)")
-        ("theta", tranova::cli::po::value(&theta)->default_value(0.2, "0.2"), "weight threshold: similarity > 1-theta (0.01 for viruses)")
-        ("focus-gaps", tranova::cli::po::value(&focus_gaps)->default_value(1.0, "1.0"),
+        ("theta", p.number(&theta, 0.0, 1.0)->default_value(0.2, "0.2"), "weight threshold: similarity > 1-theta (0.01 for viruses)")
+        ("focus-gaps", p.number(&focus_gaps, 0.0, 1.0)->default_value(1.0, "1.0"),
          "ProteinGym rule: columns with a larger gap fraction are not used (1.0 ProteinGym, 0.3 EVE)")
         ("format", tranova::cli::po::value(&format)->default_value("auto"), "auto (from the name), a2m or a3m")
         (",o", tranova::cli::po::value(&out_path)->default_value("-"), "output file ('-' = stdout)");
     p.positional("input");
+    p.input(input, "alignment");
+    p.output(out_path, "-o");
     if (auto rc = p.parse(argc, argv)) return *rc;
     if (input.empty()) throw tranova::usage_error("missing input alignment");
     if (!(theta >= 0 && theta <= 1)) throw tranova::usage_error(fmt::format("--theta must be in [0,1], got {}", theta));
@@ -47,6 +50,8 @@ int main_msa_stats(int argc, char** argv) {
         throw tranova::usage_error(fmt::format("--focus-gaps must be in [0,1], got {}", focus_gaps));
     msa::format fmt_ = parse_format(format);
     auto a = msa::read_alignment(input, fmt_);
+    tranova::check_memory(msa::weights_memory_bytes(a.num_rows(), a.num_columns(), p.common.threads), input,
+                          fmt::format("the sequence weights of {} rows x {} columns", a.num_rows(), a.num_columns()));
     msa::eve_options eo;
     eo.theta = theta;
     eo.threshold_focus_cols_frac_gaps = focus_gaps;

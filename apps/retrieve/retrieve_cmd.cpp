@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <map>
 
 namespace {
 
@@ -53,22 +54,25 @@ int main_retrieve(int argc, char** argv) {
         ("format", po::value(&format)->default_value("auto"), "auto (from -o), a2m or a3m")
         ("region", po::value(&region), "search with residues START-END (1-based, inclusive) of the query only; the MSA header becomes NAME/START-END")
         ("hits", po::value(&hits), "write the hits table (BLAST tabular: qseqid sseqid pident length mismatch gapopen qstart qend sstart send evalue bitscore)")
-        ("evalue,e", po::value(&so.evalue)->default_value(1e-3, "1e-3"), "include hits with E-value <= this")
-        ("bits-per-residue", po::value(&so.bits_per_residue)->default_value(0),
+        ("evalue,e", p.number(&so.evalue, 0.0, 1e300, true)->default_value(1e-3, "1e-3"), "include hits with E-value <= this")
+        ("bits-per-residue", p.number(&so.bits_per_residue, 0.0, 20.0)->default_value(0),
          "if > 0: include hits with bit score >= this x query length instead (ProteinGym: 0.1 .. 0.9)")
-        ("max-hits", po::value(&max_hits)->default_value(100000), "at most this many hits per query (best first)")
-        ("min-coverage", po::value(&mo.min_coverage)->default_value(0.5, "0.5"), "drop MSA rows covering less than this fraction of the query")
-        ("max-column-gaps", po::value(&mo.max_column_gaps)->default_value(0.3, "0.3"), "columns with a larger gap fraction are lowercase")
-        ("iterations,n", po::value(&so.iterations)->default_value(1), "search rounds (> 1: profile re-search, jackhmmer-like)")
-        ("word-threshold", po::value(&so.word_threshold)->default_value(10), "neighbourhood word score (lower: more sensitive, slower)")
-        ("min-ungapped", po::value(&so.min_ungapped_score)->default_value(30), "raw ungapped score to reach gapped alignment")
-        ("ungapped-excess", po::value(&so.ungapped_excess)->default_value(9),
+        ("max-hits", p.number(&max_hits, 1LL, 100000000LL)->default_value(100000), "at most this many hits per query (best first)")
+        ("min-coverage", p.number(&mo.min_coverage, 0.0, 1.0)->default_value(0.5, "0.5"), "drop MSA rows covering less than this fraction of the query")
+        ("max-column-gaps", p.number(&mo.max_column_gaps, 0.0, 1.0)->default_value(0.3, "0.3"), "columns with a larger gap fraction are lowercase")
+        ("iterations,n", p.number(&so.iterations, 1, 20)->default_value(1), "search rounds (> 1: profile re-search, jackhmmer-like)")
+        ("word-threshold", p.number(&so.word_threshold, 1, 100)->default_value(10), "neighbourhood word score (lower: more sensitive, slower)")
+        ("min-ungapped", p.number(&so.min_ungapped_score, 0, 100000)->default_value(30), "raw ungapped score to reach gapped alignment")
+        ("ungapped-excess", p.number(&so.ungapped_excess, -1000.0, 1000.0)->default_value(9),
          "a target also needs an ungapped score this far above the expected best random one (ln(K m n)/lambda)")
-        ("two-hit-window", po::value(&so.two_hit_window)->default_value(40), "two-hit window on a diagonal (0: single hit)")
+        ("two-hit-window", p.number(&so.two_hit_window, 0, 100000)->default_value(40), "two-hit window on a diagonal (0: single hit)")
         ("index-db", po::bool_switch(&index_db), "build DB.fai (+ .gzi) for random access; with no query, only that");
+    p.input(query, "--query");
+    p.input(db, "--db");
+    p.output(out, "-o");
+    p.output(hits, "--hits");
     if (auto rc = p.parse(argc, argv)) return *rc;
     if (db.empty()) throw tranova::usage_error("missing --db");
-    if (max_hits < 1) throw tranova::usage_error("--max-hits must be >= 1");
     so.max_hits = static_cast<std::size_t>(max_hits);
     if (so.iterations < 1 || so.iterations > 20) throw tranova::usage_error("--iterations must be in 1..20");
     if (!(mo.min_coverage >= 0 && mo.min_coverage <= 1)) throw tranova::usage_error("--min-coverage must be in [0,1]");
@@ -78,6 +82,15 @@ int main_retrieve(int argc, char** argv) {
     so.threads = p.common.threads;
 
     if (index_db) {
+        // htslib writes DB.fai / DB.gzi in place: never over a device, FIFO or an input.
+        for (const char* ext : {".fai", ".gzi"}) {
+            std::string idx = db + ext;
+            std::error_code ec;
+            auto st = std::filesystem::symlink_status(idx, ec);
+            TRANOVA_CHECK(!std::filesystem::exists(st) || std::filesystem::is_regular_file(st),
+                          "{}: the index '{}' exists and is not a regular file; refusing to replace it", db, idx);
+            tranova::check_output_target(idx, "--index-db");
+        }
         rt::fasta_index::build(db);
         tranova::log::info("indexed {}", db);
         if (query.empty() && query_id.empty()) return 0;
@@ -87,6 +100,9 @@ int main_retrieve(int argc, char** argv) {
 
     std::vector<rt::query_sequence> queries;
     if (rt::fasta_index::exists(db)) {
+        // The index files are read too: no output may replace them.
+        tranova::register_input(db + ".fai", fmt::format("--db index '{}.fai'", db));
+        tranova::register_input(db + ".gzi", fmt::format("--db index '{}.gzi'", db));
         rt::fasta_index idx(db);  // checks that the index is not older than the file
         so.check_duplicate_names = true;
         if (!query_id.empty()) {
@@ -114,17 +130,41 @@ int main_retrieve(int argc, char** argv) {
         q.first = b;
     }
 
-    // Outputs are opened before the search so that an unwritable path fails fast.
+    // One output file per query name: two records that map to the same file name would
+    // silently leave one MSA for both.
     const bool many = queries.size() > 1;
-    if (many) tranova::make_directories(out);
+    if (many) {
+        std::map<std::string, std::size_t> seen;
+        for (std::size_t i = 0; i < queries.size(); ++i) {
+            auto [it, fresh] = seen.emplace(safe_file_name(queries[i].name), i);
+            if (fresh) continue;
+            const std::string& first = queries[it->second].name;
+            if (first == queries[i].name)
+                TRANOVA_FAIL("{}: records {} and {} are both named '{}': each query needs its own name (one alignment "
+                             "file and hits id per query); rename one", query, it->second + 1, i + 1, first);
+            TRANOVA_FAIL("{}: records {} ('{}') and {} ('{}') would both be written to '{}.{}': rename one", query,
+                         it->second + 1, first, i + 1, queries[i].name, it->first, format == "a3m" ? "a3m" : "a2m");
+        }
+    }
+    // Outputs are opened before the search so that an unwritable path fails fast.
+    auto query_path = [&](const std::string& name) {
+        return (std::filesystem::path(out) / (safe_file_name(name) + (format == "a3m" ? ".a3m" : ".a2m"))).string();
+    };
     std::unique_ptr<tranova::output_file> single, hits_out;
-    if (!many) single = std::make_unique<tranova::output_file>(out);
+    if (many) tranova::make_directories(out);
     if (!hits.empty()) hits_out = std::make_unique<tranova::output_file>(hits);
+    if (many) {
+        // Claim every per-query file now: one that is an input or the --hits file stops
+        // the run before the search, not after some alignments were written.
+        for (const auto& q : queries) tranova::reserve_output(query_path(q.name), "-o");
+    } else {
+        single = std::make_unique<tranova::output_file>(out);
+    }
 
     auto results = rt::search(queries, db, so);
     for (const auto& r : results) {
         msa::alignment a = rt::build_msa(r, mo);
-        std::string path = many ? (std::filesystem::path(out) / (safe_file_name(r.query.name) + (format == "a3m" ? ".a3m" : ".a2m"))).string() : out;
+        std::string path = many ? query_path(r.query.name) : out;
         msa::format f = format == "a3m" ? msa::format::a3m : format == "a2m" ? msa::format::a2m : msa::format_from_path(path);
         std::string text = f == msa::format::a3m ? msa::to_a3m(a) : msa::to_a2m(a);
         if (many) {

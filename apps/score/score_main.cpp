@@ -17,6 +17,7 @@
 #include "util/csv.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/memory.hpp"
 #include "util/output_file.hpp"
 #include "util/text.hpp"
 
@@ -106,11 +107,11 @@ int main_score(int argc, char** argv) {
         ("sequence", po::value(&sequence_arg)->value_name("SEQ"), "the target as a sequence (same as --target SEQ)")
         ("fasta", po::value(&fasta_arg)->value_name("FILE"), "the target from a FASTA file (same as --target FILE)")
         ("msa", po::value(&msa_path)->value_name("FILE"), "MSA for the retrieval prior: focus-mode A2M or A3M (first row = target region)")
-        ("msa-start", po::value(&msa_start)->value_name("S"), "1-based target position of the MSA's first column (default: from the header /S-E, or found in the target)")
-        ("msa-end", po::value(&msa_end)->value_name("E"), "1-based target position of the MSA's last column (checked against the MSA width)")
-        ("alpha", po::value(&alpha)->default_value(0.6), "retrieval weight (0 = model only, 1 = prior only at MSA positions)")
-        ("theta", po::value(&theta)->default_value(0.2), "MSA sequence-weight threshold (0.01 for viruses)")
-        ("focus-gaps", po::value(&focus_gaps)->default_value(0.3), "EVE focus-column gap threshold for the weights (Tranception 0.3, ProteinGym copy 1.0)")
+        ("msa-start", p.number(&msa_start, 1LL, 1000000000LL)->value_name("S"), "1-based target position of the MSA's first column (default: from the header /S-E, or found in the target)")
+        ("msa-end", p.number(&msa_end, 1LL, 1000000000LL)->value_name("E"), "1-based target position of the MSA's last column (checked against the MSA width)")
+        ("alpha", p.number(&alpha, 0.0, 1.0)->default_value(0.6), "retrieval weight (0 = model only, 1 = prior only at MSA positions)")
+        ("theta", p.number(&theta, 0.0, 1.0)->default_value(0.2), "MSA sequence-weight threshold (0.01 for viruses)")
+        ("focus-gaps", p.number(&focus_gaps, 0.0, 1.0)->default_value(0.3), "EVE focus-column gap threshold for the weights (Tranception 0.3, ProteinGym copy 1.0)")
         ("unweighted-msa", po::bool_switch(&unweighted), "prior without sequence weights (every row weight 1)")
         ("weights-cache", po::value(&weights_cache)->value_name("FILE"), "HDF5 cache of the MSA weights, keyed by MSA content and options (default: <output folder>/<msa name>.msa_weights.h5)")
         ("no-weights-cache", po::bool_switch(&no_weights_cache), "do not read or write the weight cache")
@@ -118,10 +119,10 @@ int main_score(int argc, char** argv) {
         ("no-mirror", po::bool_switch(&no_mirror), "left-to-right only (avg_score = avg_score_L_to_R)")
         ("no-token-type", po::bool_switch(&no_token_type), "do not add embedding row 0 at every position (the official scoring path adds it)")
         ("no-cache", po::bool_switch(&no_cache), "run every variant from its first token (reference path; same numbers, slower)")
-        ("batch-rows", po::value(&batch_rows)->default_value(2048), "tokens per batched forward pass")
+        ("batch-rows", p.number(&batch_rows, 1, 1 << 24)->default_value(2048), "tokens per batched forward pass")
         ("cpu-kernel", po::value(&cpu_kernel)->default_value("auto"),
          "linear layers: auto (AVX-512 kernel when the CPU has it, else BLAS), avx512 or blas")
-        ("seed", po::value(&seed)->default_value(2021), "seed for replacing X/B/J/Z residues")
+        ("seed", p.number(&seed, 0ULL, ~0ULL)->default_value(2021), "seed for replacing X/B/J/Z residues")
         ("skip-bad-rows", po::bool_switch(&skip_bad), "report and skip rows with a bad mutant instead of stopping")
         ("mutant-column", po::value(&mutant_col)->default_value("mutant"), "column with mutant strings")
         ("sequence-column", po::value(&seq_col)->default_value("mutated_sequence"), "column with full mutated sequences")
@@ -129,6 +130,14 @@ int main_score(int argc, char** argv) {
          "print the Spearman correlation of avg_score with COLUMN (default DMS_score)")
         ("heatmap", po::value(&heatmap)->value_name("FILE.svg"), "write an SVG heatmap of the single substitutions (default with --all-singles: <output stem>.svg)")
         (",o", po::value(&out)->value_name("FILE"), "output CSV ('-' = stdout)");
+    p.input(model_path, "--model");
+    p.input(dms, "--dms");
+    p.input(target_arg, "--target");
+    p.input(fasta_arg, "--fasta");
+    p.input(msa_path, "--msa");
+    p.output(out, "-o");
+    p.output(heatmap, "--heatmap");
+    p.output(weights_cache, "--weights-cache");
     if (auto rc = p.parse(argc, argv)) return *rc;
 
     if (model_path.empty()) throw tranova::usage_error("missing --model");
@@ -144,6 +153,13 @@ int main_score(int argc, char** argv) {
         throw tranova::usage_error(fmt::format("--cpu-kernel must be auto, avx512 or blas, got '{}'", cpu_kernel));
     if ((msa_start || msa_end) && msa_path.empty()) throw tranova::usage_error("--msa-start/--msa-end need --msa");
     const bool site_independent = model_path == "site-independent";
+    {
+        // A weight file is read by seeking: a FIFO or device would hang or read garbage.
+        std::error_code ec;
+        auto st = fs::status(model_path, ec);
+        TRANOVA_CHECK(site_independent || !fs::exists(st) || fs::is_regular_file(st) || fs::is_directory(st),
+                      "{}: --model must be a weight file or a checkpoint folder, not a FIFO or device", model_path);
+    }
     if (site_independent && msa_path.empty()) throw tranova::usage_error("--model site-independent needs --msa");
 
     std::string target = read_target(!target_arg.empty() ? target_arg : !sequence_arg.empty() ? sequence_arg : fasta_arg,
@@ -196,6 +212,8 @@ int main_score(int argc, char** argv) {
     if (!msa_path.empty()) {
         a = tranova::msa::read_alignment(msa_path);
         TRANOVA_CHECK(a.num_rows() > 0 && a.num_columns() > 0, "{}: the MSA is empty", msa_path);
+        tranova::check_memory(tranova::msa::weights_memory_bytes(a.num_rows(), a.num_columns(), p.common.threads), msa_path,
+                              fmt::format("the sequence weights of {} rows x {} columns", a.num_rows(), a.num_columns()));
         if (msa_start) {
             start0 = int(msa_start - 1);
             if (msa_end)
@@ -251,9 +269,10 @@ int main_score(int argc, char** argv) {
             po_.threshold_focus_cols_frac_gaps = focus_gaps;
             po_.weighted = !unweighted;
             std::string cache;
+            // No default cache beside a device or FIFO output (-o /dev/null would put it in /dev).
             if (!no_weights_cache && !unweighted)
-                cache = !weights_cache.empty() ? weights_cache
-                        : out == "-"           ? ""
+                cache = !weights_cache.empty()        ? weights_cache
+                        : tranova::is_direct_output(out) ? ""
                                                : (fs::path(out).parent_path() / (fs::path(msa_path).filename().string() +
                                                                                  ".msa_weights.h5")).string();
             bool reused = false;
@@ -311,7 +330,10 @@ int main_score(int argc, char** argv) {
     of.write(text);
 
     // Heatmap of the single substitutions.
-    if (heatmap.empty() && all_singles && out != "-") heatmap = fs::path(out).replace_extension(".svg").string();
+    // The default heatmap sits beside a regular output only (-o /dev/null must not create
+    // /dev/null.svg).
+    if (heatmap.empty() && all_singles && !tranova::is_direct_output(out))
+        heatmap = fs::path(out).replace_extension(".svg").string();
     std::unique_ptr<tranova::output_file> svg;
     if (!heatmap.empty()) {
         std::vector<double> grid(target.size() * 20, std::nan(""));
@@ -324,7 +346,7 @@ int main_score(int argc, char** argv) {
         TRANOVA_CHECK(n > 0, "{}: no single substitutions to draw", heatmap);
         std::string title = fmt::format("{} single-substitution scores: {}{}",
                                         site_independent ? "Site-independent" : "Tranception",
-                                        fs::path(model_path).filename().string(),
+                                        tranova::printable(fs::path(model_path).filename().string()),
                                         !random_model ? ""
                                         : msa_path.empty() ? " (RANDOM weights, no biological signal)"
                                                            : " (RANDOM model weights; the signal comes from the MSA prior)");

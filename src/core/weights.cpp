@@ -5,6 +5,8 @@
 #include "util/h5.hpp"
 #include "util/output_file.hpp"
 
+#include <filesystem>
+
 #include <hdf5.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -237,6 +239,7 @@ void weights_write(const std::string& path, const weights& w) {
 
 weights weights_read(const std::string& path) {
     h5_quiet();
+    if (std::error_code ec; std::filesystem::exists(path, ec)) h5_require_regular_file(path);  // FIFO: never open
     TRANOVA_CHECK(H5Fis_hdf5(path.c_str()) > 0,
                   "{}: not a readable HDF5 file", path);
     h5_handle f(TRANOVA_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),

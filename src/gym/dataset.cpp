@@ -283,6 +283,28 @@ int apply_mutant(std::string& out, const std::string& target, const std::string&
 // ---------------------------------------------------------------------------------------
 // ingest
 
+// DMS_filename names a file inside --assays: no absolute path, no '..', and no symlink
+// that leads out of the folder (the reference file must not make us read /etc/passwd).
+static void check_inside_assays(const std::string& name, const std::string& assays_dir, const std::string& where) {
+    fs::path p(name);
+    bool bad = name.empty() || p.is_absolute() || name.find('\0') != std::string::npos;
+    for (const auto& part : p)
+        if (part == "..") bad = true;
+    std::error_code ec;
+    const fs::path full = fs::path(assays_dir) / p;
+    if (!bad && fs::exists(full, ec)) {
+        auto root = fs::canonical(assays_dir, ec);
+        auto real = ec ? fs::path() : fs::canonical(full, ec);
+        if (!ec) {
+            auto r = root.begin(), f = real.begin();
+            for (; r != root.end() && f != real.end() && *r == *f; ++r, ++f) {}
+            bad = r != root.end();
+        }
+    }
+    TRANOVA_CHECK(!bad, "{}: DMS_filename '{}' is not a file name inside the assay folder '{}'; only files in --assays are read",
+                  where, name, assays_dir);
+}
+
 ingest_report gym_ingest(const ingest_options& opt) {
     h5_quiet();
     ingest_report rep;
@@ -306,6 +328,7 @@ ingest_report gym_ingest(const ingest_options& opt) {
         TRANOVA_CHECK(valid_model_name(id), "{}: bad DMS_id '{}'", ref.where(), id);
         TRANOVA_CHECK(seen.insert(id).second, "{}: duplicate DMS_id '{}'", ref.where(), id);
         TRANOVA_CHECK(!r.fields["target_seq"].empty(), "{}: empty target_seq for '{}'", ref.where(), id);
+        check_inside_assays(r.fields["DMS_filename"], opt.assays_dir, ref.where());
         rows.push_back(std::move(r));
     }
     TRANOVA_CHECK(!rows.empty(), "{}: no assays listed", opt.reference);
@@ -461,7 +484,7 @@ ingest_report gym_ingest(const ingest_options& opt) {
 
 gym_file::gym_file(const std::string& path) : path_(path) {
     h5_quiet();
-    TRANOVA_CHECK(fs::is_regular_file(path), "cannot open '{}': no such file", path);
+    h5_require_regular_file(path);
     file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     TRANOVA_CHECK(file_ >= 0, "cannot open '{}': not an HDF5 file (or locked by another process)", path);
     std::string name = get_attr(file_, "schema.name");
@@ -618,6 +641,7 @@ void write_model(const add_options& opt, const std::string& key,
                  const std::vector<std::pair<std::string, std::vector<double>>>& merged) {
     h5_quiet();
     // Stage the model group under a hidden name, rename it into place at the end.
+    h5_require_regular_file(opt.file);
     h5_handle file(H5Fopen(opt.file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
     TRANOVA_CHECK(file.valid(), "cannot open '{}' for writing (read-only, or open in another process)", opt.file);
     h5_handle preds(TRANOVA_H5_CHECK(H5Gopen2(file, "predictions", H5P_DEFAULT), "{}: missing /predictions", opt.file));

@@ -121,6 +121,12 @@ std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, 
 std::vector<std::int64_t> count_neighbours_naive(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
                                                  std::span<const std::int32_t> min_matches_ge, bool count_gap_matches);
 
+// Peak bytes eve_weights + evcouplings_weights need for an alignment of this size on
+// `threads` threads (codes, bit planes, column order; measured ~37 B per column for one
+// row, ~5 B per cell for many rows), an upper estimate used to refuse up front an input
+// that cannot fit (util/memory.hpp) instead of being killed mid-run.
+std::uint64_t weights_memory_bytes(std::size_t rows, std::size_t columns, int threads);
+
 // ---------------------------------------------------------------------------------------
 // Weighted per-position frequencies.
 

@@ -2,8 +2,11 @@
 #include "msa/msa.hpp"
 
 #include "util/error.hpp"
+#include "util/memory.hpp"
 #include "util/text.hpp"
 #include "util/output_file.hpp"
+
+#include <sys/stat.h>
 
 #include <zlib.h>
 
@@ -61,6 +64,10 @@ static std::string slurp(const std::string& path) {
 
 alignment read_alignment(const std::string& path, format fmt) {
     if (fmt == format::automatic) fmt = format_from_path(path);
+    // The text and the parsed rows are both in memory while parsing: ~2x a plain file.
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+        check_memory(2 * static_cast<std::uint64_t>(st.st_size), path, "reading the alignment");
     return parse_alignment(slurp(path), fmt, path);
 }
 

@@ -228,26 +228,31 @@ struct lane_pack {
     detail::lane_layout lay;
 };
 
-// column_order's result, counted row by row (sequential reads, one table per thread):
-// same counts, same order.
+// column_order's result, counted in blocks of columns (one block per task): same counts,
+// same order, and memory per thread bounded by the block, not by the alignment width (a
+// table of l x 32 counters per thread made a 50 MB row need gigabytes).
 std::vector<std::size_t> column_order_fast(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l, bool gap_matches) {
-    std::vector<std::uint32_t> count(l * 32, 0);
+    constexpr std::size_t block = 4096;
+    const std::size_t blocks = (l + block - 1) / block;
+    std::vector<double> pmatch(l, 0.0);
 #pragma omp parallel
     {
-        std::vector<std::uint32_t> mine(l * 32, 0);
-#pragma omp for schedule(static)
-        for (std::int64_t r = 0; r < static_cast<std::int64_t>(n); ++r) {
-            const std::uint8_t* c = codes.data() + static_cast<std::size_t>(r) * l;
-            for (std::size_t j = 0; j < l; ++j) ++mine[j * 32 + (c[j] & 31)];
+        std::vector<std::uint32_t> count(block * 32);
+#pragma omp for schedule(dynamic, 1)
+        for (std::int64_t b = 0; b < static_cast<std::int64_t>(blocks); ++b) {
+            const std::size_t j0 = static_cast<std::size_t>(b) * block, j1 = std::min(l, j0 + block);
+            std::fill(count.begin(), count.end(), 0);
+            for (std::size_t r = 0; r < n; ++r) {
+                const std::uint8_t* c = codes.data() + r * l;
+                for (std::size_t j = j0; j < j1; ++j) ++count[(j - j0) * 32 + (c[j] & 31)];
+            }
+            for (std::size_t j = j0; j < j1; ++j) {
+                double sum = 0;
+                const std::uint32_t* cj = count.data() + (j - j0) * 32;
+                for (std::size_t a = gap_matches ? 0 : 1; a < 32; ++a) sum += static_cast<double>(cj[a]) * cj[a];
+                pmatch[j] = sum;
+            }
         }
-#pragma omp critical
-        for (std::size_t k = 0; k < l * 32; ++k) count[k] += mine[k];
-    }
-    std::vector<double> pmatch(l, 0.0);
-    for (std::size_t j = 0; j < l; ++j) {
-        double s = 0;
-        for (std::size_t a = gap_matches ? 0 : 1; a < 32; ++a) s += static_cast<double>(count[j * 32 + a]) * count[j * 32 + a];
-        pmatch[j] = s;
     }
     std::vector<std::size_t> order(l);
     for (std::size_t j = 0; j < l; ++j) order[j] = j;
@@ -589,6 +594,15 @@ static std::int32_t min_count(std::int64_t n, double cut, bool strict) {
     std::int64_t d = std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(cut * static_cast<double>(n))) - 2);
     while (!ok(d)) ++d;
     return static_cast<std::int32_t>(d);
+}
+
+std::uint64_t weights_memory_bytes(std::size_t rows, std::size_t columns, int threads) {
+    const std::uint64_t n = rows, l = columns, t = static_cast<std::uint64_t>(threads < 1 ? 1 : threads);
+    const std::uint64_t groups = (n + 7) / 8;
+    // codes (eve + identity + kept copy) and bit planes ~5 B/cell; per column: order,
+    // pmatch, sort buffer, column lists (~40 B); per group of 8 rows the padded planes and
+    // suffix counts (~6 B/column); per thread two byte rows.
+    return 5 * n * l + 48 * l + 6 * groups * l + 2 * t * l + (std::uint64_t{64} << 20);
 }
 
 eve_result eve_weights(const alignment& a, const eve_options& opt) {

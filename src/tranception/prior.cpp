@@ -120,7 +120,9 @@ prior_weights cached_prior_weights(const msa::alignment& a, const prior_options&
     h5_quiet();
     const std::string key = cache_key(a, opt);
     std::error_code ec;
-    if (std::filesystem::exists(cache_path, ec)) {
+    // Only a regular file can be a cache: a FIFO or device (/dev/null) is write-only here
+    // (opening a FIFO to read it would wait for a writer forever).
+    if (std::filesystem::is_regular_file(cache_path, ec)) {
         h5_handle f(H5Fopen(cache_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
         if (f.valid() && read_str_attr(f, "key") == key) {
             prior_weights pw;

@@ -8,14 +8,20 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace tranova {
+
+// `s` made safe for one line of a terminal or log: control characters (newline, NUL,
+// ESC...), bytes that are not valid UTF-8 and invisible Unicode controls (C1, bidi
+// overrides, zero-width) become \n, \0, \xHH or \u{HHHH}; valid UTF-8 text is kept.
+std::string printable(std::string_view s);
 
 // A runtime failure (bad input file, I/O error, numerical problem): exit code 1.
 class error : public std::runtime_error {
 public:
     explicit error(const std::string& what, const char* file = nullptr, int line = 0)
-        : std::runtime_error(what), file_(file ? file : ""), line_(line) {}
+        : std::runtime_error(printable(what)), file_(file ? file : ""), line_(line) {}
     // Source location of the check that threw, for --verbose diagnostics.
     const std::string& source_file() const { return file_; }
     int source_line() const { return line_; }
@@ -28,7 +34,7 @@ private:
 // A command-line mistake (unknown option, missing argument, bad value): exit code 2.
 class usage_error : public std::runtime_error {
 public:
-    explicit usage_error(const std::string& what) : std::runtime_error(what) {}
+    explicit usage_error(const std::string& what) : std::runtime_error(printable(what)) {}
 };
 
 }  // namespace tranova

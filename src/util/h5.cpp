@@ -1,5 +1,12 @@
 #include "util/h5.hpp"
 
+#include "util/error.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace tranova {
 
 void h5_handle::reset() {
@@ -18,5 +25,16 @@ void h5_handle::reset() {
 }
 
 void h5_quiet() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+void h5_require_regular_file(const std::string& path) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) TRANOVA_FAIL("cannot open '{}': {}", path, std::strerror(errno));
+    if (S_ISREG(st.st_mode)) return;
+    const char* what = S_ISDIR(st.st_mode)    ? "is a folder, not an HDF5 file"
+                       : S_ISFIFO(st.st_mode) ? "is a FIFO (named pipe); HDF5 files are read by seeking, so copy it to a "
+                                                "regular file first"
+                                              : "is a device or other special file, not an HDF5 file";
+    TRANOVA_FAIL("cannot open '{}': it {}", path, what);
+}
 
 }  // namespace tranova

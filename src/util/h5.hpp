@@ -41,6 +41,11 @@ private:
 // Turns off HDF5's automatic error-stack printing for this process (call once).
 void h5_quiet();
 
+// HDF5 reads by seeking, so its files must be regular files: throws tranova::error saying
+// exactly what `path` is instead ("no such file", "is a folder", "is a FIFO ..."); a FIFO
+// is never opened (that would wait for a writer).
+void h5_require_regular_file(const std::string& path);
+
 }  // namespace tranova
 
 // TRANOVA_H5_CHECK(expr, "context {}", args...): throw tranova::error when an HDF5 call

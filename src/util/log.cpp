@@ -1,6 +1,7 @@
 #include "util/log.hpp"
 
 #include "util/error.hpp"
+#include "util/output_file.hpp"
 
 #include <cstdio>
 #include <mutex>
@@ -22,8 +23,7 @@ const std::string& context() { return g_context; }
 
 void set_file(const std::string& path) {
     close_file();
-    g_file = std::fopen(path.c_str(), "w");
-    TRANOVA_CHECK(g_file, "cannot open log file '{}' for writing", path);
+    g_file = open_streaming_output(path);
 }
 void close_file() {
     if (g_file) std::fclose(g_file);
@@ -32,7 +32,8 @@ void close_file() {
 
 void write(level l, std::string_view msg) {
     const char* tag = l == level::warn ? "warning: " : "";
-    std::string line = fmt::format("[{}] {}{}\n", g_context, tag, msg);
+    // One line each, whatever bytes a file name or record carried.
+    std::string line = fmt::format("[{}] {}{}\n", printable(g_context), tag, printable(msg));
     std::lock_guard lock(g_mutex);
     std::fputs(line.c_str(), stderr);
     if (g_file) {
