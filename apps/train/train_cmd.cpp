@@ -51,17 +51,22 @@ int main_train(int argc, char** argv) {
          "n_embd, n_head [, n_inner, n_positions]; ignored with --init")
         ("msa", po::value(&msa_path)->value_name("FILE"), "family alignment (A2M/A3M): train a family model")
         ("sequences", po::value(&sequences)->value_name("FASTA"), "protein database (FASTA, gzip, bgzip): pretrain")
-        ("val-fraction", po::value(&val_fraction)->default_value(0.1, "0.1"), "share of the sequences held out for validation")
+        ("val-fraction", p.number(&val_fraction, 0.0, 0.9)->default_value(0.1, "0.1"), "share of the sequences held out for validation")
         ("val-sequences", po::value(&val_sequences)->value_name("FASTA"), "validation sequences instead of a held-out share")
         ("init", po::value(&init)->value_name("WEIGHTS.h5"), "start from these Tranception weights (fine-tuning)")
-        ("context", po::value(&to.context)->default_value(0), "tokens per sequence incl. [CLS]/[SEP] (0 = the model's context)")
-        ("theta", po::value(&mo.theta)->default_value(0.2, "0.2"), "--msa: weight threshold (0.01 for viruses)")
-        ("focus-gaps", po::value(&mo.focus_gaps)->default_value(0.3, "0.3"), "--msa: EVE focus-column gap threshold, as 'score'")
+        ("context", p.number(&to.context, 0, 1 << 20)->default_value(0), "tokens per sequence incl. [CLS]/[SEP] (0 = the model's context)")
+        ("theta", p.number(&mo.theta, 0.0, 1.0)->default_value(0.2, "0.2"), "--msa: weight threshold (0.01 for viruses)")
+        ("focus-gaps", p.number(&mo.focus_gaps, 0.0, 1.0)->default_value(0.3, "0.3"), "--msa: EVE focus-column gap threshold, as 'score'")
         ("focus-only", po::bool_switch(&mo.focus_only), "--msa: keep only the query's match columns (drop insertions)")
         ("weights-cache", po::value(&mo.weights_cache)->value_name("FILE"),
          "--msa: HDF5 cache of the sequence weights (default: MODEL.h5's folder/<msa name>.msa_weights.h5, as 'score')")
         ("no-weights-cache", po::bool_switch(&no_weights_cache), "do not read or write the weight cache");
     tranova::cli::add_trainer_options(p, tf, 16);
+    p.input(msa_path, "--msa");
+    p.input(sequences, "--sequences");
+    p.input(val_sequences, "--val-sequences");
+    p.input(init, "--init");
+    p.output(mo.weights_cache, "--weights-cache");
     if (auto rc = p.parse(argc, argv)) return *rc;
     tranova::cli::finish_trainer_options(tf);
     if (arch != "tranception")
@@ -69,12 +74,8 @@ int main_train(int argc, char** argv) {
                                                 : fmt::format("--arch must be tranception, not '{}' (de novo models: "
                                                               "'tranova denovo train')", arch));
     if (msa_path.empty() == sequences.empty()) throw tranova::usage_error("give exactly one of --msa and --sequences");
-    if (!(val_fraction >= 0 && val_fraction < 0.9)) throw tranova::usage_error(fmt::format("--val-fraction {} outside [0, 0.9)", val_fraction));
-    if (!(mo.theta >= 0 && mo.theta <= 1)) throw tranova::usage_error(fmt::format("--theta {} outside [0, 1]", mo.theta));
-    if (!(mo.focus_gaps >= 0 && mo.focus_gaps <= 1))
-        throw tranova::usage_error(fmt::format("--focus-gaps {} outside [0, 1]", mo.focus_gaps));
-    if (to.context < 0 || to.context == 1 || to.context == 2 || to.context > 1 << 20)
-        throw tranova::usage_error(fmt::format("--context {} is out of range (0, or at least 3)", to.context));
+    if (to.context == 1 || to.context == 2)
+        throw tranova::usage_error(fmt::format("--context {} is too short (0 = the model's, or at least 3)", to.context));
 
     // Data: the training set and the validation split (decided before training).
     tc::sequence_set train, val;

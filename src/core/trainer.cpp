@@ -4,6 +4,7 @@
 #include "core/train_log.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/output_file.hpp"
 #include "util/preemption.hpp"
 #include "util/progress.hpp"
 
@@ -58,6 +59,11 @@ train_summary run_training(train_task& task, const trainer_options& opt) {
     adamw optimizer(arena, opt.adam, opt.rule, opt.frozen_prefixes);
     const lr_schedule schedule{opt.lr, opt.min_lr, opt.warmup_steps, opt.max_steps, opt.decay};
     const std::string state_path = train_state_path(opt.output);
+
+    // Every file of the run, claimed once (they are rewritten at each checkpoint or gain).
+    for (const auto& [path, label] : {std::pair{opt.output, "-o"}, {state_path, "training state"},
+                                      {opt.output + ".train.tsv", "training log"}, {opt.output + ".loss.svg", "loss curve"}})
+        claim_rewritable_output(path, label);
 
     train_state st;
     st.arch = task.arch();

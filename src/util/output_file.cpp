@@ -224,7 +224,8 @@ bool same_file(const file_id& a, const file_id& b) {
 struct known_file {
     file_id id;
     std::string label;
-    bool reserved = false;  // claimed ahead by reserve_output; the first output there takes it
+    bool reserved = false;    // claimed ahead by reserve_output; the first output there takes it
+    bool rewritable = false;  // claim_rewritable_output: this run replaces it again and again
 };
 std::mutex g_known_mutex;
 std::vector<known_file> g_inputs, g_outputs;
@@ -300,6 +301,7 @@ void check_output_target(const std::string& path, const std::string& label) {
     if (!g_output_guard) return;
     for (auto& out : g_outputs)
         if (same_file(id, out.id)) {
+            if (out.rewritable) return;
             if (out.reserved && out.id.canonical == id.canonical) {
                 out.reserved = false;
                 return;
@@ -308,6 +310,20 @@ void check_output_target(const std::string& path, const std::string& label) {
                                           "its own path", label, path, out.label));
         }
     g_outputs.push_back({id, path});
+}
+
+void claim_rewritable_output(const std::string& path, const std::string& label) {
+    if (exempt(path)) return;
+    file_id id = identify(path);
+    std::lock_guard lock(g_known_mutex);
+    check_against_inputs(path, label, id);
+    if (!g_output_guard) return;
+    for (auto& out : g_outputs)
+        if (same_file(id, out.id)) {  // the command line's own claim of -o: now rewritable
+            out.rewritable = true;
+            return;
+        }
+    g_outputs.push_back({id, path, false, true});
 }
 
 void reserve_output(const std::string& path, const std::string& label) {

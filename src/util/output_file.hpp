@@ -90,6 +90,10 @@ bool same_file(const std::string& a, const std::string& b);
 // `retrieve -o DIR`), so that a clash is found before any work; the output_file opened
 // there later takes the reservation instead of clashing with it.
 void reserve_output(const std::string& path, const std::string& label);
+// Claims an output this run deliberately replaces several times (a training run's
+// checkpoints, its best weights, its log): checked against the inputs once (usage_error),
+// then every write of that file passes (an earlier claim of it becomes rewritable).
+void claim_rewritable_output(const std::string& path, const std::string& label);
 // Turns on the output-vs-output check (the command line does; library tests do not).
 void enable_output_guard();
 // Seconds an output FIFO waits for a reader ($TRANOVA_FIFO_WAIT, default 30).

@@ -19,7 +19,7 @@ weird=$(printf 'new\nline\033[31m\377.a2m')
 run $T msa stats -q "$weird"; expect_rc 1; one_physical_line; expect_err 'new\nline\x1B[31m\xFF.a2m: cannot open'
 printf '>q\nMKV\n' > "$weird"
 run $T msa stats -q "$weird" -o "$weird"; expect_rc 2; one_physical_line; expect_err "same file"
-run $T score -q --model "$(printf 'bad\tname\001')" --sequence MKV --all-singles -o x.csv; expect_rc 1; one_physical_line
+run $T score -q --model "$(printf 'bad\tname\001')" --sequence MKVLAAGIVG --all-singles -o x.csv; expect_rc 1; one_physical_line
 expect_err 'bad\tname\x01'
 # Valid UTF-8 is kept as is.
 run $T msa stats -q "protéine.a2m"; expect_rc 1; expect_err "protéine.a2m"
@@ -42,7 +42,7 @@ mkfifo fifo.h5
 run $T gym eval -q fifo.h5 -o rep; expect_rc 1; one_physical_line; expect_err "'fifo.h5': it is a FIFO"
 run $T gym add -q fifo.h5 --model m --scores s.csv; expect_rc 1; expect_err "it is a FIFO"
 run $T denovo sequence -q --model fifo.h5 --spectra x.mgf -o o.mztab; expect_rc 1; expect_err "it is a FIFO"
-run $T score -q --model fifo.h5 --sequence MKV --all-singles -o o.csv; expect_rc 1; expect_err "not a FIFO or device"
+run $T score -q --model fifo.h5 --sequence MKVLAAGIVG --all-singles -o o.csv; expect_rc 1; expect_err "not a FIFO or device"
 run $T convert -q --arch casanovo --checkpoint fifo.h5 -o c.h5; expect_rc 1; expect_err "FIFO"
 run $T gym eval -q adir -o rep; expect_rc 1; expect_err "'adir': it is a folder"
 run $T gym eval -q missing.h5 -o rep; expect_rc 1; expect_err "'missing.h5': No such file"

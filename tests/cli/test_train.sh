@@ -47,6 +47,10 @@ bad 2 "exactly one of --msa and --sequences" train --arch tranception
 bad 2 "--max-steps" "${TRAIN[@]}" --max-steps 0
 bad 2 "--lr" "${TRAIN[@]}" --lr nan
 bad 2 "--schedule" "${TRAIN[@]}" --schedule wavy
+cp "$MSA" family.a2m
+run "$TRANOVA" train --arch tranception --msa family.a2m --config mini.json -q -o family.a2m
+expect_rc 2; expect_one_line_err; expect_err "same file as the input --msa"
+cmp -s "$MSA" family.a2m && _pass || _fail "the input MSA was touched"
 printf '>q\nMKV\n' > one_row.a2m
 bad 1 "usable sequences" train --arch tranception --msa one_row.a2m
 printf '>a\nMKVLA\n>b\nMK1LA\n' > digits.fasta
