@@ -67,7 +67,8 @@ checkpoint checkpoint_read_memory(const uint8_t* data, size_t size, const std::s
 struct zip_entry {
     std::string name;
     uint64_t data_offset = 0;  // offset of the (stored) data in the archive
-    uint64_t size = 0;
+    uint64_t size = 0;         // bytes in the archive
+    uint64_t uncompressed = 0; // bytes once inflated (= size when stored)
     uint16_t method = 0;       // 0 = stored (what torch.save writes); 8 = deflate
 };
 // Parses the central directory (ZIP64 aware); checks every offset against `size`.
