@@ -1,6 +1,7 @@
 // A minimal JSON reader for the few JSON files core reads (HF config.json, safetensors
-// headers). Objects keep their key order. Depth and size are bounded; malformed input
-// throws tranova::error naming the source label and byte offset.
+// headers). Objects keep their key order. Depth (64 levels), value count (2^22) and file
+// size (256 MiB) are bounded; malformed input (also a lone UTF-16 surrogate) throws
+// tranova::error naming the source label and byte offset.
 #pragma once
 
 #include <string>
