@@ -165,13 +165,30 @@ model_config config_from_weights(const weight_file& wf) {
     return c;
 }
 
+namespace {
+denovo_model bind_model(weight_file wf);
+}
+
 denovo_model model_from_weights(weight_file wf) {
+    // Every problem below is about the file the weights came from: name it once here.
+    const std::string src = wf.source.empty() ? std::string("model weights") : wf.source;
+    try {
+        return bind_model(std::move(wf));
+    } catch (const tranova::error& e) {
+        throw tranova::error(fmt::format("{}: {}", src, e.what()), e.source_file().c_str(), e.source_line());
+    }
+}
+
+namespace {
+denovo_model bind_model(weight_file wf) {
     denovo_model m;
     m.cfg = config_from_weights(wf);
     m.storage = std::move(wf.tensors);
     binder b{m.storage};
     auto& c = m.cfg;
-    int d = int(b.require("encoder.latent_spectrum").numel());
+    const int64_t d64 = b.require("encoder.latent_spectrum").numel();
+    TRANOVA_CHECK(d64 > 0 && d64 <= 65536, "encoder.latent_spectrum has {} values (dim_model 1..65536)", d64);
+    int d = int(d64);
     c.dim_model = d;
     TRANOVA_CHECK(d % c.n_head == 0, "dim_model {} is not divisible by n_head {}", d, c.n_head);
     m.latent = m.storage.at("encoder.latent_spectrum").data.data();
@@ -181,7 +198,10 @@ denovo_model model_from_weights(weight_file wf) {
     m.int_w = b.ptr("encoder.peak_encoder.int_encoder.weight", {d, 1});
     c.n_enc_layers = count_layers(m.storage, "encoder.transformer_encoder.layers.");
     TRANOVA_CHECK(c.n_enc_layers > 0, "model weights have no encoder layers");
-    c.dim_feedforward = int(m.storage.at("encoder.transformer_encoder.layers.0.linear1.weight").shape[0]);
+    const tensor& l1 = m.storage.at("encoder.transformer_encoder.layers.0.linear1.weight");
+    TRANOVA_CHECK(l1.shape.size() == 2 && l1.shape[0] > 0 && l1.shape[0] <= (int64_t(1) << 20),
+                  "encoder.transformer_encoder.layers.0.linear1.weight: bad shape");
+    c.dim_feedforward = int(l1.shape[0]);
     const int ff = c.dim_feedforward;
     for (int i = 0; i < c.n_enc_layers; ++i) {
         std::string p = "encoder.transformer_encoder.layers." + std::to_string(i) + ".";
@@ -200,13 +220,15 @@ denovo_model model_from_weights(weight_file wf) {
     bool want_ar = c.arch != model_arch::primenovo, want_nar = c.arch != model_arch::casanovo;
     if (want_ar) {
         const tensor& charge = b.require("ar_decoder.charge_encoder.weight");
-        TRANOVA_CHECK(charge.shape.size() == 2 && charge.shape[1] == d, "ar_decoder.charge_encoder.weight: bad shape");
+        TRANOVA_CHECK(charge.shape.size() == 2 && charge.shape[1] == d && charge.shape[0] >= 1 && charge.shape[0] <= 100,
+                      "ar_decoder.charge_encoder.weight: bad shape");
         c.max_charge = int(charge.shape[0]);
         m.ar_charge = charge.data.data();
         m.ar_pos = b.enc("ar_decoder.pos_encoder.", d);
         m.ar_mass = b.enc("ar_decoder.mass_encoder.", d);
         const tensor& fin = b.require("ar_decoder.final.weight");
-        m.ar_vocab = int(fin.shape[0]);
+        TRANOVA_CHECK(fin.shape.size() == 2, "ar_decoder.final.weight: bad shape");
+        m.ar_vocab = int(std::min<int64_t>(fin.shape[0], 1 << 20));
         TRANOVA_CHECK(m.ar_vocab == c.residues.size() + 2, "AR vocabulary {} != residues {} + padding + stop",
                       m.ar_vocab, c.residues.size());
         m.ar_final_w = b.ptr("ar_decoder.final.weight", {m.ar_vocab, d});
@@ -219,14 +241,16 @@ denovo_model model_from_weights(weight_file wf) {
     }
     if (want_nar) {
         const tensor& charge = b.require("nar_decoder.charge_encoder.weight");
-        TRANOVA_CHECK(charge.shape.size() == 2 && charge.shape[1] == d, "nar_decoder.charge_encoder.weight: bad shape");
+        TRANOVA_CHECK(charge.shape.size() == 2 && charge.shape[1] == d && charge.shape[0] >= 1 && charge.shape[0] <= 100,
+                      "nar_decoder.charge_encoder.weight: bad shape");
         int mc = int(charge.shape[0]);
         c.max_charge = c.max_charge ? std::min(c.max_charge, mc) : mc;
         m.nar_charge = charge.data.data();
         m.nar_pos = b.enc("nar_decoder.pos_encoder.", d);
         m.nar_mass = b.enc("nar_decoder.mass_encoder.", d);
         const tensor& fin = b.require("nar_decoder.final.weight");
-        m.nar_vocab = int(fin.shape[0]);
+        TRANOVA_CHECK(fin.shape.size() == 2, "nar_decoder.final.weight: bad shape");
+        m.nar_vocab = int(std::min<int64_t>(fin.shape[0], 1 << 20));
         TRANOVA_CHECK(m.nar_vocab == c.residues.size() + 1, "CTC vocabulary {} != residues {} + blank", m.nar_vocab,
                       c.residues.size());
         m.nar_final_w = b.ptr("nar_decoder.final.weight", {m.nar_vocab, d});
@@ -243,6 +267,7 @@ denovo_model model_from_weights(weight_file wf) {
     }
     return m;
 }
+}  // namespace
 
 weight_file weights_from_state_dict(tensor_map sd, model_arch arch, int n_head) {
     TRANOVA_CHECK(arch != model_arch::crossnovo, "a crossnovo weight file is assembled, not converted");

@@ -136,6 +136,8 @@ model model_load(const std::string& path, core::linear_kernel kernel) {
     core::checkpoint ck = core::checkpoint_read(path);
     std::vector<std::string> notes;
     core::weights w = core::convert_tranception(ck, core::json_parse_file(cfg.string()), notes);
+    w.source = ck.path;
+    w.require_finite(ck.path);
     return model_from_weights(w, path, kernel);
 }
 

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -360,6 +361,18 @@ TEST_CASE("tranception: both formats convert to bit-identical weights; shape che
     v99.format_version = 99;
     weights_write(dir + "/v99.h5", v99);
     CHECK_THAT(err_of([&] { weights_read(dir + "/v99.h5"); }), Catch::Contains("version 99 is not supported"));
+    // non-finite weights are refused at load, naming the file and the tensor; lookups of a
+    // read file name the file too
+    for (float bad_value : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+        weights nan = weights_read(dir + "/a.h5");
+        nan.get_mutable("blk.1.mlp_fc.bias", {128})[5] = bad_value;
+        weights_write(dir + "/nan.h5", nan);
+        CHECK_THAT(err_of([&] { weights_read(dir + "/nan.h5"); }),
+                   Catch::Contains(dir + "/nan.h5: tensor 'blk.1.mlp_fc.bias' holds a non-finite value") &&
+                       Catch::Contains("at flat index 5"));
+    }
+    CHECK_THAT(err_of([&] { r.get("no.such", {1}); }), Catch::StartsWith(dir + "/a.h5: tensor 'no.such' is missing"));
+    CHECK_THAT(err_of([&] { a.require_finite("ck.bin"); }), Catch::Equals("(no error)"));
     std::filesystem::remove_all(dir);
 
     // converter checks: wrong shape, missing tensor, unexpected tensor
