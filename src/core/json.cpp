@@ -213,6 +213,13 @@ void dump_into(const json_value& v, std::string& out) {
 }
 }  // namespace
 
+json_value::json_value() = default;
+json_value::~json_value() = default;
+json_value::json_value(const json_value&) = default;
+json_value::json_value(json_value&&) noexcept = default;
+json_value& json_value::operator=(const json_value&) = default;
+json_value& json_value::operator=(json_value&&) noexcept = default;
+
 const json_value* json_value::find(const std::string& key) const {
     for (auto& [k, v] : members)
         if (k == key) return &v;

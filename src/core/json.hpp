@@ -20,6 +20,15 @@ struct json_value {
     std::vector<json_value> items;                           // array
     std::vector<std::pair<std::string, json_value>> members;  // object, in file order
 
+    // Declared here, defined in json.cpp: clang with libstdc++ cannot instantiate the
+    // implicit ones for a type holding a vector of pairs of itself.
+    json_value();
+    ~json_value();
+    json_value(const json_value&);
+    json_value(json_value&&) noexcept;
+    json_value& operator=(const json_value&);
+    json_value& operator=(json_value&&) noexcept;
+
     const json_value* find(const std::string& key) const;
     std::string dump() const;  // compact re-serialisation (for storing arrays as text)
 };
