@@ -678,18 +678,23 @@ private:
     }
 };
 
-std::string pobj_str(const pref& v, int depth) {
-    if (depth > 4) return "...";
+// Text of a metadata value: at most 64 items per list, 4 levels, 256 nodes in all and
+// 1024 characters per string, so that shared or cyclic objects (memo references) cannot
+// make it explode.
+std::string clip(const std::string& s) { return s.size() <= 1024 ? s : s.substr(0, 1024) + "..."; }
+
+std::string pobj_str(const pref& v, int depth, int& budget) {
+    if (depth > 4 || --budget < 0) return "...";
     switch (v->kind) {
         case pobj::none: return "None";
         case pobj::boolean: return v->i ? "true" : "false";
         case pobj::integer: return std::to_string(v->i);
         case pobj::real: return fmt::format("{}", v->d);
-        case pobj::str: case pobj::bytes: return v->s;
+        case pobj::str: case pobj::bytes: return clip(v->s);
         case pobj::list: case pobj::tuple: {
             std::string r = "[";
             for (size_t i = 0; i < v->items.size() && i < 64; i++)
-                r += (i ? ", " : "") + pobj_str(v->items[i], depth + 1);
+                r += (i ? ", " : "") + pobj_str(v->items[i], depth + 1, budget);
             if (v->items.size() > 64) r += ", ...";
             return r + "]";
         }
@@ -699,27 +704,43 @@ std::string pobj_str(const pref& v, int depth) {
         default: return "<object>";
     }
 }
-
-void flatten_meta(std::map<std::string, std::string>& meta, const std::string& prefix, const pref& v, int depth) {
-    if (v->kind == pobj::dict && depth < 6) {
-        for (auto& [k, x] : v->entries) {
-            std::string key = k->kind == pobj::str ? k->s : pobj_str(k, 5);
-            flatten_meta(meta, prefix.empty() ? key : prefix + "." + key, x, depth + 1);
-        }
-        return;
-    }
-    if ((v->kind == pobj::list || v->kind == pobj::tuple)) {
-        for (auto& x : v->items)
-            if (x->kind == pobj::dict || x->kind == pobj::list || x->kind == pobj::tuple) {
-                meta[prefix] = fmt::format("<list of {}>", v->items.size());
-                return;
-            }
-    }
-    meta[prefix] = pobj_str(v, 0);
+std::string pobj_str(const pref& v) {
+    int budget = 256;
+    return pobj_str(v, 0, budget);
 }
 
+// Flattens dicts into "a.b.c" -> text entries, 6 levels deep. A dict referring to itself
+// (or sharing big sub-dicts) could ask for astronomically many entries: more than
+// kMaxMetaEntries visits is an error.
+constexpr size_t kMaxMetaEntries = 100000;
+struct meta_flattener {
+    checkpoint& ck;
+    size_t visits = 0;
+    void operator()(const std::string& prefix, const pref& v, int depth) {
+        TRANOVA_CHECK(++visits <= kMaxMetaEntries, "{}: checkpoint metadata has more than {} entries (not a state_dict)",
+                      ck.path, kMaxMetaEntries);
+        if (v->kind == pobj::dict && depth < 6) {
+            for (auto& [k, x] : v->entries) {
+                std::string key = k->kind == pobj::str ? clip(k->s) : pobj_str(k);
+                (*this)(prefix.empty() ? key : prefix + "." + key, x, depth + 1);
+            }
+            return;
+        }
+        if ((v->kind == pobj::list || v->kind == pobj::tuple)) {
+            for (auto& x : v->items)
+                if (x->kind == pobj::dict || x->kind == pobj::list || x->kind == pobj::tuple) {
+                    ck.meta[prefix] = fmt::format("<list of {}>", v->items.size());
+                    return;
+                }
+        }
+        ck.meta[prefix] = pobj_str(v);
+    }
+};
+
+// `budget`: elements all tensors may still expand to (views may repeat storage elements,
+// so many tensors on one storage could otherwise ask for far more memory than the file).
 void materialize(checkpoint& ck, const std::string& name, const pobj& t,
-                 const std::map<std::string, std::pair<const uint8_t*, size_t>>& storages) {
+                 const std::map<std::string, std::pair<const uint8_t*, size_t>>& storages, uint64_t& budget) {
     const pobj& s = *t.store;
     auto it = storages.find(s.s);
     TRANOVA_CHECK(it != storages.end(), "{}: tensor '{}': storage data/{} is missing from the archive", ck.path, name,
@@ -754,6 +775,9 @@ void materialize(checkpoint& ck, const std::string& name, const pobj& t,
                       "{}: tensor '{}' (shape {}) expands its storage data/{} of {} elements more than 16-fold", ck.path,
                       name, shape_str(t.size), s.s, s.numel);
     }
+    TRANOVA_CHECK(n <= budget, "{}: tensor '{}': the tensors' views add up to more than 16 times the file's elements",
+                  ck.path, name);
+    budget -= n;
     ct.data.resize(n);
     const uint8_t* base = it->second.first;
     // contiguous?
@@ -810,6 +834,7 @@ void read_torch_zip(checkpoint& ck, const uint8_t* data, size_t size, const chec
     if (key.empty())
         for (auto& [k, v] : root->entries)
             if (k->kind == pobj::str && k->s == "state_dict" && v->kind == pobj::dict) key = "state_dict";
+    meta_flattener flatten{ck};
     if (!key.empty()) {
         sd = nullptr;
         for (auto& [k, v] : root->entries)
@@ -817,7 +842,7 @@ void read_torch_zip(checkpoint& ck, const uint8_t* data, size_t size, const chec
                 TRANOVA_CHECK(v->kind == pobj::dict, "{}: '{}' is not a dict", ck.path, key);
                 sd = v;
             } else if (k->kind == pobj::str) {
-                flatten_meta(ck.meta, k->s, v, 0);
+                flatten(clip(k->s), v, 0);
             }
         TRANOVA_CHECK(sd, "{}: checkpoint has no '{}' entry", ck.path, key);
         ck.format = "lightning-ckpt";
@@ -840,13 +865,14 @@ void read_torch_zip(checkpoint& ck, const uint8_t* data, size_t size, const chec
         storages[sk] = zip_entry_bytes(data, *it->second, holds.back(), ck.path,
                                        (uint64_t)v->store->numel * dtype_size(v->store->st));
     }
+    uint64_t budget = 16 * (uint64_t)size + (uint64_t(1) << 20);
     for (auto& [k, v] : sd->entries) {
         TRANOVA_CHECK(k->kind == pobj::str, "{}: state_dict key is not a string", ck.path);
         if (v->kind == pobj::tensor) {
             TRANOVA_CHECK(!ck.tensors.count(k->s), "{}: duplicate tensor '{}'", ck.path, k->s);
-            materialize(ck, k->s, *v, storages);
+            materialize(ck, k->s, *v, storages, budget);
         } else {
-            ck.meta["state_dict." + k->s] = pobj_str(v, 0);  // e.g. _extra_state
+            ck.meta["state_dict." + clip(k->s)] = pobj_str(v);  // e.g. _extra_state
         }
     }
 }
@@ -939,7 +965,7 @@ checkpoint checkpoint_read_memory(const uint8_t* data, size_t size, const std::s
     TRANOVA_CHECK(size >= 8, "{}: file too short to be a checkpoint ({} bytes)", name, size);
     if (data[0] == 'P' && data[1] == 'K') {
         read_torch_zip(ck, data, size, opt);
-    } else if (data[8] == '{') {
+    } else if (size > 8 && data[8] == '{') {
         read_safetensors(ck, data, size);
     } else if (data[0] == 0x80) {
         TRANOVA_FAIL("{}: legacy torch.save format (pre-1.6, not a zip archive) is not supported; re-save it with "

@@ -177,6 +177,22 @@ TEST_CASE("hostile and corrupt pickles give one-line errors", "[core][checkpoint
     std::string cyc = lit("\x80\x02]q\x00");
     for (int i = 0; i < 2000; i++) cyc += "h" + std::string(1, '\0') + "a";
     CHECK_THAT(err_of([&] { read_zip(cyc + "."); }), Catch::Contains("nested deeper than 1000"));
+    // metadata: a dict holding itself 100 times would flatten to 100^6 entries
+    std::string selfref = lit("\x80\x02}(") + uni("state_dict") + "}" + uni("hp") + lit("}q\x00(");
+    for (int i = 0; i < 100; i++) selfref += uni("k" + std::to_string(i)) + lit("h\x00");
+    selfref += "uu.";
+    CHECK_THAT(err_of([&] { read_zip(selfref); }), Catch::Contains("metadata has more than 100000 entries"));
+    // one storage of 65,536 floats viewed by stride-0 tensors of 2^20 elements each: each
+    // view alone is allowed (16-fold), their total is bounded by the file size
+    const std::string stor64k = "(" + uni("storage") + "ctorch\nFloatStorage\n" + uni("0") + uni("cpu") +
+                                lit("J\x00\x00\x01\x00") + "tQ";
+    std::string views = lit("\x80\x02}(");
+    for (int i = 0; i < 10; i++)
+        views += uni("t" + std::to_string(i)) + kRebuild + "(" + stor64k + int1(0) + lit("J\x00\x00\x10\x00\x85") +
+                 lit("K\x00\x85\x89") + "ccollections\nOrderedDict\n)RtR";
+    views += "u.";
+    CHECK_THAT(err_of([&] { read_zip(views, {{"archive/data/0", std::string(4 * 65536, '\0')}}); }),
+               Catch::Contains("tensor 't5'") && Catch::Contains("views add up to more than 16 times"));
     // object-count bound: 2.5 million empty lists, appended 500,000 at a time
     std::string many = "\x80\x02]";
     for (int i = 0; i < 5; i++) many += "(" + std::string(500000, ']') + "e";
