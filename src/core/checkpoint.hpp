@@ -12,7 +12,9 @@
 // scalars, paths, sets; see kOpaqueGlobals). Anything else (another global, an unknown
 // opcode) is rejected with a one-line tranova::error naming the file and byte offset;
 // nothing is executed.
-// Every read is bounds-checked: corrupt or truncated input throws, never crashes.
+// Every read is bounds-checked: corrupt or truncated input throws, never crashes. Nesting
+// depth, object/memo/cell counts, metadata size and total tensor expansion are capped
+// (docs/core.md); safetensors byte ranges must tile the data area exactly.
 #pragma once
 
 #include <cstdint>
