@@ -266,8 +266,11 @@ weights weights_read(const std::string& path) {
     h5_quiet();
     TRANOVA_CHECK(H5Fis_hdf5(path.c_str()) > 0,
                   "{}: not a readable HDF5 file", path);
-    h5_handle f(TRANOVA_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
-                                 "{}: cannot open HDF5 file", path));
+    // CLOSE_STRONG: closing the file also closes anything a failed read left open in
+    // the library (otherwise a corrupt file leaks HDF5's internal objects).
+    h5_handle fapl(H5Pcreate(H5P_FILE_ACCESS));
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    h5_handle f(TRANOVA_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), "{}: cannot open HDF5 file", path));
     weights w;
     H5O_info_t info;
     TRANOVA_H5_CHECK(H5Oget_info2(f, &info, H5O_INFO_NUM_ATTRS), "{}: cannot inspect root group", path);
