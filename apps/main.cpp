@@ -8,6 +8,7 @@
 #include "util/error.hpp"
 #include "util/h5.hpp"
 #include "util/log.hpp"
+#include "util/preemption.hpp"
 #include "util/output_file.hpp"
 #include "util/run_stats.hpp"
 
@@ -61,7 +62,8 @@ int run_command(const tranova::cli::command_info& cmd, int argc, char** argv) {
     tranova::log::set_context(cmd.name);
     try {
         int rc = cmd.main(argc, argv);
-        return rc == 0 ? 0 : rc == 2 ? 2 : 1;
+        // 0, 2 (usage) and 75 (training state saved on SIGTERM/SIGUSR1: requeue) pass through.
+        return rc == 0 || rc == 2 || rc == tranova::exit_code_requeue ? rc : 1;
     } catch (const tranova::usage_error& e) {
         std::fprintf(stderr, "tranova %s: %s\nTry 'tranova %s --help'.\n", cmd.name.c_str(), e.what(),
                      cmd.name.c_str());

@@ -1,7 +1,8 @@
 // `tranova version`: build details for bug reports and methods sections (compiler,
-// flags, BLAS, HDF5, htslib, SeqAn3, OpenMP, CUDA). `tranova --version` is the bare form.
+// flags, BLAS, HDF5, htslib, SeqAn3, OpenMP, MPI, CUDA). `tranova --version` is the bare form.
 #include "cli.hpp"
 
+#include "core/dist.hpp"
 #include "tranova/build_info.hpp"
 
 #include <hdf5.h>
@@ -33,6 +34,7 @@ int main_version(int argc, char** argv) {
     s += fmt::format("HDF5: {}.{}.{}\n", h5_major, h5_minor, h5_release);
     s += fmt::format("htslib: {}\n", hts_version());
     s += fmt::format("SeqAn3: {}\n", TRANOVA_SEQAN3_VERSION);
+    s += fmt::format("MPI: {}\n", tranova::core::dist::built_with_mpi() ? "on (data-parallel training under mpirun/srun)" : "off");
     if (TRANOVA_CUDA_ENABLED)
         s += fmt::format("CUDA: on (nvcc {})\n", TRANOVA_CUDA_COMPILER_VERSION);
     else

@@ -11,6 +11,9 @@ find_package(fmt REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HTSLIB REQUIRED IMPORTED_TARGET htslib)
 find_package(EXPAT REQUIRED)
+# MPI (Debian's OpenMPI, libopenmpi-dev) for data-parallel training across processes;
+# optional: without it tranova trains in one process (src/core/dist.hpp).
+find_package(MPI COMPONENTS C QUIET)
 # SeqAn3 is header-only and slow to compile: link tranova::seqan3 only from the few
 # translation units that need it (src/retrieval alignment).
 find_package(SeqAn3 3.2 QUIET HINTS /usr/share/cmake)

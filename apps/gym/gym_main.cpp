@@ -102,7 +102,7 @@ int main_add(int argc, char** argv) {
     if (!rep.unknown.empty())
         tranova::log::warn("{} score sets name assays not in the file (ignored): {}", rep.unknown.size(), first_names(rep.unknown));
     if (rep.n_missing_rows)
-        tranova::log::warn("{} assay variants have no score (NaN; the metrics of those assays become NaN)", rep.n_missing_rows);
+        tranova::log::warn("{} assay variants have no score (stored as NaN; gym eval drops them before computing the metrics)", rep.n_missing_rows);
     if (rep.n_duplicates_averaged) tranova::log::info("{} duplicated variants averaged", rep.n_duplicates_averaged);
     tranova::log::info("added model '{}' for {} assays", o.model, rep.n_assays_added);
     return 0;
@@ -203,7 +203,7 @@ int main_clinical(int argc, char** argv) {
     tranova::csv_reader in(variants);
     int c_id = in.require_column("DMS_id"), c_key = in.require_column(key), c_label = in.require_column(label);
     std::vector<std::string> f;
-    int64_t unscored = 0;
+    int64_t unscored = 0, nan_dropped = 0;
     while (in.next(f)) {
         std::string l = tranova::to_upper(tranova::trim(f[c_label]));
         int8_t patho;
@@ -221,10 +221,13 @@ int main_clinical(int argc, char** argv) {
             ++unscored;
             continue;
         }
+        if (v->second != v->second) {  // NaN prediction: dropped, counted (the policy of gym eval)
+            ++nan_dropped;
+            continue;
+        }
         genes[f[c_id]].first.push_back(patho);
         genes[f[c_id]].second.push_back(v->second);
     }
-    tranova::make_directories(out);
     std::string t = "DMS_id,n_variants,n_pathogenic,AUC\n";
     double sum = 0;
     int n = 0;
@@ -238,6 +241,10 @@ int main_clinical(int argc, char** argv) {
             ++n;
         }
     }
+    TRANOVA_CHECK(n > 0, "{}: no gene has both pathogenic and benign variants scored by model '{}' ({} genes, {} "
+                         "variants without a score, {} NaN scores): no AUC to average",
+                  variants, model, genes.size(), unscored, nan_dropped);
+    tranova::make_directories(out);
     tranova::output_file per_gene((std::filesystem::path(out) / "clinical_per_gene.csv").string());
     per_gene.write(t);
     per_gene.commit();
@@ -246,6 +253,7 @@ int main_clinical(int argc, char** argv) {
                               gym::format_value(gym::round3(n ? sum / n : std::nan(""))), n));
     summary.commit();
     if (unscored) tranova::log::warn("{} labelled variants have no score and were left out", unscored);
+    if (nan_dropped) tranova::log::warn("{} labelled variants have a NaN score and were left out", nan_dropped);
     tranova::log::info("{}: mean per-gene AUC {:.3f} over {} genes", model, n ? sum / n : std::nan(""), n);
     return 0;
 }

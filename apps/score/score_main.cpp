@@ -6,6 +6,7 @@
 
 #include "msa/msa.hpp"
 #include "msa/site_independent.hpp"
+#include "retrieval/fasta_db.hpp"
 #include "tranception/heatmap.hpp"
 #include "tranception/indel_align.hpp"
 #include "tranception/model.hpp"
@@ -21,6 +22,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -31,27 +33,37 @@ namespace tc = tranova::tranception;
 namespace po = tranova::cli::po;
 namespace fs = std::filesystem;
 
+// The wild-type sequence from a FASTA file (its first record, read by retrieval's FASTA
+// reader: plain or gzip, BOM-safe) or given literally. A literal must look like a protein
+// so that a mistyped file name is not scored as the protein "TARGETFASTA": no lower case,
+// nothing path-like, at least min_literal characters (then check_sequence names any
+// character that is not a residue).
 std::string read_target(const std::string& arg, const char* what) {
+    constexpr size_t min_literal = 8;
     std::error_code ec;
     std::string seq;
-    if (fs::is_regular_file(arg, ec)) {
-        std::ifstream f(arg);
-        TRANOVA_CHECK(f.good(), "{}: cannot open", arg);
-        std::string line;
-        int records = 0;
-        while (std::getline(f, line)) {
-            if (!line.empty() && line.back() == '\r') line.pop_back();
-            if (!line.empty() && line[0] == '>') {
-                if (++records > 1) break;
-                continue;
-            }
-            seq += std::string(tranova::trim(line));
-        }
-        TRANOVA_CHECK(!seq.empty(), "{}: no sequence in the FASTA file", arg);
+    const auto st = fs::status(arg, ec);
+    if (!ec && fs::is_directory(st)) {
+        TRANOVA_FAIL("{} '{}': is a directory, not a FASTA file or a sequence", what, arg);
+    } else if (!ec && fs::exists(st)) {
+        tranova::retrieval::fasta_reader reader(arg);
+        tranova::retrieval::fasta_record rec;
+        TRANOVA_CHECK(reader.next(rec), "{}: no FASTA record", arg);
+        TRANOVA_CHECK(!rec.seq.empty(), "{}: record '{}' has no sequence", arg, rec.name);
+        if (tranova::retrieval::fasta_record extra; reader.next(extra))
+            tranova::log::warn("{}: several records; scoring against the first, '{}'", arg, rec.name);
+        seq = std::move(rec.seq);
     } else {
         seq = std::string(tranova::trim(arg));
-        TRANOVA_CHECK(!seq.empty(), "{}: empty sequence", what);
-        TRANOVA_CHECK(seq.find_first_of("/.") == std::string::npos, "{}: '{}' is neither a file nor a sequence", what, arg);
+        // Lower case or path characters: a file name, not a sequence. Other characters are
+        // left to check_sequence, which names the offending one.
+        const bool pathlike = std::any_of(seq.begin(), seq.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || c == '/' || c == '.' || c == '\\' || c == '~' || c == '_';
+        });
+        TRANOVA_CHECK(!pathlike && seq.size() >= min_literal,
+                      "{} '{}': no such file, and not a protein sequence (a sequence given on the command line is "
+                      "upper-case residue letters, at least {})",
+                      what, arg.size() > 40 ? arg.substr(0, 40) + "..." : arg, min_literal);
     }
     seq = tranova::to_upper(seq);
     std::string bad = tc::check_sequence(seq);

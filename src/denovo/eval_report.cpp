@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/output_file.hpp"
+#include "util/svg.hpp"
 #include "util/text.hpp"
 
 #include <cctype>
@@ -81,6 +82,7 @@ std::vector<prediction> read_predictions(const std::string& path) {
         q.title = fields[c_title];
         std::string_view seq = trim(fields[c_seq]);
         std::string why;
+        TRANOVA_CHECK(looks_like_peptide(seq, &why), "{}: '{}' is not a peptide: {}", r.where(), seq.substr(0, 60), why);
         if (!seq.empty() && !try_parse_peptide(seq, q.tokens, &why)) {
             if (!warned) log::warn("{}: peptide '{}': {}; unknown tokens weigh 0", r.where(), seq, why);
             warned = true;
@@ -161,40 +163,15 @@ std::vector<spectrum_eval> pair_predictions(const std::string& truth_path, const
 }
 
 std::string precision_coverage_svg(const eval_summary& s, const std::string& title) {
-    const double W = 640, H = 480, x0 = 80, y0 = 50, w = 520, h = 360;
-    std::string o = fmt::format(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
-        "font-family=\"Helvetica, Arial, sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-        W, H, W, H);
-    o += fmt::format("<text x=\"{}\" y=\"28\" font-size=\"17\" text-anchor=\"middle\">{}</text>\n", x0 + w / 2,
-                     xml_escape(title));
-    for (int i = 0; i <= 5; ++i) {
-        const double f = i / 5.0, x = x0 + f * w, y = y0 + (1 - f) * h;
-        o += fmt::format("<line x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\" stroke=\"#ddd\"/>\n", x, y0, x, y0 + h);
-        o += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", x0, y, x0 + w, y);
-        o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">{:.1f}</text>\n", x,
-                         y0 + h + 20, f);
-        o += fmt::format("<text x=\"{}\" y=\"{:.1f}\" font-size=\"13\" text-anchor=\"end\">{:.1f}</text>\n", x0 - 8,
-                         y + 4, f);
-    }
-    o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n", x0, y0, w, h);
-    o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\">Coverage</text>\n", x0 + w / 2,
-                     y0 + h + 44);
-    o += fmt::format("<text x=\"22\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\" transform=\"rotate(-90 22 {})\">"
-                     "Peptide precision</text>\n",
-                     y0 + h / 2, y0 + h / 2);
-    if (!s.pc_coverage.empty()) {
-        o += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"";
-        // Thin very long curves to at most ~2000 points (keeps the file small).
-        const size_t n = s.pc_coverage.size(), step = std::max<size_t>(1, n / 2000);
-        for (size_t i = 0; i < n; i += step)
-            o += fmt::format("{:.2f},{:.2f} ", x0 + s.pc_coverage[i] * w, y0 + (1 - s.pc_precision[i]) * h);
-        o += fmt::format("{:.2f},{:.2f}\"/>\n", x0 + s.pc_coverage.back() * w, y0 + (1 - s.pc_precision.back()) * h);
-    }
-    o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"end\">AUC = {:.4f}   n = {}</text>\n",
-                     x0 + w - 10, y0 + 22, s.pc_auc, s.n_spectra);
-    o += "</svg>\n";
-    return o;
+    line_plot p;
+    p.title = title;
+    p.x_label = "Coverage";
+    p.y_label = "Peptide precision";
+    p.x_min = p.y_min = 0;
+    p.x_max = p.y_max = 1;
+    p.series.push_back({"", s.pc_coverage, s.pc_precision});
+    p.note = fmt::format("AUC = {:.4f}, n = {}", s.pc_auc, s.n_spectra);
+    return svg_line_plot(p);
 }
 
 void write_eval_report(const std::string& dir, const eval_summary& s, const std::vector<spectrum_eval>& spectra,

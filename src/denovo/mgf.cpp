@@ -53,7 +53,13 @@ public:
         std::string_view line;
         for (;;) {
             if (!in_block_) {
-                if (!lines_.next(line)) return false;
+                if (!lines_.next(line)) {
+                    // A file without a single record is not an MGF (empty, junk, wrong file):
+                    // an error, never an empty result.
+                    TRANOVA_CHECK(stats_.records > 0, "{}: no MGF record (BEGIN IONS ... END IONS) in {} lines",
+                                  path_, lines_.line());
+                    return false;
+                }
                 std::string_view t = trim(line);
                 if (t.empty() || t[0] == '#' || t[0] == ';' || t[0] == '!') continue;
                 if (iequal_key(t, "BEGIN IONS")) {
@@ -61,13 +67,16 @@ public:
                     continue;
                 }
                 // Global parameters before/between blocks apply to every later spectrum.
+                // Anything else outside a record is an error: skipping it silently could
+                // hide a record and shift every later index (evaluation pairs by index).
                 size_t eq = t.find('=');
-                if (eq != std::string_view::npos) {
-                    std::string_view key = trim(t.substr(0, eq)), value = trim(t.substr(eq + 1));
-                    if (iequal_key(key, "CHARGE")) {
-                        global_charges_.clear();
-                        parse_charge_list(std::string(value), global_charges_);
-                    }
+                TRANOVA_CHECK(eq != std::string_view::npos && eq > 0 && !iequal_key(t, "END IONS"),
+                              "{}:{}: unexpected line outside a BEGIN IONS ... END IONS record: '{}'", path_,
+                              lines_.line(), t.substr(0, 60));
+                std::string_view key = trim(t.substr(0, eq)), value = trim(t.substr(eq + 1));
+                if (iequal_key(key, "CHARGE")) {
+                    global_charges_.clear();
+                    parse_charge_list(std::string(value), global_charges_);
                 }
                 continue;
             }

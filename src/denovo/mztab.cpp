@@ -185,6 +185,8 @@ mztab_file read_mztab(const std::string& path, const vocabulary& vocab) {
             std::string seq = get(c_seq), pf = get(c_pf);
             p.sequence_text = pf.empty() ? seq : pf;
             std::string why;
+            TRANOVA_CHECK(looks_like_peptide(p.sequence_text, &why), "{}:{}: '{}' is not a peptide: {}", path,
+                          lines.line(), std::string_view(p.sequence_text).substr(0, 60), why);
             if (!try_parse_peptide(p.sequence_text, p.tokens, &why, vocab)) {
                 if (!warned)
                     log::warn("{}:{}: peptide '{}': {}; unknown tokens weigh 0 in evaluation", path, lines.line(),
@@ -219,8 +221,18 @@ mztab_file read_mztab(const std::string& path, const vocabulary& vocab) {
                     if (parse_double(part, v)) p.aa_scores.push_back(v);
             p.title = get(c_title);
             f.psms.push_back(std::move(p));
+        } else {
+            // The other sections of mzTab 1.0 and comments are skipped; anything else means
+            // this is not an mzTab file (junk must not read as "no PSMs").
+            static const char* const other_tags[] = {"COM", "PRH", "PRT", "PEH", "PEP", "SMH", "SML"};
+            bool known = false;
+            for (const char* t : other_tags) known = known || tag == t;
+            TRANOVA_CHECK(known, "{}:{}: not an mzTab row (expected MTD, PSH, PSM, ... at the line start): '{}'",
+                          path, lines.line(), line.substr(0, 40));
         }
     }
+    TRANOVA_CHECK(!header.empty(), "{}: no PSM section (PSH header) in {} lines: not an mzTab file of PSMs", path,
+                  lines.line());
     return f;
 }
 

@@ -369,6 +369,29 @@ bool try_parse_peptide(std::string_view s, peptide& out, std::string* why_out, c
     return true;
 }
 
+bool looks_like_peptide(std::string_view s, std::string* why) {
+    s = trim(s);
+    int depth = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        const bool ok_outside = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+        if (c == '[' || c == '(') {
+            ++depth;
+        } else if (c == ']' || c == ')') {
+            if (--depth < 0) break;
+        } else if (depth > 0 ? !(c >= 0x20 && c < 0x7f) : !ok_outside) {
+            if (why) *why = fmt::format("character '{}' (0x{:02x}) at position {}", c >= 0x20 && c < 0x7f ? c : '?',
+                                        static_cast<unsigned char>(c), i + 1);
+            return false;
+        }
+    }
+    if (depth != 0) {
+        if (why) *why = "unbalanced brackets";
+        return false;
+    }
+    return true;
+}
+
 peptide parse_peptide(std::string_view s, const vocabulary& vocab, bool i_to_l_flag) {
     peptide out;
     std::string why;

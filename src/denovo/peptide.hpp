@@ -81,6 +81,14 @@ peptide parse_peptide(std::string_view s, const vocabulary& vocab = vocabulary::
 bool try_parse_peptide(std::string_view s, peptide& out, std::string* why = nullptr,
                        const vocabulary& vocab = vocabulary::massivekb(), bool i_to_l = false);
 
+// Whether `s` is written like a peptide in any of the notations above: upper-case residue
+// letters, modification masses (+15.995, -17.027), bracketed/parenthesised annotations
+// ([Oxidation], (+57.02)) and ProForma's N-terminal '-'. Prediction files whose peptide
+// fails this (e.g. "XYZ@#", binary junk) are errors; a well-formed peptide with a token the
+// vocabulary lacks is only warned about (it weighs 0 in evaluation). On false, *why says
+// which character is wrong.
+bool looks_like_peptide(std::string_view s, std::string* why = nullptr);
+
 // Casanovo/MassIVE-KB token string: the tokens concatenated.
 std::string to_casanovo(const peptide& p);
 // ProForma 2.0. style: 0 = names (`M[Oxidation]`, `[Acetyl]-`; Casanovo v5),

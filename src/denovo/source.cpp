@@ -1,6 +1,7 @@
 #include "denovo/source.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -63,7 +64,7 @@ bool line_source::next(std::string_view& line) {
                 pos_ += len + 1;
                 if (len && start[len - 1] == '\r') --len;
                 line = std::string_view(start, len);
-                ++line_;
+                if (++line_ == 1) strip_utf8_bom(line);
                 return true;
             }
             if (eof_) {
@@ -72,7 +73,7 @@ bool line_source::next(std::string_view& line) {
                 pos_ = end_;
                 if (len && start[len - 1] == '\r') --len;
                 line = std::string_view(start, len);
-                ++line_;
+                if (++line_ == 1) strip_utf8_bom(line);
                 return true;
             }
         } else if (eof_) {

@@ -24,7 +24,8 @@ std::unique_ptr<byte_source> memory_source(std::string data);
 class line_source {
 public:
     explicit line_source(std::unique_ptr<byte_source> src, size_t chunk = size_t(4) << 20);
-    // Next line without its "\n" / "\r\n"; the view lives until the next call.
+    // Next line without its "\n" / "\r\n"; the view lives until the next call. A UTF-8
+    // byte-order mark at the start of the first line is dropped.
     bool next(std::string_view& line);
     long line() const { return line_; }        // 1-based number of the last line returned
     uint64_t consumed() const { return consumed_; }

@@ -66,6 +66,43 @@ inline uint64_t splitmix64(uint64_t& x) {
 
 }  // namespace
 
+uniprot_level uniprot_level_table(const std::vector<assay_info>& assays, const double* m, int n_models) {
+    const size_t M = static_cast<size_t>(n_models);
+    std::map<std::string, std::vector<int>> by_uniprot;  // sorted, as pandas groupby
+    for (size_t a = 0; a < assays.size(); ++a) by_uniprot[assays[a].uniprot].push_back(static_cast<int>(a));
+    // The lookups keep the reference order; depth and taxon are deduplicated per UniProt ID
+    // (drop_duplicates), functions are not (one entry per assay).
+    const auto distinct = [&](const std::vector<int>& rows, std::string assay_info::*field) {
+        std::vector<std::string> out;
+        for (int a : rows)
+            if (std::find(out.begin(), out.end(), assays[a].*field) == out.end()) out.push_back(assays[a].*field);
+        return out;
+    };
+    uniprot_level t;
+    std::vector<double> mean(M);
+    for (const auto& [uniprot, rows] : by_uniprot) {
+        for (size_t j = 0; j < M; ++j) {
+            kahan_mean k;
+            for (int a : rows) k.add(m[a * M + j]);
+            mean[j] = k.mean();
+        }
+        // pandas merge(how='left'): each left row times its matches, in the right frame's order.
+        for (const auto& depth : distinct(rows, &assay_info::msa_depth))
+            for (const auto& taxon : distinct(rows, &assay_info::taxon))
+                for (int a : rows) {
+                    t.uniprot.push_back(uniprot);
+                    t.function.push_back(assays[a].function);
+                    t.msa_depth.push_back(depth);
+                    t.taxon.push_back(taxon);
+                    t.values.insert(t.values.end(), mean.begin(), mean.end());
+                }
+    }
+    const size_t R = t.uniprot.size();
+    t.average.assign(M, nan_v);
+    for (size_t j = 0; j < M; ++j) t.average[j] = nan_mean(t.values.data() + j, static_cast<int64_t>(R), n_models);
+    return t;
+}
+
 double nan_mean(const double* x, int64_t n, int64_t stride) {
     double s = 0;
     int64_t c = 0;

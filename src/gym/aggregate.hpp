@@ -50,6 +50,20 @@ struct bootstrap_options {
 metric_summary aggregate_metric(const std::vector<assay_info>& assays, const double* per_assay, int n_models,
                                 const double* depth_per_assay, const bootstrap_options& boot);
 
+// The official `_Uniprot_level.csv` table (spec §5), quirk included: per-UniProt means of
+// the rounded per-assay values (UniProt IDs sorted, pandas groupby), merged left with the
+// deduplicated (UniProt, MSA depth) and (UniProt, taxon) lookups and then with the
+// NON-deduplicated (UniProt, function) lookup, so a UniProt ID with k assays appears k
+// times (once per assay, with that assay's function, in assay order); `average` is the
+// plain mean over all those rows, duplicates included (Tranception L Spearman: 0.447, not
+// the headline 0.434). Lookups are built from `assays` (the reference rows of the gym file).
+struct uniprot_level {
+    std::vector<std::string> uniprot, function, msa_depth, taxon;  // one per row
+    std::vector<double> values;   // (rows, models), unrounded means
+    std::vector<double> average;  // (models), unrounded
+};
+uniprot_level uniprot_level_table(const std::vector<assay_info>& assays, const double* per_assay, int n_models);
+
 // Standard error of the mean over (UniProt, function) groups of each model's
 // per-function value: (models, 5), used for the error bars of the function plot.
 std::vector<double> function_standard_error(const metric_summary& s, int n_models);

@@ -245,6 +245,18 @@ struct reference_row {
 
 }  // namespace
 
+namespace {
+// Whether an earlier ':'-part of `mutant` than `part` has position `pos` (mutants are short).
+bool repeated_position(const std::string& mutant, std::string_view part, long long pos) {
+    for (std::string_view other : split(mutant, ':')) {
+        if (other.data() == part.data()) return false;
+        long long p = 0;
+        if (other.size() >= 3 && parse_int(other.substr(1, other.size() - 2), p) && p == pos) return true;
+    }
+    return false;
+}
+}  // namespace
+
 int apply_mutant(std::string& out, const std::string& target, const std::string& mutant, const std::string& where) {
     out = target;
     int count = 0;
@@ -259,6 +271,9 @@ int apply_mutant(std::string& out, const std::string& target, const std::string&
                       "{}: mutant '{}': position {} is outside target_seq (length {})", where, mutant, pos, target.size());
         TRANOVA_CHECK(target[pos - 1] == wt, "{}: mutant '{}': target_seq has '{}' at position {}, not '{}'", where, mutant,
                       target[pos - 1], pos, wt);
+        // A position given twice (H5C:H5D, H24Y:H24Y) names no single variant.
+        TRANOVA_CHECK(!repeated_position(mutant, part, pos),
+                      "{}: mutant '{}': position {} appears more than once", where, mutant, pos);
         out[pos - 1] = mt;
         ++count;
     }

@@ -671,21 +671,31 @@ void slice_metrics(double* out, const assay_context::slice& sl, const double* sv
     out[m_top_recall] = sl.n_top_true > 0 ? static_cast<double>(both) / static_cast<double>(sl.n_top_true) : 0.0;
 }
 
-// Rare path: predictions with NaN (the official code assumes none; spec §9.4).
+// Rare path: predictions with NaN. The official code assumes there are none; tranova's
+// policy (docs/gym.md) drops the NaN rows and computes all five metrics on the rest, so
+// one missing prediction never blanks some metrics while others still print numbers.
+// `pred` (the median-binarised prediction) was derived with the NaN-skipping median.
 void slice_metrics_nan(double* out, const assay_context::slice& sl, const double* s, const int8_t* pred,
                        ndcg_ties ties) {
-    const int64_t n = sl.n;
+    std::vector<double> y, sv;
+    std::vector<int8_t> b, p;
+    for (int64_t i = 0; i < sl.n; ++i)
+        if (s[i] == s[i]) {
+            y.push_back(sl.y[i]);
+            b.push_back(sl.b[i]);
+            sv.push_back(s[i]);
+            p.push_back(pred[i]);
+        }
+    const auto n = static_cast<int64_t>(sv.size());
     if (n == 0) {
         for (int j = 0; j < n_metrics; ++j) out[j] = nan_v;
         return;
     }
-    out[m_spearman] = spearman_reference(sl.y.data(), s, n);
-    out[m_auc] = auc_reference(sl.b.data(), s, n);
-    bool nan_here = false;
-    for (int64_t i = 0; i < n; ++i) nan_here |= s[i] != s[i];
-    out[m_mcc] = nan_here ? nan_v : mcc_binary(sl.b.data(), pred, n);
-    out[m_ndcg] = ndcg_reference(sl.y.data(), s, n, ties);
-    out[m_top_recall] = top_recall_reference(sl.y.data(), s, n);
+    out[m_spearman] = spearman_reference(y.data(), sv.data(), n);
+    out[m_auc] = auc_reference(b.data(), sv.data(), n);
+    out[m_mcc] = mcc_binary(b.data(), p.data(), n);
+    out[m_ndcg] = ndcg_reference(y.data(), sv.data(), n, ties);
+    out[m_top_recall] = top_recall_reference(y.data(), sv.data(), n);
 }
 
 }  // namespace

@@ -249,6 +249,8 @@ eval_result gym_evaluate(const gym_file& file, const eval_options& opt) {
     std::vector<char> present(static_cast<size_t>(B) * A);
     progress bar("evaluating", static_cast<uint64_t>(M), "models");
     std::vector<metric_scratch> scratch(omp_get_max_threads());
+    r.nan_dropped.assign(M, 0);
+    r.nan_assays.assign(M, 0);
     for (int j0 = 0; j0 < M; j0 += B) {
         int nb = std::min(B, M - j0);
         auto tr = std::chrono::steady_clock::now();
@@ -257,6 +259,14 @@ eval_result gym_evaluate(const gym_file& file, const eval_options& opt) {
                 present[jb * A + a] = file.read_predictions(r.models[j0 + jb], ids[a],
                                                             &buf[static_cast<size_t>(jb) * total_n + offset[a]], assays[a].n);
         r.seconds_read += seconds_since(tr);
+        for (int jb = 0; jb < nb; ++jb)
+            for (int a = 0; a < A; ++a) {
+                if (!present[jb * A + a]) continue;
+                const double* s = &buf[static_cast<size_t>(jb) * total_n + offset[a]];
+                const auto nan = std::count_if(s, s + assays[a].n, [](double v) { return v != v; });
+                r.nan_dropped[j0 + jb] += nan;
+                r.nan_assays[j0 + jb] += nan > 0;
+            }
         auto tm = std::chrono::steady_clock::now();
         const int pairs = nb * A;
 #pragma omp parallel for schedule(dynamic, 1)
@@ -270,6 +280,10 @@ eval_result gym_evaluate(const gym_file& file, const eval_options& opt) {
         bar.add(nb);
     }
     bar.finish();
+    for (int j = 0; j < M; ++j)
+        if (r.nan_dropped[j])
+            log::warn("model '{}': {} NaN predictions in {} assays dropped before computing the metrics", r.models[j],
+                      r.nan_dropped[j], r.nan_assays[j]);
     auto ta = std::chrono::steady_clock::now();
     for (int k = 0; k < n_metrics; ++k) {
         r.per_assay[k].assign(static_cast<size_t>(A) * M, nan_v);
@@ -322,6 +336,23 @@ void write_report(const eval_result& r, const std::string& dir, const eval_optio
             t += "\n";
         }
         write_text(join_path(mdir, fmt::format("DMS_{}_{}_Uniprot_Selection_Type_level.csv", set, metric)), t);
+
+        // Per-UniProt table with the official quirks (aggregate.hpp); substitutions only, as
+        // the official script writes it.
+        if (by_depth) {
+            const uniprot_level u = uniprot_level_table(r.assays, r.per_assay[k].data(), M);
+            t.clear();
+            for (const auto& m : r.models) t += csv_escape(m) + ",";
+            t += "Selection Type,UniProt_ID,MSA_Neff_L_category,Taxon\n";
+            for (size_t i = 0; i < u.uniprot.size(); ++i) {
+                for (int j = 0; j < M; ++j) t += format_value(round3(u.values[i * M + j])) + ",";
+                t += fmt::format("{},{},{},{}\n", csv_escape(u.function[i]), csv_escape(u.uniprot[i]),
+                                 csv_escape(u.msa_depth[i]), csv_escape(u.taxon[i]));
+            }
+            for (int j = 0; j < M; ++j) t += format_value(round3(u.average[j])) + ",";
+            t += ",,,\n";
+            write_text(join_path(mdir, fmt::format("DMS_{}_{}_Uniprot_level.csv", set, metric)), t);
+        }
 
         t = fmt::format("Model_rank,Model_name,Model type,Average_{0},Bootstrap_standard_error_{0},Function_Activity,"
                         "Function_Binding,Function_Expression,Function_OrganismalFitness,Function_Stability,Low_MSA_depth,"

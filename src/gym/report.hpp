@@ -32,6 +32,9 @@ struct eval_result {
     std::vector<double> per_assay[n_metrics];  // (assays, models), rounded to 3 dp
     std::vector<double> depth[n_metrics];      // (5, assays, models), rounded; empty for indels
     std::vector<metric_summary> summary;       // one per metric
+    // NaN predictions dropped before the metrics (policy in docs/gym.md), per model, and
+    // the number of assays they occurred in.
+    std::vector<int64_t> nan_dropped, nan_assays;
     double seconds_read = 0, seconds_metrics = 0, seconds_aggregate = 0;
 };
 

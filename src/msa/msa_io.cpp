@@ -2,10 +2,12 @@
 #include "msa/msa.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 #include "util/output_file.hpp"
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -64,6 +66,7 @@ alignment read_alignment(const std::string& path, format fmt) {
 
 alignment parse_alignment(std::string_view text, format fmt, const std::string& source) {
     if (fmt == format::automatic) fmt = format::a2m;
+    strip_utf8_bom(text);
     alignment a;
     const bool a3m = fmt == format::a3m;
     std::size_t pos = 0, line_no = 0;
@@ -131,6 +134,13 @@ alignment parse_alignment(std::string_view text, format fmt, const std::string& 
     }
     finish();
     TRANOVA_CHECK(!a.rows.empty(), "{}: no records (not an A2M/A3M alignment)", source);
+    // The query's upper-case columns are the focus (match) columns everything downstream
+    // works on; a query with none (all lower case) would silently give zero scores.
+    const std::string& query = a.rows[0];
+    TRANOVA_CHECK(std::any_of(query.begin(), query.end(), [](char c) { return c >= 'A' && c <= 'Z'; }),
+                  "{}: the query record '{}' has no match (upper-case) column: every residue is lower case "
+                  "(an insert state), so no column could be scored",
+                  source, a.names[0]);
     return a;
 }
 

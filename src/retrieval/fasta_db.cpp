@@ -2,6 +2,7 @@
 #include "retrieval/fasta_db.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <htslib/bgzf.h>
 #include <htslib/faidx.h>
@@ -70,6 +71,7 @@ bool fasta_reader::read_line() {
     ++line_no_;
     line_.assign(ks.s ? ks.s : "", ks.l);
     free(ks.s);
+    if (line_no_ == 1) strip_utf8_bom(line_);
     while (!line_.empty() && (line_.back() == '\r' || line_.back() == ' ' || line_.back() == '\t')) line_.pop_back();
     return true;
 }

@@ -52,11 +52,10 @@ std::vector<float> grouped_alibi_slopes(int n_head) {
 // ---------------------------------------------------------------------------------------
 // Loading
 
-model model_from_weights(const core::weights& w, const std::string& src, core::linear_kernel kernel) {
+model_config model_config_from_weights(const core::weights& w, const std::string& src) {
     TRANOVA_CHECK(w.arch == "tranception", "{}: weight file holds arch '{}', expected 'tranception' "
                   "(convert the checkpoint with --arch tranception)", src, w.arch);
-    model m;
-    auto& c = m.cfg;
+    model_config c;
     c.n_layer = int(w.config_int("n_layer"));
     c.n_embd = int(w.config_int("n_embd"));
     c.n_head = int(w.config_int("n_head"));
@@ -64,11 +63,30 @@ model model_from_weights(const core::weights& w, const std::string& src, core::l
     c.vocab = int(w.config_int_or("vocab_size", 25));
     c.n_ctx = int(w.config_int_or("n_ctx", w.config_int_or("n_positions", 1024)));
     c.ln_eps = float(w.config_double_or("layer_norm_epsilon", 1e-5));
-    m.random_weights = w.config_int_or("tranova_random_weights", 0) != 0;
-    const int d = c.n_embd, H = c.n_head, hd = d / H, ni = c.n_inner, V = c.vocab;
+    const int d = c.n_embd, H = c.n_head, ni = c.n_inner, V = c.vocab;
     TRANOVA_CHECK(V == 25, "{}: vocab_size is {}, Tranception uses 25", src, V);
     TRANOVA_CHECK(d > 0 && H > 0 && d % H == 0 && H % 4 == 0 && c.n_layer > 0 && ni > 0 && c.n_ctx > 2,
                   "{}: unsupported Tranception shape (n_embd {}, n_head {}, n_layer {})", src, d, H, c.n_layer);
+    return c;
+}
+
+std::vector<float> model_slopes_from_weights(const core::weights& w, const model_config& c, const std::string& src) {
+    const int H = c.n_head;
+    const float* p = w.get("alibi_slopes", {H});
+    std::vector<float> slopes(p, p + H);
+    auto formula = grouped_alibi_slopes(H);
+    for (int h = 0; h < H; ++h)
+        TRANOVA_CHECK(slopes[h] == formula[h], "{}: ALiBi slope of head {} is {}, grouped_alibi gives {}", src, h,
+                      slopes[h], formula[h]);
+    return slopes;
+}
+
+model model_from_weights(const core::weights& w, const std::string& src, core::linear_kernel kernel) {
+    model m;
+    m.cfg = model_config_from_weights(w, src);
+    const auto& c = m.cfg;
+    m.random_weights = w.config_int_or("tranova_random_weights", 0) != 0;
+    const int d = c.n_embd, H = c.n_head, hd = d / H, ni = c.n_inner, V = c.vocab;
     auto vec = [&](const std::string& name, std::vector<int64_t> shape) {
         const float* p = w.get(name, shape);
         size_t n = 1;
@@ -83,11 +101,7 @@ model model_from_weights(const core::weights& w, const std::string& src, core::l
     m.head = core::pack_linear(m.wte.data(), d, V, kernel);
     m.lnf_w = vec("ln_f.weight", {d});
     m.lnf_b = vec("ln_f.bias", {d});
-    m.slopes = vec("alibi_slopes", {H});
-    auto formula = grouped_alibi_slopes(H);
-    for (int h = 0; h < H; ++h)
-        TRANOVA_CHECK(m.slopes[h] == formula[h], "{}: ALiBi slope of head {} is {}, grouped_alibi gives {}", src, h,
-                      m.slopes[h], formula[h]);
+    m.slopes = model_slopes_from_weights(w, c, src);
     m.layers.resize(c.n_layer);
     const char* qkv[3] = {"q", "k", "v"};
     for (int l = 0; l < c.n_layer; ++l) {
@@ -116,7 +130,7 @@ model model_from_weights(const core::weights& w, const std::string& src, core::l
     return m;
 }
 
-model model_load(const std::string& path, core::linear_kernel kernel) {
+core::weights model_weights_load(const std::string& path) {
     namespace fs = std::filesystem;
     std::error_code ec;
     TRANOVA_CHECK(fs::exists(path, ec), "{}: model not found", path);
@@ -127,7 +141,7 @@ model model_load(const std::string& path, core::linear_kernel kernel) {
         f.read(sig, 8);
         is_h5 = std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
     }
-    if (is_h5) return model_from_weights(core::weights_read(path), path, kernel);
+    if (is_h5) return core::weights_read(path);
     fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
     if (dir.empty()) dir = ".";
     fs::path cfg = dir / "config.json";
@@ -137,8 +151,52 @@ model model_load(const std::string& path, core::linear_kernel kernel) {
     std::vector<std::string> notes;
     core::weights w = core::convert_tranception(ck, core::json_parse_file(cfg.string()), notes);
     w.source = ck.path;
-    w.require_finite(ck.path);
-    return model_from_weights(w, path, kernel);
+    w.require_finite(ck.path);  // a NaN weight would only show up as NaN scores later
+    return w;
+}
+
+model model_load(const std::string& path, core::linear_kernel kernel) {
+    return model_from_weights(model_weights_load(path), path, kernel);
+}
+
+// ---------------------------------------------------------------------------------------
+// Layer pieces shared with training
+
+qkv_conv_params layer_conv_params(const layer_weights& L) {
+    qkv_conv_params p;
+    for (int cc = 0; cc < 3; ++cc)
+        for (int g = 0; g < 3; ++g) p.w[cc][g] = L.conv_w[cc][g].data(), p.b[cc][g] = L.conv_b[cc][g].data();
+    return p;
+}
+
+void qkv_convolutions_forward(float* post, const float* pre, const qkv_conv_params& p, const model_config& c, int B,
+                              int T, int start, long bs_pre, long bs_post) {
+    const int d = c.n_embd, d3 = 3 * d, G = c.n_head / 4, hd = c.head_dim();
+    for (int b = 0; b < B; ++b)
+        for (int t = 0; t < T; ++t)
+            for (int cc = 0; cc < 3; ++cc)
+                std::memcpy(post + b * bs_post + size_t(t) * d3 + cc * d,
+                            pre + b * bs_pre + size_t(start + t) * d3 + cc * d, sizeof(float) * G * hd);
+    for (int cc = 0; cc < 3; ++cc)
+        for (int g = 1; g < 4; ++g) {
+            core::conv1d_shape cs;
+            cs.B = B, cs.T = T, cs.start = start, cs.C = G * hd, cs.WC = hd, cs.K = 2 * g + 1;
+            cs.ld_in = cs.ld_out = d3, cs.bs_in = bs_pre, cs.bs_out = bs_post;
+            const int off = cc * d + g * G * hd;
+            core::conv1d_causal_depthwise_forward(post + off, pre + off, p.w[cc][g - 1], p.b[cc][g - 1], cs);
+        }
+}
+
+core::attention_shape layer_attention_shape(const model_config& c, const float* slopes, int B, int T, int TK,
+                                            int start, const uint8_t* key_valid) {
+    const int d = c.n_embd, d3 = 3 * d;
+    core::attention_shape s;
+    s.B = B, s.T = T, s.TK = TK, s.start = start, s.NH = c.n_head, s.HD = c.head_dim();
+    s.causal = true, s.alibi_slopes = slopes, s.key_valid = key_valid;
+    s.scale = 1.0f / std::sqrt(float(c.head_dim()));
+    s.ld_q = s.ld_k = s.ld_v = d3, s.bs_q = s.bs_k = s.bs_v = long(TK) * d3;
+    s.ld_o = d, s.bs_o = long(T) * d;
+    return s;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -152,7 +210,7 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
                    std::vector<float>& logprobs_out, workspace& ws, prefix_cache* fill,
                    std::vector<float>* raw_logits) {
     const auto& c = m.cfg;
-    const int d = c.n_embd, H = c.n_head, hd = d / H, G = H / 4, ni = c.n_inner, V = c.vocab, d3 = 3 * d;
+    const int d = c.n_embd, ni = c.n_inner, V = c.vocab, d3 = 3 * d;
     const int B = static_cast<int>(items.size());
     constexpr int max_k = 7;  // widest convolution kernel
     std::vector<int> row0(B + 1, 0);
@@ -192,15 +250,7 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
     if (m.token_type_quirk)
         for (int r = 0; r < R; ++r) core::add_forward(&ws.h[size_t(r) * d], &ws.h[size_t(r) * d], m.wte.data(), d);
 
-    core::attention_shape as;
-    as.NH = H, as.HD = hd, as.B = 1, as.causal = true, as.alibi_slopes = m.slopes.data();
-    as.scale = 1.0f / std::sqrt(float(hd));
-    as.ld_q = as.ld_k = as.ld_v = d3, as.ld_o = d;
-    {
-        core::attention_shape big = as;
-        big.T = big.TK = maxT;
-        ws.scratch.resize(core::attention_scratch_floats(big));
-    }
+    ws.scratch.resize(core::attention_scratch_floats(layer_attention_shape(c, m.slopes.data(), 1, maxT, maxT, 0)));
     for (int l = 0; l < c.n_layer; ++l) {
         const auto& L = m.layers[l];
         if (l == 0 && cache && !fill) {
@@ -233,6 +283,7 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
             core::layernorm_forward(ws.a.data(), ws.h.data(), L.ln1_w.data(), L.ln1_b.data(), R, d, c.ln_eps);
             core::linear_forward_packed(ws.qkv.data(), ws.a.data(), L.attn, L.attn_b.data(), R);
         }
+        const qkv_conv_params conv = layer_conv_params(L);
         const float* cache_pre = cache ? &cache->qkv_pre[size_t(l) * cache->T * d3] : nullptr;
         const float* cache_kv = cache ? &cache->kv_post[size_t(l) * cache->T * 2 * d] : nullptr;
         if (fill) std::memcpy(&fill->qkv_pre[size_t(l) * fill->T * d3], ws.qkv.data(), sizeof(float) * R * d3);
@@ -254,28 +305,15 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
             // Cached post-convolution K|V of positions < start.
             for (int t = 0; t < s0; ++t)
                 std::memcpy(post + size_t(t) * d3 + d, cache_kv + size_t(t) * 2 * d, sizeof(float) * 2 * d);
-            // Causal depthwise convolutions (spec §2.3 step 4): head group g (1..3) of Q, K
-            // and V uses kernel 2g+1 shared by its G heads; group 0 is copied.
-            for (int t = s0; t < T; ++t)
-                for (int cc = 0; cc < 3; ++cc)
-                    std::memcpy(post + size_t(t) * d3 + cc * d, pre + size_t(t) * d3 + cc * d, sizeof(float) * G * hd);
-            for (int cc = 0; cc < 3; ++cc)
-                for (int g = 1; g < 4; ++g) {
-                    core::conv1d_shape cs;
-                    cs.B = 1, cs.T = nr, cs.start = s0, cs.C = G * hd, cs.WC = hd, cs.K = 2 * g + 1;
-                    cs.ld_in = cs.ld_out = d3, cs.bs_in = cs.bs_out = 0;
-                    const int off = cc * d + g * G * hd;
-                    core::conv1d_causal_depthwise_forward(post + size_t(s0) * d3 + off, pre + off,
-                                                          L.conv_w[cc][g - 1].data(), L.conv_b[cc][g - 1].data(), cs);
-                }
+            // Causal depthwise convolutions of the new rows (spec §2.3 step 4).
+            qkv_convolutions_forward(post + size_t(s0) * d3, pre, conv, c, 1, nr, s0, 0, 0);
             if (fill) {
                 float* kv = &fill->kv_post[size_t(l) * fill->T * 2 * d];
                 for (int t = 0; t < T; ++t)
                     std::memcpy(kv + size_t(t) * 2 * d, post + size_t(t) * d3 + d, sizeof(float) * 2 * d);
             }
             // Causal attention with grouped ALiBi (+slope * key index) over keys [0, T).
-            core::attention_shape s = as;
-            s.T = nr, s.TK = T, s.start = s0;
+            const core::attention_shape s = layer_attention_shape(c, m.slopes.data(), 1, nr, T, s0);
             core::attention_forward(&ws.att[size_t(row0[b]) * d], nullptr, post + size_t(s0) * d3,
                                     post + d, post + 2 * d, s, ws.scratch.data());
         }

@@ -1,6 +1,6 @@
 // The Tranception network (spec tranception.md §2): GPT-2 with pre-LN blocks, grouped
 // ALiBi, causal depthwise convolutions on Q/K/V for head groups 1..3 (kernels 3/5/7),
-// squared-ReLU MLP and an LM head tied to the token embedding. Inference only.
+// squared-ReLU MLP and an LM head tied to the token embedding. Inference (training: train.hpp).
 //
 // One forward routine serves three uses: a plain forward (start 0, no cache), the wild
 // type's forward that fills a prefix cache (pre-convolution Q/K/V and post-convolution
@@ -12,6 +12,7 @@
 #pragma once
 
 #include "core/linear.hpp"
+#include "core/ops.hpp"
 
 #include <cstdint>
 #include <string>
@@ -61,6 +62,13 @@ struct model {
     bool random_weights = false;   // config "tranova_random_weights" = 1 (demo/test models): scores mean nothing
 };
 
+// What every Tranception path (inference and training, train.hpp) reads from a weight
+// file besides the parameters: the config (arch checked, sizes validated) and the ALiBi
+// slopes (the "alibi_slopes" tensor, checked against grouped_alibi_slopes). Throw
+// tranova::error naming `source` and the field/tensor.
+model_config model_config_from_weights(const core::weights& w, const std::string& source);
+std::vector<float> model_slopes_from_weights(const core::weights& w, const model_config& c, const std::string& source);
+
 // Builds the model from a tranova weight file's tensors (arch "tranception",
 // docs/weights-format.md). Linear weights are packed for `kernel` (core/linear.hpp).
 // Throws tranova::error naming the tensor on a missing tensor or a shape mismatch.
@@ -71,6 +79,35 @@ model model_from_weights(const core::weights& w, const std::string& source,
 // checkpoint the converter reads (a folder with config.json + model.safetensors or
 // pytorch_model.bin, or such a file with config.json beside it), converted in memory.
 model model_load(const std::string& path, core::linear_kernel kernel = core::linear_kernel::automatic);
+// The weights model_load reads (the file itself, or the checkpoint converted in memory).
+core::weights model_weights_load(const std::string& path);
+
+// ---------------------------------------------------------------------------------------
+// Layer pieces shared by inference (model_forward) and training (train.hpp): the same
+// code, hence the same op calls and bits, on both paths.
+
+// One layer's depthwise convolution parameters: [Q/K/V][head group 1..3 as 0..2],
+// weight (hd, k) with k = 3, 5, 7 and bias (hd).
+struct qkv_conv_params {
+    const float* w[3][3] = {};
+    const float* b[3][3] = {};
+};
+qkv_conv_params layer_conv_params(const layer_weights& L);
+
+// Q|K|V after the causal depthwise convolutions (spec §2.3 step 4), positions [start,
+// start + T) of B items in the fused layout (row stride 3d): head group 0 of Q, K and V is
+// copied, group g = 1..3 is convolved with kernel 2g+1 (one filter set shared by the
+// group's heads). `pre` points at absolute position 0 of item 0 and holds rows
+// [0, start + T) (batch stride bs_pre); `post` at position `start` of item 0 (batch
+// stride bs_post).
+void qkv_convolutions_forward(float* post, const float* pre, const qkv_conv_params& p, const model_config& c, int B,
+                              int T, int start, long bs_pre, long bs_post);
+
+// The attention of a layer (spec §2.3 steps 5-9) on the fused layout: causal, grouped
+// ALiBi (+slope * key index), scale 1/sqrt(hd); q/k/v row stride 3d with batch stride
+// TK * 3d, output row stride d with batch stride T * d. key_valid: padded keys (or null).
+core::attention_shape layer_attention_shape(const model_config& c, const float* slopes, int B, int T, int TK,
+                                            int start, const uint8_t* key_valid = nullptr);
 
 // The wild type's per-layer prefix for one window and direction.
 struct prefix_cache {

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 
 namespace tranova::tranception {
@@ -41,6 +42,9 @@ variant variant_from_mutant(std::string_view mutant, const std::string& target, 
                       pos, target[pos - 1]);
         TRANOVA_CHECK(is_standard_aa(mt), "{}: mutant '{}': new residue '{}' is not one of the 20 amino acids", where,
                       v.mutant, mt);
+        // A position given twice (H5C:H5D, H24Y:H24Y) names no single variant.
+        TRANOVA_CHECK(std::find(v.positions.begin(), v.positions.end(), pos - 1) == v.positions.end(),
+                      "{}: mutant '{}': position {} appears more than once", where, v.mutant, pos);
         v.sequence[pos - 1] = mt;
         v.positions.push_back(static_cast<int>(pos - 1));
     }

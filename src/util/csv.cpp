@@ -1,6 +1,7 @@
 #include "util/csv.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -11,8 +12,7 @@ csv_reader::csv_reader(const std::string& path, char sep) : path_(path), sep_(se
     fp_ = path == "-" ? stdin : std::fopen(path.c_str(), "r");
     TRANOVA_CHECK(fp_, "cannot open '{}': {}", path, std::strerror(errno));
     TRANOVA_CHECK(read_record(header_), "{}: empty file (no header line)", path);
-    if (!header_.empty() && header_[0].size() >= 3 && header_[0].compare(0, 3, "\xEF\xBB\xBF") == 0)
-        header_[0].erase(0, 3);  // UTF-8 byte-order mark written by spreadsheet programs
+    if (!header_.empty()) strip_utf8_bom(header_[0]);
     for (size_t i = 0; i < header_.size(); ++i) index_.emplace(header_[i], static_cast<int>(i));
 }
 

@@ -15,6 +15,19 @@ std::string_view trim(std::string_view s) {
     return s.substr(b, e - b);
 }
 
+bool strip_utf8_bom(std::string_view& s) {
+    if (s.size() < 3 || s.compare(0, 3, "\xEF\xBB\xBF") != 0) return false;
+    s.remove_prefix(3);
+    return true;
+}
+
+bool strip_utf8_bom(std::string& s) {
+    std::string_view v(s);
+    if (!strip_utf8_bom(v)) return false;
+    s.erase(0, 3);
+    return true;
+}
+
 std::vector<std::string_view> split(std::string_view s, char sep) {
     std::vector<std::string_view> out;
     size_t start = 0;

@@ -14,6 +14,11 @@ bool parse_double(std::string_view s, double& out);  // whole field must be a nu
 bool parse_int(std::string_view s, long long& out);
 bool starts_with(std::string_view s, std::string_view prefix);
 std::string to_upper(std::string_view s);
+// Removes a leading UTF-8 byte-order mark (EF BB BF, written by spreadsheet programs and
+// Windows editors); true if there was one. Every text reader calls it on its first line so
+// that a BOM never hides the first record (an MGF's first BEGIN IONS, a FASTA's first '>').
+bool strip_utf8_bom(std::string_view& s);
+bool strip_utf8_bom(std::string& s);
 // Escapes <, >, & and " for XML/SVG text and attribute values.
 std::string xml_escape(std::string_view s);
 

@@ -34,10 +34,9 @@ for k in aa_precision aa_recall pc_auc; do
 done
 if [ "$(wc -l < report/per_spectrum.csv)" -eq 129 ]; then _pass; else _fail "per_spectrum.csv rows"; fi
 if grep -q '^<svg' report/precision_coverage.svg && grep -q '</svg>' report/precision_coverage.svg; then _pass; else _fail "svg"; fi
-# The SVG rasterises (when ImageMagick is installed).
-if command -v convert >/dev/null 2>&1; then
-  if convert report/precision_coverage.svg pc.png 2>/dev/null && [ -s pc.png ]; then _pass; else _fail "svg does not rasterise"; fi
-fi
+# The SVG is well-formed XML and rasterises (xmllint and rsvg-convert come from scripts/install-deps).
+if xmllint --noout report/precision_coverage.svg; then _pass; else _fail "svg is not well-formed XML"; fi
+if rsvg-convert -o pc.png report/precision_coverage.svg && [ -s pc.png ]; then _pass; else _fail "svg does not rasterise"; fi
 
 # mzTab predictions (Casanovo v4 layout, spectra_ref index=N).
 {

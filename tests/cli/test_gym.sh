@@ -89,7 +89,8 @@ expect_err "top model by Spearman: noisy"
 for f in per_assay.csv summary.csv summary.md gym_summary_mqc.tsv scatter_spearman.svg function_Spearman.svg \
          Spearman/DMS_substitutions_Spearman_DMS_level.csv Spearman/Summary_performance_DMS_substitutions_Spearman.csv \
          AUC/Summary_performance_DMS_substitutions_AUC.csv MCC/DMS_substitutions_MCC_Uniprot_Selection_Type_level.csv \
-         NDCG/DMS_substitutions_NDCG_DMS_level.csv Top_recall/Summary_performance_DMS_substitutions_Top_recall.csv; do
+         NDCG/DMS_substitutions_NDCG_DMS_level.csv Top_recall/Summary_performance_DMS_substitutions_Top_recall.csv \
+         Spearman/DMS_substitutions_Spearman_Uniprot_level.csv MCC/DMS_substitutions_MCC_Uniprot_level.csv; do
   expect_file "report/$f"
 done
 expect_no_temp report
@@ -105,9 +106,14 @@ if grep -q "^# id: 'tranova_gym_summary'" report/gym_summary_mqc.tsv && grep -q 
 for s in report/*.svg; do
   if head -1 "$s" | grep -q '^<svg xmlns' && tail -1 "$s" | grep -q '^</svg>$'; then _pass; else _fail "svg $s"; fi
 done
-if command -v xmllint >/dev/null; then
-  for s in report/*.svg; do xmllint --noout "$s" && _pass || _fail "xmllint $s"; done
-fi
+# Well-formed and renderable (xmllint and rsvg-convert come from scripts/install-deps).
+for s in report/*.svg; do
+  xmllint --noout "$s" && _pass || _fail "xmllint $s"
+  rsvg-convert -o "$WORK/plot.png" "$s" && [ -s "$WORK/plot.png" ] && _pass || _fail "rsvg-convert $s"
+done
+# Uniprot_level: header ends with the four labels, the last (Average) row has none.
+U=report/Spearman/DMS_substitutions_Spearman_Uniprot_level.csv
+if head -1 "$U" | grep -q ',Selection Type,UniProt_ID,MSA_Neff_L_category,Taxon$' && tail -1 "$U" | grep -q ',,,$'; then _pass; else _fail "Uniprot_level layout"; fi
 # Same seed, same bootstrap; --models and --scatter.
 run "$TRANOVA" gym eval gym.h5 -o report2 --bootstrap 500 --seed 1 --models random,noisy --scatter random,noisy --ndcg-ties stable
 expect_rc 0

@@ -50,7 +50,7 @@ bad malformed2 "2KA" "malformed mutant"
 bad newres "K2Z" "is not one of the 20 amino acids"
 if grep -q "bad.csv:3" <(printf 'mutant\nK2A\nA99G\n' > bad.csv; "$TRANOVA" score -q --model "$MODEL" --dms bad.csv --target $TARGET -o x.csv 2>&1); then _pass; else _fail "error names the row (bad.csv:3)"; fi
 
-run "$TRANOVA" score -q --model "$MODEL" --dms ok.csv --target MKV1AAG -o t.csv
+run "$TRANOVA" score -q --model "$MODEL" --dms ok.csv --target MKV1AAGIVG -o t.csv
 expect_rc 1; expect_err "non-amino-acid character '1' at position 4"; expect_one_line_err
 printf 'mutated_sequence\nMKVLAAG*IVGLLLAACGQHRSEAPQKPAE\n' > seqbad.csv
 run "$TRANOVA" score -q --model "$MODEL" --dms seqbad.csv --target $TARGET -o t.csv
@@ -104,6 +104,7 @@ run "$TRANOVA" score -q --model "$MODEL" --all-singles --sequence MKVLAAGIVG -o 
 expect_rc 0; expect_file singles.csv; expect_file singles.svg
 if [ "$(wc -l < singles.csv)" -eq 191 ]; then _pass; else _fail "10 x 19 singles"; fi
 if grep -q '</svg>' singles.svg; then _pass; else _fail "svg complete"; fi
+if xmllint --noout singles.svg && rsvg-convert -o singles.png singles.svg && [ -s singles.png ]; then _pass; else _fail "heatmap svg not well-formed or does not rasterise"; fi
 
 # Site-independent baseline.
 run "$TRANOVA" score -q --model site-independent --msa "$MSA" --dms scn.csv --target "$D/dms/SCN5A_HUMAN.fasta" -o si.csv

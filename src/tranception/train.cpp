@@ -1,0 +1,379 @@
+#include "tranception/train.hpp"
+
+#include "core/loss.hpp"
+#include "core/ops.hpp"
+#include "core/ops_backward.hpp"
+#include "core/rng.hpp"
+#include "util/error.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace tranova::tranception {
+
+namespace {
+
+constexpr int pad_target = -100;  // ignore index of the loss (HF's label for padding)
+const char* const qkv_letter[3] = {"q", "k", "v"};
+
+std::string layer_prefix(int l) { return fmt::format("blk.{}.", l); }
+std::string conv_name(int l, int cc, int g) {  // g = 0..2 -> kernel 3, 5, 7
+    return fmt::format("blk.{}.attn_conv_{}_k{}.", l, qkv_letter[cc], 2 * g + 3);
+}
+
+// Declares every parameter in the converter's order (core/convert_tranception.cpp).
+void declare(core::param_arena& a, const model_config& c) {
+    const int64_t d = c.n_embd, hd = c.head_dim(), ni = c.n_inner, V = c.vocab;
+    a.add("token_embd.weight", {V, d});
+    for (int l = 0; l < c.n_layer; ++l) {
+        const std::string p = layer_prefix(l);
+        a.add(p + "ln_1.weight", {d});
+        a.add(p + "ln_1.bias", {d});
+        a.add(p + "attn_qkv.weight", {3 * d, d});
+        a.add(p + "attn_qkv.bias", {3 * d});
+        for (int cc = 0; cc < 3; ++cc)
+            for (int g = 0; g < 3; ++g) {
+                a.add(conv_name(l, cc, g) + "weight", {hd, 2 * g + 3});
+                a.add(conv_name(l, cc, g) + "bias", {hd});
+            }
+        a.add(p + "attn_out.weight", {d, d});
+        a.add(p + "attn_out.bias", {d});
+        a.add(p + "ln_2.weight", {d});
+        a.add(p + "ln_2.bias", {d});
+        a.add(p + "mlp_fc.weight", {ni, d});
+        a.add(p + "mlp_fc.bias", {ni});
+        a.add(p + "mlp_proj.weight", {d, ni});
+        a.add(p + "mlp_proj.bias", {d});
+    }
+    a.add("ln_f.weight", {d});
+    a.add("ln_f.bias", {d});
+}
+
+void resolve_slots(trainable_model& m) {
+    auto& a = m.arena;
+    auto at = [&](const std::string& n) { return a.tensor(n).offset; };
+    m.wte = at("token_embd.weight");
+    m.lnf_w = at("ln_f.weight");
+    m.lnf_b = at("ln_f.bias");
+    m.layers.resize(m.cfg.n_layer);
+    for (int l = 0; l < m.cfg.n_layer; ++l) {
+        auto& s = m.layers[l];
+        const std::string p = layer_prefix(l);
+        s.ln1_w = at(p + "ln_1.weight"), s.ln1_b = at(p + "ln_1.bias");
+        s.qkv_w = at(p + "attn_qkv.weight"), s.qkv_b = at(p + "attn_qkv.bias");
+        for (int cc = 0; cc < 3; ++cc)
+            for (int g = 0; g < 3; ++g) {
+                s.conv_w[cc][g] = at(conv_name(l, cc, g) + "weight");
+                s.conv_b[cc][g] = at(conv_name(l, cc, g) + "bias");
+            }
+        s.proj_w = at(p + "attn_out.weight"), s.proj_b = at(p + "attn_out.bias");
+        s.ln2_w = at(p + "ln_2.weight"), s.ln2_b = at(p + "ln_2.bias");
+        s.fc_w = at(p + "mlp_fc.weight"), s.fc_b = at(p + "mlp_fc.bias");
+        s.fc2_w = at(p + "mlp_proj.weight"), s.fc2_b = at(p + "mlp_proj.bias");
+    }
+}
+
+// The depthwise convolution of head group g (1..3) of Q, K or V over the batch, as
+// qkv_convolutions_forward (model.cpp) runs it with start 0.
+core::conv1d_shape conv_layout(const model_config& c, int B, int T, int g) {
+    const int d3 = 3 * c.n_embd, hd = c.head_dim(), G = c.n_head / 4;
+    core::conv1d_shape cs;
+    cs.B = B, cs.T = T, cs.start = 0, cs.C = G * hd, cs.WC = hd, cs.K = 2 * g + 1;
+    cs.ld_in = cs.ld_out = d3, cs.bs_in = cs.bs_out = long(T) * d3;
+    return cs;
+}
+size_t conv_offset(const model_config& c, int cc, int g) {  // column of group g in block cc
+    return size_t(cc) * c.n_embd + size_t(g) * (c.n_head / 4) * c.head_dim();
+}
+
+struct layout {  // floats of each activation tensor
+    size_t Rd, Rd3, Rni, RV, R, probs_layer;
+};
+layout sizes(const model_config& c, int B, int T) {
+    const size_t R = size_t(B) * T;
+    return {R * c.n_embd, R * 3 * c.n_embd, R * c.n_inner, R * c.vocab, R, size_t(B) * c.n_head * T * T};
+}
+
+void allocate(train_activations& a, const model_config& c, int B, int T) {
+    const int L = c.n_layer;
+    const bool rc = a.recompute_attention;
+    if (a.B == B && a.T == T && a.L == L && a.probs_one_layer == rc && !a.memory.empty() &&
+        a.memory.size() == train_activation_floats(c, B, T, rc))
+        return;
+    const layout z = sizes(c, B, T);
+    a.memory.assign(train_activation_floats(c, B, T, rc), 0.0f);
+    a.B = B, a.T = T, a.L = L, a.probs_one_layer = rc;
+    float* p = a.memory.data();
+    auto take = [&](size_t n) {
+        float* r = p;
+        p += n;
+        return r;
+    };
+    a.h = take((L + 1) * z.Rd);
+    a.h_mid = take(L * z.Rd);
+    a.ln1 = take(L * z.Rd);
+    a.ln1_mean = take(L * z.R);
+    a.ln1_rstd = take(L * z.R);
+    a.qkv = take(L * z.Rd3);
+    a.qkv_c = take(L * z.Rd3);
+    a.probs = take((rc ? 1 : L) * z.probs_layer);
+    a.att = take(L * z.Rd);
+    a.ln2 = take(L * z.Rd);
+    a.ln2_mean = take(L * z.R);
+    a.ln2_rstd = take(L * z.R);
+    a.fc_pre = take(L * z.Rni);
+    a.fc_act = take(L * z.Rni);
+    a.lnf = take(z.Rd);
+    a.lnf_mean = take(z.R);
+    a.lnf_rstd = take(z.R);
+    a.logits = take(z.RV);
+    a.dlogits = take(z.RV);
+    a.dres = take(z.Rd);
+    a.dln = take(z.Rd);
+    a.datt = take(z.Rd);
+    a.dqkv_c = take(z.Rd3);
+    a.dqkv = take(z.Rd3);
+    a.dfc_act = take(z.Rni);
+    a.dfc_pre = take(z.Rni);
+    a.att_tmp = rc ? take(z.Rd) : nullptr;
+    TRANOVA_CHECK(p == a.memory.data() + a.memory.size(), "train_activations: layout does not add up");
+    a.ids.assign(z.R, 0);
+    a.targets.assign(z.R, pad_target);
+    a.zero_ids.assign(z.R, 0);
+    a.key_valid.assign(z.R, 0);
+}
+
+// The layer's convolution parameters in the arena.
+qkv_conv_params arena_conv_params(const float* P, const train_layer_slots& s) {
+    qkv_conv_params p;
+    for (int cc = 0; cc < 3; ++cc)
+        for (int g = 0; g < 3; ++g) p.w[cc][g] = P + s.conv_w[cc][g], p.b[cc][g] = P + s.conv_b[cc][g];
+    return p;
+}
+
+}  // namespace
+
+size_t train_activation_floats(const model_config& c, int B, int T, bool recompute_attention) {
+    const layout z = sizes(c, B, T);
+    const size_t L = c.n_layer;
+    return (L + 1) * z.Rd + L * (z.Rd * 4 + z.R * 4 + z.Rd3 * 2 + z.Rni * 2) +
+           (recompute_attention ? 1 : L) * z.probs_layer + z.Rd + 2 * z.R + z.RV +  // saved
+           z.RV + 3 * z.Rd + 2 * z.Rd3 + 2 * z.Rni + (recompute_attention ? z.Rd : 0);  // gradients
+}
+
+trainable_model trainable_create(const model_config& cfg, std::map<std::string, core::config_value> config) {
+    trainable_model m;
+    m.cfg = cfg;
+    m.config = std::move(config);
+    m.slopes = grouped_alibi_slopes(cfg.n_head);
+    declare(m.arena, cfg);
+    m.arena.allocate();
+    resolve_slots(m);
+    return m;
+}
+
+trainable_model trainable_from_weights(const core::weights& w, const std::string& src) {
+    const model_config cfg = model_config_from_weights(w, src);
+    trainable_model m = trainable_create(cfg, w.config);
+    m.slopes = model_slopes_from_weights(w, cfg, src);
+    for (const auto& e : w.entries())
+        TRANOVA_CHECK(e.name == "alibi_slopes" || m.arena.has(e.name),
+                      "{}: unexpected tensor '{}' (not a parameter of Tranception)", src, e.name);
+    for (const auto& t : m.arena.tensors()) {
+        TRANOVA_CHECK(w.has(t.name), "{}: tensor '{}' is missing", src, t.name);
+        const float* p = w.get(t.name, t.shape);  // throws naming the tensor on a shape mismatch
+        std::memcpy(m.arena.params() + t.offset, p, sizeof(float) * t.numel);
+    }
+    return m;
+}
+
+core::weights trainable_to_weights(const trainable_model& m) {
+    core::weights w = m.arena.to_weights("tranception", m.config);
+    w.add("alibi_slopes", {m.cfg.n_head}, m.slopes.data());
+    return w;
+}
+
+void trainable_init(trainable_model& m, uint64_t seed) {
+    core::rng r(seed, 0x7472616eULL);  // stream "tran"
+    auto normal = [&](float std) {  // Box-Muller, one value per call (deterministic)
+        double u1 = r.uniform_double(), u2 = r.uniform_double();
+        if (u1 < 1e-300) u1 = 1e-300;
+        return float(std * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
+    };
+    const float proj_std = 0.02f / std::sqrt(2.0f * m.cfg.n_layer);
+    for (const auto& t : m.arena.tensors()) {
+        float* p = m.arena.params() + t.offset;
+        const std::string& n = t.name;
+        auto ends = [&](const char* s) { return n.size() >= std::strlen(s) && n.compare(n.size() - std::strlen(s), std::string::npos, s) == 0; };
+        if (n.find("attn_conv_") != std::string::npos) {
+            const int k = int(n.find("weight") != std::string::npos ? t.shape[1]
+                                                                     : std::stoi(n.substr(n.rfind("_k") + 2)));
+            const double bound = 1.0 / std::sqrt(double(k));
+            for (size_t i = 0; i < t.numel; ++i) p[i] = float((2.0 * r.uniform_double() - 1.0) * bound);
+        } else if (n.find("ln_") != std::string::npos) {
+            std::fill(p, p + t.numel, ends("weight") ? 1.0f : 0.0f);
+        } else if (ends("bias")) {
+            std::fill(p, p + t.numel, 0.0f);
+        } else {
+            const float std = (ends("attn_out.weight") || ends("mlp_proj.weight")) ? proj_std : 0.02f;
+            for (size_t i = 0; i < t.numel; ++i) p[i] = normal(std);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Forward
+
+train_result train_forward(const trainable_model& m, const train_batch& batch, train_activations& a) {
+    const auto& c = m.cfg;
+    const int B = batch.B, T = batch.T, L = c.n_layer, d = c.n_embd, d3 = 3 * d, ni = c.n_inner, V = c.vocab;
+    TRANOVA_CHECK(B >= 1 && T >= 1, "training batch of {} x {} tokens is empty", B, T);
+    TRANOVA_CHECK(T <= c.n_ctx, "training batch rows of {} tokens exceed the model context of {}", T, c.n_ctx);
+    for (int b = 0; b < B; ++b)
+        TRANOVA_CHECK(batch.lengths[b] >= 1 && batch.lengths[b] <= T,
+                      "training batch item {}: length {} outside [1, {}]", b, batch.lengths[b], T);
+    for (size_t i = 0; i < size_t(B) * T; ++i)
+        TRANOVA_CHECK(batch.ids[i] >= 0 && batch.ids[i] < V, "training batch item {}, position {}: token id {} "
+                      "outside [0, {})", i / T, i % T, batch.ids[i], V);
+    allocate(a, c, B, T);
+    const int R = B * T;
+    const size_t Rd = size_t(R) * d, Rd3 = size_t(R) * d3, Rni = size_t(R) * ni;
+    const size_t probs_layer = size_t(B) * c.n_head * T * T;
+    const float* P = m.arena.params();
+
+    int tokens = 0;
+    for (int b = 0; b < B; ++b)
+        for (int t = 0; t < T; ++t) {
+            const size_t r = size_t(b) * T + t;
+            a.ids[r] = batch.ids[r];
+            a.key_valid[r] = t < batch.lengths[b];
+            a.targets[r] = t + 1 < batch.lengths[b] ? batch.ids[r + 1] : pad_target;
+            tokens += a.targets[r] != pad_target;
+        }
+
+    // Embedding + the token-type row 0 (spec §1.4).
+    core::embedding_forward(a.h, a.ids.data(), P + m.wte, R, d, V);
+    if (m.token_type_quirk)
+        for (int r = 0; r < R; ++r) core::add_forward(a.h + size_t(r) * d, a.h + size_t(r) * d, P + m.wte, d);
+
+    const core::attention_shape as = layer_attention_shape(c, m.slopes.data(), B, T, T, 0, a.key_valid.data());
+    a.scratch.resize(std::max(core::attention_scratch_floats(as), core::attention_backward_scratch_floats(as)));
+    for (int l = 0; l < L; ++l) {
+        const auto& s = m.layers[l];
+        const float* h_in = a.h + l * Rd;
+        float* h_mid = a.h_mid + l * Rd;
+        float* h_out = a.h + (l + 1) * Rd;
+        float* ln1 = a.ln1 + l * Rd;
+        float* qkv = a.qkv + l * Rd3;
+        float* qkv_c = a.qkv_c + l * Rd3;
+        float* att = a.att + l * Rd;
+        float* ln2 = a.ln2 + l * Rd;
+        float* fc_pre = a.fc_pre + l * Rni;
+        float* fc_act = a.fc_act + l * Rni;
+        float* probs = a.probs + (a.probs_one_layer ? 0 : l * probs_layer);
+        // h_mid = h + proj(attn(conv(qkv(ln_1(h)))))
+        core::layernorm_forward_train(ln1, a.ln1_mean + size_t(l) * R, a.ln1_rstd + size_t(l) * R, h_in,
+                                      P + s.ln1_w, P + s.ln1_b, R, d, c.ln_eps);
+        core::linear_forward(qkv, ln1, P + s.qkv_w, P + s.qkv_b, R, d, d3);
+        qkv_convolutions_forward(qkv_c, qkv, arena_conv_params(P, s), c, B, T, 0, long(T) * d3, long(T) * d3);
+        core::attention_forward(att, probs, qkv_c, qkv_c + d, qkv_c + 2 * d, as, a.scratch.data());
+        core::linear_forward(h_mid, att, P + s.proj_w, P + s.proj_b, R, d, d);
+        core::add_forward(h_mid, h_mid, h_in, Rd);
+        // h_out = h_mid + fc2(relu(fc(ln_2(h_mid)))^2)
+        core::layernorm_forward_train(ln2, a.ln2_mean + size_t(l) * R, a.ln2_rstd + size_t(l) * R, h_mid,
+                                      P + s.ln2_w, P + s.ln2_b, R, d, c.ln_eps);
+        core::linear_forward(fc_pre, ln2, P + s.fc_w, P + s.fc_b, R, d, ni);
+        core::squared_relu_forward(fc_act, fc_pre, Rni);
+        core::linear_forward(h_out, fc_act, P + s.fc2_w, P + s.fc2_b, R, ni, d);
+        core::add_forward(h_out, h_out, h_mid, Rd);
+    }
+    core::layernorm_forward_train(a.lnf, a.lnf_mean, a.lnf_rstd, a.h + L * Rd, P + m.lnf_w, P + m.lnf_b, R, d,
+                                  c.ln_eps);
+    core::linear_forward(a.logits, a.lnf, P + m.wte, nullptr, R, d, V);  // tied head
+    train_result res;
+    res.tokens = tokens;
+    res.loss = core::cross_entropy_forward_backward(nullptr, a.logits, a.targets.data(), R, V, pad_target, 0.0f);
+    return res;
+}
+
+// ---------------------------------------------------------------------------------------
+// Backward: the forward in reverse. The residual stream's gradient lives in dres: each
+// branch reads it as its output gradient and its input layernorm adds into it, which is
+// the gradient of the residual add.
+
+void train_backward(trainable_model& m, train_activations& a, float dloss) {
+    const auto& c = m.cfg;
+    const int B = a.B, T = a.T, L = c.n_layer, d = c.n_embd, d3 = 3 * d, ni = c.n_inner, V = c.vocab;
+    TRANOVA_CHECK(B > 0 && a.L == L, "train_backward without a train_forward of this model");
+    const int R = B * T;
+    const size_t Rd = size_t(R) * d, Rd3 = size_t(R) * d3, Rni = size_t(R) * ni;
+    const size_t probs_layer = size_t(B) * c.n_head * T * T;
+    const float* P = m.arena.params();
+    float* Gp = m.arena.grads();
+    auto zero = [](float* p, size_t n) { std::fill(p, p + n, 0.0f); };
+
+    zero(a.dlogits, size_t(R) * V);
+    zero(a.dres, Rd);
+    core::cross_entropy_forward_backward(a.dlogits, a.logits, a.targets.data(), R, V, pad_target, 0.0f, dloss);
+    zero(a.dln, Rd);
+    core::linear_backward(a.dln, Gp + m.wte, nullptr, a.dlogits, a.lnf, P + m.wte, R, d, V);
+    core::layernorm_backward(a.dres, Gp + m.lnf_w, Gp + m.lnf_b, a.dln, a.h + L * Rd, P + m.lnf_w, a.lnf_mean,
+                             a.lnf_rstd, R, d);
+
+    const core::attention_shape as = layer_attention_shape(c, m.slopes.data(), B, T, T, 0, a.key_valid.data());
+    a.scratch.resize(std::max(core::attention_scratch_floats(as), core::attention_backward_scratch_floats(as)));
+    for (int l = L - 1; l >= 0; --l) {
+        const auto& s = m.layers[l];
+        const float* h_in = a.h + l * Rd;
+        const float* h_mid = a.h_mid + l * Rd;
+        const float* ln1 = a.ln1 + l * Rd;
+        const float* qkv = a.qkv + l * Rd3;
+        const float* qkv_c = a.qkv_c + l * Rd3;
+        const float* att = a.att + l * Rd;
+        const float* ln2 = a.ln2 + l * Rd;
+        const float* fc_pre = a.fc_pre + l * Rni;
+        const float* fc_act = a.fc_act + l * Rni;
+        float* probs = a.probs + (a.probs_one_layer ? 0 : l * probs_layer);
+        zero(a.dfc_act, Rni), zero(a.dfc_pre, Rni), zero(a.dln, Rd);
+        zero(a.datt, Rd), zero(a.dqkv_c, Rd3), zero(a.dqkv, Rd3);
+
+        // MLP branch: dres is d h_out; after ln_2's backward it is d h_mid.
+        core::linear_backward(a.dfc_act, Gp + s.fc2_w, Gp + s.fc2_b, a.dres, fc_act, P + s.fc2_w, R, ni, d);
+        core::squared_relu_backward(a.dfc_pre, a.dfc_act, fc_pre, Rni);
+        core::linear_backward(a.dln, Gp + s.fc_w, Gp + s.fc_b, a.dfc_pre, ln2, P + s.fc_w, R, d, ni);
+        core::layernorm_backward(a.dres, Gp + s.ln2_w, Gp + s.ln2_b, a.dln, h_mid, P + s.ln2_w,
+                                 a.ln2_mean + size_t(l) * R, a.ln2_rstd + size_t(l) * R, R, d);
+
+        // Attention branch: after ln_1's backward dres is d h_in.
+        if (a.probs_one_layer)  // the same op on the same inputs: the forward's bits
+            core::attention_forward(a.att_tmp, probs, qkv_c, qkv_c + d, qkv_c + 2 * d, as, a.scratch.data());
+        core::linear_backward(a.datt, Gp + s.proj_w, Gp + s.proj_b, a.dres, att, P + s.proj_w, R, d, d);
+        core::attention_backward(a.dqkv_c, a.dqkv_c + d, a.dqkv_c + 2 * d, a.datt, qkv_c, qkv_c + d, qkv_c + 2 * d,
+                                 probs, as, a.scratch.data());
+        const int G0 = (c.n_head / 4) * c.head_dim();  // group 0: copied in the forward
+        for (int r = 0; r < R; ++r)
+            for (int cc = 0; cc < 3; ++cc) {
+                const size_t o = size_t(r) * d3 + size_t(cc) * d;
+                core::add_forward(a.dqkv + o, a.dqkv + o, a.dqkv_c + o, G0);
+            }
+        for (int cc = 0; cc < 3; ++cc)
+            for (int g = 1; g < 4; ++g) {
+                const size_t off = conv_offset(c, cc, g);
+                core::conv1d_causal_depthwise_backward(a.dqkv + off, Gp + s.conv_w[cc][g - 1],
+                                                       Gp + s.conv_b[cc][g - 1], a.dqkv_c + off, qkv + off,
+                                                       P + s.conv_w[cc][g - 1], conv_layout(c, B, T, g));
+            }
+        zero(a.dln, Rd);
+        core::linear_backward(a.dln, Gp + s.qkv_w, Gp + s.qkv_b, a.dqkv, ln1, P + s.qkv_w, R, d, d3);
+        core::layernorm_backward(a.dres, Gp + s.ln1_w, Gp + s.ln1_b, a.dln, h_in, P + s.ln1_w,
+                                 a.ln1_mean + size_t(l) * R, a.ln1_rstd + size_t(l) * R, R, d);
+    }
+    // Embedding: wte[id] at every row, and wte[0] at every row (the token-type quirk).
+    core::embedding_backward(Gp + m.wte, a.dres, a.ids.data(), R, d, V);
+    if (m.token_type_quirk) core::embedding_backward(Gp + m.wte, a.dres, a.zero_ids.data(), R, d, V);
+}
+
+}  // namespace tranova::tranception
