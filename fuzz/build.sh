@@ -22,12 +22,13 @@ LIB_SRCS=("$SRC"/src/denovo/{source,spectrum,mgf,mzml,peptide,preprocess,mztab}.
           "$SRC"/src/util/{log,text,csv,h5,output_file}.cpp
           "$SRC"/src/core/{checkpoint,json,weights}.cpp
           "$SRC"/src/msa/msa_io.cpp "$SRC"/src/retrieval/fasta_db.cpp)
-# The library sources are compiled once, as objects with fuzzer instrumentation only
-# (recompiled when newer than their object).
+# The library sources are compiled once, as objects with fuzzer instrumentation only,
+# and recompiled when the source or any header under src/ is newer than the object.
+NEWEST_HDR=$(find "$SRC/src" -name '*.hpp' -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2-)
 OBJ=()
 for f in "${LIB_SRCS[@]}"; do
   o="$OUT/obj/$(basename "$(dirname "$f")")_$(basename "$f" .cpp).o"
-  if [[ ! -e $o || $f -nt $o ]]; then
+  if [[ ! -e $o || $f -nt $o || $NEWEST_HDR -nt $o ]]; then
     "$CXX" "${FLAGS[@]/-fsanitize=fuzzer,address,undefined/-fsanitize=fuzzer-no-link,address,undefined}" -c "$f" -o "$o"
   fi
   OBJ+=("$o")
