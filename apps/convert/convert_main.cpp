@@ -63,6 +63,7 @@ int main_convert(int argc, char** argv) {
     log::info("read {} tensors from {} ({})", ck.names.size(), ck.path, ck.format);
     std::vector<std::string> notes;
     core::weights w = entry->convert(ck, cfg, notes);
+    w.require_finite(ck.path);  // a NaN weight would only show up as NaN scores later
     for (auto& n : notes) log::info("note: {}", n);
     w.config["converted_from"] = fs::path(ck.path).filename().string();
     w.config["converted_format"] = ck.format;

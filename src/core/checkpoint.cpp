@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -215,6 +216,7 @@ std::vector<zip_entry> zip_list(const uint8_t* data, size_t size, const std::str
         z.need(start, csize);
         e.data_offset = start;
         e.size = method == 0 ? usize : csize;
+        e.uncompressed = usize;
         e.method = method;
         out.push_back(std::move(e));
         p += 46 + nlen + xlen + clen;
@@ -225,11 +227,17 @@ std::vector<zip_entry> zip_list(const uint8_t* data, size_t size, const std::str
 namespace {
 
 // Bytes of one entry: a pointer into the archive for stored entries, or inflated into
-// `hold` for deflated ones.
+// `hold` for deflated ones. The inflated size is the smaller of what the caller needs and
+// what the directory declares; deflate cannot expand more than 1032-fold, so a declared
+// size beyond that is a lie (and would be a huge allocation).
 std::pair<const uint8_t*, size_t> zip_entry_bytes(const uint8_t* data, const zip_entry& e,
                                                   std::vector<uint8_t>& hold, const std::string& label,
                                                   uint64_t expect_max) {
     if (e.method == 0) return {data + e.data_offset, e.size};
+    TRANOVA_CHECK(e.uncompressed <= e.size * 1032 + 1024,
+                  "{}: deflated entry '{}' declares {} bytes from {} compressed (corrupt zip)", label, e.name,
+                  e.uncompressed, e.size);
+    expect_max = std::min(expect_max, e.uncompressed);
     TRANOVA_CHECK(expect_max < (uint64_t(1) << 34), "{}: deflated entry '{}' too large", label, e.name);
     hold.assign(expect_max, 0);
     z_stream zs{};
@@ -248,9 +256,13 @@ std::pair<const uint8_t*, size_t> zip_entry_bytes(const uint8_t* data, const zip
 }
 
 // ---------------------------------------------------------------------------------------
-// Restricted pickle machine
+// Restricted pickle machine. Every object lives in the unpickler's arena (one flat
+// vector of owners) and refers to others by plain pointer: destruction is one loop, never
+// a recursion, so a pickle of 200,000 nested lists (or a memo-made cycle) is destroyed
+// in constant stack. Object and cell counts are capped; every consumer of the object
+// graph (pobj_str, flatten_meta, reduce) walks a bounded depth.
 struct pobj;
-using pref = std::shared_ptr<pobj>;
+using pref = pobj*;
 struct pobj {
     enum kind_t { none, boolean, integer, real, str, bytes, list, tuple, dict, global, storage, tensor, mark } kind;
     int64_t i = 0;
@@ -261,13 +273,22 @@ struct pobj {
     std::vector<std::pair<pref, pref>> entries;
     dtype st = dtype::f32;
     int64_t numel = 0;
-    pref store;
+    pref store = nullptr;
     int64_t offset = 0;
     std::vector<int64_t> size, stride;
+    uint32_t depth = 0;  // containers: 1 + the deepest content seen when it was added
     explicit pobj(kind_t k) : kind(k) {}
 };
 
-pref mk(pobj::kind_t k) { return std::make_shared<pobj>(k); }
+// Caps on what one pickle may build (a real state_dict, even with Lightning's optimizer
+// state, has some 10^4 objects): objects, container cells (list/tuple items and dict
+// entries, counting the copies REDUCE makes), memo entries and the stack.
+constexpr size_t kMaxPickleObjects = size_t(1) << 21;
+constexpr size_t kMaxPickleCells = size_t(1) << 25;
+constexpr size_t kMaxPickleMemo = size_t(1) << 21;
+constexpr size_t kMaxPickleStack = size_t(1) << 20;
+// Python's own pickler recurses once per level and stops near 1000.
+constexpr uint32_t kMaxPickleDepth = 1000;
 
 struct storage_type_entry { const char* name; dtype t; };
 const storage_type_entry kStorageTypes[] = {
@@ -299,13 +320,13 @@ public:
             switch (op) {
                 case 0x80: byte(); break;                      // PROTO
                 case 0x95: take(8); break;                     // FRAME
-                case '(': push(mk(pobj::mark)); break;         // MARK
-                case '}': push(mk(pobj::dict)); break;         // EMPTY_DICT
-                case ']': push(mk(pobj::list)); break;         // EMPTY_LIST
-                case ')': push(mk(pobj::tuple)); break;        // EMPTY_TUPLE
-                case 'N': push(mk(pobj::none)); break;         // NONE
+                case '(': push(make(pobj::mark)); break;         // MARK
+                case '}': push(make(pobj::dict)); break;         // EMPTY_DICT
+                case ']': push(make(pobj::list)); break;         // EMPTY_LIST
+                case ')': push(make(pobj::tuple)); break;        // EMPTY_TUPLE
+                case 'N': push(make(pobj::none)); break;         // NONE
                 case 0x88: case 0x89: {                        // NEWTRUE / NEWFALSE
-                    auto v = mk(pobj::boolean);
+                    auto v = make(pobj::boolean);
                     v->i = op == 0x88;
                     push(v);
                     break;
@@ -325,7 +346,7 @@ public:
                     const uint8_t* p = take(8);
                     uint64_t b = 0;
                     for (int k = 0; k < 8; k++) b = (b << 8) | p[k];
-                    auto v = mk(pobj::real);
+                    auto v = make(pobj::real);
                     std::memcpy(&v->d, &b, 8);
                     push(v);
                     break;
@@ -354,30 +375,37 @@ public:
                 case 'h': memo_get(le(1)); break;         // BINGET
                 case 'j': memo_get(le(4)); break;         // LONG_BINGET
                 case 't': {                               // TUPLE
-                    auto v = mk(pobj::tuple);
+                    auto v = make(pobj::tuple);
                     v->items = pop_mark();
+                    cells(v->items.size());
+                    for (pref x : v->items) adopt(v, x);
                     push(v);
                     break;
                 }
                 case 0x85: case 0x86: case 0x87: {        // TUPLE1..3
                     size_t n = op - 0x84;
-                    auto v = mk(pobj::tuple);
+                    auto v = make(pobj::tuple);
+                    cells(n);
                     v->items.resize(n);
-                    for (size_t k = n; k-- > 0;) v->items[k] = pop();
+                    for (size_t k = n; k-- > 0;) adopt(v, v->items[k] = pop());
                     push(v);
                     break;
                 }
                 case 'l': {  // LIST
-                    auto v = mk(pobj::list);
+                    auto v = make(pobj::list);
                     v->items = pop_mark();
+                    cells(v->items.size());
+                    for (pref x : v->items) adopt(v, x);
                     push(v);
                     break;
                 }
                 case 'd': {  // DICT
-                    auto v = mk(pobj::dict);
+                    auto v = make(pobj::dict);
                     auto it = pop_mark();
                     if (it.size() % 2) fail("DICT with an odd number of items");
-                    for (size_t k = 0; k < it.size(); k += 2) v->entries.emplace_back(it[k], it[k + 1]);
+                    cells(it.size() / 2);
+                    for (size_t k = 0; k < it.size(); k += 2)
+                        adopt(v, it[k]), adopt(v, it[k + 1]), v->entries.emplace_back(it[k], it[k + 1]);
                     push(v);
                     break;
                 }
@@ -385,6 +413,8 @@ public:
                     pref v = pop();
                     pref l = top();
                     if (l->kind != pobj::list) fail("APPEND to a non-list");
+                    cells(1);
+                    adopt(l, v);
                     l->items.push_back(v);
                     break;
                 }
@@ -392,6 +422,8 @@ public:
                     auto it = pop_mark();
                     pref l = top();
                     if (l->kind != pobj::list) fail("APPENDS to a non-list");
+                    cells(it.size());
+                    for (pref x : it) adopt(l, x);
                     l->items.insert(l->items.end(), it.begin(), it.end());
                     break;
                 }
@@ -399,6 +431,8 @@ public:
                     pref v = pop(), k = pop();
                     pref dct = top();
                     if (dct->kind != pobj::dict) fail("SETITEM on a non-dict");
+                    cells(1);
+                    adopt(dct, k), adopt(dct, v);
                     dct->entries.emplace_back(k, v);
                     break;
                 }
@@ -407,7 +441,9 @@ public:
                     pref dct = top();
                     if (dct->kind != pobj::dict) fail("SETITEMS on a non-dict");
                     if (it.size() % 2) fail("SETITEMS with an odd number of items");
-                    for (size_t k = 0; k < it.size(); k += 2) dct->entries.emplace_back(it[k], it[k + 1]);
+                    cells(it.size() / 2);
+                    for (size_t k = 0; k < it.size(); k += 2)
+                        adopt(dct, it[k]), adopt(dct, it[k + 1]), dct->entries.emplace_back(it[k], it[k + 1]);
                     break;
                 }
                 case 'Q': {  // BINPERSID
@@ -421,8 +457,9 @@ public:
                     break;
                 }
                 case 0x81: {  // NEWOBJ: dict-like classes, or an opaque data class
-                    pref args = pop(), cls = pop();
-                    if (cls->kind == pobj::global && cls->s == "dict") push(mk(pobj::dict));
+                    pop();  // the arguments: ignored
+                    pref cls = pop();
+                    if (cls->kind == pobj::global && cls->s == "dict") push(make(pobj::dict));
                     else if (cls->kind == pobj::global && cls->s == "opaque") push(opaque_obj(cls));
                     else fail("NEWOBJ of a class that is not allowed");
                     break;
@@ -448,6 +485,8 @@ private:
     size_t n_, pos_ = 0, op_at_ = 0;
     std::string label_;
     std::vector<pref> stack_;
+    std::vector<std::unique_ptr<pobj>> arena_;  // owns every object (see pobj)
+    size_t cells_ = 0;
     std::unordered_map<uint64_t, pref> memo_;
 
     [[noreturn]] void fail(const std::string& what) {
@@ -473,16 +512,16 @@ private:
         return std::string(reinterpret_cast<const char*>(d_ + start), pos_++ - start);
     }
     void push(pref v) {
-        if (stack_.size() > 1000000) fail("stack too deep");
+        if (stack_.size() >= kMaxPickleStack) fail(fmt::format("stack deeper than {} entries", kMaxPickleStack));
         stack_.push_back(std::move(v));
     }
     void push_int(int64_t v) {
-        auto o = mk(pobj::integer);
+        auto o = make(pobj::integer);
         o->i = v;
         push(o);
     }
     void push_str(pobj::kind_t k, uint64_t n) {
-        auto o = mk(k);
+        auto o = make(k);
         const uint8_t* p = take(n);
         o->s.assign(reinterpret_cast<const char*>(p), n);
         push(o);
@@ -506,7 +545,8 @@ private:
         return items;
     }
     void memo_put(uint64_t idx) {
-        if (memo_.size() > 10000000) fail("memo too large");
+        if (memo_.size() >= kMaxPickleMemo && !memo_.count(idx))
+            fail(fmt::format("memo larger than {} entries", kMaxPickleMemo));
         memo_[idx] = top();
     }
     void memo_get(uint64_t idx) {
@@ -515,7 +555,7 @@ private:
         push(it->second);
     }
     pref make_global(const std::string& mod, const std::string& name) {
-        auto g = mk(pobj::global);
+        auto g = make(pobj::global);
         if (mod == "torch._utils" && name == "_rebuild_tensor_v2") g->s = "rebuild_tensor";
         else if (mod == "torch._utils" && name == "_rebuild_parameter") g->s = "rebuild_parameter";
         else if ((mod == "collections" && name == "OrderedDict") ||
@@ -560,15 +600,35 @@ private:
         const pref& type = pid->items[1];
         if (type->kind != pobj::global || type->s != "storage_type") fail("persistent id has no storage type");
         if (pid->items[2]->kind != pobj::str) fail("storage key is not a string");
-        auto s = mk(pobj::storage);
+        auto s = make(pobj::storage);
         s->st = type->st;
         s->s = pid->items[2]->s;
         s->numel = as_int(pid->items[4], "storage size");
         if (s->numel < 0) fail("negative storage size");
         return s;
     }
-    static pref opaque_obj(const pref& cls) {
-        auto o = mk(pobj::global);
+    pref make(pobj::kind_t k) {
+        if (arena_.size() >= kMaxPickleObjects)
+            fail(fmt::format("more than {} objects (not a state_dict)", kMaxPickleObjects));
+        arena_.push_back(std::make_unique<pobj>(k));
+        return arena_.back().get();
+    }
+    // Records that `child` now sits inside `parent` (nesting depth bound).
+    void adopt(pref parent, pref child) {
+        if (child->depth + 1 > parent->depth) {
+            parent->depth = child->depth + 1;
+            if (parent->depth > kMaxPickleDepth)
+                fail(fmt::format("containers nested deeper than {} levels (not a state_dict)", kMaxPickleDepth));
+        }
+    }
+    // Accounts for `n` more container cells (list items, dict entries).
+    void cells(size_t n) {
+        cells_ += n;
+        if (cells_ > kMaxPickleCells)
+            fail(fmt::format("more than {} container items (not a state_dict)", kMaxPickleCells));
+    }
+    pref opaque_obj(const pref& cls) {
+        auto o = make(pobj::global);
         o->s = "opaque_obj";
         o->qual = cls->qual;
         return o;
@@ -580,12 +640,13 @@ private:
         const auto& a = args->items;
         if (fn->s == "rebuild_tensor") {
             if (a.size() < 4 || a[0]->kind != pobj::storage) fail("bad _rebuild_tensor_v2 arguments");
-            auto t = mk(pobj::tensor);
+            auto t = make(pobj::tensor);
             t->store = a[0];
             t->offset = as_int(a[1], "storage offset");
             t->size = int_tuple(a[2], "tensor size");
             t->stride = int_tuple(a[3], "tensor stride");
             if (t->size.size() != t->stride.size()) fail("tensor size and stride ranks differ");
+            if (t->size.size() > 64) fail("tensor rank above 64");
             return t;
         }
         if (fn->s == "rebuild_from_type") {  // (func, new_type, args, state) -> func(*args)
@@ -598,17 +659,18 @@ private:
             return a[0];
         }
         if (fn->s == "dict") {
-            auto dct = mk(pobj::dict);
-            if (!a.empty() && a[0]->kind == pobj::dict) dct->entries = a[0]->entries;
+            auto dct = make(pobj::dict);
+            if (!a.empty() && a[0]->kind == pobj::dict)
+                cells(a[0]->entries.size()), dct->entries = a[0]->entries, dct->depth = a[0]->depth;
             return dct;
         }
         if (fn->s == "size") {
-            auto t = mk(pobj::tuple);
-            if (!a.empty()) t->items = a[0]->items;
+            auto t = make(pobj::tuple);
+            if (!a.empty()) cells(a[0]->items.size()), t->items = a[0]->items, t->depth = a[0]->depth;
             return t;
         }
         if (fn->s == "device") {
-            auto s = mk(pobj::str);
+            auto s = make(pobj::str);
             s->s = !a.empty() && a[0]->kind == pobj::str ? a[0]->s : "cpu";
             return s;
         }
@@ -616,18 +678,23 @@ private:
     }
 };
 
-std::string pobj_str(const pref& v, int depth) {
-    if (depth > 4) return "...";
+// Text of a metadata value: at most 64 items per list, 4 levels, 256 nodes in all and
+// 1024 characters per string, so that shared or cyclic objects (memo references) cannot
+// make it explode.
+std::string clip(const std::string& s) { return s.size() <= 1024 ? s : s.substr(0, 1024) + "..."; }
+
+std::string pobj_str(const pref& v, int depth, int& budget) {
+    if (depth > 4 || --budget < 0) return "...";
     switch (v->kind) {
         case pobj::none: return "None";
         case pobj::boolean: return v->i ? "true" : "false";
         case pobj::integer: return std::to_string(v->i);
         case pobj::real: return fmt::format("{}", v->d);
-        case pobj::str: case pobj::bytes: return v->s;
+        case pobj::str: case pobj::bytes: return clip(v->s);
         case pobj::list: case pobj::tuple: {
             std::string r = "[";
             for (size_t i = 0; i < v->items.size() && i < 64; i++)
-                r += (i ? ", " : "") + pobj_str(v->items[i], depth + 1);
+                r += (i ? ", " : "") + pobj_str(v->items[i], depth + 1, budget);
             if (v->items.size() > 64) r += ", ...";
             return r + "]";
         }
@@ -637,27 +704,43 @@ std::string pobj_str(const pref& v, int depth) {
         default: return "<object>";
     }
 }
-
-void flatten_meta(std::map<std::string, std::string>& meta, const std::string& prefix, const pref& v, int depth) {
-    if (v->kind == pobj::dict && depth < 6) {
-        for (auto& [k, x] : v->entries) {
-            std::string key = k->kind == pobj::str ? k->s : pobj_str(k, 5);
-            flatten_meta(meta, prefix.empty() ? key : prefix + "." + key, x, depth + 1);
-        }
-        return;
-    }
-    if ((v->kind == pobj::list || v->kind == pobj::tuple)) {
-        for (auto& x : v->items)
-            if (x->kind == pobj::dict || x->kind == pobj::list || x->kind == pobj::tuple) {
-                meta[prefix] = fmt::format("<list of {}>", v->items.size());
-                return;
-            }
-    }
-    meta[prefix] = pobj_str(v, 0);
+std::string pobj_str(const pref& v) {
+    int budget = 256;
+    return pobj_str(v, 0, budget);
 }
 
+// Flattens dicts into "a.b.c" -> text entries, 6 levels deep. A dict referring to itself
+// (or sharing big sub-dicts) could ask for astronomically many entries: more than
+// kMaxMetaEntries visits is an error.
+constexpr size_t kMaxMetaEntries = 100000;
+struct meta_flattener {
+    checkpoint& ck;
+    size_t visits = 0;
+    void operator()(const std::string& prefix, const pref& v, int depth) {
+        TRANOVA_CHECK(++visits <= kMaxMetaEntries, "{}: checkpoint metadata has more than {} entries (not a state_dict)",
+                      ck.path, kMaxMetaEntries);
+        if (v->kind == pobj::dict && depth < 6) {
+            for (auto& [k, x] : v->entries) {
+                std::string key = k->kind == pobj::str ? clip(k->s) : pobj_str(k);
+                (*this)(prefix.empty() ? key : prefix + "." + key, x, depth + 1);
+            }
+            return;
+        }
+        if ((v->kind == pobj::list || v->kind == pobj::tuple)) {
+            for (auto& x : v->items)
+                if (x->kind == pobj::dict || x->kind == pobj::list || x->kind == pobj::tuple) {
+                    ck.meta[prefix] = fmt::format("<list of {}>", v->items.size());
+                    return;
+                }
+        }
+        ck.meta[prefix] = pobj_str(v);
+    }
+};
+
+// `budget`: elements all tensors may still expand to (views may repeat storage elements,
+// so many tensors on one storage could otherwise ask for far more memory than the file).
 void materialize(checkpoint& ck, const std::string& name, const pobj& t,
-                 const std::map<std::string, std::pair<const uint8_t*, size_t>>& storages) {
+                 const std::map<std::string, std::pair<const uint8_t*, size_t>>& storages, uint64_t& budget) {
     const pobj& s = *t.store;
     auto it = storages.find(s.s);
     TRANOVA_CHECK(it != storages.end(), "{}: tensor '{}': storage data/{} is missing from the archive", ck.path, name,
@@ -672,19 +755,29 @@ void materialize(checkpoint& ck, const std::string& name, const pobj& t,
     size_t n = checked_numel(t.size, ck.path, name);
     TRANOVA_CHECK(t.offset >= 0, "{}: tensor '{}' has a negative storage offset", ck.path, name);
     if (n) {
+        // The last element read is offset + sum((size-1) * stride); each step is checked
+        // against the storage size before it is added, so nothing can overflow.
+        const uint64_t limit = (uint64_t)s.numel;
+        auto past_end = [&] {
+            TRANOVA_FAIL("{}: tensor '{}' (shape {}, offset {}) reads past its storage data/{} of {} elements",
+                         ck.path, name, shape_str(t.size), t.offset, s.s, s.numel);
+        };
+        if ((uint64_t)t.offset >= limit) past_end();
         uint64_t maxi = (uint64_t)t.offset;
         for (size_t k = 0; k < t.size.size(); k++) {
             TRANOVA_CHECK(t.stride[k] >= 0 && t.stride[k] < (int64_t(1) << 40), "{}: tensor '{}' has a bad stride {}",
                           ck.path, name, t.stride[k]);
-            maxi += (uint64_t)(t.size[k] - 1) * (uint64_t)t.stride[k];
+            const uint64_t steps = (uint64_t)(t.size[k] - 1), stride = (uint64_t)t.stride[k];
+            if (stride && steps > (limit - 1 - maxi) / stride) past_end();
+            maxi += steps * stride;
         }
         TRANOVA_CHECK(n <= 16 * (size_t)s.numel + 1024,
                       "{}: tensor '{}' (shape {}) expands its storage data/{} of {} elements more than 16-fold", ck.path,
                       name, shape_str(t.size), s.s, s.numel);
-        TRANOVA_CHECK(maxi < (uint64_t)s.numel,
-                      "{}: tensor '{}' (shape {}, offset {}) reads past its storage data/{} of {} elements", ck.path,
-                      name, shape_str(t.size), t.offset, s.s, s.numel);
     }
+    TRANOVA_CHECK(n <= budget, "{}: tensor '{}': the tensors' views add up to more than 16 times the file's elements",
+                  ck.path, name);
+    budget -= n;
     ct.data.resize(n);
     const uint8_t* base = it->second.first;
     // contiguous?
@@ -736,19 +829,20 @@ void read_torch_zip(checkpoint& ck, const uint8_t* data, size_t size, const chec
     pref root = up.run();
     TRANOVA_CHECK(root->kind == pobj::dict, "{}: pickled object is not a dict (state_dict expected)", ck.path);
 
-    const pobj* sd = root.get();
+    const pobj* sd = root;
     std::string key = opt.state_dict_key;
     if (key.empty())
         for (auto& [k, v] : root->entries)
             if (k->kind == pobj::str && k->s == "state_dict" && v->kind == pobj::dict) key = "state_dict";
+    meta_flattener flatten{ck};
     if (!key.empty()) {
         sd = nullptr;
         for (auto& [k, v] : root->entries)
             if (k->kind == pobj::str && k->s == key) {
                 TRANOVA_CHECK(v->kind == pobj::dict, "{}: '{}' is not a dict", ck.path, key);
-                sd = v.get();
+                sd = v;
             } else if (k->kind == pobj::str) {
-                flatten_meta(ck.meta, k->s, v, 0);
+                flatten(clip(k->s), v, 0);
             }
         TRANOVA_CHECK(sd, "{}: checkpoint has no '{}' entry", ck.path, key);
         ck.format = "lightning-ckpt";
@@ -771,13 +865,14 @@ void read_torch_zip(checkpoint& ck, const uint8_t* data, size_t size, const chec
         storages[sk] = zip_entry_bytes(data, *it->second, holds.back(), ck.path,
                                        (uint64_t)v->store->numel * dtype_size(v->store->st));
     }
+    uint64_t budget = 16 * (uint64_t)size + (uint64_t(1) << 20);
     for (auto& [k, v] : sd->entries) {
         TRANOVA_CHECK(k->kind == pobj::str, "{}: state_dict key is not a string", ck.path);
         if (v->kind == pobj::tensor) {
             TRANOVA_CHECK(!ck.tensors.count(k->s), "{}: duplicate tensor '{}'", ck.path, k->s);
-            materialize(ck, k->s, *v, storages);
+            materialize(ck, k->s, *v, storages, budget);
         } else {
-            ck.meta["state_dict." + k->s] = pobj_str(v, 0);  // e.g. _extra_state
+            ck.meta["state_dict." + clip(k->s)] = pobj_str(v);  // e.g. _extra_state
         }
     }
 }
@@ -796,8 +891,11 @@ void read_safetensors(checkpoint& ck, const uint8_t* data, size_t size) {
     static const dt kTypes[] = {{"F32", dtype::f32}, {"F64", dtype::f64}, {"F16", dtype::f16}, {"BF16", dtype::bf16},
                                 {"I64", dtype::i64}, {"I32", dtype::i32}, {"I16", dtype::i16}, {"I8", dtype::i8},
                                 {"U8", dtype::u8},   {"BOOL", dtype::boolean}};
+    struct extent { uint64_t begin, end; const std::string* name; };
+    std::vector<extent> extents;
     for (auto& [name, v] : h.members) {
         if (name == "__metadata__") {
+            TRANOVA_CHECK(v.kind == json_value::object_v, "{}: safetensors __metadata__ is not an object", ck.path);
             for (auto& [k, x] : v.members) ck.meta["__metadata__." + k] = x.kind == json_value::string_v ? x.str : x.dump();
             continue;
         }
@@ -810,7 +908,9 @@ void read_safetensors(checkpoint& ck, const uint8_t* data, size_t size) {
         bool known = false;
         for (auto& t : kTypes)
             if (jt->str == t.n) ct.source = t.t, known = true;
-        TRANOVA_CHECK(known, "{}: tensor '{}' has unsupported dtype {}", ck.path, name, jt->str);
+        TRANOVA_CHECK(known, "{}: tensor '{}' has unsupported dtype '{}' (F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL)",
+                      ck.path, name, jt->str);
+        TRANOVA_CHECK(js->items.size() <= 64, "{}: tensor '{}' has rank {} (above 64)", ck.path, name, js->items.size());
         for (auto& d : js->items) {
             TRANOVA_CHECK(d.kind == json_value::number_v && d.is_integer, "{}: tensor '{}' has a bad shape", ck.path,
                           name);
@@ -826,6 +926,7 @@ void read_safetensors(checkpoint& ck, const uint8_t* data, size_t size) {
                       ck.path, name, b, e, avail);
         TRANOVA_CHECK(e - b == (uint64_t)n * es, "{}: tensor '{}' has {} data bytes, shape {} x {} needs {}", ck.path,
                       name, e - b, shape_str(ct.shape), dtype_name(ct.source), (uint64_t)n * es);
+        extents.push_back({b, e, &name});
         ct.data.resize(n);
         const uint8_t* p = data + base + b;
         if (ct.source == dtype::f32) {
@@ -837,6 +938,22 @@ void read_safetensors(checkpoint& ck, const uint8_t* data, size_t size) {
         ck.names.push_back(name);
         ck.tensors.emplace(name, std::move(ct));
     }
+    // As the safetensors reference reader demands: the tensors' byte ranges tile the data
+    // area exactly (no overlap, which would alias two tensors; no gap or trailing bytes).
+    std::sort(extents.begin(), extents.end(),
+              [](const extent& a, const extent& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
+    uint64_t at = 0;
+    const std::string* prev = nullptr;
+    for (const extent& x : extents) {
+        TRANOVA_CHECK(x.begin >= at, "{}: tensor '{}' data [{}, {}) overlaps tensor '{}' (ends at {})", ck.path,
+                      *x.name, x.begin, x.end, prev ? *prev : std::string(), at);
+        TRANOVA_CHECK(x.begin == at, "{}: safetensors data bytes [{}, {}) belong to no tensor (before '{}')", ck.path,
+                      at, x.begin, *x.name);
+        at = x.end;
+        prev = x.name;
+    }
+    TRANOVA_CHECK(at == avail, "{}: safetensors data has {} bytes, its tensors cover {} (trailing bytes)", ck.path,
+                  avail, at);
 }
 
 }  // namespace
@@ -848,7 +965,7 @@ checkpoint checkpoint_read_memory(const uint8_t* data, size_t size, const std::s
     TRANOVA_CHECK(size >= 8, "{}: file too short to be a checkpoint ({} bytes)", name, size);
     if (data[0] == 'P' && data[1] == 'K') {
         read_torch_zip(ck, data, size, opt);
-    } else if (data[8] == '{') {
+    } else if (size > 8 && data[8] == '{') {
         read_safetensors(ck, data, size);
     } else if (data[0] == 0x80) {
         TRANOVA_FAIL("{}: legacy torch.save format (pre-1.6, not a zip archive) is not supported; re-save it with "

@@ -12,7 +12,9 @@
 // scalars, paths, sets; see kOpaqueGlobals). Anything else (another global, an unknown
 // opcode) is rejected with a one-line tranova::error naming the file and byte offset;
 // nothing is executed.
-// Every read is bounds-checked: corrupt or truncated input throws, never crashes.
+// Every read is bounds-checked: corrupt or truncated input throws, never crashes. Nesting
+// depth, object/memo/cell counts, metadata size and total tensor expansion are capped
+// (docs/core.md); safetensors byte ranges must tile the data area exactly.
 #pragma once
 
 #include <cstdint>
@@ -67,7 +69,8 @@ checkpoint checkpoint_read_memory(const uint8_t* data, size_t size, const std::s
 struct zip_entry {
     std::string name;
     uint64_t data_offset = 0;  // offset of the (stored) data in the archive
-    uint64_t size = 0;
+    uint64_t size = 0;         // bytes in the archive
+    uint64_t uncompressed = 0; // bytes once inflated (= size when stored)
     uint16_t method = 0;       // 0 = stored (what torch.save writes); 8 = deflate
 };
 // Parses the central directory (ZIP64 aware); checks every offset against `size`.

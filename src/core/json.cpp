@@ -5,18 +5,28 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 namespace tranova::core {
 
 namespace {
+// Hostile-input bounds: depth keeps the recursive parser, dump and destructor shallow;
+// the value count caps memory (a json_value is ~150 bytes, so "[0,0,0,..." would
+// otherwise cost 75 times its size). Real inputs: configs and safetensors headers of
+// at most some 10^5 values.
+constexpr int kMaxJsonDepth = 64;
+constexpr size_t kMaxJsonValues = size_t(1) << 22;
+constexpr uintmax_t kMaxJsonFileBytes = uintmax_t(256) << 20;
+
 struct parser {
     const char* p;
     const char* end;
     const char* begin;
     const std::string& label;
     int depth = 0;
+    size_t values = 0;
 
     [[noreturn]] void fail(const char* what) {
         TRANOVA_FAIL("{}: invalid JSON at byte {}: {}", label, (size_t)(p - begin), what);
@@ -77,9 +87,12 @@ struct parser {
                 case 't': s += '\t'; break;
                 case 'u': {
                     unsigned cp = hex4();
-                    if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+                    if (cp >= 0xDC00 && cp < 0xE000) fail("lone low surrogate in \\u escape");
+                    if (cp >= 0xD800 && cp < 0xDC00) {
+                        if (!(end - p >= 6 && p[0] == '\\' && p[1] == 'u')) fail("lone high surrogate in \\u escape");
                         p += 2;
                         unsigned lo = hex4();
+                        if (lo < 0xDC00 || lo >= 0xE000) fail("high surrogate not followed by a low one");
                         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                     }
                     utf8(s, cp);
@@ -94,7 +107,8 @@ struct parser {
         ws();
         if (p >= end) fail("unexpected end");
         json_value v;
-        if (++depth > 64) fail("nesting too deep");
+        if (++depth > kMaxJsonDepth) fail("nesting deeper than 64 levels");
+        if (++values > kMaxJsonValues) fail("more than 4194304 values");
         char c = *p;
         if (c == '{') {
             v.kind = json_value::object_v;
@@ -199,6 +213,13 @@ void dump_into(const json_value& v, std::string& out) {
 }
 }  // namespace
 
+json_value::json_value() = default;
+json_value::~json_value() = default;
+json_value::json_value(const json_value&) = default;
+json_value::json_value(json_value&&) noexcept = default;
+json_value& json_value::operator=(const json_value&) = default;
+json_value& json_value::operator=(json_value&&) noexcept = default;
+
 const json_value* json_value::find(const std::string& key) const {
     for (auto& [k, v] : members)
         if (k == key) return &v;
@@ -220,8 +241,13 @@ json_value json_parse(const char* data, size_t size, const std::string& label) {
 }
 
 json_value json_parse_file(const std::string& path) {
+    std::error_code ec;
+    TRANOVA_CHECK(!std::filesystem::is_directory(path, ec), "{}: is a directory, not a JSON file", path);
     std::ifstream in(path, std::ios::binary);
     TRANOVA_CHECK(in, "{}: cannot open", path);
+    const auto bytes = std::filesystem::file_size(path, ec);
+    TRANOVA_CHECK(ec || bytes <= kMaxJsonFileBytes, "{}: {} bytes is too large for a JSON config (limit 256 MiB)", path,
+                  bytes);
     std::stringstream ss;
     ss << in.rdbuf();
     std::string s = ss.str();

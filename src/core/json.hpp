@@ -1,6 +1,7 @@
 // A minimal JSON reader for the few JSON files core reads (HF config.json, safetensors
-// headers). Objects keep their key order. Depth and size are bounded; malformed input
-// throws tranova::error naming the source label and byte offset.
+// headers). Objects keep their key order. Depth (64 levels), value count (2^22) and file
+// size (256 MiB) are bounded; malformed input (also a lone UTF-16 surrogate) throws
+// tranova::error naming the source label and byte offset.
 #pragma once
 
 #include <string>
@@ -18,6 +19,15 @@ struct json_value {
     std::string str;          // string value, or the raw number token
     std::vector<json_value> items;                           // array
     std::vector<std::pair<std::string, json_value>> members;  // object, in file order
+
+    // Declared here, defined in json.cpp: clang with libstdc++ cannot instantiate the
+    // implicit ones for a type holding a vector of pairs of itself.
+    json_value();
+    ~json_value();
+    json_value(const json_value&);
+    json_value(json_value&&) noexcept;
+    json_value& operator=(const json_value&);
+    json_value& operator=(json_value&&) noexcept;
 
     const json_value* find(const std::string& key) const;
     std::string dump() const;  // compact re-serialisation (for storing arrays as text)

@@ -29,6 +29,7 @@ struct weight_entry {
 class weights {
 public:
     std::string arch;                           // e.g. "tranception"
+    std::string source;                         // file read (weights_read), "" when built; names errors
     int64_t format_version = weights_format_version;
     std::map<std::string, config_value> config;  // every config field
 
@@ -60,11 +61,17 @@ public:
     int64_t config_int_or(const std::string& key, int64_t fallback) const;
     double config_double_or(const std::string& key, double fallback) const;
 
+    // Throws tranova::error naming `where`, the tensor and the index of its first
+    // non-finite (NaN or infinite) value, if any. weights_read calls it; converters call
+    // it with the checkpoint's name.
+    void require_finite(const std::string& where) const;
+
     // Used by weights_read: lay out all entries, then one allocation.
     void allocate(std::vector<weight_entry> entries);
     float* mutable_data() { return data_.get(); }
 
 private:
+    std::string label() const;  // source, or "weights (arch)" when not read from a file
     struct free_deleter { void operator()(float* p) const; };
     std::vector<weight_entry> entries_;
     std::map<std::string, size_t> index_;
@@ -75,7 +82,9 @@ private:
 
 // Writes `w` to `path` atomically (temp file + rename). Throws tranova::error.
 void weights_write(const std::string& path, const weights& w);
-// Reads a weight file. Checks the format marker and version; throws naming the file.
+// Reads a weight file. Checks the format marker and version, every tensor's type, rank
+// and size against the file, and that every value is finite; throws naming the file
+// (and the tensor).
 weights weights_read(const std::string& path);
 
 }  // namespace tranova::core

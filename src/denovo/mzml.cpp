@@ -129,6 +129,7 @@ public:
         XML_SetUserData(parser_, this);
         XML_SetElementHandler(parser_, &mzml_reader::on_start, &mzml_reader::on_end);
         XML_SetCharacterDataHandler(parser_, &mzml_reader::on_text);
+        XML_SetEntityDeclHandler(parser_, &mzml_reader::on_entity_decl);
     }
     ~mzml_reader() override { XML_ParserFree(parser_); }
 
@@ -158,10 +159,27 @@ private:
         }
     }
 
+    // Hostile-input bounds: element nesting (real mzML/mzXML nest ~10 deep) and entity
+    // declarations (mzML has none; refusing them rules out entity-expansion bombs, as
+    // defusedxml does).
+    static constexpr int kMaxElementDepth = 256;
     static void XMLCALL on_start(void* self, const char* name, const char** atts) {
-        static_cast<mzml_reader*>(self)->start(local_name(name), atts);
+        auto* r = static_cast<mzml_reader*>(self);
+        if (!r->fatal_.empty()) return;
+        if (++r->element_depth_ > kMaxElementDepth)
+            return r->stop(fmt::format("XML elements nested deeper than {} levels", kMaxElementDepth));
+        r->start(local_name(name), atts);
     }
-    static void XMLCALL on_end(void* self, const char* name) { static_cast<mzml_reader*>(self)->end(local_name(name)); }
+    static void XMLCALL on_end(void* self, const char* name) {
+        auto* r = static_cast<mzml_reader*>(self);
+        if (!r->fatal_.empty()) return;
+        --r->element_depth_;
+        r->end(local_name(name));
+    }
+    static void XMLCALL on_entity_decl(void* self, const XML_Char* name, int, const XML_Char*, int, const XML_Char*,
+                                       const XML_Char*, const XML_Char*, const XML_Char*) {
+        static_cast<mzml_reader*>(self)->stop(fmt::format("entity declaration '{}' is not accepted", name ? name : ""));
+    }
     static void XMLCALL on_text(void* self, const char* s, int len) {
         auto* r = static_cast<mzml_reader*>(self);
         if (r->in_binary_) {
@@ -525,7 +543,7 @@ private:
     std::string group_id_;
     bool in_group_ = false, in_spectrum_ = false, in_precursor_ = false, in_selected_ = false, in_array_ = false,
          in_binary_ = false, have_precursor_ = false, have_charge_state_ = false, text_capture_ = false;
-    int precursor_count_ = 0, selected_count_ = 0, scan_depth_ = 0;
+    int precursor_count_ = 0, selected_count_ = 0, scan_depth_ = 0, element_depth_ = 0;
     uint64_t declared_length_ = 0;
     long record_line_ = 0;
 };

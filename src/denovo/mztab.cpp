@@ -155,6 +155,9 @@ mztab_file read_mztab(const std::string& path, const vocabulary& vocab) {
                 }
             }
         } else if (tag == "PSH") {
+            // One PSH per file: a second one would leave the column indices of the first
+            // pointing past its rows (a fuzz finding).
+            TRANOVA_CHECK(header.empty(), "{}:{}: a second PSH header row", path, lines.line());
             header.assign(fields.begin(), fields.end());
             for (size_t i = 0; i < header.size(); ++i) {
                 const std::string& h = header[i];

@@ -89,8 +89,10 @@ weight_file convert_single(const core::checkpoint& ck, const core::json_value& c
     for (auto& name : ck.names)
         if (name.rfind("encoder.", 0) != 0 && name.rfind("decoder.", 0) != 0)
             notes.push_back("dropped tensor " + name);
+    require_finite(wf.tensors, ck.path);
     // validate by binding (names, shapes)
     weight_file probe = wf;
+    probe.source = ck.path;
     (void)model_from_weights(std::move(probe));
     return wf;
 }
@@ -159,6 +161,7 @@ core::weights convert_crossnovo(const core::checkpoint& ck, const core::json_val
     notes.push_back(fmt::format("crossnovo: NAR decoder from {}, cross-decoder projection {} (seed {})", nar->str, init,
                                 seed));
     weight_file probe = wf;
+    probe.source = ck.path;
     (void)model_from_weights(std::move(probe));
     return to_core_weights(wf);
 }

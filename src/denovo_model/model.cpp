@@ -178,7 +178,9 @@ void bind_weights(denovo_model& m, const tensor_lookup& lookup, std::vector<std:
     binder b{lookup, bound};
     auto& c = m.cfg;
     tensor_view latent = b.require("encoder.latent_spectrum");
-    int d = int(latent.numel());
+    const int64_t d64 = latent.numel();
+    TRANOVA_CHECK(d64 > 0 && d64 <= 65536, "encoder.latent_spectrum has {} values (dim_model 1..65536)", d64);
+    int d = int(d64);
     c.dim_model = d;
     TRANOVA_CHECK(d % c.n_head == 0, "dim_model {} is not divisible by n_head {}", d, c.n_head);
     m.latent = latent.data;
@@ -188,7 +190,10 @@ void bind_weights(denovo_model& m, const tensor_lookup& lookup, std::vector<std:
     m.int_w = b.ptr("encoder.peak_encoder.int_encoder.weight", {d, 1});
     c.n_enc_layers = count_layers(b, "encoder.transformer_encoder.layers.");
     TRANOVA_CHECK(c.n_enc_layers > 0, "model weights have no encoder layers");
-    c.dim_feedforward = int(b.require("encoder.transformer_encoder.layers.0.linear1.weight").shape[0]);
+    tensor_view l1 = b.require("encoder.transformer_encoder.layers.0.linear1.weight");
+    TRANOVA_CHECK(l1.shape.size() == 2 && l1.shape[0] > 0 && l1.shape[0] <= (int64_t(1) << 20),
+                  "encoder.transformer_encoder.layers.0.linear1.weight: bad shape");
+    c.dim_feedforward = int(l1.shape[0]);
     const int ff = c.dim_feedforward;
     for (int i = 0; i < c.n_enc_layers; ++i) {
         std::string p = "encoder.transformer_encoder.layers." + std::to_string(i) + ".";
@@ -207,13 +212,15 @@ void bind_weights(denovo_model& m, const tensor_lookup& lookup, std::vector<std:
     bool want_ar = c.arch != model_arch::primenovo, want_nar = c.arch != model_arch::casanovo;
     if (want_ar) {
         tensor_view charge = b.require("ar_decoder.charge_encoder.weight");
-        TRANOVA_CHECK(charge.shape.size() == 2 && charge.shape[1] == d, "ar_decoder.charge_encoder.weight: bad shape");
+        TRANOVA_CHECK(charge.shape.size() == 2 && charge.shape[1] == d && charge.shape[0] >= 1 && charge.shape[0] <= 100,
+                      "ar_decoder.charge_encoder.weight: bad shape");
         c.max_charge = int(charge.shape[0]);
         m.ar_charge = charge.data;
         m.ar_pos = b.enc("ar_decoder.pos_encoder.", d);
         m.ar_mass = b.enc("ar_decoder.mass_encoder.", d);
         tensor_view fin = b.require("ar_decoder.final.weight");
-        m.ar_vocab = int(fin.shape[0]);
+        TRANOVA_CHECK(fin.shape.size() == 2, "ar_decoder.final.weight: bad shape");
+        m.ar_vocab = int(std::min<int64_t>(fin.shape[0], 1 << 20));
         TRANOVA_CHECK(m.ar_vocab == c.residues.size() + 2, "AR vocabulary {} != residues {} + padding + stop",
                       m.ar_vocab, c.residues.size());
         m.ar_final_w = b.ptr("ar_decoder.final.weight", {m.ar_vocab, d});
@@ -226,14 +233,16 @@ void bind_weights(denovo_model& m, const tensor_lookup& lookup, std::vector<std:
     }
     if (want_nar) {
         tensor_view charge = b.require("nar_decoder.charge_encoder.weight");
-        TRANOVA_CHECK(charge.shape.size() == 2 && charge.shape[1] == d, "nar_decoder.charge_encoder.weight: bad shape");
+        TRANOVA_CHECK(charge.shape.size() == 2 && charge.shape[1] == d && charge.shape[0] >= 1 && charge.shape[0] <= 100,
+                      "nar_decoder.charge_encoder.weight: bad shape");
         int mc = int(charge.shape[0]);
         c.max_charge = c.max_charge ? std::min(c.max_charge, mc) : mc;
         m.nar_charge = charge.data;
         m.nar_pos = b.enc("nar_decoder.pos_encoder.", d);
         m.nar_mass = b.enc("nar_decoder.mass_encoder.", d);
         tensor_view fin = b.require("nar_decoder.final.weight");
-        m.nar_vocab = int(fin.shape[0]);
+        TRANOVA_CHECK(fin.shape.size() == 2, "nar_decoder.final.weight: bad shape");
+        m.nar_vocab = int(std::min<int64_t>(fin.shape[0], 1 << 20));
         TRANOVA_CHECK(m.nar_vocab == c.residues.size() + 1, "CTC vocabulary {} != residues {} + blank", m.nar_vocab,
                       c.residues.size());
         m.nar_final_w = b.ptr("nar_decoder.final.weight", {m.nar_vocab, d});
@@ -250,9 +259,22 @@ void bind_weights(denovo_model& m, const tensor_lookup& lookup, std::vector<std:
     }
 }
 
+denovo_model bind_from_file(weight_file wf);
+
 }  // namespace
 
 denovo_model model_from_weights(weight_file wf) {
+    // Every problem below is about the file the weights came from: name it once here.
+    const std::string src = wf.source.empty() ? std::string("model weights") : wf.source;
+    try {
+        return bind_from_file(std::move(wf));
+    } catch (const tranova::error& e) {
+        throw tranova::error(fmt::format("{}: {}", src, e.what()), e.source_file().c_str(), e.source_line());
+    }
+}
+
+namespace {
+denovo_model bind_from_file(weight_file wf) {
     denovo_model m;
     m.cfg = config_from_weights(wf);
     m.storage = std::move(wf.tensors);
@@ -269,6 +291,7 @@ denovo_model model_from_weights(weight_file wf) {
         nullptr);
     return m;
 }
+}  // namespace
 
 denovo_model model_bind(const std::string& arch, const std::map<std::string, std::string>& config,
                         const tensor_lookup& lookup, std::vector<std::string>* bound) {

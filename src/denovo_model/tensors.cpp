@@ -6,6 +6,7 @@
 #include "util/error.hpp"
 #include "util/text.hpp"
 
+#include <cmath>
 #include <variant>
 
 namespace tranova::denovo_model {
@@ -14,6 +15,14 @@ tensor_map tensors_from_checkpoint(const core::checkpoint& ck) {
     tensor_map out;
     for (auto& [name, t] : ck.tensors) out.emplace(name, tensor{t.shape, t.data});
     return out;
+}
+
+void require_finite(const tensor_map& t, const std::string& where) {
+    for (auto& [name, x] : t)
+        for (size_t i = 0; i < x.data.size(); i++)
+            TRANOVA_CHECK(std::isfinite(x.data[i]),
+                          "{}: tensor '{}' holds a non-finite value ({} at flat index {}); refusing the weights", where,
+                          name, x.data[i], i);
 }
 
 tensor_map read_checkpoint_tensors(const std::string& path) { return tensors_from_checkpoint(core::checkpoint_read(path)); }
@@ -34,6 +43,7 @@ core::weights to_core_weights(const weight_file& wf) {
 
 weight_file from_core_weights(const core::weights& w) {
     weight_file wf;
+    wf.source = w.source;
     wf.arch = w.arch;
     for (auto& [k, v] : w.config) {
         if (auto* i = std::get_if<int64_t>(&v)) wf.config[k] = std::to_string(*i);

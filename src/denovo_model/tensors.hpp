@@ -30,10 +30,15 @@ using tensor_map = std::map<std::string, tensor>;
 
 // A model's weights in memory: arch, config fields (as text) and tensors.
 struct weight_file {
+    std::string source;                              // file it came from ("" when built); names errors
     std::string arch;                                // casanovo | primenovo | crossnovo
     std::map<std::string, std::string> config;       // config fields, as text
     tensor_map tensors;
 };
+
+// Throws tranova::error naming `where`, the tensor and the index of its first NaN or
+// infinite value, if any (a model with one computes nothing but NaN).
+void require_finite(const tensor_map& t, const std::string& where);
 
 // The tensors of a checkpoint (state_dict names unchanged).
 tensor_map tensors_from_checkpoint(const core::checkpoint& ck);

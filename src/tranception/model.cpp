@@ -149,7 +149,10 @@ core::weights model_weights_load(const std::string& path) {
                   path);
     core::checkpoint ck = core::checkpoint_read(path);
     std::vector<std::string> notes;
-    return core::convert_tranception(ck, core::json_parse_file(cfg.string()), notes);
+    core::weights w = core::convert_tranception(ck, core::json_parse_file(cfg.string()), notes);
+    w.source = ck.path;
+    w.require_finite(ck.path);  // a NaN weight would only show up as NaN scores later
+    return w;
 }
 
 model model_load(const std::string& path, core::linear_kernel kernel) {

@@ -11,9 +11,19 @@ namespace tranova {
 csv_reader::csv_reader(const std::string& path, char sep) : path_(path), sep_(sep) {
     fp_ = path == "-" ? stdin : std::fopen(path.c_str(), "r");
     TRANOVA_CHECK(fp_, "cannot open '{}': {}", path, std::strerror(errno));
+    // A throwing constructor runs no destructor: close the file here (a fuzz finding:
+    // every malformed header leaked a file descriptor).
+    struct close_on_throw {
+        std::FILE*& fp;
+        bool armed = true;
+        ~close_on_throw() {
+            if (armed && fp && fp != stdin) std::fclose(fp), fp = nullptr;
+        }
+    } guard{fp_};
     TRANOVA_CHECK(read_record(header_), "{}: empty file (no header line)", path);
     if (!header_.empty()) strip_utf8_bom(header_[0]);
     for (size_t i = 0; i < header_.size(); ++i) index_.emplace(header_[i], static_cast<int>(i));
+    guard.armed = false;
 }
 
 csv_reader::~csv_reader() {

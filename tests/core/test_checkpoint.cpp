@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -159,6 +160,44 @@ TEST_CASE("hostile and corrupt pickles give one-line errors", "[core][checkpoint
     CHECK_THAT(err_of([&] { read_zip("\x80\x02]."); }), Catch::Contains("not a dict"));
     // no data.pkl at all
     CHECK_THAT(err_of([&] { read_mem(make_zip({{"x/y", "z"}})); }), Catch::Contains("no data.pkl"));
+    // 200,000 nested lists / dicts (once a SIGSEGV in the recursive destruction): the
+    // nesting bound stops them with the offset; nothing recursive runs at any depth
+    const int deep = 200000;
+    std::string lists = "\x80\x02}(" + uni("w") + std::string(deep, ']') + std::string(deep - 1, 'a') + "u.";
+    CHECK_THAT(err_of([&] { read_zip(lists); }),
+               Catch::Contains("archive/data.pkl: bad pickle at offset") && Catch::Contains("nested deeper than 1000"));
+    std::string dicts = "\x80\x02}";
+    for (int i = 0; i < deep; i++) dicts += uni("k") + "}";
+    dicts += std::string(deep, 's') + ".";
+    CHECK_THAT(err_of([&] { read_zip(dicts); }), Catch::Contains("nested deeper than 1000"));
+    // 999 levels are fine (Python's pickler itself stops near 1000)
+    std::string ok = "\x80\x02}(" + uni("w") + std::string(999, ']') + std::string(998, 'a') + "u.";
+    CHECK_NOTHROW(read_zip(ok));
+    // a memo-made cycle (a list appended to itself) is bounded too, and never leaks
+    std::string cyc = lit("\x80\x02]q\x00");
+    for (int i = 0; i < 2000; i++) cyc += "h" + std::string(1, '\0') + "a";
+    CHECK_THAT(err_of([&] { read_zip(cyc + "."); }), Catch::Contains("nested deeper than 1000"));
+    // metadata: a dict holding itself 100 times would flatten to 100^6 entries
+    std::string selfref = lit("\x80\x02}(") + uni("state_dict") + "}" + uni("hp") + lit("}q\x00(");
+    for (int i = 0; i < 100; i++) selfref += uni("k" + std::to_string(i)) + lit("h\x00");
+    selfref += "uu.";
+    CHECK_THAT(err_of([&] { read_zip(selfref); }), Catch::Contains("metadata has more than 100000 entries"));
+    // one storage of 65,536 floats viewed by stride-0 tensors of 2^20 elements each: each
+    // view alone is allowed (16-fold), their total is bounded by the file size
+    const std::string stor64k = "(" + uni("storage") + "ctorch\nFloatStorage\n" + uni("0") + uni("cpu") +
+                                lit("J\x00\x00\x01\x00") + "tQ";
+    std::string views = lit("\x80\x02}(");
+    for (int i = 0; i < 10; i++)
+        views += uni("t" + std::to_string(i)) + kRebuild + "(" + stor64k + int1(0) + lit("J\x00\x00\x10\x00\x85") +
+                 lit("K\x00\x85\x89") + "ccollections\nOrderedDict\n)RtR";
+    views += "u.";
+    CHECK_THAT(err_of([&] { read_zip(views, {{"archive/data/0", std::string(4 * 65536, '\0')}}); }),
+               Catch::Contains("tensor 't5'") && Catch::Contains("views add up to more than 16 times"));
+    // object-count bound: 2.5 million empty lists, appended 500,000 at a time
+    std::string many = "\x80\x02]";
+    for (int i = 0; i < 5; i++) many += "(" + std::string(500000, ']') + "e";
+    many += ".";
+    CHECK_THAT(err_of([&] { read_zip(many); }), Catch::Contains("more than 2097152 objects"));
 }
 
 TEST_CASE("torch zip, safetensors and Lightning fixtures load", "[core][checkpoint]") {
@@ -251,9 +290,29 @@ TEST_CASE("corrupt files: truncation, wrong magic, byte flips never crash", "[co
     CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8)); }),
                Catch::Contains("tensor 'w' has 8 data bytes"));
     CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", 8)); }),
-               Catch::Contains("unsupported dtype Q4"));
+               Catch::Contains("unsupported dtype 'Q4'"));
     CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})", 8)); }),
                Catch::Contains("invalid JSON"));
+    // the byte ranges must tile the data area: no overlap, no gap, no trailing bytes
+    CHECK_NOTHROW(read_mem(st(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},)"
+                              R"("b":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}})", 8)));
+    CHECK_THAT(err_of([&] {
+                   read_mem(st(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                               R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8));
+               }),
+               Catch::Contains("tensor 'b' data [4, 8) overlaps tensor 'a'"));
+    CHECK_THAT(err_of([&] {
+                   read_mem(st(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                               R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})", 12));
+               }),
+               Catch::Contains("bytes [4, 8) belong to no tensor"));
+    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 12)); }),
+               Catch::Contains("trailing bytes"));
+    // dtype and byte count must agree (F64 x 2 = 16 bytes, not 8)
+    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}})", 8)); }),
+               Catch::Contains("tensor 'w' has 8 data bytes, shape [2] x float64 needs 16"));
+    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":3})", 8)); }),
+               Catch::Contains("__metadata__ is not an object"));
     std::vector<uint8_t> big = st("{}", 0);
     big[0] = 0xff, big[5] = 0x7f;
     big.resize(20);
@@ -318,6 +377,18 @@ TEST_CASE("tranception: both formats convert to bit-identical weights; shape che
     v99.format_version = 99;
     weights_write(dir + "/v99.h5", v99);
     CHECK_THAT(err_of([&] { weights_read(dir + "/v99.h5"); }), Catch::Contains("version 99 is not supported"));
+    // non-finite weights are refused at load, naming the file and the tensor; lookups of a
+    // read file name the file too
+    for (float bad_value : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+        weights nan = weights_read(dir + "/a.h5");
+        nan.get_mutable("blk.1.mlp_fc.bias", {128})[5] = bad_value;
+        weights_write(dir + "/nan.h5", nan);
+        CHECK_THAT(err_of([&] { weights_read(dir + "/nan.h5"); }),
+                   Catch::Contains(dir + "/nan.h5: tensor 'blk.1.mlp_fc.bias' holds a non-finite value") &&
+                       Catch::Contains("at flat index 5"));
+    }
+    CHECK_THAT(err_of([&] { r.get("no.such", {1}); }), Catch::StartsWith(dir + "/a.h5: tensor 'no.such' is missing"));
+    CHECK_THAT(err_of([&] { a.require_finite("ck.bin"); }), Catch::Equals("(no error)"));
     std::filesystem::remove_all(dir);
 
     // converter checks: wrong shape, missing tensor, unexpected tensor

@@ -98,6 +98,9 @@ TEST_CASE("mzTab reader accepts Casanovo v4 and v5 files", "[denovo][mztab]") {
     const std::string bad = (dir / "bad.mztab").string();
     std::ofstream(bad) << "PSH\tsequence\tspectra_ref\nPSM\tPEPK\n";
     CHECK_THROWS_WITH(read_mztab(bad), Catch::Contains("bad.mztab:2") && Catch::Contains("2 fields"));
+    // a second PSH row (its columns would index past the first header's rows)
+    std::ofstream(bad) << "PSH\tsequence\tspectra_ref\tcharge\nPSH\tsequence\tspectra_ref\nPSM\tPEPK\tms_run[1]:index=1\n";
+    CHECK_THROWS_WITH(read_mztab(bad), Catch::Contains("bad.mztab:2: a second PSH header row"));
     std::filesystem::remove_all(dir);
 }
 

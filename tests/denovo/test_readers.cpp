@@ -311,6 +311,28 @@ TEST_CASE("mzML: zlib, 32/64-bit arrays, charge fallbacks, problems", "[denovo][
     CHECK_THROWS_WITH(open_spectra(kData + "missing.mgf"), Catch::Contains("cannot open"));
 }
 
+TEST_CASE("mzML: hostile nesting and entity declarations are file errors", "[denovo][readers]") {
+    spectrum s;
+    auto drain = [&](const std::string& doc) {
+        auto r = mzml_from_memory(doc, "hostile.mzML");
+        while (r->next(s)) {
+        }
+    };
+    // 200,000 nested elements: stopped at level 257 with the line
+    std::string deep = "<mzML>";
+    for (int i = 0; i < 200000; ++i) deep += "<a>";
+    CHECK_THROWS_WITH(drain(deep), Catch::Contains("hostile.mzML:1: XML elements nested deeper than 256 levels"));
+    std::string ok = "<mzML>";
+    for (int i = 0; i < 200; ++i) ok += "<a>";
+    for (int i = 0; i < 200; ++i) ok += "</a>";
+    ok += "</mzML>";
+    CHECK_NOTHROW(drain(ok));
+    // an entity-expansion bomb never expands
+    std::string bomb = "<?xml version=\"1.0\"?>\n<!DOCTYPE mzML [\n<!ENTITY a \"aaaaaaaaaa\">\n"
+                       "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">\n]>\n<mzML>&b;</mzML>\n";
+    CHECK_THROWS_WITH(drain(bomb), Catch::Contains("hostile.mzML:3: entity declaration 'a' is not accepted"));
+}
+
 TEST_CASE("mzXML and referenceable parameter groups (fuzz seeds)", "[denovo][readers]") {
     const std::string fuzz = std::string(TRANOVA_TEST_DATA) + "/../../fuzz/denovo/corpus_mzml/";
     read_options all_levels;

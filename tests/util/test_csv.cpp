@@ -52,6 +52,10 @@ TEST_CASE("csv_reader errors on a missing file and an empty file", "[csv]") {
     CHECK_THROWS_AS(tranova::csv_reader("/nonexistent/x.csv"), tranova::error);
     auto path = write_temp("empty.csv", "");
     CHECK_THROWS_WITH(tranova::csv_reader(path), Catch::Contains("empty file"));
+    // a failed open leaks no descriptor (4096 > any usual `ulimit -n`)
+    auto quote = write_temp("unterminated.csv", "\"a,b\n");
+    for (int i = 0; i < 4096; i++) REQUIRE_THROWS_WITH(tranova::csv_reader(quote), Catch::Contains("unterminated"));
+    CHECK_NOTHROW(tranova::csv_reader(write_temp("ok.csv", "a\n")));
 }
 
 TEST_CASE("csv_escape quotes only when needed", "[csv]") {
