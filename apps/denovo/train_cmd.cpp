@@ -107,8 +107,9 @@ int main_denovo_train(int argc, char** argv) {
     dm::spectrum_set train, val;
     const dm::train_data_stats ts = dm::load_training_spectra(train_files, cfg, dopt, train);
     log::info("training files: {}", ts.summary());
-    if (!ts.first_untokenisable.empty()) log::warn("first untokenisable peptide: {}", ts.first_untokenisable);
-    TRANOVA_CHECK(!train.items.empty(), "{}: no usable training spectra ({})", train.source, ts.summary());
+    if (!ts.first_untokenisable.empty() && !train.items.empty()) log::warn("first untokenisable peptide: {}", ts.first_untokenisable);
+    TRANOVA_CHECK(!train.items.empty(), "{}: no usable training spectra: {}{}", train.source, ts.summary(),
+                  ts.first_untokenisable.empty() ? "" : "; first untokenisable peptide: " + ts.first_untokenisable);
     if (!val_files.empty()) {
         const dm::train_data_stats vs = dm::load_training_spectra(val_files, cfg, dopt, val);
         log::info("validation files: {}", vs.summary());
