@@ -191,7 +191,7 @@ core::train_summary run_denovo_training(trainable_model model, spectrum_set trai
     t2.warmup_steps = std::min(t2.warmup_steps, t2.max_steps);
     const bool stage2_started = topt.resume && std::filesystem::exists(core::train_state_path(topt.output));
     if (!stage2_started) {
-        t1.resume = topt.resume && std::filesystem::exists(core::train_state_path(t1.output));
+        t1.resume = topt.resume;  // stage 2 has not started: stage 1's state must exist
         denovo_task_options o1 = opt;
         o1.stage = 1;
         log::info("CrossNovo stage 1: {} steps -> {}", t1.max_steps, t1.output);
@@ -203,7 +203,9 @@ core::train_summary run_denovo_training(trainable_model model, spectrum_set trai
     denovo_task_options o2 = opt;
     o2.stage = 2;
     log::info("CrossNovo stage 2: {} steps -> {}", t2.max_steps, t2.output);
-    return run_stage(std::move(model), std::move(train), std::move(val), o2, t2);
+    core::train_summary s2 = run_stage(std::move(model), std::move(train), std::move(val), o2, t2);
+    s2.steps += t1.max_steps;  // both stages
+    return s2;
 }
 
 }  // namespace tranova::denovo_model

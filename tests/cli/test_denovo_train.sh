@@ -119,6 +119,7 @@ bad 1 "a casanovo model, not crossnovo" denovo train --arch crossnovo --init cas
 bad 1 "a primenovo model, not casanovo" denovo train --arch casanovo --init pn.h5 --train "$MGF"
 bad 1 "missing.mgf" denovo train --arch casanovo --init cas.h5 --train missing.mgf
 bad 1 "cannot resume" denovo train --arch casanovo --init cas.h5 --train "$MGF" --resume
+bad 1 "bad.h5.stage1.h5.state.h5: cannot resume" denovo train --arch crossnovo --init cross.h5 --train "$MGF" --resume
 bad 2 "--stage applies to --arch crossnovo only" denovo train --arch casanovo --init cas.h5 --train "$MGF" --stage 2
 bad 2 "--stage 2 needs --init" denovo train --arch crossnovo --train "$MGF" --stage 2
 bad 2 "--stage must be 1, 2 or both" denovo train --arch crossnovo --init cross.h5 --train "$MGF" --stage 3
