@@ -57,6 +57,9 @@ int main_denovo_train(int argc, char** argv) {
         ("mass-tol", po::value(&mass_tol)->default_value(50, "50"),
          "precursor vs peptide tolerance, ppm (isotopes of the model's range): other spectra are skipped")
         ("label-smoothing", po::value(&to.label_smoothing)->default_value(0.01f, "0.01"), "AR cross-entropy label smoothing")
+        ("val-recall", po::value(&to.val_recall)->default_value(256),
+         "validation spectra decoded greedily (AR beam 1 / CTC greedy) at each validation for the logged peptide "
+         "recall (0 = off)")
         ("dropout", po::value(&to.dropout)->default_value(0.0f, "0"), "dropout probability (PrimeNovo trains with 0.18)");
     cli::add_trainer_options(p, tf, 32);
     if (auto rc = p.parse(argc, argv)) return *rc;
@@ -70,6 +73,7 @@ int main_denovo_train(int argc, char** argv) {
     if (!(mass_tol > 0)) throw usage_error(fmt::format("--mass-tol {} must be > 0", mass_tol));
     if (!(to.label_smoothing >= 0 && to.label_smoothing < 1))
         throw usage_error(fmt::format("--label-smoothing {} outside [0, 1)", to.label_smoothing));
+    if (to.val_recall < 0) throw usage_error(fmt::format("--val-recall {} must be >= 0", to.val_recall));
     if (!(to.dropout >= 0 && to.dropout < 1)) throw usage_error(fmt::format("--dropout {} outside [0, 1)", to.dropout));
     if (!preset.empty() && preset != "casanovo" && preset != "primenovo")
         throw usage_error(fmt::format("--preset '{}': expected casanovo or primenovo", preset));

@@ -108,6 +108,7 @@ train_data_stats load_training_spectra(const std::vector<std::string>& paths, co
             }
             // as `denovo sequence`: float32 m/z, M = (m/z - 1.007276) * z in float32
             item.mass = (float(s.precursor_mz) - float(denovo::kProtonRounded)) * float(s.charge);
+            item.precursor_mz = float(s.precursor_mz);
             item.charge = s.charge;
             item.peptide = denovo::to_casanovo(pep);
             out.items.push_back(std::move(item));

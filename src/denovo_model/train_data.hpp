@@ -28,6 +28,7 @@ namespace tranova::denovo_model {
 struct labelled_spectrum {
     std::vector<float> peaks;       // (n, 2) preprocessed [m/z, intensity]
     float mass = 0;                 // precursor neutral mass, float32 as `denovo sequence` computes it
+    float precursor_mz = 0;         // float32
     int charge = 0;
     std::string peptide;            // canonical token string (N->C, I->L): the split key
     std::vector<int32_t> residues;  // residue indices of the model table, decoding order (C->N)

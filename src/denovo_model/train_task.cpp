@@ -2,6 +2,8 @@
 
 #include "core/ops_backward.hpp"
 #include "core/rng.hpp"
+#include "denovo_model/beam_search.hpp"
+#include "denovo_model/ctc.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -10,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <numeric>
 
 namespace tranova::denovo_model {
@@ -127,7 +130,63 @@ double denovo_task::validate() {
             items += l.items;
         }
     }
-    return items > 0 ? sum / items : NAN;
+    const double loss = items > 0 ? sum / items : NAN;
+    if (opt_.val_recall > 0) {
+        const int n = int(std::min(val_.items.size(), size_t(opt_.val_recall)));
+        log::info("validation: loss {:.4f}, peptide recall {:.4f} of {} spectra (greedy {})", loss,
+                  greedy_peptide_recall(model_.model, val_, opt_.stage, n), n,
+                  arch_ == model_arch::primenovo ? "CTC" : "AR beam 1");
+    }
+    return loss;
+}
+
+double greedy_peptide_recall(const denovo_model& m, const spectrum_set& s, int stage, int max_spectra) {
+    const int n = int(std::min(s.items.size(), size_t(std::max(0, max_spectra))));
+    if (n == 0) return NAN;
+    const int d = m.cfg.dim_model, Tn = m.cfg.nar_length;
+    beam_params bp;
+    bp.n_beams = 1;
+    bp.max_length = m.cfg.max_length;
+    bp.min_peptide_len = m.cfg.min_peptide_len;
+    bp.precursor_mass_tol = m.cfg.precursor_mass_tol;
+    bp.isotope_min = m.cfg.isotope_min;
+    bp.isotope_max = m.cfg.isotope_max;
+    const auto& toks = m.cfg.residues.tokens;
+    const int idx_i = int(std::find(toks.begin(), toks.end(), "I") - toks.begin());
+    const int idx_l = int(std::find(toks.begin(), toks.end(), "L") - toks.begin());
+    int hits = 0;
+    for (int i = 0; i < n; ++i) {
+        const labelled_spectrum& it = s.items[size_t(i)];
+        const int np = int(it.peaks.size() / 2), Tk = np + 1;
+        std::vector<float> memory(size_t(Tk) * d);
+        std::unique_ptr<bool[]> mask(new bool[size_t(Tk)]);
+        encoder_forward(m, it.peaks.data(), np, memory.data(), mask.get());
+        std::vector<int> pred;  // residue indices, decoding order
+        if (!m.has_ar()) {
+            std::vector<float> logits(size_t(Tn) * m.nar_vocab);
+            nar_forward(m, memory.data(), mask.get(), Tk, it.mass, it.charge, logits.data(), nullptr, nullptr);
+            pred = ctc_greedy(logits.data(), Tn, m.nar_vocab, m.nar_vocab - 1);
+        } else {
+            ar_memory am;
+            if (m.cfg.arch == model_arch::crossnovo && stage == 2) {
+                std::vector<float> logits(size_t(Tn) * m.nar_vocab), feats(size_t(Tn) * d), hm;
+                std::vector<unsigned char> hmask;
+                nar_forward(m, memory.data(), mask.get(), Tk, it.mass, it.charge, logits.data(), feats.data(), nullptr);
+                hybrid_memory(m, feats.data(), memory.data(), mask.get(), Tk, hm, hmask);
+                ar_prepare_memory(m, hm.data(), reinterpret_cast<const bool*>(hmask.data()), Tn + Tk, am);
+            } else {
+                ar_prepare_memory(m, memory.data(), mask.get(), Tk, am);
+            }
+            numpy_random rng(0);
+            const auto out = ar_beam_search(m, {{&am, it.mass, it.charge, it.precursor_mz}}, bp, rng);
+            if (!out.empty() && !out[0].empty())
+                for (int t : out[0][0].tokens) pred.push_back(t - 1);
+        }
+        for (int& t : pred)
+            if (t == idx_i) t = idx_l;  // labels are I -> L
+        hits += pred.size() == it.residues.size() && std::equal(pred.begin(), pred.end(), it.residues.begin());
+    }
+    return double(hits) / n;
 }
 
 void denovo_task::write_model(const std::string& path) {

@@ -34,7 +34,14 @@ struct denovo_task_options {
     float dropout = 0.0f;
     uint64_t seed = 1;               // epoch permutations
     int val_batch = 16;
+    int val_recall = 256;            // validation spectra decoded for the peptide recall note (0 = off)
 };
+
+// Peptide recall of greedy decoding (AR beam 1 with Casanovo's precursor filter; CTC greedy
+// collapse without mass control) on the first `max_spectra` items: the share whose
+// prediction is the label (I = L). CrossNovo: stage 1 decodes the AR over the encoder
+// memory, stage 2 over the hybrid memory.
+double greedy_peptide_recall(const denovo_model& m, const spectrum_set& s, int stage, int max_spectra);
 
 using spectra_batch = train_batch;  // (the task's train_batch method hides the type's name)
 
@@ -48,7 +55,8 @@ public:
     std::string unit() const override { return "spectra"; }
     core::batch_result train_batch(int64_t step, double progress, int64_t begin, int64_t end, int64_t batch_size,
                                    core::rng& data, core::rng& noise, core::data_cursor& cursor) override;
-    // Mean loss per item over the validation spectra: Casanovo CE per token, PrimeNovo CTC
+    // Mean loss per item over the validation spectra (also logs the greedy peptide recall of
+    // opt.val_recall of them): Casanovo CE per token, PrimeNovo CTC
     // per spectrum, CrossNovo the AR cross-entropy of the current stage per spectrum
     // (lambda changes during stage 1, so the AR part is what is comparable between steps).
     double validate() override;

@@ -43,6 +43,14 @@ expect_rc 0
 # training changed the weights
 [ "$(tensor_text cas.h5 'ar_decoder.final.weight')" != "$(tensor_text full.h5 'ar_decoder.final.weight')" ] && _pass || _fail "casanovo weights did not change"
 
+# validation on the fixture's own spectra: the converted Casanovo fixture decodes all 15 (beam 1)
+run "$TRANOVA" denovo train --arch casanovo --init cas.h5 "${COMMON[@]}" --val "$MGF" --max-steps 1 --lr 1e-7 -o rec.h5
+expect_rc 0
+expect_err "peptide recall 1.0000 of 15 spectra (greedy AR beam 1)"
+run "$TRANOVA" denovo train --arch primenovo --init pn.h5 "${COMMON[@]}" --val "$MGF" --max-steps 1 --lr 1e-7 --val-recall 4 -o rec2.h5
+expect_rc 0
+expect_err "of 4 spectra (greedy CTC)"
+
 # --stop-after then --resume == uninterrupted (tensors, predictions, log)
 run "$TRANOVA" "${CAS[@]}" --stop-after 4 -o cut.h5
 expect_rc 75
