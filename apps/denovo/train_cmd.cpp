@@ -20,10 +20,10 @@ int main_denovo_train(int argc, char** argv) {
     namespace po = cli::po;
     cli::parser p(
         {"tranova denovo train",
-         "--arch casanovo|primenovo|crossnovo --train FILES... [--val FILES... | --split 0.1] [--init MODEL.h5 | "
+         "--arch casanovo|primenovo|crossnovo --train FILES... [--labels PSMS...] [--val FILES... | --split 0.1] [--init MODEL.h5 | "
          "--config tiny|casanovo|primenovo] [--stage 1|2|both] [options] -o MODEL.h5",
-         "Train a de novo sequencing model on annotated spectra (MGF with SEQ=, or mzML/MGF read by the same readers "
-         "and peak preprocessing as 'denovo sequence'). casanovo: encoder + AR decoder, cross-entropy with label "
+         "Train a de novo sequencing model on annotated spectra (MGF with SEQ=, or mzML/MGF with peptides from "
+         "--labels), read by the same readers and peak preprocessing as 'denovo sequence'. casanovo: encoder + AR decoder, cross-entropy with label "
          "smoothing; primenovo: encoder + CTC decoder; crossnovo: stage 1 trains one encoder with both decoders, "
          "L = lambda L_AR + (1 - lambda) L_NAR with lambda rising linearly from 0 to 1 over the stage's steps; stage 2 "
          "trains the AR decoder over [stop-gradient(NAR features) ; encoder memory] with the encoder and NAR decoder "
@@ -38,7 +38,7 @@ int main_denovo_train(int argc, char** argv) {
           "--max-steps 200000 -o crossnovo.h5",
           "tranova denovo train --arch crossnovo --init crossnovo.h5.stage1.h5 --stage 2 --train a.mgf -o cn2.h5"}});
     std::string arch, init, config, preset, stage = "both";
-    std::vector<std::string> train_files, val_files;
+    std::vector<std::string> train_files, val_files, label_files;
     double split = 0.1, mass_tol = 50;
     dm::denovo_task_options to;
     cli::trainer_flags tf;
@@ -46,6 +46,9 @@ int main_denovo_train(int argc, char** argv) {
         ("arch", po::value(&arch)->value_name("casanovo|primenovo|crossnovo"), "model architecture")
         ("train", po::value(&train_files)->multitoken()->value_name("FILES"), "annotated spectra (.mgf with SEQ=, .mzML)")
         ("val", po::value(&val_files)->multitoken()->value_name("FILES"), "validation spectra instead of a --split")
+        ("labels", po::value(&label_files)->multitoken()->value_name("PSMS"),
+         "peptides for spectra without SEQ= (mzML, unannotated MGF): mzTab (spectra_ref index=/scan= of the ms_run "
+         "file, or the title) or CSV/TSV with columns peptide and index|scan|title [, file]")
         ("split", po::value(&split)->default_value(0.1, "0.1"), "share of the training peptides held out for validation")
         ("init", po::value(&init)->value_name("MODEL.h5"), "start from these weights (tranova convert, or a trained model)")
         ("config", po::value(&config)->value_name("SHAPE"),
@@ -108,6 +111,9 @@ int main_denovo_train(int argc, char** argv) {
     dopt.mass_tol_ppm = mass_tol;
     dopt.need_ar = a != dm::model_arch::primenovo;
     dopt.need_nar = a != dm::model_arch::casanovo;
+    dm::psm_labels labels;
+    for (const auto& f : label_files) labels.add_file(f);
+    if (!label_files.empty()) dopt.labels = &labels;
     dm::spectrum_set train, val;
     const dm::train_data_stats ts = dm::load_training_spectra(train_files, cfg, dopt, train);
     log::info("training files: {}", ts.summary());
@@ -121,6 +127,7 @@ int main_denovo_train(int argc, char** argv) {
     } else {
         dm::split_by_peptide(train, val, split, tf.opt.seed);
     }
+    if (!label_files.empty()) labels.check_all_used();
     TRANOVA_CHECK(!train.items.empty(), "{}: every spectrum went to the validation split", train.source);
     log::info("training on {} spectra, validating on {}", train.items.size(), val.items.size());
 

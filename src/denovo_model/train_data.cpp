@@ -1,14 +1,19 @@
 #include "denovo_model/train_data.hpp"
 
 #include "core/rng.hpp"
+#include "denovo/mztab.hpp"
+#include "denovo/source.hpp"
 #include "denovo/spectrum.hpp"
+#include "util/text.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <numeric>
 
@@ -42,6 +47,105 @@ denovo::vocabulary model_vocabulary(const model_config& cfg) {
 
 namespace {
 
+std::string file_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+
+std::string lower(std::string s) {
+    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+}  // namespace
+
+void psm_labels::put(const std::string& spectrum_file, const std::string& kind, const std::string& value,
+                     std::string peptide, const std::string& where) {
+    const std::string key = spectrum_file + "\t" + kind + "\t" + value;
+    auto [it, fresh] = by_key_.emplace(key, entry{peptide, files_.size() - 1});
+    TRANOVA_CHECK(fresh || it->second.peptide == peptide, "{}: two labels for spectrum {}={}{} ('{}' and '{}')", where,
+                  kind, value, spectrum_file.empty() ? "" : " of " + spectrum_file, it->second.peptide, peptide);
+}
+
+void psm_labels::add_file(const std::string& path) {
+    files_.push_back(path);
+    matched_.push_back(0);
+    const std::string ext = lower(std::filesystem::path(path).extension().string());
+    if (ext == ".mztab") {
+        const denovo::mztab_file f = denovo::read_mztab(path);
+        for (const denovo::psm& p : f.psms) {
+            const std::string pep = !p.sequence_text.empty() ? p.sequence_text : denovo::to_casanovo(p.tokens);
+            const std::string run = p.ms_run >= 1 && size_t(p.ms_run) <= f.ms_runs.size()
+                                        ? file_name(f.ms_runs[size_t(p.ms_run - 1)])
+                                        : std::string();
+            if (p.index >= 0) put(run, "index", std::to_string(p.index), pep, path);
+            else if (p.scan >= 0) put(run, "scan", std::to_string(p.scan), pep, path);
+            else if (!p.title.empty()) put(run, "title", p.title, pep, path);
+            else TRANOVA_FAIL("{}: PSM '{}' has neither an index/scan spectra_ref nor a title", path, pep);
+        }
+        TRANOVA_CHECK(!f.psms.empty(), "{}: no PSM rows", path);
+        return;
+    }
+    TRANOVA_CHECK(ext == ".csv" || ext == ".tsv", "{}: labels must be .mztab, .csv or .tsv", path);
+    denovo::line_source lines(denovo::open_file_source(path));
+    std::string_view line;
+    std::vector<std::string> header;
+    char sep = ',';
+    int c_pep = -1, c_key = -1, c_file = -1;
+    std::string kind;
+    long rows = 0;
+    while (lines.next(line)) {
+        if (trim(line).empty()) continue;
+        const std::string where = fmt::format("{}:{}", path, lines.line());
+        if (header.empty()) {
+            sep = line.find('\t') != std::string_view::npos ? '\t' : ',';
+            for (auto f : split(line, sep)) header.push_back(lower(std::string(trim(f))));
+            for (int i = 0; i < int(header.size()); ++i) {
+                const std::string& h = header[size_t(i)];
+                if (h == "peptide" || h == "sequence") c_pep = i;
+                else if (h == "file") c_file = i;
+                else if ((h == "index" || h == "scan" || h == "title") && c_key < 0) c_key = i, kind = h;
+            }
+            TRANOVA_CHECK(c_pep >= 0 && c_key >= 0, "{}: the header needs a 'peptide' (or 'sequence') column and one of "
+                          "'index', 'scan', 'title'", where);
+            continue;
+        }
+        TRANOVA_CHECK(line.find('"') == std::string_view::npos, "{}: quoted fields are not supported", where);
+        const auto f = split(line, sep);
+        TRANOVA_CHECK(f.size() == header.size(), "{}: {} fields, the header has {}", where, f.size(), header.size());
+        const std::string key(trim(f[size_t(c_key)])), pep(trim(f[size_t(c_pep)]));
+        long long v = 0;
+        TRANOVA_CHECK(kind == "title" || (parse_int(key, v) && v >= 0), "{}: {} '{}' is not a number", where, kind, key);
+        TRANOVA_CHECK(!pep.empty() && !key.empty(), "{}: empty {} or peptide", where, kind);
+        put(c_file >= 0 ? file_name(std::string(trim(f[size_t(c_file)]))) : std::string(), kind,
+            kind == "title" ? key : std::to_string(v), pep, where);
+        ++rows;
+    }
+    TRANOVA_CHECK(rows > 0, "{}: no label rows", path);
+}
+
+const std::string* psm_labels::find(const std::string& spectrum_file, long index, long scan, const std::string& title) {
+    const std::string name = file_name(spectrum_file);
+    for (const std::string& file : {name, std::string()}) {
+        for (const auto& [kind, value] : {std::pair<std::string, std::string>{"index", index >= 0 ? std::to_string(index) : ""},
+                                          {"scan", scan >= 0 ? std::to_string(scan) : ""},
+                                          {"title", title}}) {
+            if (value.empty()) continue;
+            const auto it = by_key_.find(file + "\t" + kind + "\t" + value);
+            if (it != by_key_.end()) {
+                ++matched_[it->second.file];
+                return &it->second.peptide;
+            }
+        }
+    }
+    return nullptr;
+}
+
+void psm_labels::check_all_used() const {
+    for (size_t i = 0; i < files_.size(); ++i)
+        TRANOVA_CHECK(matched_[i] > 0, "{}: no label matches a spectrum of the training or validation files (keys: the "
+                      "spectrum file's name with index=/scan=, or the title)", files_[i]);
+}
+
+namespace {
+
 // CTC can emit a target of length L in T positions only if L + (adjacent repeats) <= T.
 int ctc_positions_needed(const std::vector<int32_t>& t) {
     int n = int(t.size());
@@ -66,6 +170,8 @@ train_data_stats load_training_spectra(const std::vector<std::string>& paths, co
         long labelled = 0, returned = 0;
         while (reader->next(s)) {
             ++returned;
+            if (s.seq.empty() && opt.labels)
+                if (const std::string* l = opt.labels->find(path, s.index, s.scan, s.title)) s.seq = *l;
             if (s.seq.empty()) {
                 ++st.unlabelled;
                 continue;
@@ -115,10 +221,11 @@ train_data_stats load_training_spectra(const std::vector<std::string>& paths, co
             ++st.used;
         }
         const auto& rs = reader->stats();
-        st.records += rs.records;
+        st.records += rs.records - rs.other_level;  // MS1 (or other levels) of an mzML are not candidates
         st.reader_skipped += rs.skipped;
-        TRANOVA_CHECK(labelled > 0 || returned == 0, "{}: no spectrum has a SEQ= label ({} unlabelled); training needs "
-                      "annotated spectra", path, returned);
+        TRANOVA_CHECK(labelled > 0 || returned == 0, "{}: no spectrum has a SEQ= label{} ({} unlabelled); training needs "
+                      "annotated spectra", path, opt.labels && !opt.labels->empty() ? " or a label from --labels" : "",
+                      returned);
         out.source += (out.source.empty() ? "" : ", ") + path;
     }
     return st;

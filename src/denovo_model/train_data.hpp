@@ -19,6 +19,7 @@
 #include "denovo_model/train.hpp"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,10 +40,38 @@ struct spectrum_set {
     std::string source;  // files, for messages
 };
 
+// Peptide labels for spectra without SEQ= (mzML, unannotated MGF) from PSM files: an mzTab
+// (spectra_ref ms_run[k]:index=N or scan=N, the ms_run location's file name; or
+// opt_global_spectrum_title) or a CSV/TSV with a header naming `peptide` (or `sequence`) and
+// one of `index` (0-based MGF record / mzML index), `scan`, `title`, optionally `file` (a
+// spectrum file name; without it a label matches a spectrum of any file). A spectrum's own
+// SEQ= wins over a label file.
+class psm_labels {
+public:
+    void add_file(const std::string& path);  // throws naming FILE:LINE on a malformed row
+    bool empty() const { return by_key_.empty(); }
+    // The label of a spectrum of `spectrum_file` (by index, then scan, then title); nullptr if none.
+    const std::string* find(const std::string& spectrum_file, long index, long scan, const std::string& title);
+    // Throws naming the first label file that matched no spectrum.
+    void check_all_used() const;
+
+private:
+    struct entry {
+        std::string peptide;
+        size_t file = 0;
+    };
+    std::map<std::string, entry> by_key_;  // file name \t kind \t value
+    std::vector<std::string> files_;
+    std::vector<long> matched_;
+    void put(const std::string& spectrum_file, const std::string& kind, const std::string& value, std::string peptide,
+             const std::string& where);
+};
+
 struct train_data_options {
     std::string preset;              // peak preprocessing preset ("" = the model's)
     double mass_tol_ppm = 50;        // precursor vs peptide, any isotope in the model's range
     bool need_ar = true, need_nar = false;  // length limits to apply
+    psm_labels* labels = nullptr;    // labels for spectra without SEQ= (counts its matches)
 };
 
 // Per-reason counts of a load, for the log and tests.

@@ -106,6 +106,29 @@ expect_err "resuming from cncut.h5.state.h5 at step 2"
 run "$TRANOVA" denovo sequence --model cncut.h5 --spectra "$MGF" -o cncut.mztab --decoder hybrid
 cmp -s <(grep '^PSM' cn.mztab) <(grep '^PSM' cncut.mztab) && _pass || _fail "resumed crossnovo predicts differently"
 
+# Labels from PSM files: an mzTab (index= of the MGF; scan= of an mzML), a CSV by title
+grep -v '^SEQ=' "$MGF" > unlabelled.mgf
+run "$TRANOVA" denovo sequence --model cas.h5 --spectra unlabelled.mgf -o unlabelled.mztab
+expect_rc 0
+run "$TRANOVA" denovo train --arch casanovo --init cas.h5 --train unlabelled.mgf --batch-size 4 --seed 5 -t 2 --labels unlabelled.mztab --max-steps 1 -o lab.h5
+expect_rc 0
+expect_err "15 of 16 spectra used, 1 skipped (0 rejected by the reader, 1 unlabelled"
+MZML="$DATA/denovo/depthcharge_TMT10-Trial-8.mzML"
+run "$TRANOVA" denovo sequence --model cas.h5 --spectra "$MZML" -o mzml.mztab
+expect_rc 0
+# (the fixture's predictions do not fit these precursors: --mass-tol accepts them)
+run "$TRANOVA" denovo train --arch casanovo --init cas.h5 --train "$MZML" --labels mzml.mztab --mass-tol 1e6 --split 0 --max-steps 1 --batch-size 2 -o labz.h5
+expect_rc 0
+expect_err "4 of 4 spectra used"
+run "$TRANOVA" denovo train --arch casanovo --init cas.h5 --train "$MZML" --labels mzml.mztab --split 0 --max-steps 1 -q -o labz2.h5
+expect_rc 1
+expect_err "4 with a precursor mass that disagrees"
+expect_no_file labz2.h5
+printf 'Title,Peptide\n0,IAHYNKR\n2,C+57.021GHTNNIRPK\n7,HNSYTC[UNIMOD:4]EATHK\n' > labels.csv
+run "$TRANOVA" denovo train --arch casanovo --init cas.h5 --train unlabelled.mgf --labels labels.csv --split 0 --max-steps 1 -o labc.h5
+expect_rc 0
+expect_err "3 of 16 spectra used"
+
 # Bad inputs: one line, exit 1 (runtime) or 2 (usage), no model file.
 # (usage errors of nested commands add the dispatcher's "Try 'tranova denovo --help'." line)
 bad() {  # bad <rc> <expected stderr text> <args...>
@@ -117,11 +140,16 @@ bad() {  # bad <rc> <expected stderr text> <args...>
   fi
   head -1 "$WORK/.stderr" | grep -qF -- "$text" && _pass || _fail "first stderr line lacks '$text'"
 }
-grep -v '^SEQ=' "$MGF" > unlabelled.mgf
 bad 1 "unlabelled.mgf: no spectrum has a SEQ= label" denovo train --arch casanovo --init cas.h5 --train unlabelled.mgf
 sed 's/^SEQ=.*/SEQ=PEPS[Phospho]TIDEK/' "$MGF" > phospho.mgf
 bad 1 "cannot tokenise" denovo train --arch casanovo --init cas.h5 --train phospho.mgf
 bad 1 "phospho.mgf: record 0" denovo train --arch casanovo --init cas.h5 --train phospho.mgf
+printf 'index,peptide,file\n0,IAHYNKR,other.mgf\n' > other.csv
+bad 1 "other.csv: no label matches a spectrum" denovo train --arch casanovo --init cas.h5 --train "$MGF" --labels other.csv
+printf 'index,pep\n0,IAHYNKR\n' > nopep.csv
+bad 1 "nopep.csv:1: the header needs a 'peptide'" denovo train --arch casanovo --init cas.h5 --train "$MGF" --labels nopep.csv
+printf 'index,peptide\nx,IAHYNKR\n' > badidx.csv
+bad 1 "badidx.csv:2: index 'x' is not a number" denovo train --arch casanovo --init cas.h5 --train "$MGF" --labels badidx.csv
 bad 1 "no stage-1 training" denovo train --arch crossnovo --init cross.h5 --train "$MGF" --stage 2
 bad 1 "a casanovo model, not crossnovo" denovo train --arch crossnovo --init cas.h5 --train "$MGF" --stage 2
 bad 1 "a primenovo model, not casanovo" denovo train --arch casanovo --init pn.h5 --train "$MGF"
