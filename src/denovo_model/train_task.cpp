@@ -54,7 +54,9 @@ double denovo_task::epoch(const core::data_cursor& c) const {
     return double(c.epoch) + double(c.position) / double(train_.items.size());
 }
 
-denovo_task::losses denovo_task::run(const spectra_batch& b, float lambda, bool backward, const dropout_config& drop) {
+denovo_task::losses denovo_task::run(const spectra_batch& b, float lambda, bool backward, const dropout_config& drop,
+                                     batch_totals global) {
+    if (global.spectra <= 0) global = {double(b.B), casanovo_loss_items(b)};
     losses r;
     if (arch_ == model_arch::casanovo) {
         r.items = casanovo_loss_items(b);
@@ -63,16 +65,19 @@ denovo_task::losses denovo_task::run(const spectra_batch& b, float lambda, bool 
         r.items = primenovo_loss_items(b);
         r.loss = double(primenovo_loss(model_, ws_, b, backward, float(r.items), drop)) * r.items;
     } else {
-        // One unit for both terms: spectra. dloss = B makes the gradient B x (lambda CE_mean +
-        // (1 - lambda) CTC_mean), which the loop divides by the global B: on one rank exactly
-        // the batch loss PyTorch would form (CE mean over the batch's tokens, CTC mean over
-        // its spectra); over several ranks the CE is averaged per shard.
+        // One unit for both terms: spectra; the loop divides by the global batch's B. The
+        // loss PyTorch forms is lambda CE_sum / tokens + (1 - lambda) CTC_mean over the
+        // global batch, so the shard's CE sum is weighted by B_global / tokens_global (its
+        // share of the CE, in spectra) and the CTC by its spectra: the all-reduced gradient is
+        // exactly the global batch loss's, for any number of ranks.
+        const double tokens = casanovo_loss_items(b);
+        const double ar_items = global.tokens > 0 ? tokens * global.spectra / global.tokens : double(b.B);
         r.items = double(b.B);
-        const crossnovo_losses l =
-            crossnovo_loss(model_, ws_, b, opt_.stage, lambda, opt_.label_smoothing, backward, float(b.B), drop);
-        r.loss = double(l.total) * b.B;
-        r.ar = double(l.ar) * b.B;
+        const crossnovo_losses l = crossnovo_loss(model_, ws_, b, opt_.stage, lambda, opt_.label_smoothing, backward,
+                                                  float(ar_items), drop, float(b.B));
+        r.ar = double(l.ar) * ar_items;
         r.nar = double(l.nar) * b.B;
+        r.loss = opt_.stage == 1 ? double(lambda) * r.ar + (1.0 - double(lambda)) * r.nar : r.ar;
     }
     return r;
 }
@@ -82,6 +87,7 @@ core::batch_result denovo_task::train_batch(int64_t, double progress, int64_t be
     // Every rank walks the same epoch permutations and keeps its slice.
     const size_t n = train_.items.size();
     std::vector<size_t> idx;
+    batch_totals global;  // of the whole batch (CrossNovo's AR weight)
     for (int64_t i = 0; i < batch_size; ++i) {
         if (cursor.position >= int64_t(n)) {
             ++cursor.epoch;
@@ -94,6 +100,8 @@ core::batch_result denovo_task::train_batch(int64_t, double progress, int64_t be
             perm_epoch_ = cursor.epoch;
         }
         const size_t item = perm_[size_t(cursor.position++)];
+        global.spectra += 1;
+        global.tokens += double(train_.items[item].residues.size() + 1);  // residues + stop
         if (i >= begin && i < end) idx.push_back(item);
     }
     dropout_config drop;
@@ -105,7 +113,7 @@ core::batch_result denovo_task::train_batch(int64_t, double progress, int64_t be
     if (idx.empty()) return r;
     const bool ar = arch_ != model_arch::primenovo, ctc = arch_ != model_arch::casanovo;
     const spectra_batch b = make_batch(model_.model, train_, idx, ar, ctc);
-    const losses l = run(b, lambda, true, drop);
+    const losses l = run(b, lambda, true, drop, global);
     r.loss_sum = l.loss;
     r.loss_items = l.items;
     r.rate_items = double(b.B);
@@ -121,9 +129,9 @@ double denovo_task::validate() {
         std::vector<size_t> idx(std::min(size_t(opt_.val_batch), val_.items.size() - lo));
         std::iota(idx.begin(), idx.end(), lo);
         const spectra_batch b = make_batch(model_.model, val_, idx, ar, ctc);
-        const losses l = run(b, 1.0f, false, {});
+        const losses l = run(b, 1.0f, false, {}, {});
         if (arch_ == model_arch::crossnovo) {
-            sum += l.ar;
+            sum += l.ar;  // CE of the batch's tokens, weighted in spectra
             items += b.B;
         } else {
             sum += l.loss;

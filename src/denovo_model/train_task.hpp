@@ -78,7 +78,10 @@ private:
     struct losses {
         double loss = 0, items = 0, ar = 0, nar = 0;
     };
-    losses run(const spectra_batch& b, float lambda, bool backward, const dropout_config& drop);
+    struct batch_totals {
+        double spectra = 0, tokens = 0;  // of the global batch (0: this batch is the whole one)
+    };
+    losses run(const spectra_batch& b, float lambda, bool backward, const dropout_config& drop, batch_totals global);
 };
 
 // A fresh model of a named shape, weights drawn from `seed` (random_weights: N(0, 0.02)

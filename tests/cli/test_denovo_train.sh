@@ -106,6 +106,22 @@ expect_err "resuming from cncut.h5.state.h5 at step 2"
 run "$TRANOVA" denovo sequence --model cncut.h5 --spectra "$MGF" -o cncut.mztab --decoder hybrid
 cmp -s <(grep '^PSM' cn.mztab) <(grep '^PSM' cncut.mztab) && _pass || _fail "resumed crossnovo predicts differently"
 
+# Data parallel: CrossNovo stage 1 under mpirun -np 2 (uneven shards of 5) logs the losses of
+# one process (each term weighted by the global batch's items), within float rounding
+if "$TRANOVA" version | grep -q 'MPI: on'; then
+  export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
+  MP=(denovo train --arch crossnovo --init cross.h5 --train "$MGF" --batch-size 5 --max-steps 3 --stage 1 --val-recall 0 -t 1 -q)
+  run "$TRANOVA" "${MP[@]}" -o mp1.h5
+  expect_rc 0
+  run mpirun --allow-run-as-root -np 2 "$TRANOVA" "${MP[@]}" -o mp2.h5
+  expect_rc 0
+  paste <(cut -f3-5 mp1.h5.train.tsv) <(cut -f3-5 mp2.h5.train.tsv) | awk -F'\t' 'NR > 1 {
+    for (i = 1; i <= 3; ++i) { d = $i - $(i + 3); if (d < 0) d = -d; if (d > 1e-4 * (1 + $i)) bad = 1 } }
+    END {exit bad}' && _pass || _fail "mpirun -np 2 losses differ from one process"
+else
+  _fail "tranova built without MPI"
+fi
+
 # Labels from PSM files: an mzTab (index= of the MGF; scan= of an mzML), a CSV by title
 grep -v '^SEQ=' "$MGF" > unlabelled.mgf
 run "$TRANOVA" denovo sequence --model cas.h5 --spectra unlabelled.mgf -o unlabelled.mztab
