@@ -605,7 +605,8 @@ double primenovo_loss_items(const train_batch& b) { return double(b.B); }
 
 crossnovo_losses crossnovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, int stage,
                                 float lambda, float label_smoothing, bool backward, float dloss,
-                                const dropout_config& drop) {
+                                const dropout_config& drop, float dloss_nar) {
+    if (dloss_nar < 0.0f) dloss_nar = dloss;
     const denovo_model& m = t.model;
     TRANOVA_CHECK(m.has_ar() && m.has_nar() && m.cross_w, "crossnovo_loss needs a crossnovo model (arch '{}')",
                   arch_name(m.cfg.arch));
@@ -648,7 +649,8 @@ crossnovo_losses crossnovo_loss(trainable_model& t, train_workspace& ws, const t
     }
     out.ar = core::cross_entropy_forward_backward(backward ? ws.dlogits.data() : nullptr, ws.dec.logits,
                                                   ws.targets.data(), int(R), V, 0, label_smoothing, dloss * w_ar);
-    out.nar = ctc_of(m, ws, b, ws.nar.logits, backward && stage == 1 ? ws.dlogits_nar.data() : nullptr, dloss * w_nar);
+    out.nar = ctc_of(m, ws, b, ws.nar.logits, backward && stage == 1 ? ws.dlogits_nar.data() : nullptr,
+                     dloss_nar * w_nar);
     out.total = stage == 1 ? lambda * out.ar + (1.0f - lambda) * out.nar : out.ar;
     if (!backward) return out;
     if (stage == 1) {

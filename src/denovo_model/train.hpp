@@ -169,9 +169,11 @@ float primenovo_loss(trainable_model& t, train_workspace& ws, const train_batch&
 struct crossnovo_losses {
     float total = 0, ar = 0, nar = 0;
 };
+// `dloss` scales the gradient of the AR term, `dloss_nar` that of the NAR term (< 0: dloss),
+// so a data-parallel caller can weight each term by its own global item count.
 crossnovo_losses crossnovo_loss(trainable_model& t, train_workspace& ws, const train_batch& b, int stage,
                                 float lambda, float label_smoothing, bool backward, float dloss = 1.0f,
-                                const dropout_config& drop = {});
+                                const dropout_config& drop = {}, float dloss_nar = -1.0f);
 
 // What each loss averages over, for core::run_training's gradient sums (a train_task passes
 // dloss = these items of its shard, so the gradient is the sum; loss sum = mean x items):
