@@ -293,7 +293,11 @@ void check_against_inputs(const std::string& path, const std::string& label, con
 }
 }  // namespace
 
-void check_output_target(const std::string& path, const std::string& label) {
+namespace {
+// Checks `path` against the inputs and claims it as an output of this run. A second
+// claim of the same file passes when the first is rewritable or a reservation, else it is
+// a usage_error; `rewritable` makes the (first or existing) claim rewritable.
+void claim_output(const std::string& path, const std::string& label, bool rewritable) {
     if (exempt(path)) return;
     file_id id = identify(path);
     std::lock_guard lock(g_known_mutex);
@@ -301,7 +305,10 @@ void check_output_target(const std::string& path, const std::string& label) {
     if (!g_output_guard) return;
     for (auto& out : g_outputs)
         if (same_file(id, out.id)) {
-            if (out.rewritable) return;
+            if (rewritable || out.rewritable) {  // e.g. the command line's own claim of -o
+                out.rewritable = true;
+                return;
+            }
             if (out.reserved && out.id.canonical == id.canonical) {
                 out.reserved = false;
                 return;
@@ -309,22 +316,13 @@ void check_output_target(const std::string& path, const std::string& label) {
             throw usage_error(fmt::format("{} '{}' would be written twice in one run (also as '{}'): each output needs "
                                           "its own path", label, path, out.label));
         }
-    g_outputs.push_back({id, path});
+    g_outputs.push_back({id, path, false, rewritable});
 }
+}  // namespace
 
-void claim_rewritable_output(const std::string& path, const std::string& label) {
-    if (exempt(path)) return;
-    file_id id = identify(path);
-    std::lock_guard lock(g_known_mutex);
-    check_against_inputs(path, label, id);
-    if (!g_output_guard) return;
-    for (auto& out : g_outputs)
-        if (same_file(id, out.id)) {  // the command line's own claim of -o: now rewritable
-            out.rewritable = true;
-            return;
-        }
-    g_outputs.push_back({id, path, false, true});
-}
+void check_output_target(const std::string& path, const std::string& label) { claim_output(path, label, false); }
+
+void claim_rewritable_output(const std::string& path, const std::string& label) { claim_output(path, label, true); }
 
 void reserve_output(const std::string& path, const std::string& label) {
     check_output_target(path, label);
