@@ -19,7 +19,7 @@ H5LIB=$(pkg-config --libs hdf5-serial 2>/dev/null || echo "-L/usr/lib/x86_64-lin
 FLAGS=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$SRC/src" -I"$SRC/fuzz/denovo" -I"$SRC/fuzz/formats" $H5INC)
 LIB_SRCS=("$SRC"/src/denovo/{source,spectrum,mgf,mzml,peptide,preprocess,mztab}.cpp
-          "$SRC"/src/util/{log,text,csv,h5,output_file}.cpp
+          "$SRC"/src/util/{error,log,memory,text,csv,h5,output_file}.cpp
           "$SRC"/src/core/{checkpoint,json,weights}.cpp
           "$SRC"/src/msa/msa_io.cpp "$SRC"/src/retrieval/fasta_db.cpp)
 # The library sources are compiled once, as objects with fuzzer instrumentation only,
