@@ -1,6 +1,6 @@
 // The bodies of the de novo reader fuzz targets, shared by the libFuzzer entry points
 // (fuzz_mgf.cpp, fuzz_mzml.cpp) and the seed-corpus replay unit test
-// (tests/denovo/test_fuzz_replay.cpp). A tranova::error (malformed file) is an expected
+// (tests/fuzz/test_fuzz_replay.cpp). A tranova::error (malformed file) is an expected
 // outcome; anything else (crash, sanitizer report, other exception) is a bug.
 #pragma once
 

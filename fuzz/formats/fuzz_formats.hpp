@@ -17,6 +17,8 @@
 #include "util/csv.hpp"
 #include "util/error.hpp"
 
+#include "stored_zip.hpp"
+
 #include <unistd.h>
 
 #include <cstddef>
@@ -80,25 +82,7 @@ inline int fuzz_pickle_one(const uint8_t* data, size_t size) {
         for (int i = 0; i < 64; i++) bytes[i] = char(i * 7 + k);
         files.push_back({"archive/data/" + std::to_string(k), bytes});
     }
-    std::vector<uint8_t> z, cd;
-    auto put = [](std::vector<uint8_t>& v, uint64_t x, int n) {
-        for (int i = 0; i < n; i++) v.push_back((uint8_t)(x >> (8 * i)));
-    };
-    for (auto& [name, bytes] : files) {  // stored entries, CRC 0 (not checked)
-        uint64_t off = z.size();
-        put(z, 0x04034b50, 4), put(z, 20, 2), put(z, 0, 2), put(z, 0, 2), put(z, 0, 4), put(z, 0, 4);
-        put(z, bytes.size(), 4), put(z, bytes.size(), 4), put(z, name.size(), 2), put(z, 0, 2);
-        z.insert(z.end(), name.begin(), name.end());
-        z.insert(z.end(), bytes.begin(), bytes.end());
-        put(cd, 0x02014b50, 4), put(cd, 20, 2), put(cd, 20, 2), put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 4);
-        put(cd, 0, 4), put(cd, bytes.size(), 4), put(cd, bytes.size(), 4), put(cd, name.size(), 2), put(cd, 0, 2);
-        put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 4), put(cd, off, 4);
-        cd.insert(cd.end(), name.begin(), name.end());
-    }
-    uint64_t cd_off = z.size();
-    z.insert(z.end(), cd.begin(), cd.end());
-    put(z, 0x06054b50, 4), put(z, 0, 2), put(z, 0, 2), put(z, files.size(), 2), put(z, files.size(), 2);
-    put(z, cd.size(), 4), put(z, cd_off, 4), put(z, 0, 2);
+    const std::vector<uint8_t> z = make_stored_zip(files);
     return fuzz_checkpoint_one(z.data(), z.size());
 }
 

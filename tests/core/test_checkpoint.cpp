@@ -10,6 +10,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "stored_zip.hpp"  // the zip writer the pickle fuzzer uses
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -30,29 +32,6 @@ std::vector<uint8_t> slurp(const std::string& path) {
     return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), {});
 }
 
-// Minimal stored-entry zip writer (CRC left 0: the reader does not check it).
-std::vector<uint8_t> make_zip(const std::vector<std::pair<std::string, std::string>>& files) {
-    std::vector<uint8_t> z, cd;
-    auto put = [](std::vector<uint8_t>& v, uint64_t x, int n) {
-        for (int i = 0; i < n; i++) v.push_back((uint8_t)(x >> (8 * i)));
-    };
-    for (auto& [name, data] : files) {
-        uint64_t off = z.size();
-        put(z, 0x04034b50, 4), put(z, 20, 2), put(z, 0, 2), put(z, 0, 2), put(z, 0, 4), put(z, 0, 4);
-        put(z, data.size(), 4), put(z, data.size(), 4), put(z, name.size(), 2), put(z, 0, 2);
-        z.insert(z.end(), name.begin(), name.end());
-        z.insert(z.end(), data.begin(), data.end());
-        put(cd, 0x02014b50, 4), put(cd, 20, 2), put(cd, 20, 2), put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 4);
-        put(cd, 0, 4), put(cd, data.size(), 4), put(cd, data.size(), 4), put(cd, name.size(), 2), put(cd, 0, 2);
-        put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 2), put(cd, 0, 4), put(cd, off, 4);
-        cd.insert(cd.end(), name.begin(), name.end());
-    }
-    uint64_t cd_off = z.size();
-    z.insert(z.end(), cd.begin(), cd.end());
-    put(z, 0x06054b50, 4), put(z, 0, 2), put(z, 0, 2), put(z, files.size(), 2), put(z, files.size(), 2);
-    put(z, cd.size(), 4), put(z, cd_off, 4), put(z, 0, 2);
-    return z;
-}
 
 // Pickle building blocks (protocol 2).
 std::string uni(const std::string& s) { return "X" + std::string(1, (char)s.size()) + std::string(3, '\0') + s; }
@@ -81,7 +60,7 @@ checkpoint read_mem(const std::vector<uint8_t>& b, const std::string& label = "m
 checkpoint read_zip(const std::string& pkl, const std::vector<std::pair<std::string, std::string>>& extra = {}) {
     std::vector<std::pair<std::string, std::string>> files{{"archive/data.pkl", pkl}};
     files.insert(files.end(), extra.begin(), extra.end());
-    return read_mem(make_zip(files), "hand.pt");
+    return read_mem(tranova_fuzz::make_stored_zip(files), "hand.pt");
 }
 std::string err_of(const std::function<void()>& f) {
     try {
@@ -159,7 +138,7 @@ TEST_CASE("hostile and corrupt pickles give one-line errors", "[core][checkpoint
     CHECK_THAT(err_of([&] { read_zip("\x80\x02}"); }), Catch::Contains("truncated pickle"));
     CHECK_THAT(err_of([&] { read_zip("\x80\x02]."); }), Catch::Contains("not a dict"));
     // no data.pkl at all
-    CHECK_THAT(err_of([&] { read_mem(make_zip({{"x/y", "z"}})); }), Catch::Contains("no data.pkl"));
+    CHECK_THAT(err_of([&] { read_mem(tranova_fuzz::make_stored_zip({{"x/y", "z"}})); }), Catch::Contains("no data.pkl"));
     // 200,000 nested lists / dicts (once a SIGSEGV in the recursive destruction): the
     // nesting bound stops them with the offset; nothing recursive runs at any depth
     const int deep = 200000;
