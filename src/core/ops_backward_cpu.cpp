@@ -61,36 +61,7 @@ void embedding_backward(float* dtable, const float* dout, const int32_t* ids, in
     }
 }
 
-void layernorm_forward_train(float* out, float* mean, float* rstd, const float* inp,
-                             const float* weight, const float* bias, int N, int C, float eps) {
-    // The arithmetic of layernorm_forward (ops_cpu.cpp), so training and inference
-    // forwards give the same bits (tested).
-#pragma omp parallel for schedule(static) if (N * (long)C > 16384)
-    for (int i = 0; i < N; i++) {
-        const float* x = inp + (size_t)i * C;
-        float* y = out + (size_t)i * C;
-        float m = 0.0f;
-#pragma omp simd reduction(+ : m)
-        for (int c = 0; c < C; c++) m += x[c];
-        m /= C;
-        float var = 0.0f;
-#pragma omp simd reduction(+ : var)
-        for (int c = 0; c < C; c++) {
-            float d = x[c] - m;
-            var += d * d;
-        }
-        var /= C;
-        const float r = 1.0f / std::sqrt(var + eps);
-        for (int c = 0; c < C; c++) {
-            float v = (x[c] - m) * r;
-            if (weight) v *= weight[c];
-            if (bias) v += bias[c];
-            y[c] = v;
-        }
-        mean[i] = m;
-        rstd[i] = r;
-    }
-}
+// layernorm_forward_train shares layernorm_forward's code (ops_cpu.cpp): the same bits.
 
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                         const float* inp, const float* weight, const float* mean,

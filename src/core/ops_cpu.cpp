@@ -1,6 +1,7 @@
 // Fast CPU paths of the ops in ops.hpp: OpenMP over rows/batch/heads, OpenBLAS sgemm for
 // every matrix product. Shapes and semantics are documented in ops.hpp.
 #include "core/ops.hpp"
+#include "core/ops_backward.hpp"
 
 #include "core/linear.hpp"
 #include "core/linear_kernel.hpp"
@@ -41,8 +42,11 @@ void embedding_forward(float* out, const int32_t* ids, const float* table, int N
         std::memcpy(out + (size_t)i * C, table + (size_t)ids[i] * C, sizeof(float) * C);
 }
 
-void layernorm_forward(float* out, const float* inp, const float* weight, const float* bias,
-                       int N, int C, float eps) {
+namespace {
+// One layernorm for inference and training (same bits): mean/rstd, when not nullptr,
+// receive each row's statistics for the backward (ops_backward.hpp).
+void layernorm_rows(float* out, float* mean_out, float* rstd_out, const float* inp, const float* weight,
+                    const float* bias, int N, int C, float eps) {
 #pragma omp parallel for schedule(static) if (N * (long)C > 16384)
     for (int i = 0; i < N; i++) {
         const float* x = inp + (size_t)i * C;
@@ -67,7 +71,20 @@ void layernorm_forward(float* out, const float* inp, const float* weight, const 
             if (bias) v += bias[c];
             y[c] = v;
         }
+        if (mean_out) mean_out[i] = mean;
+        if (rstd_out) rstd_out[i] = rstd;
     }
+}
+}  // namespace
+
+void layernorm_forward(float* out, const float* inp, const float* weight, const float* bias,
+                       int N, int C, float eps) {
+    layernorm_rows(out, nullptr, nullptr, inp, weight, bias, N, C, eps);
+}
+
+void layernorm_forward_train(float* out, float* mean, float* rstd, const float* inp,
+                             const float* weight, const float* bias, int N, int C, float eps) {
+    layernorm_rows(out, mean, rstd, inp, weight, bias, N, C, eps);
 }
 
 void gemm(float* c, const float* a, const float* b, int M, int N, int K, bool trans_a,
