@@ -293,9 +293,7 @@ weights weights_read(const std::string& path) {
     for (hsize_t i = 0; i < info.num_attrs; i++) {
         h5_handle a(TRANOVA_H5_CHECK(H5Aopen_by_idx(f, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT),
                                      "{}: cannot open root attribute {}", path, i));
-        ssize_t n = H5Aget_name(a, 0, nullptr);
-        std::string name((size_t)std::max<ssize_t>(n, 0), '\0');
-        H5Aget_name(a, name.size() + 1, name.data());
+        const std::string name = h5_attr_name(a);
         config_value v = read_attr(a, name, path);
         if (name == "format") {
             auto* s = std::get_if<std::string>(&v);

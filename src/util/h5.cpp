@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -35,6 +36,13 @@ void h5_require_regular_file(const std::string& path) {
                                                 "regular file first"
                                               : "is a device or other special file, not an HDF5 file";
     TRANOVA_FAIL("cannot open '{}': it {}", path, what);
+}
+
+std::string h5_attr_name(hid_t attr) {
+    const ssize_t n = H5Aget_name(attr, 0, nullptr);
+    std::string name(static_cast<size_t>(std::max<ssize_t>(n, 0)), '\0');
+    if (n > 0) H5Aget_name(attr, name.size() + 1, name.data());
+    return name;
 }
 
 }  // namespace tranova

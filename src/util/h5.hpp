@@ -46,6 +46,9 @@ void h5_quiet();
 // is never opened (that would wait for a writer).
 void h5_require_regular_file(const std::string& path);
 
+// The name of an open attribute ("" if HDF5 cannot tell).
+std::string h5_attr_name(hid_t attr);
+
 }  // namespace tranova
 
 // TRANOVA_H5_CHECK(expr, "context {}", args...): throw tranova::error when an HDF5 call
