@@ -11,6 +11,12 @@ find_package(fmt REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HTSLIB REQUIRED IMPORTED_TARGET htslib)
 find_package(EXPAT REQUIRED)
+# MS-Numpress decoding of mzML arrays (Debian libmsnumpress-dev: no CMake or pkg-config file).
+find_path(TRANOVA_MSNUMPRESS_INCLUDE MSNumpress.hpp PATH_SUFFIXES libmsnumpress REQUIRED)
+find_library(TRANOVA_MSNUMPRESS_LIBRARY msnumpress REQUIRED)
+add_library(tranova_msnumpress INTERFACE)
+target_link_libraries(tranova_msnumpress INTERFACE ${TRANOVA_MSNUMPRESS_LIBRARY})
+target_include_directories(tranova_msnumpress SYSTEM INTERFACE ${TRANOVA_MSNUMPRESS_INCLUDE})
 # MPI (Debian's OpenMPI, libopenmpi-dev) for data-parallel training across processes;
 # optional: without it tranova trains in one process (src/core/dist.hpp).
 find_package(MPI COMPONENTS C QUIET)

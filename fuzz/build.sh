@@ -17,7 +17,7 @@ mkdir -p "$OUT/obj"
 H5INC=$(pkg-config --cflags-only-I hdf5-serial 2>/dev/null || echo -I/usr/include/hdf5/serial)
 H5LIB=$(pkg-config --libs hdf5-serial 2>/dev/null || echo "-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5")
 FLAGS=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -I"$SRC/src" -I"$SRC/fuzz/denovo" -I"$SRC/fuzz/formats" $H5INC)
+       -I"$SRC/src" -I"$SRC/fuzz/denovo" -I"$SRC/fuzz/formats" -I/usr/include/libmsnumpress $H5INC)
 LIB_SRCS=("$SRC"/src/denovo/{source,spectrum,mgf,mzml,peptide,preprocess,mztab}.cpp
           "$SRC"/src/util/{error,log,memory,text,csv,h5,output_file}.cpp
           "$SRC"/src/core/{checkpoint,json,weights}.cpp
@@ -39,6 +39,6 @@ TARGETS=("$@")
 [[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=("${ALL[@]}")
 for t in "${TARGETS[@]}"; do
   area=${AREA[$t]:-formats}
-  "$CXX" "${FLAGS[@]}" "$SRC/fuzz/$area/fuzz_$t.cpp" "${OBJ[@]}" -o "$OUT/fuzz_$t" -lfmt -lexpat -lz -lhts $H5LIB
+  "$CXX" "${FLAGS[@]}" "$SRC/fuzz/$area/fuzz_$t.cpp" "${OBJ[@]}" -o "$OUT/fuzz_$t" -lfmt -lexpat -lmsnumpress -lz -lhts $H5LIB
   echo "built: $OUT/fuzz_$t"
 done

@@ -181,7 +181,7 @@ int main_denovo_sequence(int argc, char** argv) {
     sequence_options o;
     p.options().add_options()
         ("model,m", po::value(&o.model)->required(), "weight file (.h5) from tranova convert")
-        ("spectra,s", po::value(&o.spectra)->required(), "MS/MS spectra (.mgf, .mzML)")
+        ("spectra,s", po::value(&o.spectra)->required(), "MS/MS spectra (.mgf, .mzML, .mzXML; gzip-compressed .gz too; mzML arrays may use MS-Numpress)")
         ("output,o", po::value(&o.output)->required(), "output mzTab")
         ("decoder", po::value(&o.decoder), "ar | nar | hybrid (default: from the model: casanovo ar, primenovo nar, "
                                            "crossnovo hybrid)")
@@ -248,8 +248,7 @@ int main_denovo_sequence(int argc, char** argv) {
     dn::read_options ro;
     ro.max_charge = m.cfg.max_charge;
     auto reader = dn::open_spectra(o.spectra, ro);
-    std::string ext = std::filesystem::path(o.spectra).extension().string();
-    bool is_mgf = to_upper(ext) == ".MGF";
+    bool is_mgf = dn::spectrum_format_of(o.spectra) == dn::spectrum_format::mgf;
 
     dn::mztab_metadata meta;
     // Paths go into tab-separated MTD lines: a tab or newline in a name must not split them.

@@ -1,12 +1,15 @@
 // Streaming mzML (and mzXML) reader on expat: the file is fed to the parser in 1 MiB
 // chunks and finished spectra are queued, so memory stays at one chunk plus the spectra
-// of that chunk. Binary arrays: base64, optional zlib, 32/64-bit float or integer.
+// of that chunk. Binary arrays: base64, optional zlib, 32/64-bit float or integer, or
+// MS-Numpress (linear, pic, slof; each optionally followed by zlib) through Debian's
+// libmsnumpress.
 #include "denovo/source.hpp"
 #include "denovo/spectrum.hpp"
 
 #include "util/error.hpp"
 #include "util/text.hpp"
 
+#include <MSNumpress.hpp>
 #include <expat.h>
 #include <zlib.h>
 
@@ -107,12 +110,62 @@ struct cv_param {
 
 enum class array_kind { unknown, mz, intensity, other };
 
+// MS-Numpress codecs (PSI-MS MS:1002312-1002314; MS:1002746-1002748 add zlib after them).
+enum class numpress_codec { none, linear, pic, slof };
+
+// Decodes a Numpress byte string meant to hold `max_values` doubles. Returns false with
+// `why` set on corrupt data; the library signals corruption by throwing a const char*.
+bool numpress_decode(numpress_codec codec, const std::string& in, uint64_t max_values, std::vector<double>& out,
+                     std::string& why) {
+    namespace np = ms::numpress::MSNumpress;
+    const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+    const size_t n = in.size();
+    out.clear();
+    if (n == 0) return true;
+    // Output bounds from the codec definitions: linear and slof start with an 8-byte
+    // fixed point (linear then holds >= 2 values in 4+ bytes), pic needs >= half a byte per value.
+    size_t cap = 0;
+    if (codec == numpress_codec::slof) cap = n >= 8 ? (n - 8) / 2 : 0;
+    else if (codec == numpress_codec::linear) cap = n >= 8 ? (n - 8) * 2 + 2 : 0;
+    else cap = n * 2;
+    if (codec != numpress_codec::pic && n < 8) {
+        why = "truncated MS-Numpress array";
+        return false;
+    }
+    // A Numpress integer takes at most 4.5 bytes: anything longer cannot hold the
+    // declared number of values and would only make us allocate for garbage.
+    if (n > max_values * 5 + 16) {
+        why = "MS-Numpress array longer than defaultArrayLength allows";
+        return false;
+    }
+    out.resize(cap);
+    size_t got = 0;
+    try {
+        if (codec == numpress_codec::linear) got = np::decodeLinear(p, n, out.data());
+        else if (codec == numpress_codec::pic) got = np::decodePic(p, n, out.data());
+        else got = np::decodeSlof(p, n, out.data());
+    } catch (const char* e) {
+        why = "corrupt MS-Numpress data: " + std::string(trim(e));
+        return false;
+    } catch (...) {
+        why = "corrupt MS-Numpress data";
+        return false;
+    }
+    if (got > cap) {  // (size_t)-1 for a linear array of 5..7 bytes
+        why = "corrupt MS-Numpress data";
+        return false;
+    }
+    out.resize(got);
+    return true;
+}
+
 struct binary_array {
     array_kind kind = array_kind::unknown;
     int width = 0;          // bytes per value
     bool is_int = false;
     bool zlib = false;
-    bool unsupported = false;  // numpress or another compression
+    numpress_codec numpress = numpress_codec::none;
+    bool unsupported = false;  // another compression (mzXML)
     std::string encoded;
     bool big_endian = false;   // mzXML network order
 };
@@ -363,9 +416,12 @@ private:
             else if (acc == "MS:1000514") array_.kind = array_kind::mz;
             else if (acc == "MS:1000515") array_.kind = array_kind::intensity;
             else if (acc == "MS:1000513" || acc == "MS:1000786" || acc == "MS:1000820") array_.kind = array_kind::other;
-            else if (acc == "MS:1002312" || acc == "MS:1002313" || acc == "MS:1002314" || acc == "MS:1002746" ||
-                     acc == "MS:1002747" || acc == "MS:1002748")
-                array_.unsupported = true;  // MS-Numpress
+            else if (acc == "MS:1002312") array_.numpress = numpress_codec::linear;
+            else if (acc == "MS:1002313") array_.numpress = numpress_codec::pic;
+            else if (acc == "MS:1002314") array_.numpress = numpress_codec::slof;
+            else if (acc == "MS:1002746") array_.numpress = numpress_codec::linear, array_.zlib = true;
+            else if (acc == "MS:1002747") array_.numpress = numpress_codec::pic, array_.zlib = true;
+            else if (acc == "MS:1002748") array_.numpress = numpress_codec::slof, array_.zlib = true;
             return;
         }
         if (acc == "MS:1000511") {
@@ -403,6 +459,14 @@ private:
                 return false;
             }
             bytes.swap(raw);
+        }
+        if (a.numpress != numpress_codec::none) {
+            std::string why;
+            if (!numpress_decode(a.numpress, bytes, n_expected, vals, why)) {
+                set_bad(why);
+                return false;
+            }
+            return true;
         }
         if (a.width == 0) {
             set_bad("binary array without a data type");
@@ -453,7 +517,6 @@ private:
     void decode_array() {
         if (!bad_.empty() || array_.kind == array_kind::other || array_.kind == array_kind::unknown) return;
         if (!wanted_level()) return;  // don't spend time on MS1 arrays
-        if (array_.unsupported) return set_bad("unsupported binary compression (MS-Numpress)");
         if (declared_length_ > kMaxArrayLength) return set_bad("defaultArrayLength too large");
         std::vector<double>& vals = scratch_;
         if (!decode_raw(array_, declared_length_, vals)) return;

@@ -1,4 +1,4 @@
-// Byte sources for the streaming readers: a file (fread in 4 MiB chunks) or a memory
+// Byte sources for the streaming readers: a file (fread in 4 MiB chunks; gzip through zlib) or a memory
 // buffer, and a line splitter over them that keeps one buffer and counts lines.
 #pragma once
 
@@ -18,7 +18,10 @@ public:
     virtual size_t read(char* buf, size_t n) = 0;
 };
 
+// A file, decompressed on the fly when it starts with the gzip magic bytes (gzip or
+// BGZF, whatever the file name says).
 std::unique_ptr<byte_source> open_file_source(const std::string& path);
+bool is_gzip_file(const std::string& path);
 std::unique_ptr<byte_source> memory_source(std::string data);
 
 class line_source {

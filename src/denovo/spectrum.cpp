@@ -37,15 +37,20 @@ void spectrum_reader::problem(const std::string& msg) {
     }
 }
 
-std::unique_ptr<spectrum_reader> open_spectra(const std::string& path, const read_options& opt) {
+spectrum_format spectrum_format_of(const std::string& path) {
     std::string lower;
     for (char c : path) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     auto ends = [&](std::string_view suf) {
         return lower.size() >= suf.size() && lower.compare(lower.size() - suf.size(), suf.size(), suf) == 0;
     };
-    if (ends(".mgf")) return open_mgf(path, opt);
-    if (ends(".mzml") || ends(".mzxml")) return open_mzml(path, opt);
-    TRANOVA_FAIL("{}: unknown spectrum file type (expected .mgf, .mzML or .mzXML)", path);
+    if (ends(".gz")) lower.resize(lower.size() - 3);
+    if (ends(".mgf")) return spectrum_format::mgf;
+    if (ends(".mzml") || ends(".mzxml")) return spectrum_format::mzml;
+    TRANOVA_FAIL("{}: unknown spectrum file type (expected .mgf, .mzML or .mzXML, optionally .gz)", path);
+}
+
+std::unique_ptr<spectrum_reader> open_spectra(const std::string& path, const read_options& opt) {
+    return spectrum_format_of(path) == spectrum_format::mgf ? open_mgf(path, opt) : open_mzml(path, opt);
 }
 
 std::vector<spectrum> read_all_spectra(const std::string& path, const read_options& opt, read_stats* stats) {

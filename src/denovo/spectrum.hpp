@@ -75,8 +75,15 @@ protected:
     read_stats stats_;
 };
 
-// Opens an MGF, mzML or mzXML reader by the file extension (case-insensitive, `.gz` not
-// supported). Throws tranova::error for an unknown extension or an unreadable file.
+enum class spectrum_format { mgf, mzml };
+// The format named by the file extension, case-insensitive, after a trailing `.gz`
+// (`run.mgf.gz`, `run.mzML.gz`); mzXML is read by the mzML reader. Throws
+// tranova::error for any other extension.
+spectrum_format spectrum_format_of(const std::string& path);
+
+// Opens an MGF, mzML or mzXML reader by the file extension (spectrum_format_of); gzip-
+// compressed content is recognised by its magic bytes and read on the fly. Throws
+// tranova::error for an unknown extension or an unreadable file.
 std::unique_ptr<spectrum_reader> open_spectra(const std::string& path, const read_options& opt = {});
 std::unique_ptr<spectrum_reader> open_mgf(const std::string& path, const read_options& opt = {});
 std::unique_ptr<spectrum_reader> open_mzml(const std::string& path, const read_options& opt = {});

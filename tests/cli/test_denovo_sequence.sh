@@ -58,6 +58,20 @@ expect_rc 0
 run "$TRANOVA" denovo sequence --model pn.h5 --spectra "$DATA/denovo/depthcharge_TMT10-Trial-8.mzML" -o mzml.mztab
 expect_rc 0
 if grep -q 'ms_run\[1\]:scan=' mzml.mztab; then _pass; else _fail "mzML spectra_ref not scan="; fi
+# gzip-compressed MGF and mzML give the same PSMs as the plain files (only the MTD run path differs)
+gzip -c "$MGF" > sample.mgf.gz
+gzip -c "$DATA/denovo/depthcharge_TMT10-Trial-8.mzML" > tmt.mzML.gz
+run "$TRANOVA" denovo sequence --model cas.h5 --spectra sample.mgf.gz -o ar_gz.mztab --threads 2
+expect_rc 0
+if diff <(grep '^PS[MH]' ar.mztab) <(grep '^PS[MH]' ar_gz.mztab) > /dev/null; then _pass; else _fail "gzip MGF PSMs differ"; fi
+run "$TRANOVA" denovo sequence --model pn.h5 --spectra tmt.mzML.gz -o mzml_gz.mztab
+expect_rc 0
+if diff <(grep '^PS[MH]' mzml.mztab) <(grep '^PS[MH]' mzml_gz.mztab) > /dev/null; then _pass; else _fail "gzip mzML PSMs differ"; fi
+head -c 3000 sample.mgf.gz > cut.mgf.gz
+run "$TRANOVA" denovo sequence --model cas.h5 --spectra cut.mgf.gz -o cut.mztab --quiet
+expect_rc 1
+expect_err "cut.mgf.gz: truncated gzip data"
+expect_no_file cut.mztab
 
 # the random-weight fixture checkpoints (safetensors: n_head from --config) convert and run
 echo '{"n_head": 4}' > heads.json

@@ -55,6 +55,9 @@ struct spec {
     std::vector<double> mz{100.5, 200.25, 300.125};
     std::vector<double> intensity{10, 20, 30};
     bool f64_mz = true, f32_in = true, zlib = false;
+    // Whole <binaryDataArray> elements to use instead of the ones built from mz/intensity
+    // (other encodings, e.g. MS-Numpress, made by the test itself).
+    std::string mz_array_xml, intensity_array_xml;
 };
 
 inline std::string array_xml(const std::vector<double>& v, bool f64, bool zlib, const char* kind_acc, const char* kind_name) {
@@ -86,8 +89,9 @@ inline std::string document(const std::vector<spec>& spectra) {
             s += "</selectedIon></selectedIonList></precursor></precursorList>\n";
         }
         s += "<binaryDataArrayList count=\"2\">\n";
-        s += array_xml(sp.mz, sp.f64_mz, sp.zlib, "MS:1000514", "m/z array");
-        s += array_xml(sp.intensity, !sp.f32_in, sp.zlib, "MS:1000515", "intensity array");
+        s += !sp.mz_array_xml.empty() ? sp.mz_array_xml : array_xml(sp.mz, sp.f64_mz, sp.zlib, "MS:1000514", "m/z array");
+        s += !sp.intensity_array_xml.empty() ? sp.intensity_array_xml
+                                             : array_xml(sp.intensity, !sp.f32_in, sp.zlib, "MS:1000515", "intensity array");
         s += "</binaryDataArrayList></spectrum>\n";
     }
     s += "</spectrumList></run></mzML>\n";

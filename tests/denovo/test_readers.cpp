@@ -3,7 +3,14 @@
 #include "mzml_builder.hpp"
 #include "util/error.hpp"
 
+#include <MSNumpress.hpp>
 #include <catch2/catch.hpp>
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
 
 using namespace tranova::denovo;
 
@@ -359,4 +366,148 @@ TEST_CASE("mzXML and referenceable parameter groups (fuzz seeds)", "[denovo][rea
     CHECK(read_all_spectra(fuzz + "synthetic.mzXML", all_levels, &st).size() == 1);
     CHECK(st.records == 2);  // the MS1 scan, with the MS2 scan nested in it
     CHECK(st.other_level == 1);
+}
+
+namespace {
+
+// One MS-Numpress <binaryDataArray>: codec accession (MS:1002312..14, or 1002746..48 with
+// zlib after the codec), values encoded by the reference library.
+std::string numpress_array(const std::vector<double>& v, const std::string& acc, const char* kind_acc) {
+    namespace np = ms::numpress::MSNumpress;
+    std::vector<unsigned char> enc;
+    if (acc == "MS:1002312" || acc == "MS:1002746") np::encodeLinear(v, enc, np::optimalLinearFixedPoint(v.data(), v.size()));
+    else if (acc == "MS:1002313" || acc == "MS:1002747") np::encodePic(v, enc);
+    else np::encodeSlof(v, enc, np::optimalSlofFixedPoint(v.data(), v.size()));
+    std::string raw(enc.begin(), enc.end());
+    if (acc >= "MS:1002746") {
+        uLongf n = compressBound(raw.size());
+        std::string z(n, '\0');
+        compress(reinterpret_cast<Bytef*>(z.data()), &n, reinterpret_cast<const Bytef*>(raw.data()), raw.size());
+        z.resize(n);
+        raw = z;
+    }
+    const std::string b64 = mzml_test::base64(raw);
+    return "<binaryDataArray encodedLength=\"" + std::to_string(b64.size()) + "\">" +
+           R"(<cvParam cvRef="MS" accession="MS:1000523" name="64-bit float" value=""/>)" +
+           "<cvParam cvRef=\"MS\" accession=\"" + acc + "\" name=\"MS-Numpress\" value=\"\"/>" +
+           "<cvParam cvRef=\"MS\" accession=\"" + kind_acc + "\" name=\"array\" value=\"\"/>" + "<binary>" + b64 +
+           "</binary></binaryDataArray>\n";
+}
+
+std::string gzip_text(const std::string& text, const std::string& path) {
+    gzFile g = gzopen(path.c_str(), "wb");
+    REQUIRE(g);
+    REQUIRE(gzwrite(g, text.data(), static_cast<unsigned>(text.size())) == static_cast<int>(text.size()));
+    REQUIRE(gzclose(g) == Z_OK);
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("mzML: MS-Numpress arrays (linear, pic, slof; with and without zlib) decode to the plain values",
+          "[denovo][readers][numpress]") {
+    // Real peaks: the MS2 spectra of the depthcharge TMT10 file, re-encoded by libmsnumpress.
+    auto plain = read_all_spectra(kData + "depthcharge_TMT10-Trial-8.mzML");
+    REQUIRE(plain.size() == 4);
+    const std::vector<std::pair<std::string, std::string>> codecs = {
+        {"MS:1002312", "MS:1002313"}, {"MS:1002312", "MS:1002314"}, {"MS:1002746", "MS:1002747"}, {"MS:1002746", "MS:1002748"}};
+    for (const auto& [mz_acc, in_acc] : codecs) {
+        std::vector<mzml_test::spec> specs;
+        for (size_t i = 0; i < plain.size(); ++i) {
+            mzml_test::spec sp;
+            sp.id = "scan=" + std::to_string(i + 1);
+            sp.mz = plain[i].mz;
+            sp.intensity.assign(plain[i].intensity.begin(), plain[i].intensity.end());
+            sp.mz_array_xml = numpress_array(sp.mz, mz_acc, "MS:1000514");
+            sp.intensity_array_xml = numpress_array(sp.intensity, in_acc, "MS:1000515");
+            specs.push_back(sp);
+        }
+        INFO(mz_acc << " + " << in_acc);
+        auto r = mzml_from_memory(mzml_test::document(specs), "numpress.mzML");
+        auto v = all(*r);
+        REQUIRE(v.size() == plain.size());
+        const bool slof = in_acc == "MS:1002314" || in_acc == "MS:1002748";
+        for (size_t i = 0; i < v.size(); ++i) {
+            REQUIRE(v[i].mz.size() == plain[i].mz.size());
+            for (size_t k = 0; k < v[i].mz.size(); ++k) {
+                // Linear prediction keeps m/z to the fixed point's resolution (< 1e-6 Th here).
+                CHECK(std::abs(v[i].mz[k] - plain[i].mz[k]) < 1e-6);
+                // pic rounds to integers; slof keeps ~4 significant digits of log(1 + x).
+                const double want = plain[i].intensity[k];
+                const double tol = slof ? 5e-4 * want + 1e-3 : 0.5 + 1e-9;
+                CHECK(std::abs(v[i].intensity[k] - want) <= tol);
+            }
+        }
+    }
+
+    // Corrupt Numpress bytes are a per-spectrum problem naming the codec, never a crash.
+    mzml_test::spec bad;
+    bad.id = "scan=1";
+    bad.mz_array_xml = "<binaryDataArray><cvParam accession=\"MS:1000523\"/><cvParam accession=\"MS:1002312\"/>"
+                       "<cvParam accession=\"MS:1000514\"/><binary>" +
+                       mzml_test::base64(std::string("\x01\x02\x03\x04\x05", 5)) + "</binary></binaryDataArray>";
+    auto rb = mzml_from_memory(mzml_test::document({bad}), "bad_numpress.mzML");
+    CHECK(all(*rb).empty());
+    REQUIRE(!rb->stats().first_problems.empty());
+    CHECK_THAT(rb->stats().first_problems[0], Catch::Contains("MS-Numpress"));
+    // Halfbytes that end inside an integer: the library's own corruption check.
+    bad.mz_array_xml = "<binaryDataArray><cvParam accession=\"MS:1000523\"/><cvParam accession=\"MS:1002313\"/>"
+                       "<cvParam accession=\"MS:1000514\"/><binary>" +
+                       mzml_test::base64(std::string(2, '\0')) + "</binary></binaryDataArray>";
+    auto rc = mzml_from_memory(mzml_test::document({bad}), "bad_numpress.mzML");
+    CHECK(all(*rc).empty());
+    REQUIRE(!rc->stats().first_problems.empty());
+    CHECK_THAT(rc->stats().first_problems[0], Catch::Contains("corrupt MS-Numpress data"));
+}
+
+TEST_CASE("gzip-compressed MGF and mzML read like the plain files; truncation is an error",
+          "[denovo][readers][gzip]") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("tranova_gz_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    for (const std::string name : {"depthcharge_TMT10-Trial-8.mgf", "depthcharge_TMT10-Trial-8.mzML"}) {
+        std::ifstream in(kData + name, std::ios::binary);
+        const std::string text((std::istreambuf_iterator<char>(in)), {});
+        const std::string gz = (dir / (name + ".gz")).string();
+        const std::string bytes = gzip_text(text, gz);
+        auto want = read_all_spectra(kData + name);
+        auto got = read_all_spectra(gz);
+        REQUIRE(got.size() == want.size());
+        REQUIRE(!got.empty());
+        for (size_t i = 0; i < got.size(); ++i) {
+            CHECK(got[i].title == want[i].title);
+            CHECK(got[i].precursor_mz == want[i].precursor_mz);
+            CHECK(got[i].mz == want[i].mz);
+            CHECK(got[i].intensity == want[i].intensity);
+        }
+        CHECK(spectrum_format_of(gz) == spectrum_format_of(kData + name));
+
+        // Cut in the middle of the deflate stream: a file error, not a shorter file.
+        const std::string cut = (dir / ("cut_" + name + ".gz")).string();
+        std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+        CHECK_THROWS_WITH(
+            [&] {
+                auto r = open_spectra(cut);
+                spectrum s;
+                while (r->next(s)) {
+                }
+            }(),
+            Catch::Contains(cut) && Catch::Contains("gzip"));
+        // Garbage after a valid gzip header.
+        const std::string junk = (dir / ("junk_" + name + ".gz")).string();
+        std::ofstream(junk, std::ios::binary) << bytes.substr(0, 10) << std::string(5000, '\x5a');
+        CHECK_THROWS_WITH(
+            [&] {
+                auto r = open_spectra(junk);
+                spectrum s;
+                while (r->next(s)) {
+                }
+            }(),
+            Catch::Contains(junk) && Catch::Contains("gzip"));
+    }
+    CHECK(spectrum_format_of("RUN.MGF.GZ") == spectrum_format::mgf);
+    CHECK(spectrum_format_of("run.mzXML.gz") == spectrum_format::mzml);
+    CHECK_THROWS_WITH(spectrum_format_of("run.txt.gz"), Catch::Contains("optionally .gz"));
+    fs::remove_all(dir);
 }
