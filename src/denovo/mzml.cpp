@@ -132,13 +132,19 @@ bool numpress_decode(numpress_codec codec, const std::string& in, uint64_t max_v
         why = "truncated MS-Numpress array";
         return false;
     }
+    // slof is an 8-byte fixed point plus 2 bytes per value; libmsnumpress would decode
+    // (and write) one value more than (n - 8) / 2 for an odd length.
+    if (codec == numpress_codec::slof && (n - 8) % 2) {
+        why = "corrupt MS-Numpress data: short logged float array of odd length";
+        return false;
+    }
     // A Numpress integer takes at most 4.5 bytes: anything longer cannot hold the
     // declared number of values and would only make us allocate for garbage.
     if (n > max_values * 5 + 16) {
         why = "MS-Numpress array longer than defaultArrayLength allows";
         return false;
     }
-    out.resize(cap);
+    out.resize(cap + 8);  // slack: the bounds above are the codecs', not a promise of the library
     size_t got = 0;
     try {
         if (codec == numpress_codec::linear) got = np::decodeLinear(p, n, out.data());

@@ -459,6 +459,14 @@ TEST_CASE("mzML: MS-Numpress arrays (linear, pic, slof; with and without zlib) d
     CHECK(all(*rc).empty());
     REQUIRE(!rc->stats().first_problems.empty());
     CHECK_THAT(rc->stats().first_problems[0], Catch::Contains("corrupt MS-Numpress data"));
+    // An odd-length slof array: libmsnumpress would write one value past (n - 8) / 2.
+    bad.mz_array_xml = "<binaryDataArray><cvParam accession=\"MS:1000523\"/><cvParam accession=\"MS:1002314\"/>"
+                       "<cvParam accession=\"MS:1000514\"/><binary>" +
+                       mzml_test::base64(std::string(15, '\x01')) + "</binary></binaryDataArray>";
+    auto rd = mzml_from_memory(mzml_test::document({bad}), "bad_numpress.mzML");
+    CHECK(all(*rd).empty());
+    REQUIRE(!rd->stats().first_problems.empty());
+    CHECK_THAT(rd->stats().first_problems[0], Catch::Contains("odd length"));
 }
 
 TEST_CASE("gzip-compressed MGF and mzML read like the plain files; truncation is an error",
