@@ -33,6 +33,9 @@ std::vector<ctc_beam> ctc_beam_search(const float* probs, int T, int V, int blan
 // T-frame path in vocabulary ids (blank = V-1); all blanks = no feasible path.
 std::vector<int> pmc_decode(const float* log_probs, int T, int V, const std::vector<double>& masses, float target,
                             float tol);
+// The reference twin: PrimeNovo's loop structure as written (bin-major arrays). Same path.
+std::vector<int> pmc_decode_naive(const float* log_probs, int T, int V, const std::vector<double>& masses,
+                                  float target, float tol);
 // CTC negative log-likelihood -log p(target | log_probs) (torch CTCLoss, reduction none;
 // +inf when the target cannot be aligned in T frames). log_probs: (T,V) log-softmax.
 double ctc_loss(const float* log_probs, int T, int V, const std::vector<int>& target, int blank);
