@@ -5,6 +5,7 @@
 #include "retrieval/fasta_db.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 #include <omp.h>
 
@@ -151,7 +152,10 @@ struct ungapped_hit {
 };
 
 // Best ungapped X-drop segment of the target against the plan (score 0 if no trigger).
-ungapped_hit ungapped_best(const query_plan& p, const std::uint8_t* t, int tlen, scratch& s, const search_options& opt) {
+// `words` (from an index) holds the 3-mer word id at each target position (no_word for X);
+// null: computed from the codes.
+ungapped_hit ungapped_best(const query_plan& p, const std::uint8_t* t, const std::uint16_t* words, int tlen, scratch& s,
+                           const search_options& opt) {
     const int L = static_cast<int>(p.codes.size());
     if (tlen < K || L < K) return {};
     s.prepare(static_cast<std::size_t>(L + tlen));
@@ -159,9 +163,15 @@ ungapped_hit ungapped_best(const query_plan& p, const std::uint8_t* t, int tlen,
     ungapped_hit best;
     const int window = opt.two_hit_window;
     for (int j = 0; j + K <= tlen; ++j) {
-        int a = t[j], b = t[j + 1], c = t[j + 2];
-        if (a == 20 || b == 20 || c == 20) continue;
-        int w = (a * 20 + b) * 20 + c;
+        int w;
+        if (words) {
+            if (words[j] == no_word) continue;
+            w = words[j];
+        } else {
+            int a = t[j], b = t[j + 1], c = t[j + 2];
+            if (a == 20 || b == 20 || c == 20) continue;
+            w = (a * 20 + b) * 20 + c;
+        }
         for (std::uint32_t k = p.word_start[static_cast<std::size_t>(w)]; k < p.word_start[static_cast<std::size_t>(w + 1)]; ++k) {
             int i = p.word_pos[k];
             std::size_t d = static_cast<std::size_t>(j - i + L);
@@ -214,6 +224,77 @@ struct candidate {
     int offset = 0;                      // window start in the target
     int ungapped = 0;
     int diag = 0;                        // best ungapped diagonal, in window coordinates
+    std::uint64_t record = 0;            // 0-based database record
+};
+
+// A database record handed to the prefilter.
+struct target_view {
+    std::string_view name, description, seq;
+    const std::uint16_t* words = nullptr;  // from an index, else null
+    std::uint64_t record = 0;
+};
+
+// The database of one search pass: a streamed FASTA or a mapped index, restricted to a
+// shard. next() fills a chunk of about `residues` residues of the shard's records; the
+// totals (records, residues of the whole database) are known after the last chunk.
+class target_source {
+public:
+    target_source(const std::string& db_path, const search_options& opt) : path_(db_path), opt_(opt), dup_(db_path) {
+        if (is_db_index(db_path)) {
+            index_ = std::make_unique<db_index>(db_path);
+            index_->check_fresh();
+        } else if (!opt.index_path.empty()) {
+            index_ = std::make_unique<db_index>(opt.index_path);
+            index_->check_matches(db_path);
+        }
+        if (index_) {
+            id_ = index_->identity();
+            next_record_ = opt.shard.index;
+        } else {
+            id_ = file_identity(db_path);
+            reader_ = std::make_unique<fasta_reader>(db_path);
+        }
+    }
+    const db_identity& identity() const { return id_; }  // totals complete after the last chunk
+
+    bool next(std::vector<target_view>& out) {
+        out.clear();
+        if (index_) {
+            std::size_t residues = 0;
+            for (; next_record_ < index_->records() && residues < opt_.chunk_residues; next_record_ += opt_.shard.count) {
+                const std::uint64_t r = next_record_;
+                out.push_back({index_->name(r), {}, index_->seq(r), index_->words(r), r});
+                residues += out.back().seq.size();
+            }
+            return !out.empty();
+        }
+        // FASTA: every record is read (to count the whole database for the E-values and to
+        // number the records); the shard's records of each chunk are searched.
+        for (;;) {
+            std::size_t used = 0;
+            if (reader_->next_chunk(chunk_, opt_.chunk_residues, used) == 0) break;
+            for (std::size_t k = 0; k < used; ++k) {
+                const std::uint64_t r = records_++;
+                id_.residues += chunk_[k].seq.size();
+                if (opt_.check_duplicate_names) dup_.add(chunk_[k].name, static_cast<std::size_t>(r + 1));
+                if (r % opt_.shard.count == opt_.shard.index) out.push_back({chunk_[k].name, chunk_[k].description, chunk_[k].seq, nullptr, r});
+            }
+            id_.records = records_;
+            if (!out.empty()) return true;
+        }
+        id_.records = records_;
+        return false;
+    }
+
+private:
+    std::string path_;
+    const search_options& opt_;
+    duplicate_name_check dup_;
+    std::unique_ptr<db_index> index_;
+    std::unique_ptr<fasta_reader> reader_;
+    db_identity id_;
+    std::vector<fasta_record> chunk_;
+    std::uint64_t records_ = 0, next_record_ = 0;
 };
 
 std::vector<std::int16_t> blosum_pssm(const std::vector<std::uint8_t>& codes) {
@@ -280,6 +361,21 @@ double evalue(int raw, std::size_t m, std::size_t n, std::size_t s) {
     ell = std::max(0.0, std::min(ell, mm * 0.9));  // keep the effective query length positive
     double me = std::max(1.0, mm - ell), ne = std::max(1.0, nn - ss * ell);
     return K_g * me * ne * std::exp(-lambda_g * raw);
+}
+
+shard_spec parse_shard_spec(const std::string& text) {
+    const auto slash = text.find('/');
+    long long i = -1, n = -1;
+    const bool parsed = slash != std::string::npos && parse_int(text.substr(0, slash), i) && parse_int(text.substr(slash + 1), n);
+    if (!parsed || n < 1 || i < 0 || i >= n)
+        throw usage_error(fmt::format("--shard '{}': expected i/N with N >= 1 and 0 <= i < N (shards are numbered from 0)", text));
+    return {static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(n)};
+}
+
+void sort_hits(std::vector<search_hit>& hits) {
+    std::stable_sort(hits.begin(), hits.end(), [](const search_hit& x, const search_hit& y) {
+        return x.sort_score != y.sort_score ? x.sort_score > y.sort_score : x.record < y.record;
+    });
 }
 
 std::vector<query_sequence> read_queries(const std::string& path) {
@@ -352,44 +448,45 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
         plans[qi].pssm = blosum_pssm(plans[qi].codes);
     }
     const int threads = std::max(1, opt.threads);
+    if (!(opt.shard.count >= 1 && opt.shard.index < opt.shard.count))
+        throw usage_error(fmt::format("--shard {}/{}: needs 0 <= i < N", opt.shard.index, opt.shard.count));
+    if (opt.shard.count > 1 && opt.iterations > 1)
+        throw usage_error("--shard with --iterations > 1: profile rounds need the hits of every shard; search unsharded");
     std::vector<bool> active(queries.size(), true);
+    db_identity database;
+    std::size_t nseq = 0, nres = 0;
     for (int round = 1; round <= std::max(1, opt.iterations); ++round) {
         if (std::none_of(active.begin(), active.end(), [](bool b) { return b; })) break;
         for (std::size_t qi = 0; qi < queries.size(); ++qi)
             if (active[qi]) build_words(plans[qi], opt.word_threshold);
-        // ---- Stream the database: word hits + ungapped filter.
+        // ---- Stream the database (or the index) once for all queries: word hits + ungapped filter.
         auto t0 = clock::now();
         std::vector<std::vector<candidate>> cands(queries.size());
-        std::size_t nseq = 0, nres = 0;
         {
-            fasta_reader reader(db_path);
-            duplicate_name_check dup(db_path);
-            std::vector<fasta_record> chunk;
+            target_source source(db_path, opt);
+            std::vector<target_view> chunk;
             std::vector<scratch> scr(static_cast<std::size_t>(threads));
             std::vector<std::vector<std::uint8_t>> tcodes(static_cast<std::size_t>(threads));
-            for (;;) {
-                std::size_t used = 0;
-                if (reader.next_chunk(chunk, opt.chunk_residues, used) == 0) break;
-                if (opt.check_duplicate_names)
-                    for (std::size_t k = 0; k < used; ++k) dup.add(chunk[k].name, nseq + k + 1);
-                for (std::size_t k = 0; k < used; ++k) nres += chunk[k].seq.size();
-                nseq += used;
+            while (source.next(chunk)) {
+                const std::size_t used = chunk.size();
                 std::vector<std::vector<ungapped_hit>> best(queries.size(), std::vector<ungapped_hit>(used));
 #pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
                 for (std::int64_t kk = 0; kk < static_cast<std::int64_t>(used); ++kk) {
                     const auto k = static_cast<std::size_t>(kk);
                     const auto tid = static_cast<std::size_t>(omp_get_thread_num());
                     auto& tc = tcodes[tid];
-                    const std::string& s = chunk[k].seq;
+                    const std::string_view s = chunk[k].seq;
                     tc.resize(s.size());
                     for (std::size_t x = 0; x < s.size(); ++x) {
                         int c = encode_aa(s[x]);
                         tc[x] = static_cast<std::uint8_t>(c < 0 ? 20 : c);
                     }
                     for (std::size_t qi = 0; qi < queries.size(); ++qi)
-                        if (active[qi]) best[qi][k] = ungapped_best(plans[qi], tc.data(), static_cast<int>(tc.size()), scr[tid], opt);
+                        if (active[qi])
+                            best[qi][k] = ungapped_best(plans[qi], tc.data(), chunk[k].words, static_cast<int>(tc.size()), scr[tid], opt);
                 }
                 for (std::size_t qi = 0; qi < queries.size(); ++qi) {
+                    if (!active[qi]) continue;
                     const double m = static_cast<double>(plans[qi].codes.size());
                     const int L = static_cast<int>(plans[qi].codes.size());
                     for (std::size_t k = 0; k < used; ++k) {
@@ -401,13 +498,16 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
                         const int T = static_cast<int>(chunk[k].seq.size());
                         const int margin = 50 + L / 2;
                         const int b = std::max(0, u.diag - margin), e = std::min(T, u.diag + L + margin);
-                        cands[qi].push_back({chunk[k].name, chunk[k].description,
-                                             chunk[k].seq.substr(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)), b, u.score,
-                                             u.diag - b});
+                        cands[qi].push_back({std::string(chunk[k].name), std::string(chunk[k].description),
+                                             std::string(chunk[k].seq.substr(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b))), b,
+                                             u.score, u.diag - b, chunk[k].record});
                     }
                 }
             }
+            database = source.identity();
         }
+        nseq = static_cast<std::size_t>(database.records);
+        nres = static_cast<std::size_t>(database.residues);
         TRANOVA_CHECK(nseq > 0, "{}: the database has no sequences", db_path);
         auto t1 = clock::now();
         // ---- Gapped alignment, statistics, inclusion.
@@ -422,7 +522,17 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
             std::vector<std::string_view> views;
             for (auto& c : cs) views.emplace_back(c.seq);
             auto ta = clock::now();
-            if (!plan.profile) {
+            if (opt.striped && !plan.profile) {
+                const striped_query sq(plan.pssm, L);
+                scores.resize(cs.size());
+                std::vector<std::vector<std::int16_t>> work(static_cast<std::size_t>(threads));
+#pragma omp parallel for schedule(dynamic, 8) num_threads(threads)
+                for (std::int64_t k = 0; k < static_cast<std::int64_t>(cs.size()); ++k) {
+                    auto tc = encode(cs[static_cast<std::size_t>(k)].seq);
+                    scores[static_cast<std::size_t>(k)].score =
+                        sq.score(tc.data(), static_cast<int>(tc.size()), work[static_cast<std::size_t>(omp_get_thread_num())]);
+                }
+            } else if (!plan.profile) {
                 scores = seqan_align(plan.q->seq, views, false, threads);
             } else {
                 scores.resize(cs.size());
@@ -482,11 +592,14 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
                 hits[h].raw_score = full[h].score;
                 hits[h].bits = bit_score(full[h].score);
                 hits[h].evalue = evalue(full[h].score, m, nres, nseq);
+                hits[h].record = c.record;
+                hits[h].sort_score = scores[keep[h]].score;
             }
             std::size_t before = res.hits.size();
             res.hits = std::move(hits);
             res.stats.db_sequences = nseq;
             res.stats.db_residues = nres;
+            res.stats.database = database;
             res.stats.prefilter_pass = cs.size();
             res.stats.aligned = cs.size() + keep.size();
             res.stats.included = res.hits.size();
