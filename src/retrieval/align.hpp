@@ -43,8 +43,9 @@ public:
     ~striped_query();
     striped_query(const striped_query&) = delete;
     striped_query& operator=(const striped_query&) = delete;
-    // Best local score against target codes[0..n); `work` is per-thread scratch.
-    int score(const std::uint8_t* target, int n, std::vector<std::int16_t>& work) const;
+    // Best local score against target codes[0..n); `work` is per-thread scratch. qend/tend
+    // (if given) receive an end cell of an optimal alignment (1-based, half-open ends).
+    int score(const std::uint8_t* target, int n, std::vector<std::int16_t>& work, int* qend = nullptr, int* tend = nullptr) const;
 
 private:
     struct impl;

@@ -65,7 +65,9 @@ inline int hmax(__m256i v) {
 }  // namespace
 #endif
 
-int striped_query::score(const std::uint8_t* target, int n, std::vector<std::int16_t>& work) const {
+int striped_query::score(const std::uint8_t* target, int n, std::vector<std::int16_t>& work, int* qend, int* tend) const {
+    if (qend) *qend = 0;
+    if (tend) *tend = 0;
     if (n <= 0 || p_->L <= 0) return 0;
 #if defined(__AVX2__)
     const int seg = p_->seg;
@@ -77,7 +79,9 @@ int striped_query::score(const std::uint8_t* target, int n, std::vector<std::int
     for (int s = 0; s < 3 * seg; ++s) base[s] = zero;
     const __m256i vopen = _mm256_set1_epi16(static_cast<std::int16_t>(gap_open)), vext = _mm256_set1_epi16(static_cast<std::int16_t>(gap_extend));
     __m256i vmax = zero;
+    int best = 0;
     for (int j = 0; j < n; ++j) {
+        const __m256i before = vmax;
         const auto* prof = reinterpret_cast<const __m256i*>(p_->profile) + static_cast<std::size_t>(target[j]) * static_cast<std::size_t>(seg);
         __m256i vf = zero;
         __m256i vh = shift_lanes(hstore[seg - 1]);
@@ -115,13 +119,31 @@ int striped_query::score(const std::uint8_t* target, int n, std::vector<std::int
             }
             if (done) break;
         }
+        // The end cell of the best alignment: the first column (and in it the first query
+        // position) where the maximum rose to its final value.
+        if (_mm256_movemask_epi8(_mm256_cmpgt_epi16(vmax, before)) != 0) {
+            const int column_best = hmax(vmax);  // a lane may rise without the maximum rising
+            if (column_best <= best) continue;
+            best = column_best;
+            if (qend || tend) {
+                const auto* h = reinterpret_cast<const std::int16_t*>(hstore);
+                int first = p_->L;
+                for (int s = 0; s < seg; ++s)
+                    for (int k = 0; k < 16; ++k)
+                        if (h[s * 16 + k] == best && s + k * seg < first) first = s + k * seg;
+                if (qend) *qend = first + 1;
+                if (tend) *tend = j + 1;
+            }
+        }
     }
-    const int best = hmax(vmax);
     if (best < 32767) return best;
 #endif
     // Saturated (or no AVX2): the scalar kernel.
     std::vector<std::uint8_t> t(target, target + n);
-    return profile_align(p_->pssm, p_->L, {}, t, {}, false).score;
+    const local_alignment a = profile_align(p_->pssm, p_->L, {}, t, {}, false);
+    if (qend) *qend = a.qend;
+    if (tend) *tend = a.tend;
+    return a.score;
 }
 
 }  // namespace tranova::retrieval

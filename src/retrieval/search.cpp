@@ -529,8 +529,9 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
 #pragma omp parallel for schedule(dynamic, 8) num_threads(threads)
                 for (std::int64_t k = 0; k < static_cast<std::int64_t>(cs.size()); ++k) {
                     auto tc = encode(cs[static_cast<std::size_t>(k)].seq);
-                    scores[static_cast<std::size_t>(k)].score =
-                        sq.score(tc.data(), static_cast<int>(tc.size()), work[static_cast<std::size_t>(omp_get_thread_num())]);
+                    auto& sc = scores[static_cast<std::size_t>(k)];
+                    sc.score = sq.score(tc.data(), static_cast<int>(tc.size()), work[static_cast<std::size_t>(omp_get_thread_num())], &sc.qend,
+                                        &sc.tend);
                 }
             } else if (!plan.profile) {
                 scores = seqan_align(plan.q->seq, views, false, threads);
@@ -567,11 +568,16 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
                 auto tcodes = encode(c.seq);
                 // Profile rounds know the end diagonal; round 1 (SeqAn3 score-only) uses the
                 // best ungapped diagonal. Widen the band until the score is the optimum.
-                const int d = plan.profile ? scores[idx].tend - scores[idx].qend : c.diag;
+                // The striped pass knows an end cell too: the band then spans the diagonals
+                // from the ungapped segment to the alignment's end.
+                const bool ends = plan.profile || (opt.striped && scores[idx].score > 0);
+                const int dend = scores[idx].tend - scores[idx].qend;
+                const int dlo = plan.profile ? dend : ends ? std::min(c.diag, dend) : c.diag;
+                const int dhi = plan.profile ? dend : ends ? std::max(c.diag, dend) : c.diag;
                 local_alignment al;
                 for (int half : {band_half_width, 4 * band_half_width, 1 << 30}) {
-                    al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true, half == (1 << 30) ? -(1 << 30) : d - half,
-                                       half == (1 << 30) ? (1 << 30) : d + half);
+                    al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true, half == (1 << 30) ? -(1 << 30) : dlo - half,
+                                       half == (1 << 30) ? (1 << 30) : dhi + half);
                     if (al.score >= scores[idx].score) break;
                     ++fallbacks;
                 }
