@@ -33,6 +33,7 @@ std::string safe_file_name(std::string s) {
 struct output_plan {
     std::string out, out_dir, hits, format;
     bool to_dir = false;
+    std::unique_ptr<tranova::output_file> single, hits_out;  // opened before the search
     std::string path_of(const std::string& name) const {
         return (std::filesystem::path(out_dir) / (safe_file_name(name) + (format == "a3m" ? ".a3m" : ".a2m"))).string();
     }
@@ -40,7 +41,7 @@ struct output_plan {
 
 // Checks the plan against the queries and claims every output before any search, so that
 // a clash or an unwritable path stops the run before work is done.
-std::unique_ptr<tranova::output_file> prepare_outputs(output_plan& plan, const std::vector<rt::query_sequence>& queries,
+void prepare_outputs(output_plan& plan, const std::vector<rt::query_sequence>& queries,
                                                      const std::string& query_file) {
     if (!plan.out_dir.empty() && !plan.out.empty()) throw tranova::usage_error("give -o (one query) or --out-dir, not both");
     if (plan.out_dir.empty() && plan.out.empty()) throw tranova::usage_error("missing -o (output alignment) or --out-dir");
@@ -63,16 +64,15 @@ std::unique_ptr<tranova::output_file> prepare_outputs(output_plan& plan, const s
                                                    plan.format == "a3m" ? "a3m" : "a2m"));
         }
         tranova::make_directories(plan.out_dir);
+        if (!plan.hits.empty()) plan.hits_out = std::make_unique<tranova::output_file>(plan.hits);
         for (const auto& q : queries) tranova::reserve_output(plan.path_of(q.name), plan.out == plan.out_dir ? "-o" : "--out-dir");
-        return nullptr;
+        return;
     }
-    return std::make_unique<tranova::output_file>(plan.out);
+    if (!plan.hits.empty()) plan.hits_out = std::make_unique<tranova::output_file>(plan.hits);
+    plan.single = std::make_unique<tranova::output_file>(plan.out);
 }
 
-void write_outputs(const output_plan& plan, std::unique_ptr<tranova::output_file> single, const std::vector<rt::query_result>& results,
-                   const rt::msa_options& mo) {
-    std::unique_ptr<tranova::output_file> hits_out;
-    if (!plan.hits.empty()) hits_out = std::make_unique<tranova::output_file>(plan.hits);
+void write_outputs(output_plan& plan, const std::vector<rt::query_result>& results, const rt::msa_options& mo) {
     for (const auto& r : results) {
         msa::alignment a = rt::build_msa(r, mo);
         const std::string path = plan.to_dir ? plan.path_of(r.query.name) : plan.out;
@@ -83,15 +83,15 @@ void write_outputs(const output_plan& plan, std::unique_ptr<tranova::output_file
             o.write(text);
             o.commit();
         } else {
-            single->write(text);
+            plan.single->write(text);
         }
         tranova::log::info("{}: {} hits, {} MSA rows (db {} sequences, {} residues; prefilter {} targets)", r.query.name, r.hits.size(),
                            a.num_rows(), r.stats.db_sequences, r.stats.db_residues, r.stats.prefilter_pass);
     }
-    if (single) single->commit();
-    if (hits_out) {
-        hits_out->write(rt::hits_tsv(results, true));
-        hits_out->commit();
+    if (plan.single) plan.single->commit();
+    if (plan.hits_out) {
+        plan.hits_out->write(rt::hits_tsv(results, true));
+        plan.hits_out->commit();
     }
 }
 
@@ -123,10 +123,10 @@ int main_merge(int argc, char** argv) {
     rt::merged_shards m = rt::merge_shards(shards);
     std::vector<rt::query_sequence> queries;
     for (const auto& r : m.results) queries.push_back(r.query);
-    auto single = prepare_outputs(plan, queries, shards[0]);
+    prepare_outputs(plan, queries, shards[0]);
     tranova::log::info("merged {} shards of {} ({} sequences, {} residues)", m.shard_count, m.database.path, m.database.records,
                        m.database.residues);
-    write_outputs(plan, std::move(single), m.results, m.msa);
+    write_outputs(plan, m.results, m.msa);
     return 0;
 }
 
@@ -266,10 +266,10 @@ int main_retrieve(int argc, char** argv) {
                            results[0].stats.db_residues);
         return 0;
     }
-    output_plan plan{out, out_dir, hits, format};
-    auto single = prepare_outputs(plan, queries, query.empty() ? db : query);
+    output_plan plan{out, out_dir, hits, format, false, nullptr, nullptr};
+    prepare_outputs(plan, queries, query.empty() ? db : query);
     auto results = rt::search(queries, db, so);
-    write_outputs(plan, std::move(single), results, mo);
+    write_outputs(plan, results, mo);
     return 0;
 }
 
