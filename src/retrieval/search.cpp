@@ -127,20 +127,22 @@ void build_words(query_plan& p, int T) {
     for (auto& l : lists) p.word_pos.insert(p.word_pos.end(), l.begin(), l.end());
 }
 
-// Scratch per thread: per-diagonal last hit and extension reach, stamped by target.
+// Scratch per thread: per-diagonal last hit and extension reach, stamped by target (one
+// 12-byte record per diagonal, so a word hit touches one cache line).
+struct diagonal_state {
+    std::int32_t last, reach;
+    std::uint32_t stamp;
+};
 struct scratch {
-    std::vector<std::int32_t> last, reach;
-    std::vector<std::uint32_t> stamp;
+    std::vector<diagonal_state> diag;
     std::uint32_t cur = 0;
     void prepare(std::size_t diags) {
-        if (stamp.size() < diags) {
-            last.resize(diags);
-            reach.resize(diags);
-            stamp.assign(diags, 0);
+        if (diag.size() < diags) {
+            diag.assign(diags, {0, 0, 0});
             cur = 0;
         }
         if (++cur == 0) {
-            std::fill(stamp.begin(), stamp.end(), 0);
+            for (auto& x : diag) x.stamp = 0;
             cur = 1;
         }
     }
@@ -175,19 +177,20 @@ ungapped_hit ungapped_best(const query_plan& p, const std::uint8_t* t, const std
         for (std::uint32_t k = p.word_start[static_cast<std::size_t>(w)]; k < p.word_start[static_cast<std::size_t>(w + 1)]; ++k) {
             int i = p.word_pos[k];
             std::size_t d = static_cast<std::size_t>(j - i + L);
-            if (s.stamp[d] != s.cur) {
-                s.stamp[d] = s.cur;
-                s.reach[d] = -1;
+            diagonal_state& ds = s.diag[d];
+            if (ds.stamp != s.cur) {
+                ds.stamp = s.cur;
+                ds.reach = -1;
                 if (window > 0) {
-                    s.last[d] = j;
+                    ds.last = j;
                     continue;
                 }
             } else {
-                if (j < s.reach[d]) continue;  // inside an extension already done
+                if (j < ds.reach) continue;  // inside an extension already done
                 if (window > 0) {
-                    int dist = j - s.last[d];
+                    int dist = j - ds.last;
                     if (dist < K) continue;  // overlapping hit: keep the first
-                    s.last[d] = j;
+                    ds.last = j;
                     if (dist > window) continue;
                 }
             }
@@ -213,7 +216,7 @@ ungapped_hit ungapped_best(const query_plan& p, const std::uint8_t* t, const std
             }
             int sc = best_r + best_l;
             if (sc > best.score) best = {sc, j - i};
-            s.reach[d] = j + r_end;
+            ds.reach = j + r_end;
         }
     }
     return best;
