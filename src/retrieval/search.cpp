@@ -575,14 +575,32 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
                 // from the ungapped segment to the alignment's end.
                 const bool ends = plan.profile || (opt.striped && scores[idx].score > 0);
                 const int dend = scores[idx].tend - scores[idx].qend;
-                const int dlo = plan.profile ? dend : ends ? std::min(c.diag, dend) : c.diag;
-                const int dhi = plan.profile ? dend : ends ? std::max(c.diag, dend) : c.diag;
-                local_alignment al;
-                for (int half : {band_half_width, 4 * band_half_width, 1 << 30}) {
-                    al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true, half == (1 << 30) ? -(1 << 30) : dlo - half,
-                                       half == (1 << 30) ? (1 << 30) : dhi + half);
+                int dlo = plan.profile ? dend : ends ? std::min(c.diag, dend) : c.diag;
+                int dhi = plan.profile ? dend : ends ? std::max(c.diag, dend) : c.diag;
+                local_alignment al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true, dlo - band_half_width, dhi + band_half_width);
+                if (al.score < scores[idx].score && ends && !plan.profile) {
+                    // The path left the band: find its start cell (the end cell of the best
+                    // alignment of the reversed prefixes) and span start to end.
+                    ++fallbacks;
+                    const int qe = scores[idx].qend, te = scores[idx].tend;
+                    std::vector<std::int16_t> rev(static_cast<std::size_t>(qe) * A);
+                    for (int i = 0; i < qe; ++i)
+                        std::copy_n(&plan.pssm[static_cast<std::size_t>(qe - 1 - i) * A], A, &rev[static_cast<std::size_t>(i) * A]);
+                    std::vector<std::uint8_t> trev(tcodes.rend() - te, tcodes.rend());
+                    std::vector<std::int16_t> work;
+                    int rq = 0, rt = 0;
+                    striped_query(rev, qe).score(trev.data(), te, work, &rq, &rt);
+                    const int dstart = (te - rt) - (qe - rq);
+                    dlo = std::min(dlo, dstart);
+                    dhi = std::max(dhi, dstart);
+                    al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true, dlo - band_half_width, dhi + band_half_width);
+                }
+                // Widen the band until the score is the optimum.
+                for (int half : {4 * band_half_width, 1 << 30}) {
                     if (al.score >= scores[idx].score) break;
                     ++fallbacks;
+                    al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true, half == (1 << 30) ? -(1 << 30) : dlo - half,
+                                       half == (1 << 30) ? (1 << 30) : dhi + half);
                 }
                 full[static_cast<std::size_t>(k)] = std::move(al);
             }
