@@ -178,7 +178,7 @@ int main_retrieve(int argc, char** argv) {
         ("min-coverage", p.number(&mo.min_coverage, 0.0, 1.0)->default_value(0.5, "0.5"), "drop MSA rows covering less than this fraction of the query")
         ("max-column-gaps", p.number(&mo.max_column_gaps, 0.0, 1.0)->default_value(0.3, "0.3"), "columns with a larger gap fraction are lowercase")
         ("iterations,n", p.number(&so.iterations, 1, 20)->default_value(1), "search rounds (> 1: profile re-search, jackhmmer-like)")
-        ("word-threshold", p.number(&so.word_threshold, 1, 100)->default_value(10), "neighbourhood word score (lower: more sensitive, slower)")
+        ("word-threshold", p.number(&so.word_threshold, 1, 100)->default_value(11), "neighbourhood word score (lower: more sensitive, slower)")
         ("min-ungapped", p.number(&so.min_ungapped_score, 0, 100000)->default_value(30), "raw ungapped score to reach gapped alignment")
         ("ungapped-excess", p.number(&so.ungapped_excess, -1000.0, 1000.0)->default_value(9),
          "a target also needs an ungapped score this far above the expected best random one (ln(K m n)/lambda)")

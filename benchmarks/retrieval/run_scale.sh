@@ -47,9 +47,11 @@ read -r ts_w ts_c ts_m < <(timed "$TRANOVA" retrieve --threads "$THREADS" "${WT[
 rm -rf mm && mkdir -p mm
 read -r mi_w mi_c mi_m < <(timed sh -c "mmseqs createdb '$ED/DB.fasta.gz' mm/db -v 1 && mmseqs createindex mm/db mm/tmp --threads $THREADS -v 1")
 read -r ms_w ms_c ms_m < <(timed sh -c "mmseqs createdb q50.fa mm/q -v 1 && mmseqs search mm/q mm/db mm/res mm/tmp --threads $THREADS -v 1 -s 7.5 --max-seqs 100000 && mmseqs convertalis mm/q mm/db mm/res mm_q50.m8 -v 1 --threads $THREADS")
-tr_pairs=$(tail -n +2 tr_q50.tsv | cut -f1,2 | sort -u | wc -l)
-mm_pairs=$(cut -f1,2 mm_q50.m8 | sort -u | wc -l)
-both=$(comm -12 <(tail -n +2 tr_q50.tsv | cut -f1,2 | sort -u) <(cut -f1,2 mm_q50.m8 | sort -u) | wc -l)
+# Pairs by accession (MMseqs2 reduces 'tr|ACC|NAME' ids to ACC).
+acc_pairs() { awk -F'\t' 'function acc(x,  p) { return split(x, p, "|") == 3 ? p[2] : x } {print acc($1) "\t" acc($2)}' "$@" | sort -u; }
+tail -n +2 tr_q50.tsv | acc_pairs > tr_q50.pairs
+acc_pairs mm_q50.m8 > mm_q50.pairs
+tr_pairs=$(wc -l < tr_q50.pairs); mm_pairs=$(wc -l < mm_q50.pairs); both=$(comm -12 tr_q50.pairs mm_q50.pairs | wc -l)
 echo "## 1. 50 queries vs DB (20 000 proteins, $(zcat "$ED/DB.fasta.gz" | grep -v '>' | tr -d '\n' | wc -c) residues)"
 printf "tranova index build   %6.2f s wall %6.2f s cpu %5d MB; index %s bytes\n" "$ti_w" "$ti_c" "$ti_m" "$(stat -c %s DB.tix)"
 printf "tranova batch search  %6.2f s wall %6.2f s cpu %5d MB; %d query-target pairs\n" "$ts_w" "$ts_c" "$ts_m" "$tr_pairs"
@@ -85,7 +87,7 @@ for qp in PTEN_HUMAN:PTEN_ P53_HUMAN:P53_ HBB_HUMAN:GLOBIN_; do
   printf "%-11s tranova %5d / %d   mmseqs %5d / %d\n" "$q" "$a" "$n" "$b" "$n"
   tot_tr=$((tot_tr + a)); tot_mm=$((tot_mm + b)); tot_n=$((tot_n + n))
 done
-echo "RECALL tranova $(ratio "$tot_tr" "$tot_n") mmseqs $(ratio "$tot_mm" "$tot_n") (all planted members together)"
+echo "RECALL tranova $(awk -v a="$tot_tr" -v n="$tot_n" 'BEGIN{printf "%.4f", a / n}') mmseqs $(awk -v a="$tot_mm" -v n="$tot_n" 'BEGIN{printf "%.4f", a / n}') (all planted members together)"
 
 # ---- 3. Scan throughput, one thread, one query of median length
 awk '/^>/{if(h)print length(s), h; h=$1; s=""; next}{s=s $0}END{print length(s), h}' q50.fa | sort -n | awk 'NR==25{print $2}' > med.id

@@ -46,7 +46,7 @@ struct search_options {
     double bits_per_residue = 0;     // > 0: include hits with bit score >= this * query length (EVcouplings / ProteinGym)
     std::size_t max_hits = 100000;   // per query, best first
     int iterations = 1;              // > 1: re-search with a PSSM built from the previous round's hits
-    int word_threshold = 10;         // neighbourhood word score T (k = 3; BLAST uses 11); lower = more sensitive
+    int word_threshold = 11;         // neighbourhood word score T (k = 3; as BLAST); lower = more sensitive, slower
     int two_hit_window = 40;         // max distance of two word hits on one diagonal; 0 = single hit triggers extension
     int xdrop_ungapped = 16;         // raw score drop that stops an ungapped extension
     int min_ungapped_score = 30;     // raw BLOSUM62 score an ungapped segment needs to reach gapped alignment
