@@ -135,6 +135,7 @@ struct diagonal_state {
 };
 struct scratch {
     std::vector<diagonal_state> diag;
+    std::vector<std::uint32_t> range;  // per target position: begin, end of its word's query positions
     std::uint32_t cur = 0;
     void prepare(std::size_t diags) {
         if (diag.size() < diags) {
@@ -164,35 +165,51 @@ ungapped_hit ungapped_best(const query_plan& p, const std::uint8_t* t, const std
     const std::int16_t* P = p.pssm.data();
     ungapped_hit best;
     const int window = opt.two_hit_window;
-    for (int j = 0; j + K <= tlen; ++j) {
+    // Pass 1: the query-position range of every target word. These table loads do not depend
+    // on each other, so the CPU overlaps their cache misses (in one loop with the hits, each
+    // waited for the previous hit's branches): the same hits in the same order, less waiting.
+    const int npos = tlen - K + 1;
+    s.range.resize(2 * static_cast<std::size_t>(npos));
+    std::uint32_t* rg = s.range.data();
+    const std::uint32_t* ws = p.word_start.data();
+    for (int j = 0; j < npos; ++j) {
         int w;
         if (words) {
-            if (words[j] == no_word) continue;
-            w = words[j];
+            w = words[j] == no_word ? -1 : words[j];
         } else {
             int a = t[j], b = t[j + 1], c = t[j + 2];
-            if (a == 20 || b == 20 || c == 20) continue;
-            w = (a * 20 + b) * 20 + c;
+            w = (a == 20 || b == 20 || c == 20) ? -1 : (a * 20 + b) * 20 + c;
         }
-        for (std::uint32_t k = p.word_start[static_cast<std::size_t>(w)]; k < p.word_start[static_cast<std::size_t>(w + 1)]; ++k) {
+        rg[2 * j] = w < 0 ? 0 : ws[w];
+        rg[2 * j + 1] = w < 0 ? 0 : ws[w + 1];
+    }
+    const std::uint16_t* wp = p.word_pos.data();
+    for (int j = 0; j < npos; ++j) {
+        if (j + 8 < npos) __builtin_prefetch(wp + rg[2 * (j + 8)]);
+        for (std::uint32_t k = rg[2 * j], kend = rg[2 * j + 1]; k < kend; ++k) {
             int i = p.word_pos[k];
             std::size_t d = static_cast<std::size_t>(j - i + L);
             diagonal_state& ds = s.diag[d];
-            if (ds.stamp != s.cur) {
+            if (window > 0) {
+                // Two-hit rule without data-dependent branches (whether a diagonal was seen
+                // for this target is random, and mispredicted branches cost more than the
+                // work): a hit inside an earlier extension (j < reach) or overlapping the
+                // last hit (dist < K) changes nothing; otherwise it becomes the last hit and
+                // triggers an extension when the previous one is at most `window` before it.
+                const bool fresh = ds.stamp != s.cur;
+                const int reach0 = fresh ? -1 : ds.reach;
+                const int last0 = fresh ? j : ds.last;
+                const int dist = j - last0;
+                const bool counts = j >= reach0 && dist >= K;
+                ds.stamp = s.cur;
+                ds.reach = reach0;
+                ds.last = (fresh || counts) ? j : last0;
+                if (fresh || !counts || dist > window) continue;
+            } else if (ds.stamp != s.cur) {
                 ds.stamp = s.cur;
                 ds.reach = -1;
-                if (window > 0) {
-                    ds.last = j;
-                    continue;
-                }
-            } else {
-                if (j < ds.reach) continue;  // inside an extension already done
-                if (window > 0) {
-                    int dist = j - ds.last;
-                    if (dist < K) continue;  // overlapping hit: keep the first
-                    ds.last = j;
-                    if (dist > window) continue;
-                }
+            } else if (j < ds.reach) {
+                continue;  // inside an extension already done
             }
             // X-drop extension of the diagonal both ways from the word.
             int score = 0;
