@@ -3,6 +3,7 @@
 #include "cli.hpp"
 
 #include "msa/msa.hpp"
+#include "retrieval/db_index.hpp"
 #include "retrieval/fasta_db.hpp"
 #include "retrieval/search.hpp"
 #include "retrieval/shard.hpp"
@@ -162,7 +163,7 @@ int main_retrieve(int argc, char** argv) {
     long long max_hits = 100000;
     p.options().add_options()
         ("query", po::value(&query), "query FASTA (one or more protein records)")
-        ("query-id", po::value(&query_id), "take the query from the database by name (needs its .fai index)")
+        ("query-id", po::value(&query_id), "take the query from the database by name (needs its .fai index, or --db X.tix)")
         ("db,d", po::value(&db), "database FASTA (plain, .gz or bgzip)")
         ("index", po::value(&index), "a .tix index of the --db FASTA (built by 'tranova index'; refused if the FASTA changed since)")
         (",o", po::value(&out), "output alignment (.a2m or .a3m; a folder when there are several queries); with --shard, the shard file")
@@ -239,6 +240,17 @@ int main_retrieve(int argc, char** argv) {
             TRANOVA_CHECK(!q.seq.empty(), "{}: query '{}' is empty", db, query_id);
             queries.push_back(std::move(q));
         }
+    } else if (!query_id.empty() && rt::is_db_index(db)) {
+        // A .tix holds the names and residues: the first record of that name.
+        rt::db_index idx(db);
+        idx.check_fresh();
+        std::uint64_t r = 0;
+        while (r < idx.records() && idx.name(r) != query_id) ++r;
+        TRANOVA_CHECK(r < idx.records(), "{}: no sequence named '{}' in the index", db, query_id);
+        rt::query_sequence q{query_id, {}, 1};
+        for (char c : idx.seq(r)) q.seq.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+        TRANOVA_CHECK(!q.seq.empty(), "{}: query '{}' is empty", db, query_id);
+        queries.push_back(std::move(q));
     } else if (!query_id.empty()) {
         TRANOVA_FAIL("{}: --query-id needs an index: run 'tranova retrieve --db {} --index-db' (bgzip or plain FASTA)", db, db);
     }

@@ -42,11 +42,24 @@ echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); threads 
 
 # ---- 1. 50-query batch against DB (20 000 proteins)
 zcat "$ED/QUERY.fasta.gz" | awk '/^>/{n++} n<=50' > q50.fa
-read -r ti_w ti_c ti_m < <(timed "$TRANOVA" index "$ED/DB.fasta.gz" -o DB.tix)
-read -r ts_w ts_c ts_m < <(timed "$TRANOVA" retrieve --threads "$THREADS" "${WT[@]}" --query q50.fa --db DB.tix --out-dir q50_msas --hits tr_q50.tsv)
-rm -rf mm && mkdir -p mm
-read -r mi_w mi_c mi_m < <(timed sh -c "mmseqs createdb '$ED/DB.fasta.gz' mm/db -v 1 && mmseqs createindex mm/db mm/tmp --threads $THREADS -v 1")
-read -r ms_w ms_c ms_m < <(timed sh -c "mmseqs createdb q50.fa mm/q -v 1 && mmseqs search mm/q mm/db mm/res mm/tmp --threads $THREADS -v 1 -s 7.5 --max-seqs 100000 && mmseqs convertalis mm/q mm/db mm/res mm_q50.m8 -v 1 --threads $THREADS")
+# The machine may be shared: each side runs REPEAT times (default 2), alternating, and the
+# fastest wall time (with its cpu time) counts.
+best() {  # best "w c m" of the given lines by wall time
+  sort -n | head -1
+}
+REPEAT=${REPEAT:-2}
+rm -f .ti .ts .mi .ms
+for rep in $(seq "$REPEAT"); do
+  timed "$TRANOVA" index "$ED/DB.fasta.gz" -o DB.tix >> .ti
+  timed "$TRANOVA" retrieve --threads "$THREADS" "${WT[@]}" --query q50.fa --db DB.tix --out-dir q50_msas --hits tr_q50.tsv >> .ts
+  rm -rf mm && mkdir -p mm
+  timed sh -c "mmseqs createdb '$ED/DB.fasta.gz' mm/db -v 1 && mmseqs createindex mm/db mm/tmp --threads $THREADS -v 1" >> .mi
+  timed sh -c "mmseqs createdb q50.fa mm/q -v 1 && mmseqs search mm/q mm/db mm/res mm/tmp --threads $THREADS -v 1 -s 7.5 --max-seqs 100000 && mmseqs convertalis mm/q mm/db mm/res mm_q50.m8 -v 1 --threads $THREADS" >> .ms
+done
+read -r ti_w ti_c ti_m < <(best < .ti)
+read -r ts_w ts_c ts_m < <(best < .ts)
+read -r mi_w mi_c mi_m < <(best < .mi)
+read -r ms_w ms_c ms_m < <(best < .ms)
 # Pairs by accession (MMseqs2 reduces 'tr|ACC|NAME' ids to ACC).
 acc_pairs() { awk -F'\t' 'function acc(x,  p) { return split(x, p, "|") == 3 ? p[2] : x } {print acc($1) "\t" acc($2)}' "$@" | sort -u; }
 tail -n +2 tr_q50.tsv | acc_pairs > tr_q50.pairs

@@ -64,6 +64,14 @@ expect_rc 1
 expect_one_line_err
 expect_err "does not match"
 expect_no_temp foreign
+# --query-id from the index.
+run "$TRANOVA" retrieve --quiet --db db.tix --query-id MYG_ESCGI -o myg.a2m
+expect_rc 0
+head -1 myg.a2m | grep -q '^>MYG_ESCGI/1-153$' && _pass || _fail "query from the .tix"
+run "$TRANOVA" retrieve --quiet --db db.tix --query-id NOPE -o nope.a2m
+expect_rc 1
+expect_one_line_err
+expect_err "no sequence named 'NOPE'"
 run "$TRANOVA" index --quiet nonexistent.fa -o x.tix
 expect_rc 1
 expect_one_line_err
@@ -142,4 +150,15 @@ expect_err "cut1.shard"
 expect_no_file m2
 run "$TRANOVA" retrieve merge --quiet --out-dir m2
 expect_rc 2
+
+# A database changed since indexing: the index is refused (searches and shards alike).
+touch -d '+1 minute' db.fa.gz
+run "$TRANOVA" retrieve --quiet --query $Q3 --db db.tix --out-dir stale
+expect_rc 1
+expect_one_line_err
+expect_err "changed since indexing"
+expect_no_temp stale
+run "$TRANOVA" retrieve --quiet --query $Q3 --db db.tix --shard 0/3 -o stale.shard
+expect_rc 1
+expect_no_file stale.shard
 finish
