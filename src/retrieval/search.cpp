@@ -92,6 +92,7 @@ struct query_plan {
     std::vector<std::int16_t> pssm;          // L x A
     std::vector<std::uint32_t> word_start;   // W + 1 (CSR)
     std::vector<std::uint16_t> word_pos;     // query positions (L < 65536)
+    std::vector<bool> masked;                // low-complexity residues: no seed word starts on them
     bool profile = false;
 };
 
@@ -105,6 +106,8 @@ void build_words(query_plan& p, int T) {
         rowmax[static_cast<std::size_t>(i)] = m;
     }
     for (int i = 0; i + K <= L; ++i) {
+        if (!p.masked.empty() && (p.masked[static_cast<std::size_t>(i)] || p.masked[static_cast<std::size_t>(i + 1)] || p.masked[static_cast<std::size_t>(i + 2)]))
+            continue;
         const std::int16_t* r0 = &p.pssm[static_cast<std::size_t>(i) * A];
         const std::int16_t* r1 = r0 + A;
         const std::int16_t* r2 = r1 + A;
@@ -383,6 +386,32 @@ double evalue(int raw, std::size_t m, std::size_t n, std::size_t s) {
     return K_g * me * ne * std::exp(-lambda_g * raw);
 }
 
+std::vector<bool> low_complexity_mask(std::string_view seq, int window, double min_entropy) {
+    const int n = static_cast<int>(seq.size());
+    std::vector<bool> mask(seq.size(), false);
+    if (n < window) return mask;
+    int count[21] = {};
+    auto code = [&](int i) {
+        const int c = encode_aa(seq[static_cast<std::size_t>(i)]);
+        return c < 0 ? 20 : c;
+    };
+    for (int i = 0; i < window; ++i) ++count[code(i)];
+    for (int b = 0;; ++b) {
+        double h = 0;
+        for (int c : count)
+            if (c > 0) {
+                const double f = static_cast<double>(c) / window;
+                h -= f * std::log2(f);
+            }
+        if (h < min_entropy)
+            for (int i = b; i < b + window; ++i) mask[static_cast<std::size_t>(i)] = true;
+        if (b + window >= n) break;
+        --count[code(b)];
+        ++count[code(b + window)];
+    }
+    return mask;
+}
+
 shard_spec parse_shard_spec(const std::string& text) {
     const auto slash = text.find('/');
     long long i = -1, n = -1;
@@ -466,6 +495,7 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
         plans[qi].q = &queries[qi];
         plans[qi].codes = encode(queries[qi].seq);
         plans[qi].pssm = blosum_pssm(plans[qi].codes);
+        if (opt.mask_low_complexity) plans[qi].masked = low_complexity_mask(queries[qi].seq);
     }
     const int threads = std::max(1, opt.threads);
     if (!(opt.shard.count >= 1 && opt.shard.index < opt.shard.count))

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tranova::retrieval {
@@ -38,6 +39,12 @@ std::vector<query_sequence> read_queries(const std::string& path);
 struct shard_spec {
     std::uint64_t index = 0, count = 1;
 };
+// SEG-like low-complexity mask of a query: every residue of a window of `window` residues whose
+// Shannon entropy (bits, over the 20 amino acids + X) is below `min_entropy` (SEG's trigger
+// window 12 / K1 2.2; no SEG extension phase). Used for seeding only: the alignments still
+// see every residue (as BLAST's soft masking).
+std::vector<bool> low_complexity_mask(std::string_view seq, int window = 12, double min_entropy = 2.2);
+
 // Parses "i/N" (0 <= i < N, N >= 1); throws usage_error naming the text otherwise.
 shard_spec parse_shard_spec(const std::string& text);
 
@@ -58,6 +65,7 @@ struct search_options {
     shard_spec shard;                    // search only this slice (E-values still use the whole database)
     std::string index_path;              // a .tix of the FASTA given as the database (checked to match it)
     bool striped = true;                 // gapped scores by the striped kernel (false: SeqAn3 / scalar; tests)
+    bool mask_low_complexity = false;    // no seed words on low-complexity query stretches (low_complexity_mask)
 };
 
 struct search_hit {

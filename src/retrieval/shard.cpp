@@ -169,9 +169,9 @@ shard_file read_shard(const std::string& path) {
 std::string result_parameters(const search_options& so, const msa_options& mo) {
     return fmt::format(
         "evalue={} bits_per_residue={} max_hits={} iterations={} word_threshold={} two_hit_window={} xdrop_ungapped={} "
-        "min_ungapped_score={} ungapped_excess={} prefilter_evalue={} min_coverage={} max_column_gaps={}",
+        "min_ungapped_score={} ungapped_excess={} prefilter_evalue={} min_coverage={} max_column_gaps={} mask_low_complexity={}",
         so.evalue, so.bits_per_residue, so.max_hits, so.iterations, so.word_threshold, so.two_hit_window, so.xdrop_ungapped,
-        so.min_ungapped_score, so.ungapped_excess, so.prefilter_evalue, mo.min_coverage, mo.max_column_gaps);
+        so.min_ungapped_score, so.ungapped_excess, so.prefilter_evalue, mo.min_coverage, mo.max_column_gaps, so.mask_low_complexity);
 }
 
 std::string format_shard(const std::vector<query_result>& results, const search_options& so, const msa_options& mo) {

@@ -263,3 +263,27 @@ TEST_CASE("a stale, foreign or damaged index is refused", "[retrieval][index]") 
     CHECK_THROWS_WITH(build_db_index(tmp / "empty.fa", tmp / "e.tix"), Catch::Contains("no sequences"));
     CHECK_FALSE(fs::exists(tmp / "e.tix"));
 }
+
+TEST_CASE("low-complexity mask (SEG-like) and masked seeding", "[retrieval][mask]") {
+    // A poly-Q stretch inside a complex sequence: the stretch is masked, the rest is not.
+    const std::string complex = "MTAIIKEIVSRNKRRYQEDGFDLDLTYIYPNIIAMGFPAERLEGVYRNN";
+    const std::string seq = complex + std::string(30, 'Q') + complex;
+    const auto m = low_complexity_mask(seq);
+    REQUIRE(m.size() == seq.size());
+    for (std::size_t i = complex.size(); i < complex.size() + 30; ++i) CHECK(m[i]);
+    std::size_t masked_complex = 0;
+    for (std::size_t i = 0; i + 12 < complex.size(); ++i) masked_complex += m[i];
+    CHECK(masked_complex == 0);
+    CHECK(low_complexity_mask("MKV").size() == 3);  // shorter than a window: nothing masked
+    CHECK_FALSE(low_complexity_mask("MKV")[0]);
+    // Masked seeding still finds the planted family of a complex query, and a batch with the
+    // mask gives each query what it gets alone with the mask.
+    auto queries = read_queries(data("two_queries.fasta"));
+    search_options opt;
+    opt.mask_low_complexity = true;
+    const auto masked = search(queries, data("small_db.fasta.gz"), opt);
+    std::size_t fam = 0;
+    for (const auto& h : masked[0].hits) fam += h.target.rfind("PTEN_", 0) == 0;
+    CHECK(fam == 150);
+    check_same_hits(search({queries[1]}, data("small_db.fasta.gz"), opt)[0].hits, masked[1].hits);
+}
