@@ -142,7 +142,7 @@ int main_retrieve(int argc, char** argv) {
          "query-anchored MSA that the fitness prior uses: focus-mode A2M as in ProteinGym/EVcouplings (query "
          "columns, columns with > 30% gaps lowercase with '.' gaps, rows under 50% coverage dropped) or A3M, plus "
          "an optional BLAST-tabular hits table. Prefilter: 3-mer neighbourhood words (BLOSUM62 or the profile), "
-         "two hits on a diagonal, ungapped X-drop; then SeqAn3 vectorised local alignment (BLOSUM62, gap 11/1) and "
+         "two hits on a diagonal, ungapped X-drop; then striped SIMD local alignment scores (BLOSUM62, gap 11/1), a banded traceback and "
          "Karlin-Altschul E-values over the whole database. --iterations N re-searches with a PSSM built from the "
          "previous round's MSA. A query FASTA with many records is searched in one pass over the database: "
          "--out-dir DIR receives <query id>.a2m per query (ids sanitised; duplicates refused) and --hits one table for all. "
@@ -164,7 +164,7 @@ int main_retrieve(int argc, char** argv) {
     p.options().add_options()
         ("query", po::value(&query), "query FASTA (one or more protein records)")
         ("query-id", po::value(&query_id), "take the query from the database by name (needs its .fai index, or --db X.tix)")
-        ("db,d", po::value(&db), "database FASTA (plain, .gz or bgzip)")
+        ("db,d", po::value(&db), "database FASTA (plain, .gz or bgzip) or its index (.tix, from 'tranova index')")
         ("index", po::value(&index), "a .tix index of the --db FASTA (built by 'tranova index'; refused if the FASTA changed since)")
         (",o", po::value(&out), "output alignment (.a2m or .a3m; a folder when there are several queries); with --shard, the shard file")
         ("out-dir", po::value(&out_dir), "folder receiving <query id>.a2m (or .a3m) per query")

@@ -274,8 +274,14 @@ public:
             id_ = index_->identity();
             next_record_ = opt.shard.index;
         } else {
-            id_ = file_identity(db_path);
-            reader_ = std::make_unique<fasta_reader>(db_path);
+            reader_ = std::make_unique<fasta_reader>(db_path);  // names the file if it cannot be read
+            // Size and mtime identify the database in shard files; a stream ("-", a pipe) has none.
+            try {
+                id_ = file_identity(db_path);
+            } catch (const error&) {
+                id_ = {};
+                id_.path = db_path;
+            }
         }
     }
     const db_identity& identity() const { return id_; }  // totals complete after the last chunk
