@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,5 +33,23 @@ std::vector<local_alignment> seqan_align(std::string_view query, const std::vect
 local_alignment profile_align(const std::vector<std::int16_t>& pssm, int query_length, std::string_view query_letters,
                               const std::vector<std::uint8_t>& target, std::string_view target_letters, bool traceback,
                               int dlo = -(1 << 30), int dhi = 1 << 30);
+
+// Striped SIMD (Farrar) local alignment scores of one query profile against many targets
+// (align_striped.cpp): the gapped score stage. Same scores as profile_align(..., false).
+class striped_query {
+public:
+    // pssm: query_length x 21 as for profile_align.
+    striped_query(const std::vector<std::int16_t>& pssm, int query_length);
+    ~striped_query();
+    striped_query(const striped_query&) = delete;
+    striped_query& operator=(const striped_query&) = delete;
+    // Best local score against target codes[0..n); `work` is per-thread scratch. qend/tend
+    // (if given) receive an end cell of an optimal alignment (1-based, half-open ends).
+    int score(const std::uint8_t* target, int n, std::vector<std::int16_t>& work, int* qend = nullptr, int* tend = nullptr) const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> p_;
+};
 
 }  // namespace tranova::retrieval

@@ -5,6 +5,7 @@
 #include "retrieval/fasta_db.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 #include <omp.h>
 
@@ -91,6 +92,7 @@ struct query_plan {
     std::vector<std::int16_t> pssm;          // L x A
     std::vector<std::uint32_t> word_start;   // W + 1 (CSR)
     std::vector<std::uint16_t> word_pos;     // query positions (L < 65536)
+    std::vector<bool> masked;                // low-complexity residues: no seed word starts on them
     bool profile = false;
 };
 
@@ -104,6 +106,8 @@ void build_words(query_plan& p, int T) {
         rowmax[static_cast<std::size_t>(i)] = m;
     }
     for (int i = 0; i + K <= L; ++i) {
+        if (!p.masked.empty() && (p.masked[static_cast<std::size_t>(i)] || p.masked[static_cast<std::size_t>(i + 1)] || p.masked[static_cast<std::size_t>(i + 2)]))
+            continue;
         const std::int16_t* r0 = &p.pssm[static_cast<std::size_t>(i) * A];
         const std::int16_t* r1 = r0 + A;
         const std::int16_t* r2 = r1 + A;
@@ -126,20 +130,23 @@ void build_words(query_plan& p, int T) {
     for (auto& l : lists) p.word_pos.insert(p.word_pos.end(), l.begin(), l.end());
 }
 
-// Scratch per thread: per-diagonal last hit and extension reach, stamped by target.
+// Scratch per thread: per-diagonal last hit and extension reach, stamped by target (one
+// 12-byte record per diagonal, so a word hit touches one cache line).
+struct diagonal_state {
+    std::int32_t last, reach;
+    std::uint32_t stamp;
+};
 struct scratch {
-    std::vector<std::int32_t> last, reach;
-    std::vector<std::uint32_t> stamp;
+    std::vector<diagonal_state> diag;
+    std::vector<std::uint32_t> range;  // per target position: begin, end of its word's query positions
     std::uint32_t cur = 0;
     void prepare(std::size_t diags) {
-        if (stamp.size() < diags) {
-            last.resize(diags);
-            reach.resize(diags);
-            stamp.assign(diags, 0);
+        if (diag.size() < diags) {
+            diag.assign(diags, {0, 0, 0});
             cur = 0;
         }
         if (++cur == 0) {
-            std::fill(stamp.begin(), stamp.end(), 0);
+            for (auto& x : diag) x.stamp = 0;
             cur = 1;
         }
     }
@@ -151,35 +158,61 @@ struct ungapped_hit {
 };
 
 // Best ungapped X-drop segment of the target against the plan (score 0 if no trigger).
-ungapped_hit ungapped_best(const query_plan& p, const std::uint8_t* t, int tlen, scratch& s, const search_options& opt) {
+// `words` (from an index) holds the 3-mer word id at each target position (no_word for X);
+// null: computed from the codes.
+ungapped_hit ungapped_best(const query_plan& p, const std::uint8_t* t, const std::uint16_t* words, int tlen, scratch& s,
+                           const search_options& opt) {
     const int L = static_cast<int>(p.codes.size());
     if (tlen < K || L < K) return {};
     s.prepare(static_cast<std::size_t>(L + tlen));
     const std::int16_t* P = p.pssm.data();
     ungapped_hit best;
     const int window = opt.two_hit_window;
-    for (int j = 0; j + K <= tlen; ++j) {
-        int a = t[j], b = t[j + 1], c = t[j + 2];
-        if (a == 20 || b == 20 || c == 20) continue;
-        int w = (a * 20 + b) * 20 + c;
-        for (std::uint32_t k = p.word_start[static_cast<std::size_t>(w)]; k < p.word_start[static_cast<std::size_t>(w + 1)]; ++k) {
+    // Pass 1: the query-position range of every target word. These table loads do not depend
+    // on each other, so the CPU overlaps their cache misses (in one loop with the hits, each
+    // waited for the previous hit's branches): the same hits in the same order, less waiting.
+    const int npos = tlen - K + 1;
+    s.range.resize(2 * static_cast<std::size_t>(npos));
+    std::uint32_t* rg = s.range.data();
+    const std::uint32_t* ws = p.word_start.data();
+    for (int j = 0; j < npos; ++j) {
+        int w;
+        if (words) {
+            w = words[j] == no_word ? -1 : words[j];
+        } else {
+            int a = t[j], b = t[j + 1], c = t[j + 2];
+            w = (a == 20 || b == 20 || c == 20) ? -1 : (a * 20 + b) * 20 + c;
+        }
+        rg[2 * j] = w < 0 ? 0 : ws[w];
+        rg[2 * j + 1] = w < 0 ? 0 : ws[w + 1];
+    }
+    const std::uint16_t* wp = p.word_pos.data();
+    for (int j = 0; j < npos; ++j) {
+        if (j + 8 < npos) __builtin_prefetch(wp + rg[2 * (j + 8)]);
+        for (std::uint32_t k = rg[2 * j], kend = rg[2 * j + 1]; k < kend; ++k) {
             int i = p.word_pos[k];
             std::size_t d = static_cast<std::size_t>(j - i + L);
-            if (s.stamp[d] != s.cur) {
-                s.stamp[d] = s.cur;
-                s.reach[d] = -1;
-                if (window > 0) {
-                    s.last[d] = j;
-                    continue;
-                }
-            } else {
-                if (j < s.reach[d]) continue;  // inside an extension already done
-                if (window > 0) {
-                    int dist = j - s.last[d];
-                    if (dist < K) continue;  // overlapping hit: keep the first
-                    s.last[d] = j;
-                    if (dist > window) continue;
-                }
+            diagonal_state& ds = s.diag[d];
+            if (window > 0) {
+                // Two-hit rule without data-dependent branches (whether a diagonal was seen
+                // for this target is random, and mispredicted branches cost more than the
+                // work): a hit inside an earlier extension (j < reach) or overlapping the
+                // last hit (dist < K) changes nothing; otherwise it becomes the last hit and
+                // triggers an extension when the previous one is at most `window` before it.
+                const bool fresh = ds.stamp != s.cur;
+                const int reach0 = fresh ? -1 : ds.reach;
+                const int last0 = fresh ? j : ds.last;
+                const int dist = j - last0;
+                const bool counts = j >= reach0 && dist >= K;
+                ds.stamp = s.cur;
+                ds.reach = reach0;
+                ds.last = (fresh || counts) ? j : last0;
+                if (fresh || !counts || dist > window) continue;
+            } else if (ds.stamp != s.cur) {
+                ds.stamp = s.cur;
+                ds.reach = -1;
+            } else if (j < ds.reach) {
+                continue;  // inside an extension already done
             }
             // X-drop extension of the diagonal both ways from the word.
             int score = 0;
@@ -203,7 +236,7 @@ ungapped_hit ungapped_best(const query_plan& p, const std::uint8_t* t, int tlen,
             }
             int sc = best_r + best_l;
             if (sc > best.score) best = {sc, j - i};
-            s.reach[d] = j + r_end;
+            ds.reach = j + r_end;
         }
     }
     return best;
@@ -214,6 +247,83 @@ struct candidate {
     int offset = 0;                      // window start in the target
     int ungapped = 0;
     int diag = 0;                        // best ungapped diagonal, in window coordinates
+    std::uint64_t record = 0;            // 0-based database record
+};
+
+// A database record handed to the prefilter.
+struct target_view {
+    std::string_view name, description, seq;
+    const std::uint16_t* words = nullptr;  // from an index, else null
+    std::uint64_t record = 0;
+};
+
+// The database of one search pass: a streamed FASTA or a mapped index, restricted to a
+// shard. next() fills a chunk of about `residues` residues of the shard's records; the
+// totals (records, residues of the whole database) are known after the last chunk.
+class target_source {
+public:
+    target_source(const std::string& db_path, const search_options& opt) : path_(db_path), opt_(opt), dup_(db_path) {
+        if (is_db_index(db_path)) {
+            index_ = std::make_unique<db_index>(db_path);
+            index_->check_fresh();
+        } else if (!opt.index_path.empty()) {
+            index_ = std::make_unique<db_index>(opt.index_path);
+            index_->check_matches(db_path);
+        }
+        if (index_) {
+            id_ = index_->identity();
+            next_record_ = opt.shard.index;
+        } else {
+            reader_ = std::make_unique<fasta_reader>(db_path);  // names the file if it cannot be read
+            // Size and mtime identify the database in shard files; a stream ("-", a pipe) has none.
+            try {
+                id_ = file_identity(db_path);
+            } catch (const error&) {
+                id_ = {};
+                id_.path = db_path;
+            }
+        }
+    }
+    const db_identity& identity() const { return id_; }  // totals complete after the last chunk
+
+    bool next(std::vector<target_view>& out) {
+        out.clear();
+        if (index_) {
+            std::size_t residues = 0;
+            for (; next_record_ < index_->records() && residues < opt_.chunk_residues; next_record_ += opt_.shard.count) {
+                const std::uint64_t r = next_record_;
+                out.push_back({index_->name(r), {}, index_->seq(r), index_->words(r), r});
+                residues += out.back().seq.size();
+            }
+            return !out.empty();
+        }
+        // FASTA: every record is read (to count the whole database for the E-values and to
+        // number the records); the shard's records of each chunk are searched.
+        for (;;) {
+            std::size_t used = 0;
+            if (reader_->next_chunk(chunk_, opt_.chunk_residues, used) == 0) break;
+            for (std::size_t k = 0; k < used; ++k) {
+                const std::uint64_t r = records_++;
+                id_.residues += chunk_[k].seq.size();
+                if (opt_.check_duplicate_names) dup_.add(chunk_[k].name, static_cast<std::size_t>(r + 1));
+                if (r % opt_.shard.count == opt_.shard.index) out.push_back({chunk_[k].name, chunk_[k].description, chunk_[k].seq, nullptr, r});
+            }
+            id_.records = records_;
+            if (!out.empty()) return true;
+        }
+        id_.records = records_;
+        return false;
+    }
+
+private:
+    std::string path_;
+    const search_options& opt_;
+    duplicate_name_check dup_;
+    std::unique_ptr<db_index> index_;
+    std::unique_ptr<fasta_reader> reader_;
+    db_identity id_;
+    std::vector<fasta_record> chunk_;
+    std::uint64_t records_ = 0, next_record_ = 0;
 };
 
 std::vector<std::int16_t> blosum_pssm(const std::vector<std::uint8_t>& codes) {
@@ -280,6 +390,47 @@ double evalue(int raw, std::size_t m, std::size_t n, std::size_t s) {
     ell = std::max(0.0, std::min(ell, mm * 0.9));  // keep the effective query length positive
     double me = std::max(1.0, mm - ell), ne = std::max(1.0, nn - ss * ell);
     return K_g * me * ne * std::exp(-lambda_g * raw);
+}
+
+std::vector<bool> low_complexity_mask(std::string_view seq, int window, double min_entropy) {
+    const int n = static_cast<int>(seq.size());
+    std::vector<bool> mask(seq.size(), false);
+    if (n < window) return mask;
+    int count[21] = {};
+    auto code = [&](int i) {
+        const int c = encode_aa(seq[static_cast<std::size_t>(i)]);
+        return c < 0 ? 20 : c;
+    };
+    for (int i = 0; i < window; ++i) ++count[code(i)];
+    for (int b = 0;; ++b) {
+        double h = 0;
+        for (int c : count)
+            if (c > 0) {
+                const double f = static_cast<double>(c) / window;
+                h -= f * std::log2(f);
+            }
+        if (h < min_entropy)
+            for (int i = b; i < b + window; ++i) mask[static_cast<std::size_t>(i)] = true;
+        if (b + window >= n) break;
+        --count[code(b)];
+        ++count[code(b + window)];
+    }
+    return mask;
+}
+
+shard_spec parse_shard_spec(const std::string& text) {
+    const auto slash = text.find('/');
+    long long i = -1, n = -1;
+    const bool parsed = slash != std::string::npos && parse_int(text.substr(0, slash), i) && parse_int(text.substr(slash + 1), n);
+    if (!parsed || n < 1 || i < 0 || i >= n)
+        throw usage_error(fmt::format("--shard '{}': expected i/N with N >= 1 and 0 <= i < N (shards are numbered from 0)", text));
+    return {static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(n)};
+}
+
+void sort_hits(std::vector<search_hit>& hits) {
+    std::stable_sort(hits.begin(), hits.end(), [](const search_hit& x, const search_hit& y) {
+        return x.sort_score != y.sort_score ? x.sort_score > y.sort_score : x.record < y.record;
+    });
 }
 
 std::vector<query_sequence> read_queries(const std::string& path) {
@@ -350,46 +501,48 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
         plans[qi].q = &queries[qi];
         plans[qi].codes = encode(queries[qi].seq);
         plans[qi].pssm = blosum_pssm(plans[qi].codes);
+        if (opt.mask_low_complexity) plans[qi].masked = low_complexity_mask(queries[qi].seq);
     }
     const int threads = std::max(1, opt.threads);
+    if (!(opt.shard.count >= 1 && opt.shard.index < opt.shard.count))
+        throw usage_error(fmt::format("--shard {}/{}: needs 0 <= i < N", opt.shard.index, opt.shard.count));
+    if (opt.shard.count > 1 && opt.iterations > 1)
+        throw usage_error("--shard with --iterations > 1: profile rounds need the hits of every shard; search unsharded");
     std::vector<bool> active(queries.size(), true);
+    db_identity database;
+    std::size_t nseq = 0, nres = 0;
     for (int round = 1; round <= std::max(1, opt.iterations); ++round) {
         if (std::none_of(active.begin(), active.end(), [](bool b) { return b; })) break;
         for (std::size_t qi = 0; qi < queries.size(); ++qi)
             if (active[qi]) build_words(plans[qi], opt.word_threshold);
-        // ---- Stream the database: word hits + ungapped filter.
+        // ---- Stream the database (or the index) once for all queries: word hits + ungapped filter.
         auto t0 = clock::now();
         std::vector<std::vector<candidate>> cands(queries.size());
-        std::size_t nseq = 0, nres = 0;
         {
-            fasta_reader reader(db_path);
-            duplicate_name_check dup(db_path);
-            std::vector<fasta_record> chunk;
+            target_source source(db_path, opt);
+            std::vector<target_view> chunk;
             std::vector<scratch> scr(static_cast<std::size_t>(threads));
             std::vector<std::vector<std::uint8_t>> tcodes(static_cast<std::size_t>(threads));
-            for (;;) {
-                std::size_t used = 0;
-                if (reader.next_chunk(chunk, opt.chunk_residues, used) == 0) break;
-                if (opt.check_duplicate_names)
-                    for (std::size_t k = 0; k < used; ++k) dup.add(chunk[k].name, nseq + k + 1);
-                for (std::size_t k = 0; k < used; ++k) nres += chunk[k].seq.size();
-                nseq += used;
+            while (source.next(chunk)) {
+                const std::size_t used = chunk.size();
                 std::vector<std::vector<ungapped_hit>> best(queries.size(), std::vector<ungapped_hit>(used));
 #pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
                 for (std::int64_t kk = 0; kk < static_cast<std::int64_t>(used); ++kk) {
                     const auto k = static_cast<std::size_t>(kk);
                     const auto tid = static_cast<std::size_t>(omp_get_thread_num());
                     auto& tc = tcodes[tid];
-                    const std::string& s = chunk[k].seq;
+                    const std::string_view s = chunk[k].seq;
                     tc.resize(s.size());
                     for (std::size_t x = 0; x < s.size(); ++x) {
                         int c = encode_aa(s[x]);
                         tc[x] = static_cast<std::uint8_t>(c < 0 ? 20 : c);
                     }
                     for (std::size_t qi = 0; qi < queries.size(); ++qi)
-                        if (active[qi]) best[qi][k] = ungapped_best(plans[qi], tc.data(), static_cast<int>(tc.size()), scr[tid], opt);
+                        if (active[qi])
+                            best[qi][k] = ungapped_best(plans[qi], tc.data(), chunk[k].words, static_cast<int>(tc.size()), scr[tid], opt);
                 }
                 for (std::size_t qi = 0; qi < queries.size(); ++qi) {
+                    if (!active[qi]) continue;
                     const double m = static_cast<double>(plans[qi].codes.size());
                     const int L = static_cast<int>(plans[qi].codes.size());
                     for (std::size_t k = 0; k < used; ++k) {
@@ -401,13 +554,16 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
                         const int T = static_cast<int>(chunk[k].seq.size());
                         const int margin = 50 + L / 2;
                         const int b = std::max(0, u.diag - margin), e = std::min(T, u.diag + L + margin);
-                        cands[qi].push_back({chunk[k].name, chunk[k].description,
-                                             chunk[k].seq.substr(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)), b, u.score,
-                                             u.diag - b});
+                        cands[qi].push_back({std::string(chunk[k].name), std::string(chunk[k].description),
+                                             std::string(chunk[k].seq.substr(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b))), b,
+                                             u.score, u.diag - b, chunk[k].record});
                     }
                 }
             }
+            database = source.identity();
         }
+        nseq = static_cast<std::size_t>(database.records);
+        nres = static_cast<std::size_t>(database.residues);
         TRANOVA_CHECK(nseq > 0, "{}: the database has no sequences", db_path);
         auto t1 = clock::now();
         // ---- Gapped alignment, statistics, inclusion.
@@ -422,7 +578,18 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
             std::vector<std::string_view> views;
             for (auto& c : cs) views.emplace_back(c.seq);
             auto ta = clock::now();
-            if (!plan.profile) {
+            if (opt.striped && !plan.profile) {
+                const striped_query sq(plan.pssm, L);
+                scores.resize(cs.size());
+                std::vector<std::vector<std::int16_t>> work(static_cast<std::size_t>(threads));
+#pragma omp parallel for schedule(dynamic, 8) num_threads(threads)
+                for (std::int64_t k = 0; k < static_cast<std::int64_t>(cs.size()); ++k) {
+                    auto tc = encode(cs[static_cast<std::size_t>(k)].seq);
+                    auto& sc = scores[static_cast<std::size_t>(k)];
+                    sc.score = sq.score(tc.data(), static_cast<int>(tc.size()), work[static_cast<std::size_t>(omp_get_thread_num())], &sc.qend,
+                                        &sc.tend);
+                }
+            } else if (!plan.profile) {
                 scores = seqan_align(plan.q->seq, views, false, threads);
             } else {
                 scores.resize(cs.size());
@@ -457,13 +624,36 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
                 auto tcodes = encode(c.seq);
                 // Profile rounds know the end diagonal; round 1 (SeqAn3 score-only) uses the
                 // best ungapped diagonal. Widen the band until the score is the optimum.
-                const int d = plan.profile ? scores[idx].tend - scores[idx].qend : c.diag;
-                local_alignment al;
-                for (int half : {band_half_width, 4 * band_half_width, 1 << 30}) {
-                    al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true, half == (1 << 30) ? -(1 << 30) : d - half,
-                                       half == (1 << 30) ? (1 << 30) : d + half);
+                // The striped pass knows an end cell too: the band then spans the diagonals
+                // from the ungapped segment to the alignment's end.
+                const bool ends = plan.profile || (opt.striped && scores[idx].score > 0);
+                const int dend = scores[idx].tend - scores[idx].qend;
+                int dlo = plan.profile ? dend : ends ? std::min(c.diag, dend) : c.diag;
+                int dhi = plan.profile ? dend : ends ? std::max(c.diag, dend) : c.diag;
+                local_alignment al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true, dlo - band_half_width, dhi + band_half_width);
+                if (al.score < scores[idx].score && ends && !plan.profile) {
+                    // The path left the band: find its start cell (the end cell of the best
+                    // alignment of the reversed prefixes) and span start to end.
+                    ++fallbacks;
+                    const int qe = scores[idx].qend, te = scores[idx].tend;
+                    std::vector<std::int16_t> rev(static_cast<std::size_t>(qe) * A);
+                    for (int i = 0; i < qe; ++i)
+                        std::copy_n(&plan.pssm[static_cast<std::size_t>(qe - 1 - i) * A], A, &rev[static_cast<std::size_t>(i) * A]);
+                    std::vector<std::uint8_t> trev(tcodes.rend() - te, tcodes.rend());
+                    std::vector<std::int16_t> work;
+                    int rq = 0, rt = 0;
+                    striped_query(rev, qe).score(trev.data(), te, work, &rq, &rt);
+                    const int dstart = (te - rt) - (qe - rq);
+                    dlo = std::min(dlo, dstart);
+                    dhi = std::max(dhi, dstart);
+                    al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true, dlo - band_half_width, dhi + band_half_width);
+                }
+                // Widen the band until the score is the optimum.
+                for (int half : {4 * band_half_width, 1 << 30}) {
                     if (al.score >= scores[idx].score) break;
                     ++fallbacks;
+                    al = profile_align(plan.pssm, L, plan.q->seq, tcodes, c.seq, true, half == (1 << 30) ? -(1 << 30) : dlo - half,
+                                       half == (1 << 30) ? (1 << 30) : dhi + half);
                 }
                 full[static_cast<std::size_t>(k)] = std::move(al);
             }
@@ -482,11 +672,14 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
                 hits[h].raw_score = full[h].score;
                 hits[h].bits = bit_score(full[h].score);
                 hits[h].evalue = evalue(full[h].score, m, nres, nseq);
+                hits[h].record = c.record;
+                hits[h].sort_score = scores[keep[h]].score;
             }
             std::size_t before = res.hits.size();
             res.hits = std::move(hits);
             res.stats.db_sequences = nseq;
             res.stats.db_residues = nres;
+            res.stats.database = database;
             res.stats.prefilter_pass = cs.size();
             res.stats.aligned = cs.size() + keep.size();
             res.stats.included = res.hits.size();

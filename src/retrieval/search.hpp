@@ -10,9 +10,11 @@
 #pragma once
 
 #include "msa/msa.hpp"
+#include "retrieval/db_index.hpp"
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tranova::retrieval {
@@ -32,12 +34,26 @@ struct query_sequence {
 // are not amino-acid letters, or a sequence that looks like nucleotides.
 std::vector<query_sequence> read_queries(const std::string& path);
 
+// One slice of the database for a cluster array job: record r (0-based, file order) belongs
+// to shard r % count; `index` is 0-based. The default (0/1) is the whole database.
+struct shard_spec {
+    std::uint64_t index = 0, count = 1;
+};
+// SEG-like low-complexity mask of a query: every residue of a window of `window` residues whose
+// Shannon entropy (bits, over the 20 amino acids + X) is below `min_entropy` (SEG's trigger
+// window 12 / K1 2.2; no SEG extension phase). Used for seeding only: the alignments still
+// see every residue (as BLAST's soft masking).
+std::vector<bool> low_complexity_mask(std::string_view seq, int window = 12, double min_entropy = 2.2);
+
+// Parses "i/N" (0 <= i < N, N >= 1); throws usage_error naming the text otherwise.
+shard_spec parse_shard_spec(const std::string& text);
+
 struct search_options {
     double evalue = 1e-3;            // inclusion E-value (ignored when bits_per_residue > 0)
     double bits_per_residue = 0;     // > 0: include hits with bit score >= this * query length (EVcouplings / ProteinGym)
     std::size_t max_hits = 100000;   // per query, best first
     int iterations = 1;              // > 1: re-search with a PSSM built from the previous round's hits
-    int word_threshold = 10;         // neighbourhood word score T (k = 3; BLAST uses 11); lower = more sensitive
+    int word_threshold = 11;         // neighbourhood word score T (k = 3; as BLAST); lower = more sensitive, slower
     int two_hit_window = 40;         // max distance of two word hits on one diagonal; 0 = single hit triggers extension
     int xdrop_ungapped = 16;         // raw score drop that stops an ungapped extension
     int min_ungapped_score = 30;     // raw BLOSUM62 score an ungapped segment needs to reach gapped alignment
@@ -46,6 +62,10 @@ struct search_options {
     std::size_t chunk_residues = std::size_t{1} << 23;  // database residues per chunk
     int threads = 1;
     bool check_duplicate_names = false;  // throw on a repeated database name (indexed databases)
+    shard_spec shard;                    // search only this slice (E-values still use the whole database)
+    std::string index_path;              // a .tix of the FASTA given as the database (checked to match it)
+    bool striped = true;                 // gapped scores by the striped kernel (false: SeqAn3 / scalar; tests)
+    bool mask_low_complexity = false;    // no seed words on low-complexity query stretches (low_complexity_mask)
 };
 
 struct search_hit {
@@ -58,6 +78,8 @@ struct search_hit {
     int qstart = 0, qend = 0, tstart = 0, tend = 0;  // 1-based inclusive
     std::string row;                   // query-anchored: one char per query residue (uppercase or '-')
     std::vector<msa::insertion> insertions;  // target residues between query columns (lowercase)
+    std::uint64_t record = 0;  // 0-based record number of the target in the database
+    int sort_score = 0;        // the score-pass score that ranks hits (ties: lower record first)
 };
 
 struct search_stats {
@@ -67,6 +89,7 @@ struct search_stats {
     std::size_t included = 0;        // hits included (last round)
     int rounds = 0;
     double seconds_prefilter = 0, seconds_align = 0;
+    db_identity database;            // the searched FASTA (size, mtime, records, residues)
 };
 
 struct query_result {
@@ -75,8 +98,13 @@ struct query_result {
     search_stats stats;
 };
 
+// db_path: a FASTA (plain, gzip, bgzip; streamed once per round for all queries) or an
+// index built by build_db_index (memory-mapped; refused when its FASTA changed since).
 std::vector<query_result> search(const std::vector<query_sequence>& queries, const std::string& db_path,
                                  const search_options& opt);
+
+// Ranks hits as search does: sort score (descending), then database record.
+void sort_hits(std::vector<search_hit>& hits);
 
 // Karlin-Altschul for BLOSUM62, gap open 11 / extend 1 (BLAST: lambda 0.267, K 0.041, H 0.14).
 double bit_score(int raw);

@@ -181,10 +181,10 @@ run $T msa stats -q stats.a2m -o nodir/x.txt; expect_rc 1; expect_err "folder 'n
 # retrieve: two query records of one name (or one file name) are refused, nothing written.
 printf '>dup\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n>other\nMKVLAAGIVGLLLAACGQHRSEAPQKPAE\n>dup\nMKTAYIAKQRQISFVKSHF\n' > dup.fasta
 run $T retrieve -q --query dup.fasta --db "$DB" -o dupdir
-expect_rc 1; expect_err "dup.fasta: records 1 and 3 are both named 'dup'"; expect_one_line_err; expect_no_file dupdir
+expect_rc 2; expect_err "dup.fasta: records 1 and 3 are both named 'dup'"; expect_one_line_err; expect_no_file dupdir
 printf '>a|b\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n>a_b\nMKVLAAGIVGLLLAACGQHRSEAPQKPAE\n' > dup2.fasta
 run $T retrieve -q --query dup2.fasta --db "$DB" -o dupdir
-expect_rc 1; expect_err "would both be written to 'a_b.a2m'"; expect_no_file dupdir
+expect_rc 2; expect_err "would both be written to 'a_b.a2m'"; expect_no_file dupdir
 
 # ... and a per-query file that is the --hits file or an input is refused before the search.
 printf '>qa\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n>qb\nMKVLAAGIVGLLLAACGQHRSEAPQKPAE\n' > two.fasta
