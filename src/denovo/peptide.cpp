@@ -11,7 +11,7 @@ namespace tranova::denovo {
 
 namespace {
 
-// Plain residue masses (spec §2.1; C is the unmodified cysteine, used to derive the
+// Plain residue masses (C is the unmodified cysteine, used to derive the
 // carbamidomethyl delta and for ProForma parsing, it is not a vocabulary token).
 double plain_mass(char aa) {
     switch (aa) {

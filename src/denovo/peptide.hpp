@@ -1,6 +1,6 @@
 // Peptide vocabulary, residue masses and peptide strings for de novo sequencing.
 //
-// The residue alphabet is the MassIVE-KB / Casanovo <= v4.2 one (spec §2.1): 20 plain
+// The residue alphabet is the MassIVE-KB / Casanovo <= v4.2 one: 20 plain
 // residues (I and L both, same mass), carbamidomethyl C written `C+57.021`, three modified
 // residues (`M+15.995`, `N+0.984`, `Q+0.984`) and four N-terminal modification tokens
 // (`+42.011`, `+43.006`, `-17.027`, `+43.006-17.027`). A peptide is a vector of tokens in
@@ -48,7 +48,7 @@ struct residue {
 // to their own index layouts (CTC blank, padding, stop).
 class vocabulary {
 public:
-    // The MassIVE-KB alphabet of spec §2.1 in config.yaml order (27 tokens, I included).
+    // The MassIVE-KB alphabet in config.yaml order (27 tokens, I included).
     static const vocabulary& massivekb();
     explicit vocabulary(std::vector<residue> residues);
 

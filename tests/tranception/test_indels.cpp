@@ -1,5 +1,5 @@
 // Indel scoring parity against an independent PyTorch + Clustal Omega reference
-// (tests/data/tranception/indels, made by make_reference.py there; spec §3.6-§3.7, §4):
+// (tests/data/tranception/indels, made by make_reference.py there):
 // 33 hand-made P53 variants (deletions, insertions, delins, indels with substitutions,
 // substitutions, the wild type) on the tiny fixture checkpoint.
 //
