@@ -34,7 +34,13 @@ void print_usage(std::FILE* out) {
         TRANOVA_VERSION);
     auto commands = tranova::cli::registered_commands();
     std::sort(commands.begin(), commands.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-    for (const char* group : group_order) {
+    // The known groups in their order, then any other group a command names (so that a
+    // group missing from group_order never hides a command; tests/cli/test_dispatch.sh
+    // checks that every registered command is listed).
+    std::vector<std::string> groups(std::begin(group_order), std::end(group_order));
+    for (const auto& c : commands)
+        if (std::find(groups.begin(), groups.end(), c.group) == groups.end()) groups.push_back(c.group);
+    for (const std::string& group : groups) {
         bool header = false;
         for (const auto& c : commands)
             if (c.group == group) {

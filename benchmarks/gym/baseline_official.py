@@ -4,7 +4,7 @@
 For each sampled model and every assay of a tranova gym HDF5 file this builds the merged
 per-assay DataFrame (DMS_score, DMS_score_bin, mutant, model column) and computes the five
 metrics with the same library calls as ProteinGym's performance_DMS_benchmarks.py
-(spec: docs/gym.md, /work/shared/specs/proteingym.md §3): scipy.stats.spearmanr,
+(conventions: docs/gym.md): scipy.stats.spearmanr,
 sklearn roc_auc_score, matthews_corrcoef on the pandas-median binarisation, NDCG@10%
 from a double numpy argsort and min-max gains, top-10% recall with np.percentile and >=,
 plus the mutation-depth breakdown (--performance_by_depth). Aggregation and the bootstrap

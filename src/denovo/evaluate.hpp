@@ -1,4 +1,4 @@
-// De novo evaluation (spec §5): the DeepNovo/Casanovo residue-matching criterion and the
+// De novo evaluation: the DeepNovo/Casanovo residue-matching criterion and the
 // metrics built on it, with their names the right way round:
 //   aa_precision      = matched residues / predicted residues
 //   aa_recall         = matched residues / true residues

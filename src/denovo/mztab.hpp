@@ -1,4 +1,4 @@
-// Casanovo-style mzTab 1.0 (spec §6): a metadata section (MTD) and a PSM section
+// Casanovo-style mzTab 1.0: a metadata section (MTD) and a PSM section
 // (PSH header + PSM rows). The writer streams rows through util::output_file (whole file
 // or nothing); the reader accepts Casanovo v4.x and v5.x files (token or ProForma
 // sequences, either aa-score column name) as well as ours.

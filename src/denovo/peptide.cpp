@@ -11,7 +11,7 @@ namespace tranova::denovo {
 
 namespace {
 
-// Plain residue masses (spec §2.1; C is the unmodified cysteine, used to derive the
+// Plain residue masses (C is the unmodified cysteine, used to derive the
 // carbamidomethyl delta and for ProForma parsing, it is not a vocabulary token).
 double plain_mass(char aa) {
     switch (aa) {
@@ -477,6 +477,19 @@ double best_ppm_error(double calc_mz, double obs_mz, int charge, int min_isotope
         if (std::fabs(e) < std::fabs(best)) best = e;
     }
     return best;
+}
+
+float casanovo_calc_mz(double residue_mass_sum, float charge) {
+    // PeptideMass.mass(seq, charge) with a float32 tensor charge: (1/charge) * mass + proton
+    float inv = 1.0f / charge;
+    float mz = inv * float(residue_mass_sum + kH2O);
+    return mz + float(kProton);
+}
+
+float casanovo_ppm_error(float calc_mz, float obs_mz, float charge, int isotope) {
+    float shift = (1.0f / charge) * float(isotope * kC13Spacing);
+    float ref = obs_mz - shift;
+    return (calc_mz - ref) / obs_mz * 1e6f;
 }
 
 bool precursor_fits(double calc_mz, double obs_mz, int charge, double tol_ppm, int min_isotope, int max_isotope) {

@@ -1,6 +1,6 @@
 // Peptide vocabulary, residue masses and peptide strings for de novo sequencing.
 //
-// The residue alphabet is the MassIVE-KB / Casanovo <= v4.2 one (spec §2.1): 20 plain
+// The residue alphabet is the MassIVE-KB / Casanovo <= v4.2 one: 20 plain
 // residues (I and L both, same mass), carbamidomethyl C written `C+57.021`, three modified
 // residues (`M+15.995`, `N+0.984`, `Q+0.984`) and four N-terminal modification tokens
 // (`+42.011`, `+43.006`, `-17.027`, `+43.006-17.027`). A peptide is a vector of tokens in
@@ -23,12 +23,14 @@
 
 namespace tranova::denovo {
 
-// Physical constants (depthcharge PeptideMass / Casanovo, spec §2.1).
+// Physical constants: the values of depthcharge's PeptideMass and Casanovo (and the rounded
+// ones the reference models use), so that masses and ppm errors match theirs.
 inline constexpr double kH2O = 18.0105647;              // water, monoisotopic
 inline constexpr double kProton = 1.00727646688;         // proton mass
 inline constexpr double kProtonRounded = 1.007276;       // what the models use for M = (mz - p)·z
 inline constexpr double kHydrogen = 1.007825035;         // hydrogen atom (spectrum_utils precursor removal)
 inline constexpr double kC13Spacing = 1.00335;           // isotope spacing in Casanovo's precursor check
+inline constexpr double kPrimeNovoH2O = 18.01;           // PrimeNovo's water in its NAR mass checks (PMC target)
 
 // One vocabulary entry.
 struct residue {
@@ -46,7 +48,7 @@ struct residue {
 // to their own index layouts (CTC blank, padding, stop).
 class vocabulary {
 public:
-    // The MassIVE-KB alphabet of spec §2.1 in config.yaml order (27 tokens, I included).
+    // The MassIVE-KB alphabet in config.yaml order (27 tokens, I included).
     static const vocabulary& massivekb();
     explicit vocabulary(std::vector<residue> residues);
 
@@ -119,6 +121,11 @@ inline double precursor_neutral_mass(double precursor_mz, int charge) {
 double precursor_ppm_error(double calc_mz, double obs_mz, int charge, int isotope = 0);
 // Smallest |ppm error| over isotopes min_isotope..max_isotope.
 double best_ppm_error(double calc_mz, double obs_mz, int charge, int min_isotope = 0, int max_isotope = 1);
+// The same checks in float32 as Casanovo's beam search computes them with torch (the
+// double versions above are the evaluation's): calc_mz of a residue-mass sum (H2O added
+// here) for a float32 charge, and the ppm error for an isotope offset.
+float casanovo_calc_mz(double residue_mass_sum, float charge);
+float casanovo_ppm_error(float calc_mz, float obs_mz, float charge, int isotope);
 // True when some isotope in the range gives |ppm| < tol_ppm (Casanovo's "fits precursor").
 bool precursor_fits(double calc_mz, double obs_mz, int charge, double tol_ppm = 50, int min_isotope = 0,
                     int max_isotope = 1);

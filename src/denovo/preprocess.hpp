@@ -1,4 +1,4 @@
-// Peak preprocessing of spec §1.2 (spectrum_utils 0.4 semantics as used by Casanovo v3–v4,
+// Peak preprocessing (spectrum_utils 0.4 semantics as used by Casanovo v3–v4,
 // ContraNovo and PrimeNovo): m/z window, precursor-peak removal, relative-intensity
 // filter, top-N, sqrt and L2 normalisation. The output is float32 [m/z, intensity] in m/z
 // order; a spectrum that ends up empty becomes the dummy spectrum [[0, 1]].

@@ -5,7 +5,7 @@
 // unparsable precursor m/z, a charge outside min..max_charge, a malformed peak line) is
 // skipped with a warning naming the file and record ("FILE: record 12 (TITLE=x): ...") and
 // never shifts another spectrum's label: labels and peaks of one record always travel
-// together (the BEAM parser bug of spec §1.1 cannot happen by construction). A file that
+// together (the BEAM parser bug cannot happen by construction). A file that
 // cannot be opened or is structurally broken (unparsable XML) throws tranova::error.
 #pragma once
 

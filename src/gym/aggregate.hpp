@@ -1,4 +1,4 @@
-// ProteinGym aggregation of rounded per-assay metrics into the summary columns (spec §4):
+// ProteinGym aggregation of rounded per-assay metrics into the summary columns:
 // assay -> (UniProt, function) -> function -> headline average, the MSA-depth and taxon
 // breakdowns (UniProt-level means, not function-balanced), the mutation-depth columns,
 // ranking by the unrounded average and the bootstrap standard error of each model's
@@ -50,7 +50,7 @@ struct bootstrap_options {
 metric_summary aggregate_metric(const std::vector<assay_info>& assays, const double* per_assay, int n_models,
                                 const double* depth_per_assay, const bootstrap_options& boot);
 
-// The official `_Uniprot_level.csv` table (spec §5), quirk included: per-UniProt means of
+// The official `_Uniprot_level.csv` table, quirk included: per-UniProt means of
 // the rounded per-assay values (UniProt IDs sorted, pandas groupby), merged left with the
 // deduplicated (UniProt, MSA depth) and (UniProt, taxon) lookups and then with the
 // NON-deduplicated (UniProt, function) lookup, so a UniProt ID with k assays appears k

@@ -7,6 +7,7 @@
 #include "util/error.hpp"
 #include "util/h5.hpp"
 #include "util/log.hpp"
+#include "util/mutant.hpp"
 #include "util/output_file.hpp"
 #include "util/text.hpp"
 
@@ -245,39 +246,11 @@ struct reference_row {
 
 }  // namespace
 
-namespace {
-// Whether an earlier ':'-part of `mutant` than `part` has position `pos` (mutants are short).
-bool repeated_position(const std::string& mutant, std::string_view part, long long pos) {
-    for (std::string_view other : split(mutant, ':')) {
-        if (other.data() == part.data()) return false;
-        long long p = 0;
-        if (other.size() >= 3 && parse_int(other.substr(1, other.size() - 2), p) && p == pos) return true;
-    }
-    return false;
-}
-}  // namespace
-
 int apply_mutant(std::string& out, const std::string& target, const std::string& mutant, const std::string& where) {
     out = target;
-    int count = 0;
-    for (std::string_view part : split(mutant, ':')) {
-        TRANOVA_CHECK(part.size() >= 3, "{}: bad mutant '{}' (expected e.g. A24P or A24P:D25N)", where, mutant);
-        char wt = part.front(), mt = part.back();
-        long long pos = 0;
-        TRANOVA_CHECK(parse_int(part.substr(1, part.size() - 2), pos) && std::isalpha(static_cast<unsigned char>(wt)) &&
-                          std::isalpha(static_cast<unsigned char>(mt)),
-                      "{}: bad mutant '{}' (expected e.g. A24P or A24P:D25N)", where, mutant);
-        TRANOVA_CHECK(pos >= 1 && pos <= static_cast<long long>(target.size()),
-                      "{}: mutant '{}': position {} is outside target_seq (length {})", where, mutant, pos, target.size());
-        TRANOVA_CHECK(target[pos - 1] == wt, "{}: mutant '{}': target_seq has '{}' at position {}, not '{}'", where, mutant,
-                      target[pos - 1], pos, wt);
-        // A position given twice (H5C:H5D, H24Y:H24Y) names no single variant.
-        TRANOVA_CHECK(!repeated_position(mutant, part, pos),
-                      "{}: mutant '{}': position {} appears more than once", where, mutant, pos);
-        out[pos - 1] = mt;
-        ++count;
-    }
-    return count;
+    const auto subs = parse_mutant(mutant, target, where, "target_seq");
+    for (const substitution& s : subs) out[s.pos] = s.mt;
+    return static_cast<int>(subs.size());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -305,14 +278,15 @@ static void check_inside_assays(const std::string& name, const std::string& assa
                   where, name, assays_dir);
 }
 
-ingest_report gym_ingest(const ingest_options& opt) {
-    h5_quiet();
-    ingest_report rep;
-    // Reference file.
+namespace {
+
+// The reference file's rows (validated: columns, unique well-formed DMS_ids, target_seq,
+// DMS_filename inside the assay folder) and the mutation type its columns imply.
+std::vector<reference_row> read_reference(const ingest_options& opt, ingest_report& rep, bool& substitutions) {
     csv_reader ref(opt.reference);
     for (const char* c : {"DMS_id", "DMS_filename", "UniProt_ID", "target_seq", "coarse_selection_type"})
         ref.require_column(c);
-    const bool substitutions = ref.column("includes_multiple_mutants") >= 0 || ref.column("DMS_number_single_mutants") >= 0;
+    substitutions = ref.column("includes_multiple_mutants") >= 0 || ref.column("DMS_number_single_mutants") >= 0;
     rep.mutation_type = substitutions ? "substitutions" : "indels";
     std::vector<reference_row> rows;
     std::set<std::string> seen;
@@ -332,7 +306,13 @@ ingest_report gym_ingest(const ingest_options& opt) {
         rows.push_back(std::move(r));
     }
     TRANOVA_CHECK(!rows.empty(), "{}: no assays listed", opt.reference);
-    // Which assays are present.
+    return rows;
+}
+
+// The listed assays that have a file (the missing ones, and unlisted CSV files, go to the
+// report; missing ones are an error without only_present).
+std::vector<const reference_row*> present_assays(const ingest_options& opt, const std::vector<reference_row>& rows,
+                                                 ingest_report& rep) {
     std::vector<const reference_row*> present;
     std::set<std::string> listed_files;
     for (const auto& r : rows) {
@@ -358,6 +338,115 @@ ingest_report gym_ingest(const ingest_options& opt) {
     TRANOVA_CHECK(!present.empty(), "none of the {} assays listed in '{}' has a file in '{}'", rows.size(), opt.reference,
                   opt.assays_dir);
 
+    return present;
+}
+
+// One assay CSV, validated row by row, into its group under /assays. Returns its variants.
+int64_t ingest_assay(const ingest_options& opt, const reference_row* r, bool substitutions, hid_t assays,
+                     ingest_report& rep) {
+    std::vector<std::string> f;
+    std::string expected;
+    const std::string& id = r->fields.at("DMS_id");
+    const std::string& target = r->fields.at("target_seq");
+    std::string path = (fs::path(opt.assays_dir) / r->fields.at("DMS_filename")).string();
+    csv_reader in(path);
+    int c_mut = substitutions ? in.require_column("mutant") : in.column("mutant");
+    int c_seq = in.require_column("mutated_sequence"), c_y = in.require_column("DMS_score"),
+        c_b = in.require_column("DMS_score_bin");
+    h5_handle g(TRANOVA_H5_CHECK(H5Gcreate2(assays, id.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                                 "cannot create group for '{}'", id));
+    std::vector<double> y;
+    std::vector<int8_t> b, depth;
+    std::vector<std::string> mutants, seqs;
+    std::unordered_set<std::string> keys;
+    size_t mutant_width = 1, seq_width = substitutions ? target.size() : 1;
+    std::unique_ptr<string_column_writer> seq_writer;
+    long long expected_rows = 0;
+    if (auto e = r->fields.find("DMS_total_number_mutants"); e != r->fields.end()) parse_int(e->second, expected_rows);
+    // Sequences: deflate level 1 is as small as level 4 here (near-identical rows) and faster.
+    if (substitutions)
+        seq_writer = std::make_unique<string_column_writer>(g, "mutated_sequence", target.size(), expected_rows, 1);
+    int64_t duplicates = 0;
+    while (in.next(f)) {
+        double v;
+        TRANOVA_CHECK(parse_double(f[c_y], v) && std::isfinite(v), "{}: DMS_score '{}' is not a finite number",
+                      in.where(), f[c_y]);
+        double bv;
+        TRANOVA_CHECK(parse_double(f[c_b], bv) && (bv == 0 || bv == 1), "{}: DMS_score_bin '{}' is not 0 or 1",
+                      in.where(), f[c_b]);
+        const std::string& seq = f[c_seq];
+        if (substitutions) {
+            int d = apply_mutant(expected, target, f[c_mut], in.where());
+            TRANOVA_CHECK(seq == expected,
+                          "{}: mutated_sequence does not match target_seq with '{}' applied (DMS_id {})", in.where(),
+                          f[c_mut], id);
+            depth.push_back(static_cast<int8_t>(std::min(d, 127)));
+            mutant_width = std::max(mutant_width, f[c_mut].size());
+            if (!keys.insert(f[c_mut]).second) ++duplicates;
+            mutants.push_back(f[c_mut]);
+            seq_writer->add(seq);
+        } else {
+            TRANOVA_CHECK(!seq.empty() && is_amino_acid_string(seq), "{}: mutated_sequence is not a protein sequence",
+                          in.where());
+            seq_width = std::max(seq_width, seq.size());
+            if (!keys.insert(seq).second) ++duplicates;
+            if (c_mut >= 0) mutants.push_back(f[c_mut]);
+            seqs.push_back(seq);
+        }
+        y.push_back(v);
+        b.push_back(static_cast<int8_t>(bv));
+    }
+    TRANOVA_CHECK(!y.empty(), "{}: no variants", path);
+    if (duplicates)
+        rep.warnings.push_back(fmt::format("{}: {} duplicated {} values", path, duplicates,
+                                           substitutions ? "mutant" : "mutated_sequence"));
+    long long listed = 0;
+    auto it = r->fields.find("DMS_total_number_mutants");
+    if (it != r->fields.end() && parse_int(it->second, listed) && listed != static_cast<long long>(y.size()))
+        rep.warnings.push_back(fmt::format("{}: {} variants, the reference lists {}", path, y.size(), listed));
+    // Bin consistent with the cutoff (score >= cutoff -> 1)? Report, don't fail.
+    double cutoff;
+    it = r->fields.find("DMS_binarization_cutoff");
+    if (it != r->fields.end() && parse_double(it->second, cutoff)) {
+        int64_t off = 0;
+        for (size_t i = 0; i < y.size(); ++i) off += (y[i] >= cutoff) != (b[i] != 0);
+        if (off)
+            rep.warnings.push_back(fmt::format("{}: {} rows whose DMS_score_bin disagrees with DMS_score >= {}", path,
+                                               off, it->second));
+    }
+    if (substitutions) {
+        seq_writer->flush();
+        seq_writer.reset();
+        string_column_writer mw(g, "mutant", mutant_width, static_cast<int64_t>(mutants.size()), 4);
+        for (const auto& m : mutants) mw.add(m);
+        mw.flush();
+        write_column(g, "mutation_depth", depth.data(), static_cast<int64_t>(depth.size()));
+    } else {
+        string_column_writer sw(g, "mutated_sequence", seq_width, static_cast<int64_t>(seqs.size()), 1);
+        for (const auto& s : seqs) sw.add(s);
+        sw.flush();
+    }
+    write_column(g, "DMS_score", y.data(), static_cast<int64_t>(y.size()));
+    write_column(g, "DMS_score_bin", b.data(), static_cast<int64_t>(b.size()));
+    for (const auto& [k, v] : r->ordered) {
+        std::string value = v;
+        if (k == "MSA_Neff_L_category") value = capitalise(value);
+        set_attr(g, k, value);
+    }
+    set_attr_num<int64_t>(g, "n_variants", static_cast<int64_t>(y.size()));
+    set_attr(g, "key", substitutions ? "mutant" : "mutated_sequence");
+    log::debug("{}: {} variants", id, y.size());
+    return static_cast<int64_t>(y.size());
+}
+
+}  // namespace
+
+ingest_report gym_ingest(const ingest_options& opt) {
+    h5_quiet();
+    ingest_report rep;
+    bool substitutions = true;
+    const std::vector<reference_row> rows = read_reference(opt, rep, substitutions);
+    const std::vector<const reference_row*> present = present_assays(opt, rows, rep);
     output_path out(opt.output);
     h5_handle fapl(H5Pcreate(H5P_FILE_ACCESS));
     H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18);
@@ -373,100 +462,9 @@ ingest_report gym_ingest(const ingest_options& opt) {
     h5_handle assays(TRANOVA_H5_CHECK(H5Gcreate2(file, "assays", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "HDF5 group"));
     h5_handle preds(TRANOVA_H5_CHECK(H5Gcreate2(file, "predictions", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "HDF5 group"));
     std::vector<std::string> ids;
-    std::string expected;
     for (const reference_row* r : present) {
-        const std::string& id = r->fields.at("DMS_id");
-        const std::string& target = r->fields.at("target_seq");
-        std::string path = (fs::path(opt.assays_dir) / r->fields.at("DMS_filename")).string();
-        csv_reader in(path);
-        int c_mut = substitutions ? in.require_column("mutant") : in.column("mutant");
-        int c_seq = in.require_column("mutated_sequence"), c_y = in.require_column("DMS_score"),
-            c_b = in.require_column("DMS_score_bin");
-        h5_handle g(TRANOVA_H5_CHECK(H5Gcreate2(assays, id.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                                     "cannot create group for '{}'", id));
-        std::vector<double> y;
-        std::vector<int8_t> b, depth;
-        std::vector<std::string> mutants, seqs;
-        std::unordered_set<std::string> keys;
-        size_t mutant_width = 1, seq_width = substitutions ? target.size() : 1;
-        std::unique_ptr<string_column_writer> seq_writer;
-        long long expected_rows = 0;
-        if (auto e = r->fields.find("DMS_total_number_mutants"); e != r->fields.end()) parse_int(e->second, expected_rows);
-        // Sequences: deflate level 1 is as small as level 4 here (near-identical rows) and faster.
-        if (substitutions)
-            seq_writer = std::make_unique<string_column_writer>(g, "mutated_sequence", target.size(), expected_rows, 1);
-        int64_t duplicates = 0;
-        while (in.next(f)) {
-            double v;
-            TRANOVA_CHECK(parse_double(f[c_y], v) && std::isfinite(v), "{}: DMS_score '{}' is not a finite number",
-                          in.where(), f[c_y]);
-            double bv;
-            TRANOVA_CHECK(parse_double(f[c_b], bv) && (bv == 0 || bv == 1), "{}: DMS_score_bin '{}' is not 0 or 1",
-                          in.where(), f[c_b]);
-            const std::string& seq = f[c_seq];
-            if (substitutions) {
-                int d = apply_mutant(expected, target, f[c_mut], in.where());
-                TRANOVA_CHECK(seq == expected,
-                              "{}: mutated_sequence does not match target_seq with '{}' applied (DMS_id {})", in.where(),
-                              f[c_mut], id);
-                depth.push_back(static_cast<int8_t>(std::min(d, 127)));
-                mutant_width = std::max(mutant_width, f[c_mut].size());
-                if (!keys.insert(f[c_mut]).second) ++duplicates;
-                mutants.push_back(f[c_mut]);
-                seq_writer->add(seq);
-            } else {
-                TRANOVA_CHECK(!seq.empty() && is_amino_acid_string(seq), "{}: mutated_sequence is not a protein sequence",
-                              in.where());
-                seq_width = std::max(seq_width, seq.size());
-                if (!keys.insert(seq).second) ++duplicates;
-                if (c_mut >= 0) mutants.push_back(f[c_mut]);
-                seqs.push_back(seq);
-            }
-            y.push_back(v);
-            b.push_back(static_cast<int8_t>(bv));
-        }
-        TRANOVA_CHECK(!y.empty(), "{}: no variants", path);
-        if (duplicates)
-            rep.warnings.push_back(fmt::format("{}: {} duplicated {} values", path, duplicates,
-                                               substitutions ? "mutant" : "mutated_sequence"));
-        long long listed = 0;
-        auto it = r->fields.find("DMS_total_number_mutants");
-        if (it != r->fields.end() && parse_int(it->second, listed) && listed != static_cast<long long>(y.size()))
-            rep.warnings.push_back(fmt::format("{}: {} variants, the reference lists {}", path, y.size(), listed));
-        // Bin consistent with the cutoff (score >= cutoff -> 1)? Report, don't fail.
-        double cutoff;
-        it = r->fields.find("DMS_binarization_cutoff");
-        if (it != r->fields.end() && parse_double(it->second, cutoff)) {
-            int64_t off = 0;
-            for (size_t i = 0; i < y.size(); ++i) off += (y[i] >= cutoff) != (b[i] != 0);
-            if (off)
-                rep.warnings.push_back(fmt::format("{}: {} rows whose DMS_score_bin disagrees with DMS_score >= {}", path,
-                                                   off, it->second));
-        }
-        if (substitutions) {
-            seq_writer->flush();
-            seq_writer.reset();
-            string_column_writer mw(g, "mutant", mutant_width, static_cast<int64_t>(mutants.size()), 4);
-            for (const auto& m : mutants) mw.add(m);
-            mw.flush();
-            write_column(g, "mutation_depth", depth.data(), static_cast<int64_t>(depth.size()));
-        } else {
-            string_column_writer sw(g, "mutated_sequence", seq_width, static_cast<int64_t>(seqs.size()), 1);
-            for (const auto& s : seqs) sw.add(s);
-            sw.flush();
-        }
-        write_column(g, "DMS_score", y.data(), static_cast<int64_t>(y.size()));
-        write_column(g, "DMS_score_bin", b.data(), static_cast<int64_t>(b.size()));
-        for (const auto& [k, v] : r->ordered) {
-            std::string value = v;
-            if (k == "MSA_Neff_L_category") value = capitalise(value);
-            set_attr(g, k, value);
-        }
-        set_attr_num<int64_t>(g, "n_variants", static_cast<int64_t>(y.size()));
-        set_attr(g, "key", substitutions ? "mutant" : "mutated_sequence");
-        ids.push_back(id);
-        rep.n_variants += static_cast<int64_t>(y.size());
-        log::debug("{}: {} variants", id, y.size());
+        rep.n_variants += ingest_assay(opt, r, substitutions, assays, rep);
+        ids.push_back(r->fields.at("DMS_id"));
     }
     write_string_list(file, "assay_ids", ids);
     if (!rep.missing.empty()) write_string_list(file, "missing_assay_ids", rep.missing);

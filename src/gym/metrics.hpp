@@ -1,22 +1,24 @@
 // ProteinGym zero-shot metrics as pure functions over arrays: Spearman, ROC-AUC, MCC,
 // NDCG@10% and top-10% recall, exactly as `proteingym/performance_DMS_benchmarks.py`
-// (v1.3) computes them with scipy 1.10 / sklearn 1.2 / numpy 1.24 (spec §3), plus the
+// (v1.3) computes them with scipy 1.10 / sklearn 1.2 / numpy 1.24, plus the
 // pandas round(3) they are reported with. Each metric has a plain reference version
 // (`*_reference`, O(n log n) or O(n^2), written for clarity) used as the test oracle,
 // and `assay_metrics` is the fast path used by `tranova gym eval`: one sort per
 // (model, assay) feeds all five metrics and the mutation-depth subsets.
 //
 // Conventions: y = DMS_score (higher = fitter), b = DMS_score_bin (0/1), s = model score
-// (higher = fitter). NaN handling follows the official code (spec §9.4). Not here: file
+// (higher = fitter). NaN handling follows the official code. Not here: file
 // formats, merging, aggregation (see gym/aggregate.hpp).
 #pragma once
+
+#include "util/stats.hpp"
 
 #include <cstdint>
 #include <vector>
 
 namespace tranova::gym {
 
-// How NDCG breaks ties among equal predictions (spec §9.1). `numpy` reproduces the tie
+// How NDCG breaks ties among equal predictions. `numpy` reproduces the tie
 // order of numpy 1.24's default argsort (introsort, as used by the official script and
 // by the golden vectors); `stable` breaks ties by row order.
 enum class ndcg_ties { numpy, stable };
@@ -30,8 +32,7 @@ double numpy_percentile(const double* x, int64_t n, double q);
 // pandas Series.median (NaN-skipping; mean of the two middle values for even n).
 double pandas_median(const double* x, int64_t n);
 
-// scipy.stats.rankdata(x, 'average'): 1-based average ranks. out, x: (n).
-void rank_average(double* out, const double* x, int64_t n);
+// rank_average (scipy.stats.rankdata 'average') and spearman: util/stats.hpp.
 // Permutation numpy 1.24 np.argsort(x) (default kind) returns. out, x: (n).
 void numpy_argsort(int64_t* out, const double* x, int64_t n);
 // Same, but only out[0, limit) is guaranteed (equal to numpy's); the rest is some order of
@@ -52,7 +53,7 @@ double top_recall_reference(const double* y, const double* s, int64_t n);
 enum metric_id { m_spearman = 0, m_auc = 1, m_mcc = 2, m_ndcg = 3, m_top_recall = 4, n_metrics = 5 };
 inline const char* metric_names[n_metrics] = {"Spearman", "AUC", "MCC", "NDCG", "Top_recall"};
 
-// Mutation-depth classes of the depth breakdown: 1, 2, 3, 4, 5+ (spec §3.6).
+// Mutation-depth classes of the depth breakdown: 1, 2, 3, 4, 5+.
 constexpr int n_depths = 5;
 inline const char* depth_names[n_depths] = {"Depth_1", "Depth_2", "Depth_3", "Depth_4", "Depth_5+"};
 

@@ -2,7 +2,7 @@
 // alignment (SeqAn3, BLOSUM62, gap open -10 / extend -1) of the variant against the
 // target; each variant residue gets the target position it is aligned to, -1 for an
 // inserted residue. This replaces the official Clustal Omega profile alignment against
-// the MSA (spec §3.7); see docs/tranception.md. SeqAn3 is confined to indel_align.cpp.
+// the MSA; see docs/tranception.md. SeqAn3 is confined to indel_align.cpp.
 #pragma once
 
 #include <string>

@@ -1,7 +1,7 @@
 #include "tranception/model.hpp"
 
 #include "core/checkpoint.hpp"
-#include "core/convert.hpp"
+#include "tranception/convert.hpp"
 #include "core/json.hpp"
 #include "core/weights.hpp"
 #include "util/error.hpp"
@@ -149,7 +149,7 @@ core::weights model_weights_load(const std::string& path) {
                   path);
     core::checkpoint ck = core::checkpoint_read(path);
     std::vector<std::string> notes;
-    core::weights w = core::convert_tranception(ck, core::json_parse_file(cfg.string()), notes);
+    core::weights w = convert_checkpoint(ck, core::json_parse_file(cfg.string()), notes);
     w.source = ck.path;
     w.require_finite(ck.path);  // a NaN weight would only show up as NaN scores later
     return w;
@@ -242,7 +242,7 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
     ws.fc.resize(size_t(R) * ni);
     ws.logits.resize(size_t(R) * V);
 
-    // Embedding (+ the token-type row 0, spec §1.4).
+    // Embedding (+ the token-type row 0).
     ws.ids.resize(R);
     for (int b = 0; b < B; ++b)
         for (int t = items[b].start; t < items[b].T; ++t) ws.ids[row0[b] + t - items[b].start] = items[b].ids[t];
@@ -305,7 +305,7 @@ void model_forward(const model& m, const prefix_cache* cache, const std::vector<
             // Cached post-convolution K|V of positions < start.
             for (int t = 0; t < s0; ++t)
                 std::memcpy(post + size_t(t) * d3 + d, cache_kv + size_t(t) * 2 * d, sizeof(float) * 2 * d);
-            // Causal depthwise convolutions of the new rows (spec §2.3 step 4).
+            // Causal depthwise convolutions of the new rows.
             qkv_convolutions_forward(post + size_t(s0) * d3, pre, conv, c, 1, nr, s0, 0, 0);
             if (fill) {
                 float* kv = &fill->kv_post[size_t(l) * fill->T * 2 * d];

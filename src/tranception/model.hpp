@@ -32,7 +32,7 @@ struct model_config {
     int head_dim() const { return n_embd / n_head; }
 };
 
-// Official get_slopes(n_head, 'grouped_alibi') (spec §2.4): n = H/4 slopes, repeated 4 times.
+// Official get_slopes(n_head, 'grouped_alibi'): n = H/4 slopes, repeated 4 times.
 std::vector<float> grouped_alibi_slopes(int n_head);
 
 struct layer_weights {
@@ -58,7 +58,7 @@ struct model {
     std::vector<float> lnf_w, lnf_b;
     std::vector<layer_weights> layers;
     std::vector<float> slopes;   // [n_head]
-    bool token_type_quirk = true;  // add wte[0] at every position (official scoring path, spec §1.4)
+    bool token_type_quirk = true;  // add wte[0] at every position (official scoring path)
     bool random_weights = false;   // config "tranova_random_weights" = 1 (demo/test models): scores mean nothing
 };
 
@@ -94,7 +94,7 @@ struct qkv_conv_params {
 };
 qkv_conv_params layer_conv_params(const layer_weights& L);
 
-// Q|K|V after the causal depthwise convolutions (spec §2.3 step 4), positions [start,
+// Q|K|V after the causal depthwise convolutions, positions [start,
 // start + T) of B items in the fused layout (row stride 3d): head group 0 of Q, K and V is
 // copied, group g = 1..3 is convolved with kernel 2g+1 (one filter set shared by the
 // group's heads). `pre` points at absolute position 0 of item 0 and holds rows
@@ -103,7 +103,7 @@ qkv_conv_params layer_conv_params(const layer_weights& L);
 void qkv_convolutions_forward(float* post, const float* pre, const qkv_conv_params& p, const model_config& c, int B,
                               int T, int start, long bs_pre, long bs_post);
 
-// The attention of a layer (spec §2.3 steps 5-9) on the fused layout: causal, grouped
+// The attention of a layer on the fused layout: causal, grouped
 // ALiBi (+slope * key index), scale 1/sqrt(hd); q/k/v row stride 3d with batch stride
 // TK * 3d, output row stride d with batch stride T * d. key_valid: padded keys (or null).
 core::attention_shape layer_attention_shape(const model_config& c, const float* slopes, int B, int T, int TK,

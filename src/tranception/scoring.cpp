@@ -58,19 +58,24 @@ float kahan_sum_f32(const std::vector<float>& v) {
     return sum;
 }
 
-}  // namespace
+// The variants as the model reads them (X/B/J/Z replaced), each residue's target position
+// (-1 = insertion; used to fuse the prior) and which are the target itself (score 0).
+struct prepared_variants {
+    std::vector<std::string> seqs;
+    std::vector<std::vector<int>> tpos;
+    std::vector<char> trivial;
+};
 
-std::vector<variant_score> score_variants(const model& m, const std::string& target_in,
-                                          const std::vector<variant>& variants, const score_options& opt,
-                                          std::vector<slice_record>* slices, const std::function<void(size_t)>& progress_cb) {
-    const int W = m.cfg.n_ctx - 2;
-    std::string target = target_in;
-    replace_nonstandard(target, opt.seed);
-    const int L = static_cast<int>(target.size());
+prepared_variants prepare_variants(const std::vector<variant>& variants, const std::string& target_in,
+                                   const scoring_options& opt) {
     const size_t N = variants.size();
-    std::vector<std::string> seqs(N);
-    std::vector<std::vector<int>> tpos(N);  // residue -> target position (-1 = insertion)
-    std::vector<char> trivial(N, 0);         // identical to the target: every score is 0
+    prepared_variants pv;
+    auto& seqs = pv.seqs;
+    auto& tpos = pv.tpos;
+    auto& trivial = pv.trivial;
+    seqs.resize(N);
+    tpos.resize(N);
+    trivial.assign(N, 0);
     for (size_t i = 0; i < N; ++i) {
         seqs[i] = variants[i].sequence;
         replace_nonstandard(seqs[i], opt.seed);
@@ -93,10 +98,16 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
                           tpos[i].size(), seqs[i].size());
         }
     }
-    std::vector<int> wt_pos(L);
-    std::iota(wt_pos.begin(), wt_pos.end(), 0);
+    return pv;
+}
 
-    // Windows.
+// The windows to score: optimal (one per distinct window of the variants; indels on the
+// whole sequence) or sliding (every window of the target, every variant on each).
+std::vector<window_group> make_windows(const std::vector<variant>& variants, const prepared_variants& pv, int L, int W,
+                                       const scoring_options& opt) {
+    const size_t N = variants.size();
+    const auto& seqs = pv.seqs;
+    const auto& trivial = pv.trivial;
     std::vector<window_group> groups;
     if (opt.window == window_mode::optimal) {
         std::map<std::pair<int, int>, int> index;
@@ -139,177 +150,39 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
         }
     }
 
-    const int ndir = opt.mirror ? 2 : 1;
-    // S per (variant, direction, group); the WT's per (direction, group).
-    std::vector<std::vector<float>> S_var(N * 2), S_wt(2);
-    std::vector<std::vector<int>> S_var_group(N * 2);
-    size_t total_jobs = 0;
-    for (const auto& g : groups) total_jobs += (g.members.size() + 1) * ndir;
-    tranova::progress bar("scoring", total_jobs, "slices");
+    return groups;
+}
 
-    const float a_ar = static_cast<float>(1.0 - opt.alpha), a_pr = static_cast<float>(opt.alpha);
-    auto make_slice = [&](const std::string& s, const std::vector<int>& pos, int a, int b, int dir, slice_job& job) {
-        int n = b - a;
-        job.ids.resize(n + 2);
-        job.ids[0] = tok_cls;
-        job.ids[n + 1] = tok_sep;
-        job.prior_rows.assign(n, -1);
-        for (int i = 0; i < n; ++i) {
-            int p = dir == 0 ? a + i : b - 1 - i;
-            job.ids[i + 1] = residue_id(s[p]);
-            if (opt.prior && !pos.empty()) {
-                int tp = pos[p];
-                if (tp >= 0 && opt.prior->covers(tp)) job.prior_rows[i] = tp;
-            }
+// Batches of slices (indices into jobs, sorted by direction then start) of one direction,
+// at most `cap` rows and 64 slices each; batch_rows gets their row counts.
+std::vector<std::vector<int>> make_batches(const std::vector<int>& todo, size_t nm, int cap,
+                                           const std::function<int(int)>& rows_of, std::vector<long>& batch_rows) {
+    std::vector<std::vector<int>> batches;
+    int rows = 0;
+    for (int k : todo) {
+        int r = rows_of(k);
+        if (batches.empty() || rows + r > cap || batches.back().size() >= 64 ||
+            k / int(nm) != batches.back().front() / int(nm)) {
+            batches.emplace_back();
+            batch_rows.push_back(0);
+            rows = 0;
         }
-    };
-    // Summed (fused) log-likelihood of tokens 1..T-1: rows < start from the cache. Token t
-    // is predicted by row t-1, so the forward passes stop before the last token ([SEP]):
-    // its row predicts nothing (forward length T - 1, forward_len below).
-    auto sum_job = [&](const slice_job& job, const prefix_cache* cache, const float* rows) {
-        double S = 0;
-        int T = int(job.ids.size()), n = T - 2;
-        for (int t = 1; t < T; ++t) {
-            int r = t - 1, x = job.ids[t];
-            float lp = r < job.start ? cache->logprobs[size_t(r) * 25 + x] : rows[size_t(r - job.start) * 25 + x];
-            if (r < n && job.prior_rows[r] >= 0) {
-                float t1 = a_ar * lp;
-                float t2 = a_pr * opt.prior->row(job.prior_rows[r])[x];
-                lp = t1 + t2;
-            }
-            S += lp;
-        }
-        return static_cast<float>(S);
-    };
-
-    auto forward_len = [](const slice_job& job) { return int(job.ids.size()) - 1; };
-
-    // Parallelism is ours: OpenMP over batches of variant slices (the ops run
-    // single-threaded inside), and inside the ops for the wild type's pass. BLAS stays
-    // single-threaded for the whole run.
-    const int threads = get_threads();
-    core::blas_single_thread_guard blas_guard;
-    // One workspace per thread for the whole run (no re-allocation, no page faults per batch).
-    std::vector<workspace> thread_ws(std::max(1, threads));
-    std::vector<std::vector<float>> thread_out(thread_ws.size());
-    for (size_t gi = 0; gi < groups.size(); ++gi) {
-        const auto& g = groups[gi];
-        // The wild type of this window in each direction: its score, and the prefix cache
-        // its variants start from.
-        std::vector<slice_job> wt(ndir);
-        std::vector<prefix_cache> cache(ndir);
-        for (int dir = 0; dir < ndir; ++dir) {
-            make_slice(target, wt_pos, g.wt_a, g.wt_b, dir, wt[dir]);
-            std::vector<float> lp0;
-            model_forward(m, nullptr, {batch_item{wt[dir].ids.data(), forward_len(wt[dir]), 0}}, lp0, thread_ws[0],
-                          opt.use_cache ? &cache[dir] : nullptr);
-            wt[dir].start = 0;
-            wt[dir].S = sum_job(wt[dir], nullptr, lp0.data());
-            S_wt[dir].push_back(wt[dir].S);
-            bar.add();
-            if (slices) slices->push_back({dir, -1, g.wt_a, g.wt_b, wt[dir].S});
-        }
-
-        // Every variant slice of both directions; slices equal to the wild type's take its
-        // score, the others start at their first token that differs from it.
-        const size_t nm = g.members.size();
-        std::vector<slice_job> jobs(nm * ndir);  // [dir][member]
-        std::vector<int> todo;
-        for (int dir = 0; dir < ndir; ++dir)
-            for (size_t k = 0; k < nm; ++k) {
-                int vi = g.members[k];
-                auto& job = jobs[dir * nm + k];
-                job.variant = vi;
-                make_slice(seqs[vi], tpos[vi], g.ranges[k].first, g.ranges[k].second, dir, job);
-                if (job.ids == wt[dir].ids && job.prior_rows == wt[dir].prior_rows) {
-                    job.S = wt[dir].S;  // the slice is the wild type's: exactly its score
-                    bar.add();
-                    continue;
-                }
-                if (opt.use_cache) {
-                    size_t c = 0;
-                    while (c < job.ids.size() && c < wt[dir].ids.size() && job.ids[c] == wt[dir].ids[c]) ++c;
-                    job.start = static_cast<int>(c);
-                }
-                if (job.start >= forward_len(job)) {  // every row it needs is the wild type's
-                    job.S = sum_job(job, &cache[dir], nullptr);
-                    bar.add();
-                    continue;
-                }
-                todo.push_back(int(dir * nm + k));
-            }
-        auto rows_of = [&](int k) { return forward_len(jobs[k]) - jobs[k].start; };
-        // Batches of slices of the same direction and similar start (similar lengths keep
-        // the per-slice attention work even), at most max_batch_rows rows, and small
-        // enough that every thread gets several (load balance at the end of the window).
-        long total_rows = 0;
-        for (int k : todo) total_rows += rows_of(k);
-        const int cap = int(std::min<long>(std::max<long>(total_rows / (4L * std::max(1, threads)), 256L),
-                                           long(std::max(1, opt.max_batch_rows))));
-        std::sort(todo.begin(), todo.end(), [&](int x, int y) {
-            int dx = x / int(nm), dy = y / int(nm);
-            return dx != dy ? dx < dy : jobs[x].start > jobs[y].start;
-        });
-        std::vector<std::vector<int>> batches;
-        std::vector<long> batch_rows;
-        int rows = 0;
-        for (int k : todo) {
-            int r = rows_of(k);
-            if (batches.empty() || rows + r > cap || batches.back().size() >= 64 ||
-                k / int(nm) != batches.back().front() / int(nm)) {
-                batches.emplace_back();
-                batch_rows.push_back(0);
-                rows = 0;
-            }
-            batches.back().push_back(k);
-            batch_rows.back() += r;
-            rows += r;
-        }
-        // Largest batches first: the short ones fill the gaps at the end.
-        std::vector<size_t> order(batches.size());
-        std::iota(order.begin(), order.end(), size_t(0));
-        std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return batch_rows[x] > batch_rows[y]; });
-        const bool par = threads > 1 && batches.size() > 1;
-        std::exception_ptr err;
-#pragma omp parallel if (par) num_threads(int(thread_ws.size()))
-        {
-            const int tid = omp_get_thread_num();  // < thread_ws.size(): one workspace per thread
-            workspace& ws = thread_ws[size_t(tid)];
-            std::vector<float>& out = thread_out[size_t(tid)];
-            std::vector<batch_item> items;
-#pragma omp for schedule(dynamic, 1)
-            for (size_t oi = 0; oi < order.size(); ++oi) {
-                const auto& batch = batches[order[oi]];
-                const int dir = batch.front() / int(nm);
-                try {
-                    items.clear();
-                    for (int k : batch) items.push_back({jobs[k].ids.data(), forward_len(jobs[k]), jobs[k].start});
-                    model_forward(m, opt.use_cache ? &cache[dir] : nullptr, items, out, ws);
-                    size_t off = 0;
-                    for (int k : batch) {
-                        jobs[k].S = sum_job(jobs[k], &cache[dir], out.data() + off);
-                        off += size_t(rows_of(k)) * 25;
-                        bar.add();
-                    }
-                } catch (...) {
-#pragma omp critical
-                    if (!err) err = std::current_exception();
-                }
-            }
-        }
-        if (err) std::rethrow_exception(err);
-        for (int dir = 0; dir < ndir; ++dir)
-            for (size_t k = 0; k < nm; ++k) {
-                const auto& job = jobs[dir * nm + k];
-                int vi = job.variant;
-                S_var[vi * 2 + dir].push_back(job.S);
-                S_var_group[vi * 2 + dir].push_back(int(gi));
-                if (slices) slices->push_back({dir, vi, g.ranges[k].first, g.ranges[k].second, job.S});
-            }
-        if (progress_cb) progress_cb(gi);
+        batches.back().push_back(k);
+        batch_rows.back() += r;
+        rows += r;
     }
-    bar.finish();
+    return batches;
+}
 
+// Per-direction deltas to the wild type, normalised by length (sliding: float32 Kahan sums
+// over the windows, as pandas), and their average.
+std::vector<variant_score> final_scores(const prepared_variants& pv, int L, int ndir, const scoring_options& opt,
+                                        const std::vector<std::vector<float>>& S_var,
+                                        const std::vector<std::vector<int>>& S_var_group,
+                                        const std::vector<std::vector<float>>& S_wt) {
+    const size_t N = pv.seqs.size();
+    const auto& seqs = pv.seqs;
+    const auto& trivial = pv.trivial;
     std::vector<variant_score> out(N);
     std::vector<float> wt_total(2, 0.f);
     if (opt.window == window_mode::sliding)
@@ -334,40 +207,188 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
     return out;
 }
 
-double spearman(const std::vector<double>& x, const std::vector<double>& y, size_t* n_used) {
-    std::vector<double> a, b;
-    for (size_t i = 0; i < x.size() && i < y.size(); ++i)
-        if (std::isfinite(x[i]) && std::isfinite(y[i])) {
-            a.push_back(x[i]);
-            b.push_back(y[i]);
+// The tokens "[CLS] slice [SEP]" of s[a, b) in direction dir (1 = reversed) and, per
+// residue, the log-prior row to fuse (-1 = none).
+void make_slice(const scoring_options& opt, const std::string& s, const std::vector<int>& pos, int a, int b, int dir,
+                slice_job& job) {
+    int n = b - a;
+    job.ids.resize(n + 2);
+    job.ids[0] = tok_cls;
+    job.ids[n + 1] = tok_sep;
+    job.prior_rows.assign(n, -1);
+    for (int i = 0; i < n; ++i) {
+        int p = dir == 0 ? a + i : b - 1 - i;
+        job.ids[i + 1] = residue_id(s[p]);
+        if (opt.prior && !pos.empty()) {
+            int tp = pos[p];
+            if (tp >= 0 && opt.prior->covers(tp)) job.prior_rows[i] = tp;
         }
-    if (n_used) *n_used = a.size();
-    if (a.size() < 2) return std::nan("");
-    auto ranks = [](const std::vector<double>& v) {
-        std::vector<size_t> idx(v.size());
-        std::iota(idx.begin(), idx.end(), 0);
-        std::sort(idx.begin(), idx.end(), [&](size_t i, size_t j) { return v[i] < v[j]; });
-        std::vector<double> r(v.size());
-        for (size_t i = 0; i < idx.size();) {
-            size_t j = i;
-            while (j + 1 < idx.size() && v[idx[j + 1]] == v[idx[i]]) ++j;
-            double avg = (double(i) + double(j)) / 2 + 1;
-            for (size_t k = i; k <= j; ++k) r[idx[k]] = avg;
-            i = j + 1;
-        }
-        return r;
-    };
-    auto ra = ranks(a), rb = ranks(b);
-    double ma = 0, mb = 0;
-    for (size_t i = 0; i < ra.size(); ++i) ma += ra[i], mb += rb[i];
-    ma /= ra.size(), mb /= rb.size();
-    double sab = 0, saa = 0, sbb = 0;
-    for (size_t i = 0; i < ra.size(); ++i) {
-        sab += (ra[i] - ma) * (rb[i] - mb);
-        saa += (ra[i] - ma) * (ra[i] - ma);
-        sbb += (rb[i] - mb) * (rb[i] - mb);
     }
-    return sab / std::sqrt(saa * sbb);
+}
+
+// Summed (fused) log-likelihood of tokens 1..T-1: rows < start from the cache. Token t
+// is predicted by row t-1, so the forward passes stop before the last token ([SEP]):
+// its row predicts nothing (forward length T - 1, forward_len below).
+float sum_job(const scoring_options& opt, const slice_job& job, const prefix_cache* cache, const float* rows) {
+    const float a_ar = static_cast<float>(1.0 - opt.alpha), a_pr = static_cast<float>(opt.alpha);
+    double S = 0;
+    int T = int(job.ids.size()), n = T - 2;
+    for (int t = 1; t < T; ++t) {
+        int r = t - 1, x = job.ids[t];
+        float lp = r < job.start ? cache->logprobs[size_t(r) * 25 + x] : rows[size_t(r - job.start) * 25 + x];
+        if (r < n && job.prior_rows[r] >= 0) {
+            float t1 = a_ar * lp;
+            float t2 = a_pr * opt.prior->row(job.prior_rows[r])[x];
+            lp = t1 + t2;
+        }
+        S += lp;
+    }
+    return static_cast<float>(S);
+}
+
+}  // namespace
+
+std::vector<variant_score> score_variants(const model& m, const std::string& target_in,
+                                          const std::vector<variant>& variants, const scoring_options& opt,
+                                          std::vector<slice_record>* slices, const std::function<void(size_t)>& progress_cb) {
+    const int W = m.cfg.n_ctx - 2;
+    std::string target = target_in;
+    replace_nonstandard(target, opt.seed);
+    const int L = static_cast<int>(target.size());
+    const size_t N = variants.size();
+    prepared_variants pv = prepare_variants(variants, target_in, opt);
+    const auto& seqs = pv.seqs;
+    const auto& tpos = pv.tpos;
+    const auto& trivial = pv.trivial;
+    std::vector<int> wt_pos(L);
+    std::iota(wt_pos.begin(), wt_pos.end(), 0);
+
+    std::vector<window_group> groups = make_windows(variants, pv, L, W, opt);
+
+    const int ndir = opt.mirror ? 2 : 1;
+    // S per (variant, direction, group); the WT's per (direction, group).
+    std::vector<std::vector<float>> S_var(N * 2), S_wt(2);
+    std::vector<std::vector<int>> S_var_group(N * 2);
+    size_t total_jobs = 0;
+    for (const auto& g : groups) total_jobs += (g.members.size() + 1) * ndir;
+    tranova::progress bar("scoring", total_jobs, "slices");
+
+    auto forward_len = [](const slice_job& job) { return int(job.ids.size()) - 1; };
+
+    // Parallelism is ours: OpenMP over batches of variant slices (the ops run
+    // single-threaded inside), and inside the ops for the wild type's pass. BLAS stays
+    // single-threaded for the whole run.
+    const int threads = get_threads();
+    core::blas_single_thread_guard blas_guard;
+    // One workspace per thread for the whole run (no re-allocation, no page faults per batch).
+    std::vector<workspace> thread_ws(std::max(1, threads));
+    std::vector<std::vector<float>> thread_out(thread_ws.size());
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+        const auto& g = groups[gi];
+        // The wild type of this window in each direction: its score, and the prefix cache
+        // its variants start from.
+        std::vector<slice_job> wt(ndir);
+        std::vector<prefix_cache> cache(ndir);
+        for (int dir = 0; dir < ndir; ++dir) {
+            make_slice(opt, target, wt_pos, g.wt_a, g.wt_b, dir, wt[dir]);
+            std::vector<float> lp0;
+            model_forward(m, nullptr, {batch_item{wt[dir].ids.data(), forward_len(wt[dir]), 0}}, lp0, thread_ws[0],
+                          opt.use_cache ? &cache[dir] : nullptr);
+            wt[dir].start = 0;
+            wt[dir].S = sum_job(opt, wt[dir], nullptr, lp0.data());
+            S_wt[dir].push_back(wt[dir].S);
+            bar.add();
+            if (slices) slices->push_back({dir, -1, g.wt_a, g.wt_b, wt[dir].S});
+        }
+
+        // Every variant slice of both directions; slices equal to the wild type's take its
+        // score, the others start at their first token that differs from it.
+        const size_t nm = g.members.size();
+        std::vector<slice_job> jobs(nm * ndir);  // [dir][member]
+        std::vector<int> todo;
+        for (int dir = 0; dir < ndir; ++dir)
+            for (size_t k = 0; k < nm; ++k) {
+                int vi = g.members[k];
+                auto& job = jobs[dir * nm + k];
+                job.variant = vi;
+                make_slice(opt, seqs[vi], tpos[vi], g.ranges[k].first, g.ranges[k].second, dir, job);
+                if (job.ids == wt[dir].ids && job.prior_rows == wt[dir].prior_rows) {
+                    job.S = wt[dir].S;  // the slice is the wild type's: exactly its score
+                    bar.add();
+                    continue;
+                }
+                if (opt.use_cache) {
+                    size_t c = 0;
+                    while (c < job.ids.size() && c < wt[dir].ids.size() && job.ids[c] == wt[dir].ids[c]) ++c;
+                    job.start = static_cast<int>(c);
+                }
+                if (job.start >= forward_len(job)) {  // every row it needs is the wild type's
+                    job.S = sum_job(opt, job, &cache[dir], nullptr);
+                    bar.add();
+                    continue;
+                }
+                todo.push_back(int(dir * nm + k));
+            }
+        auto rows_of = [&](int k) { return forward_len(jobs[k]) - jobs[k].start; };
+        // Batches of slices of the same direction and similar start (similar lengths keep
+        // the per-slice attention work even), at most max_batch_rows rows, and small
+        // enough that every thread gets several (load balance at the end of the window).
+        long total_rows = 0;
+        for (int k : todo) total_rows += rows_of(k);
+        const int cap = int(std::min<long>(std::max<long>(total_rows / (4L * std::max(1, threads)), 256L),
+                                           long(std::max(1, opt.max_batch_rows))));
+        std::sort(todo.begin(), todo.end(), [&](int x, int y) {
+            int dx = x / int(nm), dy = y / int(nm);
+            return dx != dy ? dx < dy : jobs[x].start > jobs[y].start;
+        });
+        std::vector<long> batch_rows;
+        std::vector<std::vector<int>> batches = make_batches(todo, nm, cap, rows_of, batch_rows);
+        // Largest batches first: the short ones fill the gaps at the end.
+        std::vector<size_t> order(batches.size());
+        std::iota(order.begin(), order.end(), size_t(0));
+        std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return batch_rows[x] > batch_rows[y]; });
+        const bool par = threads > 1 && batches.size() > 1;
+        std::exception_ptr err;
+#pragma omp parallel if (par) num_threads(int(thread_ws.size()))
+        {
+            const int tid = omp_get_thread_num();  // < thread_ws.size(): one workspace per thread
+            workspace& ws = thread_ws[size_t(tid)];
+            std::vector<float>& out = thread_out[size_t(tid)];
+            std::vector<batch_item> items;
+#pragma omp for schedule(dynamic, 1)
+            for (size_t oi = 0; oi < order.size(); ++oi) {
+                const auto& batch = batches[order[oi]];
+                const int dir = batch.front() / int(nm);
+                try {
+                    items.clear();
+                    for (int k : batch) items.push_back({jobs[k].ids.data(), forward_len(jobs[k]), jobs[k].start});
+                    model_forward(m, opt.use_cache ? &cache[dir] : nullptr, items, out, ws);
+                    size_t off = 0;
+                    for (int k : batch) {
+                        jobs[k].S = sum_job(opt, jobs[k], &cache[dir], out.data() + off);
+                        off += size_t(rows_of(k)) * 25;
+                        bar.add();
+                    }
+                } catch (...) {
+#pragma omp critical
+                    if (!err) err = std::current_exception();
+                }
+            }
+        }
+        if (err) std::rethrow_exception(err);
+        for (int dir = 0; dir < ndir; ++dir)
+            for (size_t k = 0; k < nm; ++k) {
+                const auto& job = jobs[dir * nm + k];
+                int vi = job.variant;
+                S_var[vi * 2 + dir].push_back(job.S);
+                S_var_group[vi * 2 + dir].push_back(int(gi));
+                if (slices) slices->push_back({dir, vi, g.ranges[k].first, g.ranges[k].second, job.S});
+            }
+        if (progress_cb) progress_cb(gi);
+    }
+    bar.finish();
+
+    return final_scores(pv, L, ndir, opt, S_var, S_var_group, S_wt);
 }
 
 }  // namespace tranova::tranception

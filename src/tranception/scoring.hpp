@@ -1,4 +1,4 @@
-// Fitness scoring exactly as the official Tranception code does it (spec §4): per
+// Fitness scoring exactly as the official Tranception code does it: per
 // direction, the summed log-likelihood of "[CLS] slice [SEP]" ([SEP] term included),
 // fused with the retrieval log-prior at MSA-covered positions, divided by the full
 // sequence length, minus the wild type's on the same window (optimal) or over all windows
@@ -21,7 +21,7 @@
 namespace tranova::tranception {
 
 // The retrieval log-prior over target positions [start0, end0): rows [end0-start0, 25],
-// float32 (log of the float32 prior, spec errata 1).
+// float32 (log of the float32 prior).
 struct log_prior {
     int start0 = 0, end0 = 0;
     std::vector<float> rows;
@@ -31,7 +31,7 @@ struct log_prior {
 
 enum class window_mode { optimal, sliding };
 
-struct score_options {
+struct scoring_options {
     window_mode window = window_mode::optimal;
     bool mirror = true;            // also score right-to-left and average
     double alpha = 0.6;            // retrieval_inference_weight
@@ -54,17 +54,14 @@ struct slice_record {
     float seq_logprob_sum;
 };
 
-// The optimal window of a substitution variant (spec §4.2): [start, end) in target coordinates.
+// The optimal window of a substitution variant: [start, end) in target coordinates.
 std::pair<int, int> optimal_window(const std::vector<int>& positions, int target_len, int context);
 
 // Scores `variants` against `target` (uppercase). Throws tranova::error on sequences that
 // do not fit (indel longer than the context in optimal mode) or a missing aligner.
 std::vector<variant_score> score_variants(const model& m, const std::string& target,
-                                          const std::vector<variant>& variants, const score_options& opt,
+                                          const std::vector<variant>& variants, const scoring_options& opt,
                                           std::vector<slice_record>* slices = nullptr,
                                           const std::function<void(size_t)>& progress = {});
-
-// Spearman rank correlation (average ranks for ties) over pairs where both are finite.
-double spearman(const std::vector<double>& x, const std::vector<double>& y, size_t* n_used = nullptr);
 
 }  // namespace tranova::tranception

@@ -57,7 +57,7 @@ trainable_model trainable_create(const model_config& cfg, std::map<std::string, 
 trainable_model trainable_from_weights(const core::weights& w, const std::string& source);
 // The weight file of the current parameters (+ alibi_slopes), readable by model_from_weights.
 core::weights trainable_to_weights(const trainable_model& m);
-// GPT-2 initialisation as the official code (spec §2.8): Linear/Conv1D weights and the
+// GPT-2 initialisation as the official code: Linear/Conv1D weights and the
 // embedding ~ N(0, 0.02), *.attn_out/mlp_proj weights ~ N(0, 0.02 / sqrt(2 n_layer)),
 // biases 0, LayerNorm 1/0, depthwise convolutions PyTorch's default (weight and bias ~
 // U(-1/sqrt(k), 1/sqrt(k))). Deterministic from `seed` (core::rng, Box-Muller normals).

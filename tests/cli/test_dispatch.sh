@@ -29,6 +29,13 @@ expect_rc 2
 # Every listed command (and every nested command) has --help with Usage and an example.
 commands=$("$TRANOVA" help | awk '/^     [a-z]/ && $1 != "help" && $1 != "--version" {print $1}')
 [ -n "$commands" ] && _pass || _fail "no commands listed by 'tranova help'"
+# Every command registered in the sources (TRANOVA_REGISTER_COMMAND) is listed, whatever
+# its group: a group missing from main.cpp's group_order must not hide a command.
+registered=$(grep -rhoP 'TRANOVA_REGISTER_COMMAND\(\w+, \{"\K[^"]+' "$SRC/apps" | sort)
+[ "$(echo "$registered" | wc -l)" -ge 8 ] && _pass || _fail "found too few TRANOVA_REGISTER_COMMAND lines in apps/"
+for c in $registered; do
+  if echo "$commands" | grep -qx "$c"; then _pass; else _fail "registered command '$c' is missing from 'tranova help'"; fi
+done
 check_help() {
   run "$TRANOVA" "$@" --help
   if [ "$RC" -ne 0 ]; then _fail "'$*' --help exit code"; return; fi

@@ -9,7 +9,7 @@ static const std::string kData = std::string(TRANOVA_TEST_DATA) + "/denovo/";
 
 // Tolerance for the fixture comparison: m/z exact in float32 (cast of the same double);
 // intensities 2e-6 relative (our L2 norm accumulates in double, numpy's in float32).
-static void compare(const processed_peaks& got, const npy_test::array& want, size_t row, size_t len) {
+static void compare(const processed_peaks& got, const npy::array& want, size_t row, size_t len) {
     const size_t width = want.shape[1];
     REQUIRE(got.mz.size() == len);
     for (size_t k = 0; k < len; ++k) {
@@ -40,12 +40,12 @@ TEST_CASE("preprocessing matches Casanovo v4.2.1 and PrimeNovo on the raw TMT10 
     keep.keep_chargeless = true;
     auto spectra = read_all_spectra(kData + "depthcharge_TMT10-Trial-8.mgf", keep);
     REQUIRE(spectra.size() == 7);
-    auto raw = npy_test::load(kData + "preprocess_tmt10_raw_peaks.npy");
-    auto raw_len = npy_test::load(kData + "preprocess_tmt10_raw_peaks_lengths.npy");
-    auto cas = npy_test::load(kData + "preprocess_tmt10_casanovo_preprocessed.npy");
-    auto cas_len = npy_test::load(kData + "preprocess_tmt10_casanovo_preprocessed_lengths.npy");
-    auto pn = npy_test::load(kData + "preprocess_tmt10_primenovo_preprocessed.npy");
-    auto pn_len = npy_test::load(kData + "preprocess_tmt10_primenovo_preprocessed_lengths.npy");
+    auto raw = npy::load(kData + "preprocess_tmt10_raw_peaks.npy");
+    auto raw_len = npy::load(kData + "preprocess_tmt10_raw_peaks_lengths.npy");
+    auto cas = npy::load(kData + "preprocess_tmt10_casanovo_preprocessed.npy");
+    auto cas_len = npy::load(kData + "preprocess_tmt10_casanovo_preprocessed_lengths.npy");
+    auto pn = npy::load(kData + "preprocess_tmt10_primenovo_preprocessed.npy");
+    auto pn_len = npy::load(kData + "preprocess_tmt10_primenovo_preprocessed_lengths.npy");
     for (size_t i = 0; i < 7; ++i) {
         INFO("spectrum " << i << " " << spectra[i].title);
         // Our reader gives the same raw peaks as the official one.
@@ -66,9 +66,9 @@ TEST_CASE("preprocessing matches the model pipelines on the Casanovo sample", "[
     auto spectra = read_all_spectra(kData + "casanovo_v4.2.1_sample_preprocessed_spectra_massivekb_tokens.mgf");
     const size_t records[] = {0, 2, 7, 25, 56, 91, 110, 114};
     for (const char* model : {"casanovo", "primenovo"}) {
-        auto want = npy_test::load(kData + model + "_spectra.npy");
-        auto len = npy_test::load(kData + model + "_spectra_lengths.npy");
-        auto prec = npy_test::load(kData + model + "_precursors.npy");
+        auto want = npy::load(kData + model + "_spectra.npy");
+        auto len = npy::load(kData + model + "_spectra_lengths.npy");
+        auto prec = npy::load(kData + model + "_precursors.npy");
         for (size_t b = 0; b < 8; ++b) {
             INFO(model << " record " << records[b]);
             spectrum s = spectra[records[b]];

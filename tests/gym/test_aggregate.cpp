@@ -134,7 +134,7 @@ TEST_CASE("official clinical summary is the plain per-gene mean", "[gym][aggrega
             if (models[j] == f[c_name]) {
                 ++rows;
                 INFO(models[j]);
-                // spec §1.3: verified to +-0.0005 (the published per-gene values are rounded)
+                // verified to +-0.0005 (the published per-gene values are rounded)
                 CHECK(std::abs(sum[j] / cnt[j] - cell(f[c_avg])) <= 0.0005 + 1e-12);
             }
     }

@@ -165,7 +165,7 @@ TEST_CASE("fast path equals the reference functions (random, tied, depth subsets
             metric_scratch sc;
             std::vector<double> out(n_metrics * (1 + n_depths));
             assay_metrics(out.data(), ctx, s.data(), sc);
-            // whole-assay MCC binarisation, reused by the depth subsets (spec §3.6)
+            // whole-assay MCC binarisation, reused by the depth subsets
             double med = pandas_median(s.data(), n);
             for (int d = 0; d <= n_depths; ++d) {
                 std::vector<double> ys, ss;
