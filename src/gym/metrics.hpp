@@ -105,6 +105,7 @@ struct metric_scratch {
     std::vector<int8_t> row_slice, depth_pred;  // depth slices
     std::vector<double> depth_s;
     std::vector<uint32_t> depth_order;
+    std::vector<double> log2_pos;  // log2(p + 1) for NDCG positions p = 0, 1, ...
 };
 
 // The five metrics for one model on one assay, unrounded: out[0..4] for the whole assay
