@@ -1,78 +1,22 @@
 // `tranova score`: Tranception fitness scores for ProteinGym-style variant tables (or
 // every single substitution of a sequence), with the optional MSA retrieval prior; also
-// the site-independent baseline of src/msa. Numbers follow the official code (spec
-// tranception.md §4); see docs/tranception.md for options and deviations.
+// the site-independent baseline of src/msa. This file only turns options into a
+// tranception::score_options; the run is tranception::run_score (src/tranception/score_run.cpp).
+// See docs/tranception.md for options and deviations from the official code.
 #include "cli.hpp"
 
-#include "msa/msa.hpp"
-#include "msa/site_independent.hpp"
-#include "retrieval/fasta_db.hpp"
-#include "tranception/heatmap.hpp"
-#include "tranception/indel_align.hpp"
-#include "tranception/model.hpp"
-#include "tranception/prior.hpp"
-#include "tranception/scoring.hpp"
-#include "tranception/tokenizer.hpp"
-#include "tranception/variants.hpp"
-#include "util/csv.hpp"
+#include "tranception/score_run.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
-#include "util/memory.hpp"
-#include "util/output_file.hpp"
-#include "util/text.hpp"
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cmath>
-#include <filesystem>
-#include <fstream>
+#include <cstdio>
 
 namespace {
 
 namespace tc = tranova::tranception;
 namespace po = tranova::cli::po;
-namespace fs = std::filesystem;
-
-// The wild-type sequence from a FASTA file (its first record, read by retrieval's FASTA
-// reader: plain or gzip, BOM-safe) or given literally. A literal must look like a protein
-// so that a mistyped file name is not scored as the protein "TARGETFASTA": no lower case,
-// nothing path-like, at least min_literal characters (then check_sequence names any
-// character that is not a residue).
-std::string read_target(const std::string& arg, const char* what) {
-    constexpr size_t min_literal = 8;
-    std::error_code ec;
-    std::string seq;
-    const auto st = fs::status(arg, ec);
-    if (!ec && fs::is_directory(st)) {
-        TRANOVA_FAIL("{} '{}': is a directory, not a FASTA file or a sequence", what, arg);
-    } else if (!ec && fs::exists(st)) {
-        tranova::retrieval::fasta_reader reader(arg);
-        tranova::retrieval::fasta_record rec;
-        TRANOVA_CHECK(reader.next(rec), "{}: no FASTA record", arg);
-        TRANOVA_CHECK(!rec.seq.empty(), "{}: record '{}' has no sequence", arg, rec.name);
-        if (tranova::retrieval::fasta_record extra; reader.next(extra))
-            tranova::log::warn("{}: several records; scoring against the first, '{}'", arg, rec.name);
-        seq = std::move(rec.seq);
-    } else {
-        seq = std::string(tranova::trim(arg));
-        // Lower case or path characters: a file name, not a sequence. Other characters are
-        // left to check_sequence, which names the offending one.
-        const bool pathlike = std::any_of(seq.begin(), seq.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || c == '/' || c == '.' || c == '\\' || c == '~' || c == '_';
-        });
-        TRANOVA_CHECK(!pathlike && seq.size() >= min_literal,
-                      "{} '{}': no such file, and not a protein sequence (a sequence given on the command line is "
-                      "upper-case residue letters, at least {})",
-                      what, arg.size() > 40 ? arg.substr(0, 40) + "..." : arg, min_literal);
-    }
-    seq = tranova::to_upper(seq);
-    std::string bad = tc::check_sequence(seq);
-    TRANOVA_CHECK(bad.empty(), "{} {}: {}", what, arg.size() > 40 ? arg.substr(0, 40) + "..." : arg, bad);
-    return seq;
-}
-
-std::string fmt_score(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
 
 int main_score(int argc, char** argv) {
     tranova::cli::parser p(
@@ -140,247 +84,49 @@ int main_score(int argc, char** argv) {
     p.output(weights_cache, "--weights-cache");
     if (auto rc = p.parse(argc, argv)) return *rc;
 
-    if (model_path.empty()) throw tranova::usage_error("missing --model");
-    if (out.empty()) throw tranova::usage_error("missing -o (output CSV)");
-    int n_target = !target_arg.empty() + !sequence_arg.empty() + !fasta_arg.empty();
-    if (n_target != 1) throw tranova::usage_error("give the wild type with exactly one of --target, --sequence, --fasta");
-    if (all_singles == !dms.empty()) throw tranova::usage_error("give either --dms CSV or --all-singles");
     if (window != "optimal" && window != "sliding") throw tranova::usage_error("--window must be optimal or sliding");
-    if (!(alpha >= 0 && alpha <= 1)) throw tranova::usage_error(fmt::format("--alpha must be in [0, 1], got {}", alpha));
-    if (!(theta >= 0 && theta <= 1)) throw tranova::usage_error(fmt::format("--theta must be in [0, 1], got {}", theta));
-    if (batch_rows < 1) throw tranova::usage_error("--batch-rows must be >= 1");
     if (cpu_kernel != "auto" && cpu_kernel != "avx512" && cpu_kernel != "blas")
         throw tranova::usage_error(fmt::format("--cpu-kernel must be auto, avx512 or blas, got '{}'", cpu_kernel));
-    if ((msa_start || msa_end) && msa_path.empty()) throw tranova::usage_error("--msa-start/--msa-end need --msa");
-    const bool site_independent = model_path == "site-independent";
-    {
-        // A weight file is read by seeking: a FIFO or device would hang or read garbage.
-        std::error_code ec;
-        auto st = fs::status(model_path, ec);
-        TRANOVA_CHECK(site_independent || !fs::exists(st) || fs::is_regular_file(st) || fs::is_directory(st),
-                      "{}: --model must be a weight file or a checkpoint folder, not a FIFO or device", model_path);
-    }
-    if (site_independent && msa_path.empty()) throw tranova::usage_error("--model site-independent needs --msa");
+    int n_target = !target_arg.empty() + !sequence_arg.empty() + !fasta_arg.empty();
+    if (!model_path.empty() && !out.empty() && n_target != 1)
+        throw tranova::usage_error("give the wild type with exactly one of --target, --sequence, --fasta");
 
-    std::string target = read_target(!target_arg.empty() ? target_arg : !sequence_arg.empty() ? sequence_arg : fasta_arg,
-                                     "target");
+    tc::score_options o;
+    o.model = model_path;
+    o.target = !target_arg.empty() ? target_arg : !sequence_arg.empty() ? sequence_arg : fasta_arg;
+    o.dms = dms;
+    o.all_singles = all_singles;
+    o.out = out;
+    o.heatmap = heatmap;
+    o.mutant_column = mutant_col;
+    o.sequence_column = seq_col;
+    o.skip_bad_rows = skip_bad;
+    o.msa = msa_path;
+    o.msa_start = msa_start;
+    o.msa_end = msa_end;
+    o.alpha = alpha;
+    o.theta = theta;
+    o.focus_gaps = focus_gaps;
+    o.weighted_msa = !unweighted;
+    o.weights_cache = weights_cache;
+    o.use_weights_cache = !no_weights_cache;
+    o.window = window == "optimal" ? tc::window_mode::optimal : tc::window_mode::sliding;
+    o.mirror = !no_mirror;
+    o.token_type_quirk = !no_token_type;
+    o.use_cache = !no_cache;
+    o.batch_rows = batch_rows;
+    o.cpu_kernel = cpu_kernel == "avx512" ? tranova::core::linear_kernel::avx512
+                   : cpu_kernel == "blas" ? tranova::core::linear_kernel::blas
+                                          : tranova::core::linear_kernel::automatic;
+    o.seed = seed;
+    o.threads = p.common.threads;
+    o.spearman_column = spearman_col;
 
-    // Variants and the input table.
-    std::vector<std::string> header;
-    std::vector<std::vector<std::string>> rows;
-    std::vector<tc::variant> vars;
-    size_t skipped = 0;
-    if (all_singles) {
-        vars = tc::all_single_substitutions(target);
-        header = {"mutant", "mutated_sequence"};
-        for (const auto& v : vars) rows.push_back({v.mutant, v.sequence});
-    } else {
-        tranova::csv_reader r(dms);
-        header = r.header();
-        int cm = r.column(mutant_col), cs = r.column(seq_col);
-        TRANOVA_CHECK(cm >= 0 || cs >= 0, "{}: needs a '{}' or a '{}' column", dms, mutant_col, seq_col);
-        std::vector<std::string> f;
-        while (r.next(f)) {
-            try {
-                tc::variant v;
-                std::string m = cm >= 0 ? std::string(tranova::trim(f[cm])) : "";
-                if (!m.empty()) {
-                    v = tc::variant_from_mutant(m, target, r.where());
-                    if (cs >= 0 && !tranova::trim(f[cs]).empty())
-                        TRANOVA_CHECK(tranova::trim(f[cs]) == v.sequence,
-                                      "{}: mutated_sequence does not equal the target with mutant '{}' applied", r.where(), m);
-                } else {
-                    TRANOVA_CHECK(cs >= 0 && !tranova::trim(f[cs]).empty(), "{}: row has neither a mutant nor a mutated_sequence",
-                                  r.where());
-                    v = tc::variant_from_sequence(f[cs], target, r.where());
-                }
-                vars.push_back(std::move(v));
-                rows.push_back(f);
-            } catch (const tranova::error& e) {
-                if (!skip_bad) throw;
-                tranova::log::warn("skipped: {}", e.what());
-                ++skipped;
-            }
-        }
-        TRANOVA_CHECK(!vars.empty(), "{}: no variants to score", dms);
-    }
-    if (skipped) tranova::log::warn("{} rows skipped (--skip-bad-rows)", skipped);
-
-    // MSA and prior.
-    tranova::msa::alignment a;
-    int start0 = 0;
-    if (!msa_path.empty()) {
-        a = tranova::msa::read_alignment(msa_path);
-        TRANOVA_CHECK(a.num_rows() > 0 && a.num_columns() > 0, "{}: the MSA is empty", msa_path);
-        tranova::check_memory(tranova::msa::weights_memory_bytes(a.num_rows(), a.num_columns(), p.common.threads), msa_path,
-                              fmt::format("the sequence weights of {} rows x {} columns", a.num_rows(), a.num_columns()));
-        if (msa_start) {
-            start0 = int(msa_start - 1);
-            if (msa_end)
-                TRANOVA_CHECK(msa_end - msa_start + 1 == (long long)a.num_columns(),
-                              "{}: --msa-start {} --msa-end {} span {} positions but the MSA has {} columns", msa_path,
-                              msa_start, msa_end, msa_end - msa_start + 1, a.num_columns());
-        } else {
-            start0 = tc::locate_msa(a, target, msa_path);
-            if (msa_end)
-                TRANOVA_CHECK(msa_end == start0 + (long long)a.num_columns(), "{}: --msa-end {} but the MSA covers {}-{}",
-                              msa_path, msa_end, start0 + 1, start0 + a.num_columns());
-        }
-    }
-
-    std::vector<tc::variant_score> scores(vars.size());
-    std::vector<double> si_scores;
-    bool random_model = false;
-    if (site_independent) {
-        // Check the MSA against the target, then fit the per-site model on it.
-        tc::prior_options po_;
-        std::vector<double> ones(a.num_rows(), 1.0);
-        tc::make_log_prior(a, ones, po_, target, start0, msa_path);
-        tranova::msa::site_independent_options so;
-        so.theta = theta;
-        auto sim = tranova::msa::fit_site_independent(a, so);
-        sim.first_position = start0 + 1;
-        tranova::log::info("site-independent model: {} sequences, N_eff {:.1f}", sim.num_sequences, sim.neff);
-        for (size_t i = 0; i < vars.size(); ++i) {
-            // Variants with a mutation outside the MSA columns cannot be scored (empty).
-            bool inside = !vars[i].indel;
-            for (int q : vars[i].positions) inside = inside && q >= start0 && q < start0 + int(a.num_columns());
-            double s = inside ? tranova::msa::score_sequence(sim, vars[i].sequence, 1) : std::nan("");
-            scores[i].l_to_r = scores[i].r_to_l = scores[i].avg = s;
-        }
-    } else {
-        const auto kernel = cpu_kernel == "avx512" ? tranova::core::linear_kernel::avx512
-                            : cpu_kernel == "blas" ? tranova::core::linear_kernel::blas
-                                                   : tranova::core::linear_kernel::automatic;
-        tc::model m = tc::model_load(model_path, kernel);
-        m.token_type_quirk = !no_token_type;
-        random_model = m.random_weights;
-        if (random_model)
-            tranova::log::warn("{} has RANDOM weights (a demo/test model): its scores carry no biological signal",
-                               model_path);
-        tranova::log::info("model: {} layers, {} dims, {} heads, context {} residues; linear layers on {}",
-                           m.cfg.n_layer, m.cfg.n_embd, m.cfg.n_head, m.cfg.n_ctx - 2,
-                           m.head.panels ? "the AVX-512 kernel" : "BLAS");
-        tc::log_prior prior;
-        tc::score_options opt;
-        if (!msa_path.empty()) {
-            tc::prior_options po_;
-            po_.theta = theta;
-            po_.threshold_focus_cols_frac_gaps = focus_gaps;
-            po_.weighted = !unweighted;
-            std::string cache;
-            // No default cache beside a device or FIFO output (-o /dev/null would put it in /dev).
-            if (!no_weights_cache && !unweighted)
-                cache = !weights_cache.empty()        ? weights_cache
-                        : tranova::is_direct_output(out) ? ""
-                                               : (fs::path(out).parent_path() / (fs::path(msa_path).filename().string() +
-                                                                                 ".msa_weights.h5")).string();
-            bool reused = false;
-            auto pw = tc::cached_prior_weights(a, po_, cache, &reused);
-            tranova::log::info("MSA {}: {} rows x {} columns at target {}-{}; {} weighted rows, N_eff {:.2f}{}", msa_path,
-                               a.num_rows(), a.num_columns(), start0 + 1, start0 + a.num_columns(),
-                               unweighted ? a.num_rows() : pw.kept_rows.size(), pw.neff,
-                               reused ? " (weights from " + cache + ")" : "");
-            prior = tc::make_log_prior(a, pw.row_weight, po_, target, start0, msa_path);
-            opt.prior = &prior;
-            opt.alpha = alpha;
-            opt.align_to_target = [&](const std::string& s) { return tc::align_variant_to_target(s, target); };
-        }
-        opt.window = window == "optimal" ? tc::window_mode::optimal : tc::window_mode::sliding;
-        opt.mirror = !no_mirror;
-        opt.use_cache = !no_cache;
-        opt.max_batch_rows = batch_rows;
-        opt.seed = seed;
-        scores = tc::score_variants(m, target, vars, opt);
-    }
-
-    // Output table.
-    std::vector<std::string> add = site_independent ? std::vector<std::string>{"avg_score"}
-                                   : no_mirror     ? std::vector<std::string>{"avg_score_L_to_R", "avg_score"}
-                                                   : std::vector<std::string>{"avg_score_L_to_R", "avg_score_R_to_L", "avg_score"};
-    std::vector<int> replace_at(add.size(), -1);
-    for (size_t k = 0; k < add.size(); ++k)
-        for (size_t c = 0; c < header.size(); ++c)
-            if (header[c] == add[k]) replace_at[k] = int(c);
-    std::string text;
-    auto line = [&](const std::vector<std::string>& f) {
-        for (size_t c = 0; c < f.size(); ++c) {
-            if (c) text += ',';
-            text += tranova::csv_escape(f[c]);
-        }
-        text += '\n';
-    };
-    std::vector<std::string> h = header;
-    for (size_t k = 0; k < add.size(); ++k)
-        if (replace_at[k] < 0) h.push_back(add[k]);
-    line(h);
-    for (size_t i = 0; i < vars.size(); ++i) {
-        std::vector<std::string> f = rows[i];
-        std::vector<std::string> vals;
-        if (site_independent) vals = {fmt_score(scores[i].avg)};
-        else if (no_mirror) vals = {fmt_score(scores[i].l_to_r), fmt_score(scores[i].avg)};
-        else vals = {fmt_score(scores[i].l_to_r), fmt_score(scores[i].r_to_l), fmt_score(scores[i].avg)};
-        for (size_t k = 0; k < add.size(); ++k) {
-            if (replace_at[k] >= 0) f[replace_at[k]] = vals[k];
-            else f.push_back(vals[k]);
-        }
-        line(f);
-    }
-    tranova::output_file of(out);
-    of.write(text);
-
-    // Heatmap of the single substitutions.
-    // The default heatmap sits beside a regular output only (-o /dev/null must not create
-    // /dev/null.svg).
-    if (heatmap.empty() && all_singles && !tranova::is_direct_output(out))
-        heatmap = fs::path(out).replace_extension(".svg").string();
-    std::unique_ptr<tranova::output_file> svg;
-    if (!heatmap.empty()) {
-        std::vector<double> grid(target.size() * 20, std::nan(""));
-        size_t n = 0;
-        for (size_t i = 0; i < vars.size(); ++i)
-            if (!vars[i].indel && vars[i].positions.size() == 1) {
-                int a_ = tc::residue_id(vars[i].sequence[vars[i].positions[0]]) - 5;
-                if (a_ >= 0) grid[size_t(vars[i].positions[0]) * 20 + a_] = scores[i].avg, ++n;
-            }
-        TRANOVA_CHECK(n > 0, "{}: no single substitutions to draw", heatmap);
-        std::string title = fmt::format("{} single-substitution scores: {}{}",
-                                        site_independent ? "Site-independent" : "Tranception",
-                                        tranova::printable(fs::path(model_path).filename().string()),
-                                        !random_model ? ""
-                                        : msa_path.empty() ? " (RANDOM weights, no biological signal)"
-                                                           : " (RANDOM model weights; the signal comes from the MSA prior)");
-        svg = std::make_unique<tranova::output_file>(heatmap);
-        svg->write(tc::heatmap_svg(target, grid, title));
-    }
-    of.commit();
-    if (svg) svg->commit();
-
-    if (!spearman_col.empty()) {
-        TRANOVA_CHECK(!all_singles, "--report-spearman needs a --dms table with a '{}' column", spearman_col);
-        int c = -1;
-        for (size_t k = 0; k < header.size(); ++k)
-            if (header[k] == spearman_col) c = int(k);
-        TRANOVA_CHECK(c >= 0, "{}: no column '{}' for --report-spearman", dms, spearman_col);
-        std::vector<double> x, y;
-        for (size_t i = 0; i < vars.size(); ++i) {
-            double v = std::nan("");
-            if (!tranova::parse_double(tranova::trim(rows[i][c]), v)) v = std::nan("");
-            x.push_back(scores[i].avg);
-            y.push_back(v);
-        }
-        size_t n = 0;
-        double rho = tc::spearman(x, y, &n);
-        std::string label = site_independent ? "site-independent" : !msa_path.empty() && alpha == 1.0 ? "retrieval only (alpha 1)"
-                            : !msa_path.empty() ? fmt::format("Tranception + retrieval (alpha {})", alpha) : "Tranception";
-        const char* note = !random_model                           ? ""
-                           : msa_path.empty()                      ? "; RANDOM model weights: expect ~0"
-                           : alpha < 1.0                           ? "; RANDOM model weights: the signal comes from the MSA prior"
-                                                                   : "";
-        std::printf("Spearman(avg_score, %s) = %.4f over %zu variants [%s%s]\n", spearman_col.c_str(), rho, n,
-                    label.c_str(), note);
-    }
-    tranova::log::info("wrote {} scores to {}{}", vars.size(), out, heatmap.empty() ? "" : " and " + heatmap);
+    const tc::score_result r = tc::run_score(o);
+    if (r.spearman)
+        std::printf("Spearman(avg_score, %s) = %.4f over %zu variants [%s%s]\n", spearman_col.c_str(), r.spearman->rho,
+                    r.spearman->n, r.spearman->label.c_str(), r.spearman->note.c_str());
+    tranova::log::info("wrote {} scores to {}{}", r.num_variants, out, r.heatmap.empty() ? "" : " and " + r.heatmap);
     return 0;
 }
 

@@ -23,12 +23,14 @@
 
 namespace tranova::denovo {
 
-// Physical constants (depthcharge PeptideMass / Casanovo, spec §2.1).
+// Physical constants: the values of depthcharge's PeptideMass and Casanovo (and the rounded
+// ones the reference models use), so that masses and ppm errors match theirs.
 inline constexpr double kH2O = 18.0105647;              // water, monoisotopic
 inline constexpr double kProton = 1.00727646688;         // proton mass
 inline constexpr double kProtonRounded = 1.007276;       // what the models use for M = (mz - p)·z
 inline constexpr double kHydrogen = 1.007825035;         // hydrogen atom (spectrum_utils precursor removal)
 inline constexpr double kC13Spacing = 1.00335;           // isotope spacing in Casanovo's precursor check
+inline constexpr double kPrimeNovoH2O = 18.01;           // PrimeNovo's water in its NAR mass checks (PMC target)
 
 // One vocabulary entry.
 struct residue {

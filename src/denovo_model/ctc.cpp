@@ -1,6 +1,8 @@
 // CTC greedy / prefix beam search / precise mass control (see ctc.hpp).
 #include "denovo_model/ctc.hpp"
 
+#include "denovo/peptide.hpp"
+
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -231,7 +233,7 @@ double ctc_loss(const float* log_probs, int T, int V, const std::vector<int>& ta
 // position h); each thread only reads column h-1, so a sequential sweep over h then w
 // gives the same result. Paths are kept as back-pointers instead of copied arrays.
 
-float pmc_target(double precursor_mass) { return float(precursor_mass - 18.01); }
+float pmc_target(double precursor_mass) { return float(precursor_mass - denovo::kPrimeNovoH2O); }
 
 std::vector<int> pmc_decode(const float* log_probs, int T, int V, const std::vector<double>& masses, float target,
                             float tol) {

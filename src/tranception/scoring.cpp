@@ -61,7 +61,7 @@ float kahan_sum_f32(const std::vector<float>& v) {
 }  // namespace
 
 std::vector<variant_score> score_variants(const model& m, const std::string& target_in,
-                                          const std::vector<variant>& variants, const score_options& opt,
+                                          const std::vector<variant>& variants, const scoring_options& opt,
                                           std::vector<slice_record>* slices, const std::function<void(size_t)>& progress_cb) {
     const int W = m.cfg.n_ctx - 2;
     std::string target = target_in;

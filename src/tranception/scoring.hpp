@@ -31,7 +31,7 @@ struct log_prior {
 
 enum class window_mode { optimal, sliding };
 
-struct score_options {
+struct scoring_options {
     window_mode window = window_mode::optimal;
     bool mirror = true;            // also score right-to-left and average
     double alpha = 0.6;            // retrieval_inference_weight
@@ -60,7 +60,7 @@ std::pair<int, int> optimal_window(const std::vector<int>& positions, int target
 // Scores `variants` against `target` (uppercase). Throws tranova::error on sequences that
 // do not fit (indel longer than the context in optimal mode) or a missing aligner.
 std::vector<variant_score> score_variants(const model& m, const std::string& target,
-                                          const std::vector<variant>& variants, const score_options& opt,
+                                          const std::vector<variant>& variants, const scoring_options& opt,
                                           std::vector<slice_record>* slices = nullptr,
                                           const std::function<void(size_t)>& progress = {});
 

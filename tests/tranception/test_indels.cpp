@@ -160,7 +160,7 @@ TEST_CASE("indels without retrieval equal the PyTorch reference", "[tranception]
     const auto& c = data();
     auto want = read_reference("reference_no_retrieval.csv");
     for (bool cache : {true, false}) {
-        score_options opt;
+        scoring_options opt;
         opt.use_cache = cache;
         auto got = score_variants(tiny(), c.target, c.vars, opt);
         double md = 0;
@@ -186,7 +186,7 @@ TEST_CASE("indels with retrieval equal the PyTorch + Clustal Omega reference", "
     for (size_t i = 0; i < c.ids.size(); ++i) id_of[c.vars[i].sequence] = c.ids[i];
 
     SECTION("every variant, mapped to the target as Clustal Omega aligned it") {
-        score_options opt;
+        scoring_options opt;
         opt.prior = &prior;
         opt.align_to_target = [&](const std::string& s) { return clustal.at(id_of.at(s)); };
         auto got = score_variants(tiny(), c.target, c.vars, opt);
@@ -201,7 +201,7 @@ TEST_CASE("indels with retrieval equal the PyTorch + Clustal Omega reference", "
     }
 
     SECTION("SeqAn3 mapping (tranova score): equal alignments give equal scores") {
-        score_options opt;
+        scoring_options opt;
         opt.prior = &prior;
         opt.align_to_target = [&](const std::string& s) { return align_variant_to_target(s, c.target); };
         auto got = score_variants(tiny(), c.target, c.vars, opt);

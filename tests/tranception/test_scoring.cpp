@@ -80,7 +80,7 @@ double run_case(const std::string& cfg, const std::string& dms, const std::strin
     std::vector<variant> vars;
     for (auto& m : want.mutants) vars.push_back(variant_from_mutant(m, target, "test"));
     log_prior prior = scn5a_prior();
-    score_options opt;
+    scoring_options opt;
     opt.window = window == "optimal" ? window_mode::optimal : window_mode::sliding;
     opt.prior = retrieval ? &prior : nullptr;
     opt.use_cache = use_cache;

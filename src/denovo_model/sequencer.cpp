@@ -1,0 +1,290 @@
+// `tranova denovo sequence` behind run_sequence (see sequencer.hpp).
+#include "denovo_model/sequencer.hpp"
+
+#include "core/ops.hpp"
+#include "denovo/mztab.hpp"
+#include "denovo/peptide.hpp"
+#include "denovo/spectrum.hpp"
+#include "denovo_model/ctc.hpp"
+#include "tranova/build_info.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+#include "util/progress.hpp"
+#include "util/text.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+namespace tranova::denovo_model {
+
+namespace dn = tranova::denovo;
+
+const char* decoder_name(decoder_kind k) {
+    return k == decoder_kind::ar ? "ar" : k == decoder_kind::nar ? "nar" : "hybrid";
+}
+
+decoder_kind default_decoder(model_arch arch) {
+    return arch == model_arch::casanovo ? decoder_kind::ar
+           : arch == model_arch::primenovo ? decoder_kind::nar
+                                           : decoder_kind::hybrid;
+}
+
+sequencer make_sequencer(const sequence_options& o) {
+    if (o.beam < 1 || o.beam > 28) throw usage_error("--beam must be in 1..28");
+    if (o.ctc_beam < 1) throw usage_error("--ctc-beam must be >= 1");
+    if (o.chunk < 1) throw usage_error("--chunk must be >= 1");
+    if (o.group < 1) throw usage_error("--group must be >= 1");
+    if (o.precursor_tol < 0) throw usage_error("--precursor-tol must be > 0");
+    if (o.isotope && (o.isotope->first > o.isotope->second || o.isotope->first < -10 || o.isotope->second > 10))
+        throw usage_error(fmt::format("--isotope-error {}:{}: expected MIN:MAX, e.g. 0:1", o.isotope->first,
+                                      o.isotope->second));
+    if (!o.preset.empty() && o.preset != "casanovo" && o.preset != "primenovo")
+        throw usage_error(fmt::format("--preset '{}': expected casanovo or primenovo", o.preset));
+
+    sequencer sq;
+    sq.model = model_from_weights(read_weight_file(o.model));
+    const auto& cfg = sq.model.cfg;
+    sq.kind = o.decoder ? *o.decoder : default_decoder(cfg.arch);
+    TRANOVA_CHECK(sq.kind == decoder_kind::nar ? sq.model.has_nar() : sq.model.has_ar(),
+                  "{}: a {} model has no {} decoder", o.model, arch_name(cfg.arch),
+                  sq.kind == decoder_kind::nar ? "NAR" : "AR");
+    TRANOVA_CHECK(sq.kind != decoder_kind::hybrid || cfg.arch == model_arch::crossnovo,
+                  "{}: --decoder hybrid needs a crossnovo weight file", o.model);
+    sq.beam.isotope_min = o.isotope ? o.isotope->first : cfg.isotope_min;
+    sq.beam.isotope_max = o.isotope ? o.isotope->second : cfg.isotope_max;
+    sq.beam.n_beams = o.beam;
+    sq.beam.top_match = 1;
+    sq.beam.max_length = cfg.max_length;
+    sq.beam.min_peptide_len = cfg.min_peptide_len;
+    sq.beam.precursor_mass_tol = o.precursor_tol > 0 ? o.precursor_tol : cfg.precursor_mass_tol;
+    sq.preset = o.preset.empty() ? cfg.preset : o.preset;
+    sq.prep = dn::preprocess_options::preset(sq.preset);
+    sq.ctc_beam = o.ctc_beam;
+    sq.pmc = o.pmc;
+    sq.group = o.group;
+    return sq;
+}
+
+encoded_spectrum encode_spectrum(const denovo_model& m, const dn::processed_peaks& pk, const dn::spectrum& s) {
+    TRANOVA_CHECK(s.charge >= 1 && s.charge <= m.cfg.max_charge, "charge {} outside the model's range 1..{}", s.charge,
+                  m.cfg.max_charge);
+    encoded_spectrum e;
+    const int d = m.cfg.dim_model, n = int(pk.mz.size());
+    std::vector<float> peaks(size_t(n) * 2);
+    for (int i = 0; i < n; ++i) {
+        peaks[size_t(2 * i)] = pk.mz[size_t(i)];
+        peaks[size_t(2 * i + 1)] = pk.intensity[size_t(i)];
+    }
+    e.mz = float(s.precursor_mz);
+    e.charge = s.charge;
+    e.mass = (e.mz - float(dn::kProtonRounded)) * float(s.charge);
+    e.rows = n + 1;
+    e.memory.resize(size_t(n + 1) * d);
+    e.mask.reset(new bool[size_t(n + 1)]);
+    encoder_forward(m, peaks.data(), n, e.memory.data(), e.mask.get());
+    return e;
+}
+
+decoded_spectrum decode_nar(const denovo_model& m, const encoded_spectrum& e, int ctc_beam, bool pmc) {
+    decoded_spectrum res;
+    const auto& vocab = m.cfg.residues;
+    const int T = m.cfg.nar_length, V = m.nar_vocab, blank = V - 1;
+    std::vector<float> logits(size_t(T) * V), prob(logits.size()), logp(logits.size());
+    nar_forward(m, e.memory.data(), e.mask.get(), e.rows, e.mass, e.charge, logits.data(), nullptr, nullptr);
+    core::softmax_forward(prob.data(), logits.data(), T, V);
+    core::log_softmax_forward(logp.data(), logits.data(), T, V);
+    auto beams = ctc_beam_search(prob.data(), T, V, blank, ctc_beam, 30, 1.0);
+    std::vector<int> toks = beams.empty() ? std::vector<int>{} : beams[0].tokens;
+    std::vector<int> steps = beams.empty() ? std::vector<int>{} : beams[0].timesteps;
+    res.score = beams.empty() ? 0.0 : std::exp(-double(beams[0].score));
+    // PrimeNovo's check: -17.027 counts 100000 (never within tolerance)
+    double sum = 0;
+    for (int t : toks) sum += vocab.masses[size_t(t)] < 0 ? 100000.0 : vocab.masses[size_t(t)];
+    double target = double(e.mass) - dn::kPrimeNovoH2O;
+    if (pmc && !(std::fabs(target - sum) < m.cfg.mass_control_tol)) {
+        auto path = pmc_decode(logp.data(), T, V, vocab.masses, pmc_target(e.mass), float(m.cfg.mass_control_tol));
+        auto col = ctc_collapse(path, blank);
+        if (!col.empty()) {
+            toks = col;
+            steps.clear();
+            int prev = -1;
+            for (int t = 0; t < T; ++t) {
+                if (path[size_t(t)] != prev && path[size_t(t)] != blank) steps.push_back(t);
+                prev = path[size_t(t)];
+            }
+        }
+    }
+    for (size_t i = 0; i < toks.size(); ++i) {
+        res.tokens.push_back(vocab.tokens[size_t(toks[i])]);
+        res.aa_scores.push_back(prob[size_t(steps[i]) * V + size_t(toks[i])]);
+    }
+    std::reverse(res.tokens.begin(), res.tokens.end());
+    std::reverse(res.aa_scores.begin(), res.aa_scores.end());
+    res.ok = !res.tokens.empty();
+    return res;
+}
+
+void prepare_ar(const denovo_model& m, decoder_kind kind, const encoded_spectrum& e, ar_memory& am) {
+    if (kind == decoder_kind::hybrid) {
+        const int T = m.cfg.nar_length, V = m.nar_vocab, d = m.cfg.dim_model;
+        std::vector<float> logits(size_t(T) * V), feats(size_t(T) * d), hm;
+        std::vector<unsigned char> hmask;
+        nar_forward(m, e.memory.data(), e.mask.get(), e.rows, e.mass, e.charge, logits.data(), feats.data(), nullptr);
+        hybrid_memory(m, feats.data(), e.memory.data(), e.mask.get(), e.rows, hm, hmask);
+        ar_prepare_memory(m, hm.data(), reinterpret_cast<const bool*>(hmask.data()), T + e.rows, am);
+    } else {
+        ar_prepare_memory(m, e.memory.data(), e.mask.get(), e.rows, am);
+    }
+}
+
+namespace {
+
+decoded_spectrum ar_result(const denovo_model& m, const std::vector<ar_psm>& out) {
+    decoded_spectrum res;
+    if (out.empty()) return res;  // no peptide: no PSM, as Casanovo
+    const ar_psm& best = out[0];
+    for (int t : best.tokens) res.tokens.push_back(m.cfg.residues.tokens[size_t(t - 1)]);
+    std::reverse(res.tokens.begin(), res.tokens.end());
+    res.aa_scores.assign(best.aa_scores.rbegin(), best.aa_scores.rend());
+    res.aa_scores.resize(res.tokens.size());
+    res.score = best.score;
+    res.ok = true;
+    return res;
+}
+
+// Decodes chunk[lo, hi) into results: NAR spectrum by spectrum, AR/hybrid in one lockstep
+// beam search over the group.
+void decode_group(const sequencer& sq, const std::vector<dn::spectrum>& chunk, int lo, int hi,
+                  std::vector<decoded_spectrum>& results, progress* bar) {
+    const denovo_model& m = sq.model;
+    std::vector<ar_memory> mems(static_cast<size_t>(hi - lo));
+    std::vector<ar_input> inputs;
+    std::vector<int> owners;
+    for (int i = lo; i < hi; ++i) {
+        try {
+            dn::processed_peaks pk;
+            dn::preprocess(chunk[size_t(i)], sq.prep, pk);
+            encoded_spectrum e = encode_spectrum(m, pk, chunk[size_t(i)]);
+            if (sq.kind == decoder_kind::nar) {
+                results[size_t(i)] = decode_nar(m, e, sq.ctc_beam, sq.pmc);
+            } else {
+                ar_memory& am = mems[size_t(i - lo)];
+                prepare_ar(m, sq.kind, e, am);
+                inputs.push_back({&am, e.mass, e.charge, e.mz});
+                owners.push_back(i);
+            }
+        } catch (const std::exception& ex) {
+            results[size_t(i)].error = ex.what();
+        }
+        if (sq.kind == decoder_kind::nar && bar) bar->add();
+    }
+    if (!inputs.empty()) {
+        try {
+            numpy_random rng(0);
+            auto out = ar_beam_search(m, inputs, sq.beam, rng);
+            for (size_t k = 0; k < owners.size(); ++k) results[size_t(owners[k])] = ar_result(m, out[k]);
+        } catch (const std::exception& ex) {
+            for (int i : owners) results[size_t(i)].error = ex.what();
+        }
+    }
+    if (sq.kind != decoder_kind::nar && bar) bar->add(uint64_t(hi - lo));
+}
+
+dn::mztab_metadata sequence_metadata(const sequence_options& o, const sequencer& sq) {
+    dn::mztab_metadata meta;
+    // Paths go into tab-separated MTD lines: a tab or newline in a name must not split them.
+    meta.description = "tranova identification file " + printable(std::filesystem::path(o.output).filename().string());
+    meta.software_version = TRANOVA_VERSION;
+    std::error_code ec;
+    meta.ms_runs.push_back(printable(std::filesystem::absolute(o.spectra, ec).string()));
+    const beam_params& bp = sq.beam;
+    meta.settings = {{"model", printable(o.model)},
+                     {"arch", arch_name(sq.model.cfg.arch)},
+                     {"decoder", decoder_name(sq.kind)},
+                     {"preset", sq.preset},
+                     {"n_beams", std::to_string(bp.n_beams)},
+                     {"ctc_beam", std::to_string(sq.ctc_beam)},
+                     {"pmc", sq.pmc ? "on" : "off"},
+                     {"precursor_mass_tol", fmt::format("{}", bp.precursor_mass_tol)},
+                     {"isotope_error_range", fmt::format("[{}, {}]", bp.isotope_min, bp.isotope_max)},
+                     {"max_length", std::to_string(bp.max_length)},
+                     {"min_peptide_len", std::to_string(bp.min_peptide_len)}};
+    return meta;
+}
+
+}  // namespace
+
+std::vector<decoded_spectrum> decode_chunk(const sequencer& sq, const std::vector<dn::spectrum>& chunk, progress* bar) {
+    const int B = int(chunk.size());
+    std::vector<decoded_spectrum> results(static_cast<size_t>(B));
+    core::blas_single_thread_guard single_blas;  // one group per OpenMP thread, BLAS inside
+    // groups of spectra per task: the AR beam search of a group runs in lockstep, so the
+    // beams of all its spectra share every matrix product
+    const int G = (B + sq.group - 1) / sq.group;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int g = 0; g < G; ++g) decode_group(sq, chunk, g * sq.group, std::min(B, (g + 1) * sq.group), results, bar);
+    return results;
+}
+
+sequence_stats run_sequence(const sequence_options& o) {
+    const sequencer sq = make_sequencer(o);
+    const auto& cfg = sq.model.cfg;
+    log::info("model {} ({}, d {}, {} heads, {}+{}+{} layers), decoder {}, preset {}", o.model, arch_name(cfg.arch),
+              cfg.dim_model, cfg.n_head, cfg.n_enc_layers, cfg.n_ar_layers, cfg.n_nar_layers, decoder_name(sq.kind),
+              sq.preset);
+
+    dn::read_options ro;
+    ro.max_charge = cfg.max_charge;
+    auto reader = dn::open_spectra(o.spectra, ro);
+    const bool is_mgf = to_upper(std::filesystem::path(o.spectra).extension().string()) == ".MGF";
+    dn::mztab_writer writer(o.output, sequence_metadata(o, sq));
+
+    progress bar("sequencing", 0, "spectra");
+    sequence_stats st;
+    std::vector<dn::spectrum> chunk;
+    auto flush = [&]() {
+        const std::vector<decoded_spectrum> results = decode_chunk(sq, chunk, &bar);
+        for (size_t i = 0; i < chunk.size(); ++i) {
+            const dn::spectrum& s = chunk[i];
+            const decoded_spectrum& r = results[i];
+            if (!r.error.empty()) {
+                ++st.failed;
+                log::warn("{}: spectrum {} ({}): skipped: {}", o.spectra, s.index, s.title, r.error);
+                continue;
+            }
+            if (!r.ok) {
+                ++st.empty;
+                continue;
+            }
+            dn::psm row;
+            row.tokens = r.tokens;
+            row.score = r.score;
+            row.charge = s.charge;
+            row.exp_mz = s.precursor_mz;
+            row.ms_run = 1;
+            if (is_mgf || s.scan < 0) row.index = s.index;
+            else row.scan = s.scan;
+            row.aa_scores = r.aa_scores;
+            row.title = s.title;
+            writer.add(row);
+            ++st.psms;
+        }
+        chunk.clear();
+    };
+    dn::spectrum s;
+    while (reader->next(s)) {
+        chunk.push_back(s);
+        ++st.spectra;
+        if (int(chunk.size()) >= o.chunk) flush();
+    }
+    if (!chunk.empty()) flush();
+    bar.finish();
+    writer.commit();
+    st.reader_skipped = long(reader->stats().skipped);
+    return st;
+}
+
+}  // namespace tranova::denovo_model
