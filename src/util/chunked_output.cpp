@@ -158,12 +158,8 @@ chunked_output::chunked_output(std::string output, job_fingerprint fp, bool resu
                                       "continue it, or remove the folder to start again",
                                       dir_, output_));
     if (!exists) {
-        if (!private_dir_)
-            TRANOVA_CHECK(fs::create_directory(dir_, ec) && !ec, "{}: cannot create the progress folder: {}", dir_,
-                          ec ? ec.message() : "it exists");
-        write_file_durably(journal_, header);
-        sync_dir(dir_);
-        if (!private_dir_) sync_dir(fs::path(dir_).parent_path().empty() ? "." : fs::path(dir_).parent_path().string());
+        // Created with the first chunk: a run that fails before (bad input) leaves nothing.
+        pending_header_ = header;
         return;
     }
 
@@ -216,6 +212,7 @@ chunked_output::chunked_output(std::string output, job_fingerprint fp, bool resu
                                       "to start this one",
                                       dir_, what));
     }
+    owns_record_ = true;
     if (torn)
         TRANOVA_CHECK(::truncate(journal_.c_str(), static_cast<off_t>(complete)) == 0, "{}: cannot truncate: {}",
                       journal_, sys_error());
@@ -232,7 +229,9 @@ chunked_output::chunked_output(std::string output, job_fingerprint fp, bool resu
 }
 
 chunked_output::~chunked_output() {
-    if (private_dir_) {
+    // Private folders always go; a record goes unless keep() was called (preemption): a run
+    // that ends with an error leaves nothing behind. A killed process runs no destructor.
+    if (private_dir_ || (owns_record_ && !keep_)) {
         std::error_code ec;
         fs::remove_all(dir_, ec);
     }
@@ -259,9 +258,23 @@ void chunked_output::append_journal(const std::string& line) {
     TRANOVA_CHECK(::close(fd) == 0, "{}: close failed: {}", journal_, sys_error());
 }
 
+void chunked_output::create_record() {
+    if (pending_header_.empty()) return;
+    std::error_code ec;
+    if (!private_dir_)
+        TRANOVA_CHECK(fs::create_directory(dir_, ec) && !ec, "{}: cannot create the progress folder: {}", dir_,
+                      ec ? ec.message() : "it exists");
+    owns_record_ = true;
+    write_file_durably(journal_, pending_header_);
+    sync_dir(dir_);
+    if (!private_dir_) sync_dir(fs::path(dir_).parent_path().empty() ? "." : fs::path(dir_).parent_path().string());
+    pending_header_.clear();
+}
+
 void chunked_output::write_chunk(int64_t i, std::string_view bytes, std::string_view state) {
     TRANOVA_CHECK(i >= 0 && !done(i), "internal: chunk {} of '{}' written twice", i, output_);
     TRANOVA_CHECK(state.find_first_of("\t\n\r") == std::string_view::npos, "internal: chunk state with a tab or newline");
+    create_record();
     write_file_durably(chunk_path(i), bytes);
     auto c = std::make_unique<chunk_info>();
     c->bytes = bytes.size();
@@ -273,22 +286,31 @@ void chunked_output::write_chunk(int64_t i, std::string_view bytes, std::string_
     chunks_[static_cast<size_t>(i)] = std::move(c);
 }
 
+std::string chunked_output::read_chunk(int64_t i) const {
+    TRANOVA_CHECK(done(i), "internal: chunk {} of '{}' read before it was written", i, output_);
+    std::string bytes;
+    TRANOVA_CHECK(read_whole(chunk_path(i), bytes) && bytes.size() == chunks_[static_cast<size_t>(i)]->bytes &&
+                      fnv1a64(bytes) == chunks_[static_cast<size_t>(i)]->hash,
+                  "{}: changed while the run was writing it", chunk_path(i));
+    return bytes;
+}
+
+void chunked_output::remove_record() {
+    std::error_code ec;
+    if (owns_record_) fs::remove_all(dir_, ec);
+    owns_record_ = false;
+    pending_header_.clear();
+    chunks_.clear();
+}
+
 void chunked_output::finish(int64_t n_chunks, std::string_view header, std::string_view footer) {
     for (int64_t i = 0; i < n_chunks; ++i) TRANOVA_CHECK(done(i), "internal: chunk {} of '{}' missing at the end", i, output_);
     output_file out(output_, binary_);
     out.write(header);
-    std::string bytes;
-    for (int64_t i = 0; i < n_chunks; ++i) {
-        TRANOVA_CHECK(read_whole(chunk_path(i), bytes) && bytes.size() == chunks_[static_cast<size_t>(i)]->bytes &&
-                          fnv1a64(bytes) == chunks_[static_cast<size_t>(i)]->hash,
-                      "{}: changed while the run was writing it", chunk_path(i));
-        out.write(bytes);
-    }
+    for (int64_t i = 0; i < n_chunks; ++i) out.write(read_chunk(i));
     out.write(footer);
     out.commit();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-    chunks_.clear();
+    remove_record();
 }
 
 }  // namespace tranova

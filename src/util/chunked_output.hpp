@@ -10,6 +10,9 @@
 //   chunk-I.part     the chunk's bytes (written to a temporary, synced, renamed).
 // A chunk counts as done only when its journal line is complete and its file has the
 // recorded size and checksum, so a kill at any instant loses at most the chunk in flight.
+// The record is created with the first chunk and removed when the object goes away unless
+// keep() was called: a preempted run (exit 75) or a killed process leaves it, a run that ends
+// with an error (exit 1/2) does not.
 // finish() writes header + chunks + footer through util/output_file (temp name + rename)
 // and then removes the record.
 //
@@ -67,9 +70,17 @@ public:
     // Records chunk `i` (bytes and the caller's state, one line without tabs/newlines).
     // Chunks may arrive in any order; a chunk already done is an internal error.
     void write_chunk(int64_t i, std::string_view bytes, std::string_view state = {});
+    // The bytes of a done chunk (checked against its recorded size and checksum).
+    std::string read_chunk(int64_t i) const;
     // Writes header, chunks 0..n_chunks-1 and footer to the output (atomically), then removes
     // the record. Every chunk must be done.
     void finish(int64_t n_chunks, std::string_view header = {}, std::string_view footer = {});
+    // For callers that write the output themselves from the chunks (read_chunk): removes the
+    // record once that output is committed.
+    void remove_record();
+    // Keeps the record when this object goes away (a preempted run that exits 75). Without
+    // it the destructor removes the record: a run that ends with an error leaves nothing.
+    void keep() { keep_ = true; }
 
     const std::string& record_dir() const { return dir_; }
     const std::string& output() const { return output_; }
@@ -84,9 +95,13 @@ private:
     };
     std::string chunk_path(int64_t i) const;
     void append_journal(const std::string& line);
+    void create_record();
 
     std::string output_, dir_, journal_;
+    std::string pending_header_;  // journal header of a record not created yet (no chunk so far)
     bool binary_ = false, private_dir_ = false;
+    bool owns_record_ = false;  // created or resumed by this object (so it may remove it)
+    bool keep_ = false;
     int64_t resumed_ = 0;
     std::vector<std::unique_ptr<chunk_info>> chunks_;  // by index; null = not done
 };

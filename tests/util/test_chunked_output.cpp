@@ -50,10 +50,12 @@ TEST_CASE("an uninterrupted chunked run writes header, chunks in order, footer; 
     auto out = (d / "out.csv").string();
     {
         chunked_output co(out, fp_of("0.6"), false);
-        CHECK(fs::is_directory(co.record_dir()));
+        CHECK_FALSE(fs::exists(co.record_dir()));  // created with the first chunk
         CHECK_FALSE(fs::exists(out));
         // out of order on purpose: assembly follows the index
         co.write_chunk(2, chunk_text(2), "n=1");
+        CHECK(fs::is_directory(co.record_dir()));
+        CHECK(co.read_chunk(2) == chunk_text(2));
         co.write_chunk(0, chunk_text(0));
         co.write_chunk(1, chunk_text(1));
         CHECK(co.done(2));
@@ -71,7 +73,7 @@ TEST_CASE("resume skips recorded chunks and gives the same bytes", "[chunks]") {
         chunked_output co(out, fp_of("0.6"), false);
         co.write_chunk(0, chunk_text(0), "s0");
         co.write_chunk(1, chunk_text(1), "s1");
-        // killed here: no finish
+        co.keep();  // preempted here: no finish
     }
     REQUIRE(fs::is_directory(chunked_output::record_dir_for(out)));
     CHECK_FALSE(fs::exists(out));
@@ -171,4 +173,28 @@ TEST_CASE("a direct output keeps no record and refuses --resume", "[chunks]") {
         co.finish(1);
     }
     CHECK_FALSE(fs::exists(dir));
+}
+
+TEST_CASE("a run that fails before its first chunk leaves no record", "[chunks]") {
+    auto d = fresh_dir("e");
+    auto out = (d / "out.csv").string();
+    { chunked_output co(out, fp_of("1"), false); }
+    CHECK_FALSE(fs::exists(chunked_output::record_dir_for(out)));
+    chunked_output again(out, fp_of("2"), false);  // nothing to refuse
+    again.write_chunk(0, "y\n");
+    again.remove_record();
+    CHECK_FALSE(fs::exists(chunked_output::record_dir_for(out)));
+}
+
+TEST_CASE("a run that ends with an error removes its record unless kept", "[chunks]") {
+    auto d = fresh_dir("f");
+    auto out = (d / "out.csv").string();
+    try {
+        chunked_output co(out, fp_of("1"), false);
+        co.write_chunk(0, "x\n");
+        REQUIRE(fs::exists(chunked_output::record_dir_for(out)));
+        throw tranova::error("bad input");
+    } catch (const tranova::error&) {
+    }
+    CHECK_FALSE(fs::exists(chunked_output::record_dir_for(out)));
 }
