@@ -115,6 +115,14 @@ void job_fingerprint::add(std::string key, std::string value) {
 
 void job_fingerprint::add_file(std::string key, const std::string& path) {
     if (path == "-") throw usage_error(fmt::format("{}: standard input cannot be resumed; name a file", key));
+    // Large inputs (a big model, a spectrum file of GBs) by size and modification time:
+    // hashing them would cost every run seconds. Small ones by content.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > (off_t{64} << 20)) {
+        add(std::move(key), fmt::format("{} bytes, modified {}.{:09d}", static_cast<long long>(st.st_size),
+                                        static_cast<long long>(st.st_mtim.tv_sec), static_cast<long>(st.st_mtim.tv_nsec)));
+        return;
+    }
     std::ifstream in(path, std::ios::binary);
     TRANOVA_CHECK(in, "{}: cannot open: {}", path, sys_error());
     uint64_t h = 0xcbf29ce484222325ULL, n = 0;

@@ -47,7 +47,8 @@ struct job_fingerprint {
     std::vector<std::pair<std::string, std::string>> items;  // key, value (one line each)
     // Adds a key = value item (tabs and newlines in either are escaped).
     void add(std::string key, std::string value);
-    // Adds an input file by content: "BYTES bytes, fnv1a64 HEX". Throws tranova::error
+    // Adds an input file by content: "BYTES bytes, fnv1a64 HEX"; a file over 64 MiB by size
+    // and modification time ("BYTES bytes, modified SEC.NSEC"). Throws tranova::error
     // naming `path` when it cannot be read. "-" (standard input) cannot be resumed: usage_error.
     void add_file(std::string key, const std::string& path);
 };
