@@ -588,6 +588,16 @@ assay_context assay_context_build(const double* y, const int8_t* b, const int8_t
             sl.n_top_true += sl.y[i] >= sl.y_p90;
         }
     }
+    // Row -> (depth slice, index in it) for the per-model distribution of the order.
+    if (depth) {
+        ctx.row_slot.assign(static_cast<size_t>(n), 0);
+        for (int d = 1; d < n_slices; ++d) {
+            const auto& sl = ctx.slices[d];
+            if (sl.same_as_whole) continue;
+            for (int64_t j = 0; j < sl.n; ++j)
+                ctx.row_slot[sl.rows[j]] = (static_cast<uint32_t>(d) << assay_context::slot_shift) | static_cast<uint32_t>(j);
+        }
+    }
     return ctx;
 }
 
@@ -788,8 +798,6 @@ void assay_metrics(double* out, const assay_context& ctx, const double* s, metri
     if (ctx.slices.size() == 1) return;
     // Depth slices: one pass distributes the global order (and values) to the slices.
     const int S = static_cast<int>(ctx.slices.size());
-    std::vector<uint32_t>& local = sc.order_tmp;  // row -> slice-local index
-    sc.row_slice.assign(n, 0);
     int64_t offset[8] = {0}, fill[8] = {0};
     bool any_slice = false;
     for (int d = 1; d < S; ++d) {
@@ -801,10 +809,6 @@ void assay_metrics(double* out, const assay_context& ctx, const double* s, metri
             continue;
         }
         any_slice |= sl.n > 0;
-        for (int64_t j = 0; j < sl.n; ++j) {
-            local[sl.rows[j]] = static_cast<uint32_t>(j);
-            sc.row_slice[sl.rows[j]] = static_cast<int8_t>(d);
-        }
     }
     if (!any_slice) {
         for (int d = 1; d < S; ++d)
@@ -814,11 +818,15 @@ void assay_metrics(double* out, const assay_context& ctx, const double* s, metri
     }
     sc.depth_order.resize(n);
     sc.depth_s.resize(n);
+    const uint32_t* slot = ctx.row_slot.data();
+    const uint32_t* ord = sc.order.data();
     for (int64_t p = 0; p < n; ++p) {
-        uint32_t i = sc.order[p];
-        int d = sc.row_slice[i];
+        // slot[row] is a random access: fetch ahead.
+        if (p + prefetch_distance < n) __builtin_prefetch(&slot[ord[p + prefetch_distance]]);
+        const uint32_t v = slot[ord[p]];
+        const uint32_t d = v >> assay_context::slot_shift;
         if (d == 0) continue;
-        sc.depth_order[fill[d]] = local[i];
+        sc.depth_order[fill[d]] = v & ((uint32_t{1} << assay_context::slot_shift) - 1);
         sc.depth_s[fill[d]++] = sc.sv[p];
     }
     for (int d = 1; d < S; ++d)

@@ -190,6 +190,7 @@ void check_score_options(const score_options& opt) {
     if (!(opt.alpha >= 0 && opt.alpha <= 1)) throw usage_error(fmt::format("--alpha must be in [0, 1], got {}", opt.alpha));
     if (!(opt.theta >= 0 && opt.theta <= 1)) throw usage_error(fmt::format("--theta must be in [0, 1], got {}", opt.theta));
     if (opt.batch_rows < 1) throw usage_error("--batch-rows must be >= 1");
+    if (opt.chunk_variants < 1) throw usage_error("--chunk-variants must be >= 1");
     if ((opt.msa_start || opt.msa_end) && opt.msa.empty()) throw usage_error("--msa-start/--msa-end need --msa");
     const bool site_independent = opt.model == "site-independent";
     {
