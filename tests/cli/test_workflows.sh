@@ -188,4 +188,12 @@ sed -i 's/"gpu": 1/"gpu": 0/' job.sh
 run env PATH="$WORK/fakebin:$PATH" "$SRC/workflows/snakemake/profiles/slurm/slurm-submit.sh" job.sh
 expect_rc 0
 if grep -q -- --gres "$WORK/.stdout"; then _fail "--gres without a GPU"; else _pass; fi
+# The status script: a job killed at its time limit or preempted is failed (resubmitted), a
+# requeued one still running.
+for pair in COMPLETED:success RUNNING:running REQUEUED:running PENDING:running TIMEOUT:failed FAILED:failed \
+  PREEMPTED:failed "CANCELLED by 0:failed"; do
+  printf '#!/bin/sh\necho "%s"\n' "${pair%:*}" > fakebin/sacct && chmod +x fakebin/sacct
+  run env PATH="$WORK/fakebin:$PATH" "$SRC/workflows/snakemake/profiles/slurm/slurm-status.sh" "123;cluster"
+  [ "$OUT" = "${pair##*:}" ] && _pass || _fail "slurm-status.sh: ${pair%:*} -> '$OUT', expected ${pair##*:}"
+done
 finish
