@@ -16,21 +16,21 @@ export PATH="$(dirname "$TRANOVA"):$PATH"
 mkdir -p in
 
 # --- inputs, cut small -----------------------------------------------------------------
-# Two "assays": rows 1-120 and 121-240 of the demo DMS, each with its own reference row.
+# Two "assays": rows 1-60 and 61-120 of the demo DMS, each with its own reference row.
 ASSAY="$D/tranception/BLAT_ECOLX_Jacquier_2013.csv"
 mkdir -p in/assays
-{ head -1 "$ASSAY"; sed -n 2,121p "$ASSAY"; } > in/assays/BLAT_a.csv
-{ head -1 "$ASSAY"; sed -n 122,241p "$ASSAY"; } > in/assays/BLAT_b.csv
+{ head -1 "$ASSAY"; sed -n 2,61p "$ASSAY"; } > in/assays/BLAT_a.csv
+{ head -1 "$ASSAY"; sed -n 62,121p "$ASSAY"; } > in/assays/BLAT_b.csv
 REF="$D/gym/DMS_reference_BLAT_ECOLX.csv"
 {
   head -1 "$REF"
   sed -n 2p "$REF" | sed 's/^DMS_sub_22,BLAT_ECOLX_Jacquier_2013,BLAT_ECOLX_Jacquier_2013.csv,/DMS_sub_a,BLAT_a,BLAT_a.csv,/'
   sed -n 2p "$REF" | sed 's/^DMS_sub_22,BLAT_ECOLX_Jacquier_2013,BLAT_ECOLX_Jacquier_2013.csv,/DMS_sub_b,BLAT_b,BLAT_b.csv,/'
 } > in/reference.csv
-# Two proteins: 60-residue pieces of TEM-1; the database: the demo MSA's sequences, ungapped.
+# Two proteins: 40-residue pieces of TEM-1; the database: the demo MSA's sequences, ungapped.
 SEQ=$(grep -v '^>' "$D/tranception/BLAT_ECOLX.fasta" | tr -d '\n')
-printf '>frag_a TEM-1 24-83\n%s\n>frag_b TEM-1 150-209\n%s\n' "${SEQ:23:60}" "${SEQ:149:60}" > in/proteins.fasta
-printf '>frag_a TEM-1 24-83\n%s\n' "${SEQ:23:60}" > in/query.fasta
+printf '>frag_a TEM-1 24-63\n%s\n>frag_b TEM-1 150-189\n%s\n' "${SEQ:23:40}" "${SEQ:149:40}" > in/proteins.fasta
+printf '>frag_a TEM-1 24-63\n%s\n' "${SEQ:23:40}" > in/query.fasta
 awk '/^>/ {print; next} {gsub(/[-.]/, ""); print toupper($0)}' "$D/tranception/BLAT_ECOLX_ColabFold_2202_sub3.a3m" > in/db.fasta
 # Two spectrum files of 6 spectra each, cut from the demo MGF.
 awk -v out=in/run1.mgf -v out2=in/run2.mgf '/^BEGIN IONS/ {n++} n <= 6 {print > out} n > 6 && n <= 12 {print > out2}' \
@@ -122,7 +122,7 @@ snake variant_effects config.yaml
 expect_rc 0
 for p in frag_a frag_b; do
   expect_file "results/variants/$p/report.md"
-  [ "$(wc -l < "results/variants/$p/all_singles.csv")" -eq $((60 * 19 + 1)) ] && _pass || _fail "$p: not 60 x 19 singles"
+  [ "$(wc -l < "results/variants/$p/all_singles.csv")" -eq $((40 * 19 + 1)) ] && _pass || _fail "$p: not 40 x 19 singles"
   xmllint --noout "results/variants/$p/all_singles.svg" && _pass || _fail "$p: heatmap is not well-formed SVG"
   [ "$(grep -c '^| [A-Z][0-9]*[A-Z] | ' "results/variants/$p/report.md")" -eq 10 ] && _pass || _fail "$p: report lacks 2 x 5 rows"
   grep -q '^    neff_proteingym: [0-9]' "results/variants/$p/report.md" && _pass || _fail "$p: report lacks the MSA N_eff"
