@@ -4,6 +4,7 @@
 
 #include "core/json.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 #include "util/log.hpp"
 
 #include <fcntl.h>
@@ -106,11 +107,6 @@ float load_as_float(const uint8_t* p, dtype t) {
     return 0.0f;
 }
 
-std::string shape_str(const std::vector<int64_t>& s) {
-    std::string r = "[";
-    for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
-    return r + "]";
-}
 
 // Element count with overflow / sanity checks (max 2^40 elements).
 size_t checked_numel(const std::vector<int64_t>& shape, const std::string& label, const std::string& name) {
@@ -118,7 +114,7 @@ size_t checked_numel(const std::vector<int64_t>& shape, const std::string& label
     for (int64_t d : shape) {
         TRANOVA_CHECK(d >= 0 && d < (int64_t(1) << 40), "{}: tensor '{}' has a bad dimension {}", label, name, d);
         TRANOVA_CHECK(d == 0 || n <= (size_t(1) << 40) / (size_t)d, "{}: tensor '{}' is too large {}", label, name,
-                      shape_str(shape));
+                      shape_string(shape));
         n *= (size_t)d;
     }
     return n;
@@ -699,7 +695,7 @@ std::string pobj_str(const pref& v, int depth, int& budget) {
             return r + "]";
         }
         case pobj::dict: return fmt::format("<dict of {}>", v->entries.size());
-        case pobj::tensor: return "<tensor " + shape_str(v->size) + ">";
+        case pobj::tensor: return "<tensor " + shape_string(v->size) + ">";
         case pobj::global: return "<object " + (v->qual.empty() ? v->s : v->qual) + ">";
         default: return "<object>";
     }
@@ -760,7 +756,7 @@ void materialize(checkpoint& ck, const std::string& name, const pobj& t,
         const uint64_t limit = (uint64_t)s.numel;
         auto past_end = [&] {
             TRANOVA_FAIL("{}: tensor '{}' (shape {}, offset {}) reads past its storage data/{} of {} elements",
-                         ck.path, name, shape_str(t.size), t.offset, s.s, s.numel);
+                         ck.path, name, shape_string(t.size), t.offset, s.s, s.numel);
         };
         if ((uint64_t)t.offset >= limit) past_end();
         uint64_t maxi = (uint64_t)t.offset;
@@ -773,7 +769,7 @@ void materialize(checkpoint& ck, const std::string& name, const pobj& t,
         }
         TRANOVA_CHECK(n <= 16 * (size_t)s.numel + 1024,
                       "{}: tensor '{}' (shape {}) expands its storage data/{} of {} elements more than 16-fold", ck.path,
-                      name, shape_str(t.size), s.s, s.numel);
+                      name, shape_string(t.size), s.s, s.numel);
     }
     TRANOVA_CHECK(n <= budget, "{}: tensor '{}': the tensors' views add up to more than 16 times the file's elements",
                   ck.path, name);
@@ -925,7 +921,7 @@ void read_safetensors(checkpoint& ck, const uint8_t* data, size_t size) {
         TRANOVA_CHECK(b <= e && e <= avail, "{}: tensor '{}' data [{}, {}) lies outside the file's {} data bytes",
                       ck.path, name, b, e, avail);
         TRANOVA_CHECK(e - b == (uint64_t)n * es, "{}: tensor '{}' has {} data bytes, shape {} x {} needs {}", ck.path,
-                      name, e - b, shape_str(ct.shape), dtype_name(ct.source), (uint64_t)n * es);
+                      name, e - b, shape_string(ct.shape), dtype_name(ct.source), (uint64_t)n * es);
         extents.push_back({b, e, &name});
         ct.data.resize(n);
         const uint8_t* p = data + base + b;

@@ -1,7 +1,6 @@
-// Checkpoint -> tranova weight file conversion: one function per architecture, each
-// mapping the foreign tensor names/shapes to our layout (docs/weights-format.md) and
-// checking that every expected tensor is present with the right shape.
-// The arch table that `tranova convert --arch` dispatches on lives in
+// Helpers for the checkpoint -> tranova weight file converters. The converters themselves
+// live with their models (tranception/convert.hpp, denovo_model/convert.hpp): core holds
+// no model structure. The arch table that `tranova convert --arch` dispatches on lives in
 // apps/convert/arch_table.cpp (one line per architecture).
 #pragma once
 
@@ -17,11 +16,6 @@ namespace tranova::core {
 // Copies every field of a config.json object into w.config (integers stay integers,
 // booleans become 0/1, arrays/objects are stored as their JSON text, nulls are skipped).
 void config_from_json(weights& w, const json_value& config);
-
-// Tranception (OATML, GPT-2 style). `config` is the HF config.json (required).
-// Notes (ignored buffers, tied head) are appended to `notes`. Throws tranova::error naming
-// the tensor on a missing tensor or a shape mismatch.
-weights convert_tranception(const checkpoint& ck, const json_value& config, std::vector<std::string>& notes);
 
 // Helpers for converters: fetch a tensor and check its shape (error names tensor + shapes).
 const checkpoint_tensor& checkpoint_expect(const checkpoint& ck, const std::string& name,

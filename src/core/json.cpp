@@ -1,178 +1,188 @@
+// The JSON reader: nlohmann-json's SAX parser builds a json_value under the hostile-input
+// bounds (see json.hpp). A position-tracking input iterator tells the handler where the
+// parser is, so that every error names the byte offset.
 #include "core/json.hpp"
 
 #include "util/error.hpp"
 
-#include <cerrno>
-#include <cstdlib>
+#include <nlohmann/json.hpp>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <limits>
 #include <sstream>
 
 namespace tranova::core {
 
 namespace {
-// Hostile-input bounds: depth keeps the recursive parser, dump and destructor shallow;
-// the value count caps memory (a json_value is ~150 bytes, so "[0,0,0,..." would
-// otherwise cost 75 times its size). Real inputs: configs and safetensors headers of
-// at most some 10^5 values.
+// Hostile-input bounds: depth keeps dump and the destructor shallow; the value count caps
+// memory (a json_value is ~150 bytes, so "[0,0,0,..." would otherwise cost 75 times its
+// size). Real inputs: configs and safetensors headers of at most some 10^5 values.
 constexpr int kMaxJsonDepth = 64;
 constexpr size_t kMaxJsonValues = size_t(1) << 22;
 constexpr uintmax_t kMaxJsonFileBytes = uintmax_t(256) << 20;
 
-struct parser {
-    const char* p;
-    const char* end;
-    const char* begin;
-    const std::string& label;
-    int depth = 0;
-    size_t values = 0;
+// A const char* that publishes how far nlohmann's lexer has read (it reads one byte at a
+// time through operator++, never ahead of the token it is scanning).
+struct tracking_iterator {
+    using iterator_category = std::input_iterator_tag;
+    using value_type = char;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const char*;
+    using reference = const char&;
+    const char* p = nullptr;
+    const char** cursor = nullptr;
+    reference operator*() const { return *p; }
+    tracking_iterator& operator++() {
+        *cursor = ++p;
+        return *this;
+    }
+    tracking_iterator operator++(int) {
+        tracking_iterator t = *this;
+        ++*this;
+        return t;
+    }
+    bool operator==(const tracking_iterator& o) const { return p == o.p; }
+    bool operator!=(const tracking_iterator& o) const { return p != o.p; }
+};
 
-    [[noreturn]] void fail(const char* what) {
-        TRANOVA_FAIL("{}: invalid JSON at byte {}: {}", label, (size_t)(p - begin), what);
-    }
-    void ws() {
-        while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
-    }
-    bool lit(const char* s) {
-        size_t n = std::strlen(s);
-        if ((size_t)(end - p) >= n && std::memcmp(p, s, n) == 0) return p += n, true;
-        return false;
-    }
-    static void utf8(std::string& out, unsigned cp) {
-        if (cp < 0x80) out += (char)cp;
-        else if (cp < 0x800) out += (char)(0xC0 | (cp >> 6)), out += (char)(0x80 | (cp & 0x3F));
-        else if (cp < 0x10000)
-            out += (char)(0xE0 | (cp >> 12)), out += (char)(0x80 | ((cp >> 6) & 0x3F)), out += (char)(0x80 | (cp & 0x3F));
-        else
-            out += (char)(0xF0 | (cp >> 18)), out += (char)(0x80 | ((cp >> 12) & 0x3F)),
-                out += (char)(0x80 | ((cp >> 6) & 0x3F)), out += (char)(0x80 | (cp & 0x3F));
-    }
-    unsigned hex4() {
-        if (end - p < 4) fail("truncated \\u escape");
-        unsigned v = 0;
-        for (int i = 0; i < 4; i++) {
-            char c = *p++;
-            v <<= 4;
-            if (c >= '0' && c <= '9') v |= c - '0';
-            else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-            else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-            else fail("bad \\u escape");
+// Python's json writes NaN, Infinity and -Infinity as bare tokens, which JSON (and
+// nlohmann) rejects. They are replaced, outside strings, by strings of the same length
+// ("N", "++++++", "-------"), so byte offsets stay true; the handler turns a string that
+// ends where a replaced token ended back into the number.
+struct python_literal {
+    size_t begin, end;  // byte offsets of the token and just past it
+    double value;
+};
+
+std::vector<python_literal> replace_python_literals(std::string& text) {
+    std::vector<python_literal> found;
+    bool in_string = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\') ++i;
+            else if (c == '"') in_string = false;
+            continue;
         }
-        return v;
-    }
-    std::string string() {
-        if (p >= end || *p != '"') fail("expected a string");
-        p++;
-        std::string s;
-        while (true) {
-            if (p >= end) fail("unterminated string");
-            char c = *p++;
-            if (c == '"') break;
-            if ((unsigned char)c < 0x20) fail("control character in string");
-            if (c != '\\') {
-                s += c;
-                continue;
-            }
-            if (p >= end) fail("unterminated escape");
-            c = *p++;
-            switch (c) {
-                case '"': s += '"'; break;
-                case '\\': s += '\\'; break;
-                case '/': s += '/'; break;
-                case 'b': s += '\b'; break;
-                case 'f': s += '\f'; break;
-                case 'n': s += '\n'; break;
-                case 'r': s += '\r'; break;
-                case 't': s += '\t'; break;
-                case 'u': {
-                    unsigned cp = hex4();
-                    if (cp >= 0xDC00 && cp < 0xE000) fail("lone low surrogate in \\u escape");
-                    if (cp >= 0xD800 && cp < 0xDC00) {
-                        if (!(end - p >= 6 && p[0] == '\\' && p[1] == 'u')) fail("lone high surrogate in \\u escape");
-                        p += 2;
-                        unsigned lo = hex4();
-                        if (lo < 0xDC00 || lo >= 0xE000) fail("high surrogate not followed by a low one");
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    }
-                    utf8(s, cp);
-                    break;
-                }
-                default: fail("bad escape");
-            }
+        if (c == '"') {
+            in_string = true;
+            continue;
         }
-        return s;
+        auto at = [&](const char* tok) { return text.compare(i, std::strlen(tok), tok) == 0; };
+        const char* tok = at("NaN") ? "NaN" : at("Infinity") ? "Infinity" : at("-Infinity") ? "-Infinity" : nullptr;
+        if (!tok) continue;
+        const size_t n = std::strlen(tok);
+        text.replace(i, n, "\"" + std::string(n - 2, tok[0] == 'N' ? 'N' : tok[0] == '-' ? '-' : '+') + "\"");
+        found.push_back({i, i + n, tok[0] == 'N' ? std::numeric_limits<double>::quiet_NaN()
+                                 : tok[0] == '-' ? -std::numeric_limits<double>::infinity()
+                                                 : std::numeric_limits<double>::infinity()});
+        i += n - 1;
     }
-    json_value value() {
-        ws();
-        if (p >= end) fail("unexpected end");
-        json_value v;
-        if (++depth > kMaxJsonDepth) fail("nesting deeper than 64 levels");
-        if (++values > kMaxJsonValues) fail("more than 4194304 values");
-        char c = *p;
-        if (c == '{') {
-            v.kind = json_value::object_v;
-            p++;
-            ws();
-            if (p < end && *p == '}') p++;
-            else
-                while (true) {
-                    ws();
-                    std::string k = string();
-                    ws();
-                    if (p >= end || *p != ':') fail("expected ':'");
-                    p++;
-                    v.members.emplace_back(std::move(k), value());
-                    ws();
-                    if (p < end && *p == ',') { p++; continue; }
-                    if (p < end && *p == '}') { p++; break; }
-                    fail("expected ',' or '}'");
-                }
-        } else if (c == '[') {
-            v.kind = json_value::array_v;
-            p++;
-            ws();
-            if (p < end && *p == ']') p++;
-            else
-                while (true) {
-                    v.items.push_back(value());
-                    ws();
-                    if (p < end && *p == ',') { p++; continue; }
-                    if (p < end && *p == ']') { p++; break; }
-                    fail("expected ',' or ']'");
-                }
-        } else if (c == '"') {
-            v.kind = json_value::string_v;
-            v.str = string();
-        } else if (lit("true")) {
-            v.kind = json_value::bool_v, v.b = true;
-        } else if (lit("false")) {
-            v.kind = json_value::bool_v, v.b = false;
-        } else if (lit("null")) {
-            v.kind = json_value::null_v;
-        } else if (lit("NaN") || lit("Infinity") || lit("-Infinity")) {  // Python's json
-            v.kind = json_value::number_v;
-            v.str = p[-1] == 'N' ? "nan" : (c == '-' ? "-inf" : "inf");
-            v.num = std::strtod(v.str.c_str(), nullptr);
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            v.kind = json_value::number_v;
-            const char* s = p;
-            while (p < end && *p && std::strchr("+-0123456789.eE", *p) != nullptr) p++;
-            v.str.assign(s, p);
-            char* e = nullptr;
-            v.num = std::strtod(v.str.c_str(), &e);
-            if (v.str.empty() || e != v.str.c_str() + v.str.size()) fail("bad number");
-            if (v.str.find_first_of(".eE") == std::string::npos) {
-                errno = 0;
-                long long iv = std::strtoll(v.str.c_str(), nullptr, 10);
-                if (errno == 0) v.is_integer = true, v.integer = iv;
-            }
+    return found;
+}
+
+class builder : public nlohmann::json_sax<nlohmann::json> {
+public:
+    builder(const char* begin, const char* const* cursor, const std::string& label,
+            const std::vector<python_literal>& literals)
+        : begin_(begin), cursor_(cursor), label_(label), literals_(literals) {}
+
+    json_value result;
+
+    [[noreturn]] void fail(size_t offset, const std::string& what) const {
+        TRANOVA_FAIL("{}: invalid JSON at byte {}: {}", label_, offset, what);
+    }
+
+    bool null() override { return leaf().kind = json_value::null_v, true; }
+    bool boolean(bool v) override {
+        json_value& x = leaf();
+        x.kind = json_value::bool_v, x.b = v;
+        return true;
+    }
+    bool number_integer(number_integer_t v) override {
+        json_value& x = leaf();
+        x.kind = json_value::number_v, x.num = double(v), x.is_integer = true, x.integer = v;
+        x.str = std::to_string(v);
+        return true;
+    }
+    bool number_unsigned(number_unsigned_t v) override {
+        json_value& x = leaf();
+        x.kind = json_value::number_v, x.num = double(v), x.str = std::to_string(v);
+        if (v <= number_unsigned_t(std::numeric_limits<long long>::max())) x.is_integer = true, x.integer = (long long)v;
+        return true;
+    }
+    bool number_float(number_float_t v, const string_t& raw) override {
+        json_value& x = leaf();
+        x.kind = json_value::number_v, x.num = v, x.str = raw;
+        return true;
+    }
+    bool string(string_t& v) override {
+        const bool literal = next_literal_ends_here();
+        json_value& x = leaf();
+        if (literal) {
+            const double d = literals_[next_literal_++].value;
+            x.kind = json_value::number_v, x.num = d;
+            x.str = d != d ? "nan" : d > 0 ? "inf" : "-inf";
         } else {
-            fail("unexpected character");
+            x.kind = json_value::string_v, x.str = std::move(v);
         }
-        depth--;
-        return v;
+        return true;
     }
+    bool binary(binary_t&) override { return true; }  // not produced by the text parser
+    bool start_object(std::size_t) override { return open(json_value::object_v); }
+    bool key(string_t& k) override {
+        // A replaced NaN/Infinity is never a key: "{NaN: 1}" stays invalid.
+        if (next_literal_ends_here()) fail(literals_[next_literal_].begin, "unexpected character");
+        key_ = std::move(k);
+        return true;
+    }
+    bool end_object() override { return stack_.pop_back(), --depth_, true; }
+    bool start_array(std::size_t) override { return open(json_value::array_v); }
+    bool end_array() override { return stack_.pop_back(), --depth_, true; }
+    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& ex) override {
+        // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..."
+        std::string what = ex.what();
+        if (auto colon = what.find(": "); colon != std::string::npos) what = what.substr(colon + 2);
+        fail(position > 0 ? position - 1 : 0, printable(what));
+    }
+
+private:
+    size_t offset() const { return size_t(*cursor_ - begin_); }
+
+    bool next_literal_ends_here() const {
+        return next_literal_ < literals_.size() && literals_[next_literal_].end == offset();
+    }
+
+    // The value being started: the root, the next array item or the member named by key_.
+    json_value& leaf() {
+        if (++values_ > kMaxJsonValues) fail(offset() - 1, fmt::format("more than {} values", kMaxJsonValues));
+        if (stack_.empty()) return result;
+        json_value& top = *stack_.back();
+        if (top.kind == json_value::array_v) return top.items.emplace_back();
+        return top.members.emplace_back(std::move(key_), json_value()).second;
+    }
+
+    bool open(json_value::kind_t kind) {
+        // The lexer has just read the bracket.
+        if (++depth_ > kMaxJsonDepth) fail(offset() - 1, fmt::format("nesting deeper than {} levels", kMaxJsonDepth));
+        json_value& x = leaf();
+        x.kind = kind;
+        stack_.push_back(&x);
+        return true;
+    }
+
+    const char* begin_;
+    const char* const* cursor_;
+    const std::string& label_;
+    const std::vector<python_literal>& literals_;
+    size_t next_literal_ = 0;
+    std::vector<json_value*> stack_;  // open containers, root first
+    std::string key_;
+    int depth_ = 0;
+    size_t values_ = 0;
 };
 
 void dump_into(const json_value& v, std::string& out) {
@@ -233,11 +243,18 @@ std::string json_value::dump() const {
 }
 
 json_value json_parse(const char* data, size_t size, const std::string& label) {
-    parser ps{data, data + size, data, label};
-    json_value v = ps.value();
-    ps.ws();
-    if (ps.p != ps.end) ps.fail("trailing characters");
-    return v;
+    std::string copy;
+    std::vector<python_literal> literals;
+    if (std::memchr(data, 'N', size) || std::memchr(data, 'I', size)) {
+        copy.assign(data, size);
+        literals = replace_python_literals(copy);
+        if (!literals.empty()) data = copy.data();
+    }
+    const char* cursor = data;
+    builder b(data, &cursor, label, literals);
+    tracking_iterator first{data, &cursor}, last{data + size, &cursor};
+    nlohmann::json::sax_parse(first, last, &b, nlohmann::json::input_format_t::json, /*strict=*/true);
+    return std::move(b.result);
 }
 
 json_value json_parse_file(const std::string& path) {

@@ -1,7 +1,10 @@
-// A minimal JSON reader for the few JSON files core reads (HF config.json, safetensors
-// headers). Objects keep their key order. Depth (64 levels), value count (2^22) and file
-// size (256 MiB) are bounded; malformed input (also a lone UTF-16 surrogate) throws
-// tranova::error naming the source label and byte offset.
+// The JSON reader for the few JSON files tranova reads (HF config.json, safetensors
+// headers, converter configs): nlohmann-json's parser (strict RFC 8259, UTF-8 checked)
+// driven through its SAX interface into a small json_value tree. Objects keep their key
+// order; Python's NaN / Infinity / -Infinity tokens are accepted as numbers. Hostile-input
+// bounds: depth (64 levels), value count (2^22) and file size (256 MiB); malformed input
+// (also a lone UTF-16 surrogate or invalid UTF-8) throws tranova::error naming the source
+// label and byte offset.
 #pragma once
 
 #include <string>

@@ -18,12 +18,6 @@ constexpr size_t kChunk = size_t(1) << 15;  // floats per partial sum in grad_sq
 size_t align_up(size_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
 }  // namespace
 
-std::string shape_string(const std::vector<int64_t>& s) {
-    std::string r = "[";
-    for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
-    return r + "]";
-}
-
 void param_arena::free_deleter::operator()(float* p) const { std::free(p); }
 
 void param_arena::add(const std::string& name, std::vector<int64_t> shape) {

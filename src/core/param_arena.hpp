@@ -16,6 +16,7 @@
 #pragma once
 
 #include "core/weights.hpp"
+#include "util/text.hpp"  // shape_string
 
 #include <cstddef>
 #include <cstdint>
@@ -92,8 +93,5 @@ private:
     std::unique_ptr<float, free_deleter> data_;
     size_t block_ = 0;
 };
-
-// "[2, 3]": a shape as error messages write it.
-std::string shape_string(const std::vector<int64_t>& shape);
 
 }  // namespace tranova::core

@@ -2,6 +2,7 @@
 #include "core/weights.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 #include "util/h5.hpp"
 #include "util/output_file.hpp"
 
@@ -34,11 +35,6 @@ size_t numel_of(const std::vector<int64_t>& shape) {
 }
 size_t align_up(size_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
 
-std::string shape_str(const std::vector<int64_t>& s) {
-    std::string r = "[";
-    for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
-    return r + "]";
-}
 }  // namespace
 
 void weights::free_deleter::operator()(float* p) const { std::free(p); }
@@ -131,8 +127,8 @@ void weights::require_finite(const std::string& where) const {
 
 const float* weights::get(const std::string& name, const std::vector<int64_t>& shape) const {
     const weight_entry& e = entry(name);
-    TRANOVA_CHECK(e.shape == shape, "{}: tensor '{}' has shape {}, expected {}", label(), name, shape_str(e.shape),
-                  shape_str(shape));
+    TRANOVA_CHECK(e.shape == shape, "{}: tensor '{}' has shape {}, expected {}", label(), name, shape_string(e.shape),
+                  shape_string(shape));
     return data_.get() + e.offset;
 }
 
@@ -366,7 +362,7 @@ weights weights_read(const std::string& path) {
             const uint64_t need = (uint64_t)numel * tsize;
             TRANOVA_CHECK(filtered ? stored > 0 && need / 1100 <= stored : stored >= need,
                           "{}: tensor '{}' (shape {}) has {} bytes of data in the file, needs {}", path, name,
-                          shape_str(e.shape), (uint64_t)stored, need);
+                          shape_string(e.shape), (uint64_t)stored, need);
         }
         entries.push_back(std::move(e));
         datasets.push_back(std::move(d));

@@ -479,6 +479,19 @@ double best_ppm_error(double calc_mz, double obs_mz, int charge, int min_isotope
     return best;
 }
 
+float casanovo_calc_mz(double residue_mass_sum, float charge) {
+    // PeptideMass.mass(seq, charge) with a float32 tensor charge: (1/charge) * mass + proton
+    float inv = 1.0f / charge;
+    float mz = inv * float(residue_mass_sum + kH2O);
+    return mz + float(kProton);
+}
+
+float casanovo_ppm_error(float calc_mz, float obs_mz, float charge, int isotope) {
+    float shift = (1.0f / charge) * float(isotope * kC13Spacing);
+    float ref = obs_mz - shift;
+    return (calc_mz - ref) / obs_mz * 1e6f;
+}
+
 bool precursor_fits(double calc_mz, double obs_mz, int charge, double tol_ppm, int min_isotope, int max_isotope) {
     return std::fabs(best_ppm_error(calc_mz, obs_mz, charge, min_isotope, max_isotope)) < tol_ppm;
 }

@@ -121,6 +121,11 @@ inline double precursor_neutral_mass(double precursor_mz, int charge) {
 double precursor_ppm_error(double calc_mz, double obs_mz, int charge, int isotope = 0);
 // Smallest |ppm error| over isotopes min_isotope..max_isotope.
 double best_ppm_error(double calc_mz, double obs_mz, int charge, int min_isotope = 0, int max_isotope = 1);
+// The same checks in float32 as Casanovo's beam search computes them with torch (the
+// double versions above are the evaluation's): calc_mz of a residue-mass sum (H2O added
+// here) for a float32 charge, and the ppm error for an isotope offset.
+float casanovo_calc_mz(double residue_mass_sum, float charge);
+float casanovo_ppm_error(float calc_mz, float obs_mz, float charge, int isotope);
 // True when some isotope in the range gives |ppm| < tol_ppm (Casanovo's "fits precursor").
 bool precursor_fits(double calc_mz, double obs_mz, int charge, double tol_ppm = 50, int min_isotope = 0,
                     int max_isotope = 1);

@@ -4,6 +4,7 @@
 // re-running the whole prefix, which gives the same logits.
 #include "denovo_model/beam_search.hpp"
 
+#include "denovo/peptide.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -13,9 +14,6 @@
 namespace tranova::denovo_model {
 
 namespace {
-
-constexpr double h2o_mass = 18.0105647;        // depthcharge PeptideMass: 2 H + O
-constexpr double proton_mass = 1.00727646688;
 
 // torch.topk on CPU (values, k): the same std algorithms on (value, index) pairs, so equal
 // values come out in the same order as upstream.
@@ -54,19 +52,6 @@ struct cached_psm {
 };
 
 }  // namespace
-
-float casanovo_calc_mz(double residue_mass_sum, float charge) {
-    // PeptideMass.mass(seq, charge) with a float32 tensor charge: (1/charge) * mass + proton
-    float inv = 1.0f / charge;
-    float mz = inv * float(residue_mass_sum + h2o_mass);
-    return mz + float(proton_mass);
-}
-
-float casanovo_ppm_error(float calc_mz, float obs_mz, float charge, int isotope) {
-    float shift = (1.0f / charge) * float(isotope * 1.00335);
-    float ref = obs_mz - shift;
-    return (calc_mz - ref) / obs_mz * 1e6f;
-}
 
 std::vector<std::vector<ar_psm>> ar_beam_search(const denovo_model& m, const std::vector<ar_input>& inputs,
                                                 const beam_params& p, numpy_random& rng,

@@ -9,6 +9,7 @@
 // reproduce the reference. Token ids are AR ids (0 pad, 1..27 residues, 28 stop).
 #pragma once
 
+#include "denovo/peptide.hpp"
 #include "denovo_model/model.hpp"
 
 #include <cstdint>
@@ -64,9 +65,9 @@ std::vector<std::vector<ar_psm>> ar_beam_search(const denovo_model& m, const std
                                                 const beam_params& p, numpy_random& rng,
                                                 std::vector<beam_trace_step>* trace = nullptr);
 
-// Casanovo's precursor m/z check helpers (float32 arithmetic as torch does it).
-// calc_mz of a residue-mass sum (double, H2O added here) for a float32 charge.
-float casanovo_calc_mz(double residue_mass_sum, float charge);
-float casanovo_ppm_error(float calc_mz, float obs_mz, float charge, int isotope);
+// Casanovo's float32 precursor m/z checks live with the other mass functions in
+// denovo/peptide.hpp.
+using denovo::casanovo_calc_mz;
+using denovo::casanovo_ppm_error;
 
 }  // namespace tranova::denovo_model

@@ -2,6 +2,7 @@
 // post-LayerNorm TransformerEncoderLayer / TransformerDecoderLayer (ReLU, eps 1e-5).
 #include "denovo_model/model.hpp"
 
+#include "denovo/peptide.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
 
@@ -13,13 +14,12 @@
 namespace tranova::denovo_model {
 
 residue_table massivekb_residues() {
+    // The one MassIVE-KB table is src/denovo's vocabulary (same tokens, order and masses).
     residue_table r;
-    r.tokens = {"G", "A", "S", "P", "V", "T", "C+57.021", "L", "I", "N", "D", "Q", "K", "E", "M", "H", "F", "R",
-                "Y", "W", "M+15.995", "N+0.984", "Q+0.984", "+42.011", "+43.006", "-17.027", "+43.006-17.027"};
-    r.masses = {57.021464,  71.037114,  87.032028,  97.052764,  99.068414,  101.047670, 160.030649,
-                113.084064, 113.084064, 114.042927, 115.026943, 128.058578, 128.094963, 129.042593,
-                131.040485, 137.058912, 147.068414, 156.101111, 163.063329, 186.079313, 147.035400,
-                115.026943, 129.042594, 42.010565,  43.005814,  -17.026549, 25.980265};
+    for (const denovo::residue& x : denovo::vocabulary::massivekb().residues()) {
+        r.tokens.push_back(x.token);
+        r.masses.push_back(x.mass);
+    }
     return r;
 }
 

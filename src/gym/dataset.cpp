@@ -7,6 +7,7 @@
 #include "util/error.hpp"
 #include "util/h5.hpp"
 #include "util/log.hpp"
+#include "util/mutant.hpp"
 #include "util/output_file.hpp"
 #include "util/text.hpp"
 
@@ -245,39 +246,11 @@ struct reference_row {
 
 }  // namespace
 
-namespace {
-// Whether an earlier ':'-part of `mutant` than `part` has position `pos` (mutants are short).
-bool repeated_position(const std::string& mutant, std::string_view part, long long pos) {
-    for (std::string_view other : split(mutant, ':')) {
-        if (other.data() == part.data()) return false;
-        long long p = 0;
-        if (other.size() >= 3 && parse_int(other.substr(1, other.size() - 2), p) && p == pos) return true;
-    }
-    return false;
-}
-}  // namespace
-
 int apply_mutant(std::string& out, const std::string& target, const std::string& mutant, const std::string& where) {
     out = target;
-    int count = 0;
-    for (std::string_view part : split(mutant, ':')) {
-        TRANOVA_CHECK(part.size() >= 3, "{}: bad mutant '{}' (expected e.g. A24P or A24P:D25N)", where, mutant);
-        char wt = part.front(), mt = part.back();
-        long long pos = 0;
-        TRANOVA_CHECK(parse_int(part.substr(1, part.size() - 2), pos) && std::isalpha(static_cast<unsigned char>(wt)) &&
-                          std::isalpha(static_cast<unsigned char>(mt)),
-                      "{}: bad mutant '{}' (expected e.g. A24P or A24P:D25N)", where, mutant);
-        TRANOVA_CHECK(pos >= 1 && pos <= static_cast<long long>(target.size()),
-                      "{}: mutant '{}': position {} is outside target_seq (length {})", where, mutant, pos, target.size());
-        TRANOVA_CHECK(target[pos - 1] == wt, "{}: mutant '{}': target_seq has '{}' at position {}, not '{}'", where, mutant,
-                      target[pos - 1], pos, wt);
-        // A position given twice (H5C:H5D, H24Y:H24Y) names no single variant.
-        TRANOVA_CHECK(!repeated_position(mutant, part, pos),
-                      "{}: mutant '{}': position {} appears more than once", where, mutant, pos);
-        out[pos - 1] = mt;
-        ++count;
-    }
-    return count;
+    const auto subs = parse_mutant(mutant, target, where, "target_seq");
+    for (const substitution& s : subs) out[s.pos] = s.mt;
+    return static_cast<int>(subs.size());
 }
 
 // ---------------------------------------------------------------------------------------

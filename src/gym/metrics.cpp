@@ -4,6 +4,8 @@
 // 90th percentile (top recall) from that one order; depth subsets reuse it by filtering.
 #include "gym/metrics.hpp"
 
+#include "util/stats.hpp"
+
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -285,33 +287,6 @@ void radix_sort_packed(uint64_t* a, uint64_t* tmp, int64_t n) {
     if (src != a) std::memcpy(a, src, n * sizeof(uint64_t));
 }
 
-// scipy 1.10 pearsonr on the rank vectors as spearmanr does it (np.corrcoef).
-double pearson(const double* a, const double* b, int64_t n) {
-    double ma = 0, mb = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        ma += a[i];
-        mb += b[i];
-    }
-    ma /= n;
-    mb /= n;
-    double saa = 0, sbb = 0, sab = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        double da = a[i] - ma, db = b[i] - mb;
-        saa += da * da;
-        sbb += db * db;
-        sab += da * db;
-    }
-    double fact = static_cast<double>(n - 1);
-    double r = (sab / fact) / std::sqrt(saa / fact) / std::sqrt(sbb / fact);
-    return std::clamp(r, -1.0, 1.0);
-}
-
-bool is_constant(const double* x, int64_t n) {
-    for (int64_t i = 1; i < n; ++i)
-        if (!(x[i] == x[0])) return false;
-    return true;
-}
-
 // sklearn.metrics.matthews_corrcoef from the 2x2 confusion counts.
 double mcc_counts(int64_t tp, int64_t tn, int64_t fp, int64_t fn) {
     double t0 = static_cast<double>(tn + fp), t1 = static_cast<double>(fn + tp);
@@ -395,19 +370,6 @@ double pandas_median(const double* x, int64_t n) {
     return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
 }
 
-void rank_average(double* out, const double* x, int64_t n) {
-    std::vector<int64_t> order(n);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return np_less(x[a], x[b]); });
-    for (int64_t a = 0; a < n;) {
-        int64_t b = a + 1;
-        while (b < n && x[order[b]] == x[order[a]]) ++b;
-        double r = (static_cast<double>(a + 1) + static_cast<double>(b)) / 2;
-        for (int64_t p = a; p < b; ++p) out[order[p]] = r;
-        a = b;
-    }
-}
-
 void numpy_argsort(int64_t* out, const double* x, int64_t n) { numpy_argsort_top(out, x, n, n); }
 
 namespace {
@@ -425,13 +387,7 @@ void numpy_argsort_top(int64_t* out, const double* x, int64_t n, int64_t limit) 
 }
 
 double spearman_reference(const double* y, const double* s, int64_t n) {
-    for (int64_t i = 0; i < n; ++i)
-        if (y[i] != y[i] || s[i] != s[i]) return nan_v;
-    if (n < 2 || is_constant(y, n) || is_constant(s, n)) return nan_v;
-    std::vector<double> ry(n), rs(n);
-    rank_average(ry.data(), y, n);
-    rank_average(rs.data(), s, n);
-    return pearson(ry.data(), rs.data(), n);
+    return tranova::spearman(y, s, n);
 }
 
 double auc_reference(const int8_t* b, const double* s, int64_t n) {

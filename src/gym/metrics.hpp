@@ -11,6 +11,8 @@
 // formats, merging, aggregation (see gym/aggregate.hpp).
 #pragma once
 
+#include "util/stats.hpp"
+
 #include <cstdint>
 #include <vector>
 
@@ -30,8 +32,7 @@ double numpy_percentile(const double* x, int64_t n, double q);
 // pandas Series.median (NaN-skipping; mean of the two middle values for even n).
 double pandas_median(const double* x, int64_t n);
 
-// scipy.stats.rankdata(x, 'average'): 1-based average ranks. out, x: (n).
-void rank_average(double* out, const double* x, int64_t n);
+// rank_average (scipy.stats.rankdata 'average') and spearman: util/stats.hpp.
 // Permutation numpy 1.24 np.argsort(x) (default kind) returns. out, x: (n).
 void numpy_argsort(int64_t* out, const double* x, int64_t n);
 // Same, but only out[0, limit) is guaranteed (equal to numpy's); the rest is some order of

@@ -1,32 +1,21 @@
-// Evaluation driver and report writers (see report.hpp).
+// Report writers (see report.hpp).
 #include "gym/report.hpp"
 
 #include "util/csv.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/output_file.hpp"
-#include "util/progress.hpp"
 #include "util/text.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <numeric>
-#include <thread>
-#include <exception>
 
 namespace tranova::gym {
 namespace {
 
-constexpr double nan_v = std::numeric_limits<double>::quiet_NaN();
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 std::string join_path(const std::string& dir, const std::string& name) {
     return (std::filesystem::path(dir) / name).string();
@@ -210,208 +199,82 @@ std::string format_value(double v) {
     return s;
 }
 
-eval_result gym_evaluate(const gym_file& file, const eval_options& opt) {
-    eval_result r;
-    r.mutation_type = file.mutation_type();
-    r.models = opt.models.empty() ? file.models() : opt.models;
-    for (const auto& m : r.models) {
-        TRANOVA_CHECK(std::find(file.models().begin(), file.models().end(), m) != file.models().end(),
-                      "no predictions for model '{}' in the file (add them with 'tranova gym add')", m);
-        r.model_types.push_back(file.model_attr(m, "model_type"));
-    }
-    TRANOVA_CHECK(!r.models.empty(), "the file has no model predictions yet (add some with 'tranova gym add')");
-    const auto& ids = file.assay_ids();
-    const int A = static_cast<int>(ids.size()), M = static_cast<int>(r.models.size());
-    auto t0 = std::chrono::steady_clock::now();
-    std::vector<gym_assay> assays(A);
-    for (int a = 0; a < A; ++a) assays[a] = file.read_assay(ids[a]);
-    const bool by_depth = r.mutation_type != "indels";
-    std::vector<assay_context> ctx(A);
-#pragma omp parallel for schedule(dynamic)
-    for (int a = 0; a < A; ++a)
-        ctx[a] = assay_context_build(assays[a].y.data(), assays[a].b.data(), by_depth ? assays[a].depth.data() : nullptr,
-                                     assays[a].n, opt.ties);
-    for (auto& a : assays) r.assays.push_back(a.info);
-    const int S = by_depth ? 1 + n_depths : 1;
-    // raw[(a * M + j) * S * 5 + k]: unrounded metric k of slice s for model j on assay a
-    std::vector<double> raw(static_cast<size_t>(A) * M * S * n_metrics, nan_v);
-    r.seconds_read += seconds_since(t0);
-    // Largest assays first: better load balance for the dynamic schedule.
-    std::vector<int> by_size(A);
-    std::iota(by_size.begin(), by_size.end(), 0);
-    std::stable_sort(by_size.begin(), by_size.end(), [&](int x, int y) { return assays[x].n > assays[y].n; });
-    int64_t total_n = 0;
-    std::vector<int64_t> offset(A);
-    for (int a = 0; a < A; ++a) {
-        offset[a] = total_n;
-        total_n += assays[a].n;
-    }
-    const int B = std::max(1, opt.batch_models);
-    // Two batch buffers: a reader thread fills the next batch (HDF5 is used by that thread
-    // only while it runs) while the OpenMP threads compute the metrics of the current one.
-    std::vector<double> buf[2] = {std::vector<double>(static_cast<size_t>(B) * total_n),
-                                  std::vector<double>(static_cast<size_t>(B) * total_n)};
-    std::vector<char> present[2] = {std::vector<char>(static_cast<size_t>(B) * A), std::vector<char>(static_cast<size_t>(B) * A)};
-    auto read_batch = [&](int j0, int slot) {
-        const int nb = std::min(B, M - j0);
-        for (int jb = 0; jb < nb; ++jb)
-            for (int a = 0; a < A; ++a)
-                present[slot][jb * A + a] = file.read_predictions(
-                    r.models[j0 + jb], ids[a], &buf[slot][static_cast<size_t>(jb) * total_n + offset[a]], assays[a].n);
-    };
-    progress bar("evaluating", static_cast<uint64_t>(M), "models");
-    std::vector<metric_scratch> scratch(omp_get_max_threads());
-    r.nan_dropped.assign(M, 0);
-    r.nan_assays.assign(M, 0);
-    std::vector<int64_t> nan_count(static_cast<size_t>(B) * A);
-    {
-        auto tr = std::chrono::steady_clock::now();
-        read_batch(0, 0);
-        r.seconds_read += seconds_since(tr);
-    }
-    for (int j0 = 0, slot = 0; j0 < M; j0 += B, slot ^= 1) {
-        const int nb = std::min(B, M - j0);
-        std::exception_ptr read_error;
-        std::thread reader;
-        if (j0 + B < M)
-            reader = std::thread([&, next = j0 + B, other = slot ^ 1] {
-                try {
-                    read_batch(next, other);
-                } catch (...) {
-                    read_error = std::current_exception();
-                }
-            });
-        auto tm = std::chrono::steady_clock::now();
-        const int pairs = nb * A;
-        const auto& bs = buf[slot];
-        const auto& pr = present[slot];
-        try {
-#pragma omp parallel for schedule(dynamic, 1)
-            for (int p = 0; p < pairs; ++p) {
-                int a = by_size[p / nb], jb = p % nb;
-                nan_count[jb * A + a] = 0;
-                if (!pr[jb * A + a]) continue;
-                const double* s = &bs[static_cast<size_t>(jb) * total_n + offset[a]];
-                nan_count[jb * A + a] = std::count_if(s, s + assays[a].n, [](double v) { return v != v; });
-                double* out = &raw[(static_cast<size_t>(a) * M + j0 + jb) * S * n_metrics];
-                assay_metrics(out, ctx[a], s, scratch[omp_get_thread_num()]);
-            }
-        } catch (...) {
-            if (reader.joinable()) reader.join();
-            throw;
-        }
-        r.seconds_metrics += seconds_since(tm);
-        for (int jb = 0; jb < nb; ++jb)
-            for (int a = 0; a < A; ++a) {
-                r.nan_dropped[j0 + jb] += nan_count[jb * A + a];
-                r.nan_assays[j0 + jb] += nan_count[jb * A + a] > 0;
-            }
-        if (reader.joinable()) {
-            auto tr = std::chrono::steady_clock::now();
-            reader.join();  // the wait is read time not hidden behind the metrics
-            r.seconds_read += seconds_since(tr);
-        }
-        if (read_error) std::rethrow_exception(read_error);
-        bar.add(nb);
-    }
-    bar.finish();
-    for (int j = 0; j < M; ++j)
-        if (r.nan_dropped[j])
-            log::warn("model '{}': {} NaN predictions in {} assays dropped before computing the metrics", r.models[j],
-                      r.nan_dropped[j], r.nan_assays[j]);
-    auto ta = std::chrono::steady_clock::now();
-    for (int k = 0; k < n_metrics; ++k) {
-        r.per_assay[k].assign(static_cast<size_t>(A) * M, nan_v);
-        if (by_depth) r.depth[k].assign(static_cast<size_t>(n_depths) * A * M, nan_v);
-        for (int a = 0; a < A; ++a)
-            for (int j = 0; j < M; ++j) {
-                const double* o = &raw[(static_cast<size_t>(a) * M + j) * S * n_metrics];
-                r.per_assay[k][static_cast<size_t>(a) * M + j] = round3(o[k]);
-                for (int d = 0; d + 1 < S; ++d)
-                    r.depth[k][(static_cast<size_t>(d) * A + a) * M + j] = round3(o[(1 + d) * n_metrics + k]);
-            }
-        r.summary.push_back(aggregate_metric(r.assays, r.per_assay[k].data(), M,
-                                             by_depth ? r.depth[k].data() : nullptr, opt.boot));
-    }
-    r.seconds_aggregate = seconds_since(ta);
-    return r;
-}
+namespace {
 
-void write_report(const eval_result& r, const std::string& dir, const eval_options& opt) {
-    make_directories(dir);
+// The official ProteinGym tables of metric k, in <dir>/<Metric>/.
+void write_metric_tables(const eval_result& r, const std::string& dir, int k) {
     const int A = static_cast<int>(r.assays.size()), M = static_cast<int>(r.models.size());
     const bool by_depth = !r.depth[0].empty();
     const std::string set = r.mutation_type;
+    const std::string metric = metric_names[k];
+    const std::string mdir = join_path(dir, metric);
+    make_directories(mdir);
+    const auto& s = r.summary[k];
+    std::string t = "DMS ID";
+    for (const auto& m : r.models) t += "," + csv_escape(m);
+    t += ",Number of Mutants,Selection Type,UniProt ID,MSA_Neff_L_category,Taxon\n";
+    for (int a = 0; a < A; ++a) {
+        const auto& in = r.assays[a];
+        t += csv_escape(in.dms_id);
+        for (int j = 0; j < M; ++j) t += "," + format_value(r.per_assay[k][static_cast<size_t>(a) * M + j]);
+        t += fmt::format(",{},{},{},{},{}\n", in.n_mutants, csv_escape(in.function), csv_escape(in.uniprot),
+                         csv_escape(in.msa_depth), csv_escape(in.taxon));
+    }
+    write_text(join_path(mdir, fmt::format("DMS_{}_{}_DMS_level.csv", set, metric)), t);
 
-    // Official ProteinGym tables, one folder per metric.
-    for (int k = 0; k < n_metrics; ++k) {
-        const std::string metric = metric_names[k];
-        const std::string mdir = join_path(dir, metric);
-        make_directories(mdir);
-        const auto& s = r.summary[k];
-        std::string t = "DMS ID";
-        for (const auto& m : r.models) t += "," + csv_escape(m);
-        t += ",Number of Mutants,Selection Type,UniProt ID,MSA_Neff_L_category,Taxon\n";
-        for (int a = 0; a < A; ++a) {
-            const auto& in = r.assays[a];
-            t += csv_escape(in.dms_id);
-            for (int j = 0; j < M; ++j) t += "," + format_value(r.per_assay[k][static_cast<size_t>(a) * M + j]);
-            t += fmt::format(",{},{},{},{},{}\n", in.n_mutants, csv_escape(in.function), csv_escape(in.uniprot),
-                             csv_escape(in.msa_depth), csv_escape(in.taxon));
-        }
-        write_text(join_path(mdir, fmt::format("DMS_{}_{}_DMS_level.csv", set, metric)), t);
+    t.clear();
+    for (const auto& m : r.models) t += csv_escape(m) + ",";
+    t += "Selection Type\n";
+    for (int f = 0; f <= 5; ++f) {
+        for (int j = 0; j < M; ++j)
+            t += format_value(round3(f < 5 ? s.function[j * 5 + f] : s.average[j])) + ",";
+        t += f < 5 ? std::string(function_names[f]) : std::string();
+        t += "\n";
+    }
+    write_text(join_path(mdir, fmt::format("DMS_{}_{}_Uniprot_Selection_Type_level.csv", set, metric)), t);
 
+    // Per-UniProt table with the official quirks (aggregate.hpp); substitutions only, as
+    // the official script writes it.
+    if (by_depth) {
+        const uniprot_level u = uniprot_level_table(r.assays, r.per_assay[k].data(), M);
         t.clear();
         for (const auto& m : r.models) t += csv_escape(m) + ",";
-        t += "Selection Type\n";
-        for (int f = 0; f <= 5; ++f) {
-            for (int j = 0; j < M; ++j)
-                t += format_value(round3(f < 5 ? s.function[j * 5 + f] : s.average[j])) + ",";
-            t += f < 5 ? std::string(function_names[f]) : std::string();
-            t += "\n";
+        t += "Selection Type,UniProt_ID,MSA_Neff_L_category,Taxon\n";
+        for (size_t i = 0; i < u.uniprot.size(); ++i) {
+            for (int j = 0; j < M; ++j) t += format_value(round3(u.values[i * M + j])) + ",";
+            t += fmt::format("{},{},{},{}\n", csv_escape(u.function[i]), csv_escape(u.uniprot[i]),
+                             csv_escape(u.msa_depth[i]), csv_escape(u.taxon[i]));
         }
-        write_text(join_path(mdir, fmt::format("DMS_{}_{}_Uniprot_Selection_Type_level.csv", set, metric)), t);
-
-        // Per-UniProt table with the official quirks (aggregate.hpp); substitutions only, as
-        // the official script writes it.
-        if (by_depth) {
-            const uniprot_level u = uniprot_level_table(r.assays, r.per_assay[k].data(), M);
-            t.clear();
-            for (const auto& m : r.models) t += csv_escape(m) + ",";
-            t += "Selection Type,UniProt_ID,MSA_Neff_L_category,Taxon\n";
-            for (size_t i = 0; i < u.uniprot.size(); ++i) {
-                for (int j = 0; j < M; ++j) t += format_value(round3(u.values[i * M + j])) + ",";
-                t += fmt::format("{},{},{},{}\n", csv_escape(u.function[i]), csv_escape(u.uniprot[i]),
-                                 csv_escape(u.msa_depth[i]), csv_escape(u.taxon[i]));
-            }
-            for (int j = 0; j < M; ++j) t += format_value(round3(u.average[j])) + ",";
-            t += ",,,\n";
-            write_text(join_path(mdir, fmt::format("DMS_{}_{}_Uniprot_level.csv", set, metric)), t);
-        }
-
-        t = fmt::format("Model_rank,Model_name,Model type,Average_{0},Bootstrap_standard_error_{0},Function_Activity,"
-                        "Function_Binding,Function_Expression,Function_OrganismalFitness,Function_Stability,Low_MSA_depth,"
-                        "Medium_MSA_depth,High_MSA_depth,Taxa_Human,Taxa_Other_Eukaryote,Taxa_Prokaryote,Taxa_Virus",
-                        metric);
-        if (by_depth) t += ",Depth_1,Depth_2,Depth_3,Depth_4,Depth_5+";
-        t += ",Model details,References\n";
-        std::vector<int> order(M);
-        std::iota(order.begin(), order.end(), 0);
-        std::sort(order.begin(), order.end(), [&](int x, int y) { return s.rank[x] < s.rank[y]; });
-        for (int j : order) {
-            t += fmt::format("{},{},{},{},{}", s.rank[j], csv_escape(r.models[j]), csv_escape(r.model_types[j]),
-                             format_value(round3(s.average[j])), format_value(round3(s.bootstrap_se[j])));
-            for (int f = 0; f < 5; ++f) t += "," + format_value(round3(s.function[j * 5 + f]));
-            for (int d = 0; d < 3; ++d) t += "," + format_value(round3(s.msa_depth[j * 3 + d]));
-            for (int x = 0; x < 4; ++x) t += "," + format_value(round3(s.taxon[j * 4 + x]));
-            if (by_depth)
-                for (int d = 0; d < 5; ++d) t += "," + format_value(round3(s.depth[j * 5 + d]));
-            t += "," + csv_escape(r.models[j]) + ",\n";
-        }
-        write_text(join_path(mdir, fmt::format("Summary_performance_DMS_{}_{}.csv", set, metric)), t);
+        for (int j = 0; j < M; ++j) t += format_value(round3(u.average[j])) + ",";
+        t += ",,,\n";
+        write_text(join_path(mdir, fmt::format("DMS_{}_{}_Uniprot_level.csv", set, metric)), t);
     }
 
-    // per_assay.csv: one row per model and assay.
+    t = fmt::format("Model_rank,Model_name,Model type,Average_{0},Bootstrap_standard_error_{0},Function_Activity,"
+                    "Function_Binding,Function_Expression,Function_OrganismalFitness,Function_Stability,Low_MSA_depth,"
+                    "Medium_MSA_depth,High_MSA_depth,Taxa_Human,Taxa_Other_Eukaryote,Taxa_Prokaryote,Taxa_Virus",
+                    metric);
+    if (by_depth) t += ",Depth_1,Depth_2,Depth_3,Depth_4,Depth_5+";
+    t += ",Model details,References\n";
+    std::vector<int> order(M);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int x, int y) { return s.rank[x] < s.rank[y]; });
+    for (int j : order) {
+        t += fmt::format("{},{},{},{},{}", s.rank[j], csv_escape(r.models[j]), csv_escape(r.model_types[j]),
+                         format_value(round3(s.average[j])), format_value(round3(s.bootstrap_se[j])));
+        for (int f = 0; f < 5; ++f) t += "," + format_value(round3(s.function[j * 5 + f]));
+        for (int d = 0; d < 3; ++d) t += "," + format_value(round3(s.msa_depth[j * 3 + d]));
+        for (int x = 0; x < 4; ++x) t += "," + format_value(round3(s.taxon[j * 4 + x]));
+        if (by_depth)
+            for (int d = 0; d < 5; ++d) t += "," + format_value(round3(s.depth[j * 5 + d]));
+        t += "," + csv_escape(r.models[j]) + ",\n";
+    }
+    write_text(join_path(mdir, fmt::format("Summary_performance_DMS_{}_{}.csv", set, metric)), t);
+}
+
+// per_assay.csv: one row per model and assay.
+std::string per_assay_csv(const eval_result& r) {
+    const int A = static_cast<int>(r.assays.size()), M = static_cast<int>(r.models.size());
     std::string t = "model,DMS_id,Spearman,AUC,MCC,NDCG,Top_recall\n";
     for (int j = 0; j < M; ++j)
         for (int a = 0; a < A; ++a) {
@@ -419,13 +282,13 @@ void write_report(const eval_result& r, const std::string& dir, const eval_optio
             for (int k = 0; k < n_metrics; ++k) t += "," + format_value(r.per_assay[k][static_cast<size_t>(a) * M + j]);
             t += "\n";
         }
-    write_text(join_path(dir, "per_assay.csv"), t);
+    return t;
+}
 
-    // summary.csv: one row per model, headline + SE + per-function values for every metric.
-    const auto& sp = r.summary[m_spearman];
-    std::vector<int> order(M);
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int x, int y) { return sp.rank[x] < sp.rank[y]; });
+// summary.csv: one row per model (best first), headline + SE + per-function values for every metric.
+std::string summary_csv(const eval_result& r, const std::vector<int>& order) {
+    const int A = static_cast<int>(r.assays.size()), M = static_cast<int>(r.models.size());
+    std::string t;
     t = "model,model_type,n_assays";
     for (const char* metric : metric_names) t += fmt::format(",Average_{0},Bootstrap_standard_error_{0}", metric);
     for (const char* metric : metric_names)
@@ -443,11 +306,15 @@ void write_report(const eval_result& r, const std::string& dir, const eval_optio
             for (int f = 0; f < 5; ++f) t += "," + format_value(round3(r.summary[k].function[j * 5 + f]));
         t += "\n";
     }
-    write_text(join_path(dir, "summary.csv"), t);
+    return t;
+}
 
-    // MultiQC custom content.
+// MultiQC custom content: the headline table.
+std::string multiqc_tsv(const eval_result& r, const std::vector<int>& order) {
+    const auto& sp = r.summary[m_spearman];
+    std::string t;
     t = "# id: 'tranova_gym_summary'\n"
-        "# section_name: 'ProteinGym zero-shot (" + set + ")'\n"
+        "# section_name: 'ProteinGym zero-shot (" + r.mutation_type + ")'\n"
         "# description: 'tranova gym eval: function-balanced averages over the assays (ProteinGym aggregation), "
         "bootstrap standard error of the difference to the top model.'\n"
         "# plot_type: 'table'\n"
@@ -461,9 +328,16 @@ void write_report(const eval_result& r, const std::string& dir, const eval_optio
                          format_value(round3(r.summary[m_mcc].average[j])),
                          format_value(round3(r.summary[m_ndcg].average[j])),
                          format_value(round3(r.summary[m_top_recall].average[j])));
-    write_text(join_path(dir, "gym_summary_mqc.tsv"), t);
+    return t;
+}
 
-    // Markdown summary.
+// summary.md: headline table, Spearman by function class, by MSA depth, taxon and mutation depth.
+std::string summary_markdown(const eval_result& r, const std::vector<int>& order, const eval_options& opt) {
+    const int A = static_cast<int>(r.assays.size()), M = static_cast<int>(r.models.size());
+    const bool by_depth = !r.depth[0].empty();
+    const std::string set = r.mutation_type;
+    const auto& sp = r.summary[m_spearman];
+    std::string t;
     auto cell = [](double v) { return v != v ? std::string("–") : fmt::format("{:.3f}", round3(v)); };
     t = fmt::format("# ProteinGym zero-shot evaluation ({})\n\n{} assays, {} models. Metrics per assay are rounded to 3 "
                     "decimals, averaged per (UniProt ID, function), then per function class; the headline is the mean of "
@@ -502,7 +376,24 @@ void write_report(const eval_result& r, const std::string& dir, const eval_optio
     }
     t += "\nFiles: `per_assay.csv`, `summary.csv`, `<Metric>/` (official ProteinGym table names), "
          "`gym_summary_mqc.tsv` (MultiQC), `function_<Metric>.svg`, `scatter_spearman.svg`.\n";
-    write_text(join_path(dir, "summary.md"), t);
+    return t;
+}
+
+}  // namespace
+
+void write_report(const eval_result& r, const std::string& dir, const eval_options& opt) {
+    make_directories(dir);
+    const int M = static_cast<int>(r.models.size());
+    for (int k = 0; k < n_metrics; ++k) write_metric_tables(r, dir, k);
+    // Models best first by Spearman.
+    const auto& sp = r.summary[m_spearman];
+    std::vector<int> order(M);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int x, int y) { return sp.rank[x] < sp.rank[y]; });
+    write_text(join_path(dir, "per_assay.csv"), per_assay_csv(r));
+    write_text(join_path(dir, "summary.csv"), summary_csv(r, order));
+    write_text(join_path(dir, "gym_summary_mqc.tsv"), multiqc_tsv(r, order));
+    write_text(join_path(dir, "summary.md"), summary_markdown(r, order, opt));
 
     // Plots.
     std::vector<int> shown(order.begin(), order.begin() + std::min<int>(M, std::max(1, opt.plot_models)));

@@ -1,7 +1,7 @@
 #include "tranception/model.hpp"
 
 #include "core/checkpoint.hpp"
-#include "core/convert.hpp"
+#include "tranception/convert.hpp"
 #include "core/json.hpp"
 #include "core/weights.hpp"
 #include "util/error.hpp"
@@ -149,7 +149,7 @@ core::weights model_weights_load(const std::string& path) {
                   path);
     core::checkpoint ck = core::checkpoint_read(path);
     std::vector<std::string> notes;
-    core::weights w = core::convert_tranception(ck, core::json_parse_file(cfg.string()), notes);
+    core::weights w = convert_checkpoint(ck, core::json_parse_file(cfg.string()), notes);
     w.source = ck.path;
     w.require_finite(ck.path);  // a NaN weight would only show up as NaN scores later
     return w;

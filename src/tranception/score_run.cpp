@@ -16,6 +16,7 @@
 #include "util/chunked_output.hpp"
 #include "util/output_file.hpp"
 #include "util/preemption.hpp"
+#include "util/stats.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>
@@ -167,7 +168,7 @@ score_spearman spearman_of(const score_options& opt, const variant_table& t, con
         y.push_back(v);
     }
     score_spearman s;
-    s.rho = spearman(x, y, &s.n);
+    s.rho = spearman_finite(x, y, &s.n);
     const bool with_msa = !opt.msa.empty();
     s.label = site_independent             ? "site-independent"
               : with_msa && opt.alpha == 1.0 ? "retrieval only (alpha 1)"

@@ -334,40 +334,4 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
     return out;
 }
 
-double spearman(const std::vector<double>& x, const std::vector<double>& y, size_t* n_used) {
-    std::vector<double> a, b;
-    for (size_t i = 0; i < x.size() && i < y.size(); ++i)
-        if (std::isfinite(x[i]) && std::isfinite(y[i])) {
-            a.push_back(x[i]);
-            b.push_back(y[i]);
-        }
-    if (n_used) *n_used = a.size();
-    if (a.size() < 2) return std::nan("");
-    auto ranks = [](const std::vector<double>& v) {
-        std::vector<size_t> idx(v.size());
-        std::iota(idx.begin(), idx.end(), 0);
-        std::sort(idx.begin(), idx.end(), [&](size_t i, size_t j) { return v[i] < v[j]; });
-        std::vector<double> r(v.size());
-        for (size_t i = 0; i < idx.size();) {
-            size_t j = i;
-            while (j + 1 < idx.size() && v[idx[j + 1]] == v[idx[i]]) ++j;
-            double avg = (double(i) + double(j)) / 2 + 1;
-            for (size_t k = i; k <= j; ++k) r[idx[k]] = avg;
-            i = j + 1;
-        }
-        return r;
-    };
-    auto ra = ranks(a), rb = ranks(b);
-    double ma = 0, mb = 0;
-    for (size_t i = 0; i < ra.size(); ++i) ma += ra[i], mb += rb[i];
-    ma /= ra.size(), mb /= rb.size();
-    double sab = 0, saa = 0, sbb = 0;
-    for (size_t i = 0; i < ra.size(); ++i) {
-        sab += (ra[i] - ma) * (rb[i] - mb);
-        saa += (ra[i] - ma) * (ra[i] - ma);
-        sbb += (rb[i] - mb) * (rb[i] - mb);
-    }
-    return sab / std::sqrt(saa * sbb);
-}
-
 }  // namespace tranova::tranception

@@ -64,7 +64,4 @@ std::vector<variant_score> score_variants(const model& m, const std::string& tar
                                           std::vector<slice_record>* slices = nullptr,
                                           const std::function<void(size_t)>& progress = {});
 
-// Spearman rank correlation (average ranks for ties) over pairs where both are finite.
-double spearman(const std::vector<double>& x, const std::vector<double>& y, size_t* n_used = nullptr);
-
 }  // namespace tranova::tranception

@@ -24,7 +24,7 @@ std::string conv_name(int l, int cc, int g) {  // g = 0..2 -> kernel 3, 5, 7
     return fmt::format("blk.{}.attn_conv_{}_k{}.", l, qkv_letter[cc], 2 * g + 3);
 }
 
-// Declares every parameter in the converter's order (core/convert_tranception.cpp).
+// Declares every parameter in the converter's order (tranception/convert.cpp).
 void declare(core::param_arena& a, const model_config& c) {
     const int64_t d = c.n_embd, hd = c.head_dim(), ni = c.n_inner, V = c.vocab;
     a.add("token_embd.weight", {V, d});

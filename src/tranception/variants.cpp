@@ -2,6 +2,7 @@
 
 #include "tranception/tokenizer.hpp"
 #include "util/error.hpp"
+#include "util/mutant.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>
@@ -26,27 +27,11 @@ variant variant_from_mutant(std::string_view mutant, const std::string& target, 
     variant v;
     v.mutant = std::string(trim(mutant));
     v.sequence = target;
-    TRANOVA_CHECK(!v.mutant.empty(), "{}: empty mutant", where);
-    for (auto tok : split(v.mutant, ':')) {
-        tok = trim(tok);
-        long long pos = 0;
-        bool ok = tok.size() >= 3 && parse_int(tok.substr(1, tok.size() - 2), pos) &&
-                  std::isalpha(static_cast<unsigned char>(tok.front())) && std::isalpha(static_cast<unsigned char>(tok.back()));
-        TRANOVA_CHECK(ok, "{}: malformed mutant '{}' (expected e.g. A12G or A12G:C34D)", where, v.mutant);
-        char wt = tok.front(), mt = tok.back();
-        TRANOVA_CHECK(pos >= 1 && pos <= static_cast<long long>(target.size()),
-                      "{}: mutant '{}' position {} is outside the target sequence (length {})", where, v.mutant, pos,
-                      target.size());
-        TRANOVA_CHECK(target[pos - 1] == wt,
-                      "{}: mutant '{}' expects wild-type {} at position {} but the target has {}", where, v.mutant, wt,
-                      pos, target[pos - 1]);
-        TRANOVA_CHECK(is_standard_aa(mt), "{}: mutant '{}': new residue '{}' is not one of the 20 amino acids", where,
-                      v.mutant, mt);
-        // A position given twice (H5C:H5D, H24Y:H24Y) names no single variant.
-        TRANOVA_CHECK(std::find(v.positions.begin(), v.positions.end(), pos - 1) == v.positions.end(),
-                      "{}: mutant '{}': position {} appears more than once", where, v.mutant, pos);
-        v.sequence[pos - 1] = mt;
-        v.positions.push_back(static_cast<int>(pos - 1));
+    for (const substitution& s : parse_mutant(v.mutant, target, where, "the target sequence")) {
+        TRANOVA_CHECK(is_standard_aa(s.mt), "{}: mutant '{}': new residue '{}' is not one of the 20 amino acids", where,
+                      v.mutant, s.mt);
+        v.sequence[s.pos] = s.mt;
+        v.positions.push_back(s.pos);
     }
     return v;
 }

@@ -83,4 +83,10 @@ std::string xml_escape(std::string_view s) {
     return o;
 }
 
+std::string shape_string(const std::vector<int64_t>& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + "]";
+}
+
 }  // namespace tranova

@@ -2,6 +2,7 @@
 // Number parsers return false instead of throwing so callers can name file and line.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,5 +22,8 @@ bool strip_utf8_bom(std::string_view& s);
 bool strip_utf8_bom(std::string& s);
 // Escapes <, >, & and " for XML/SVG text and attribute values.
 std::string xml_escape(std::string_view s);
+
+// "[2, 3]": a tensor shape as error messages write it.
+std::string shape_string(const std::vector<int64_t>& shape);
 
 }  // namespace tranova

@@ -28,7 +28,7 @@ sed -i '3s/^H24P,/Q24P,/' bad/BLAT_ECOLX_Jacquier_2013.csv
 run "$TRANOVA" gym ingest --reference "$REF" --assays bad -o gym.h5 --only-present --quiet
 expect_rc 1
 expect_err "BLAT_ECOLX_Jacquier_2013.csv:3"
-expect_err "not 'Q'"
+expect_err "expects wild-type Q at position 24 but target_seq has H"
 expect_one_line_err
 expect_no_file gym.h5
 expect_no_temp .

@@ -44,7 +44,7 @@ bad() {  # bad NAME CSV_BODY EXPECTED_MESSAGE [extra args]
   expect_rc 1; expect_err "$3"; expect_one_line_err; expect_no_file "$1.out.csv"
 }
 bad outside "K2A\nA99G" "outside the target sequence"
-bad wrongwt "A2G" "expects wild-type A at position 2 but the target has K"
+bad wrongwt "A2G" "expects wild-type A at position 2 but the target sequence has K"
 bad malformed "K2" "malformed mutant 'K2'"
 bad malformed2 "2KA" "malformed mutant"
 bad newres "K2Z" "is not one of the 20 amino acids"

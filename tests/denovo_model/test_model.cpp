@@ -255,3 +255,19 @@ TEST_CASE("ar_feed_batch equals feeding each beam alone", "[denovo_model][model]
         CHECK(compare(got[size_t(b)].data(), want[size_t(b)].data(), got[size_t(b)].size(), 1.0).max_rel <= 1e-5);
     }
 }
+
+TEST_CASE("the model's residue table is Casanovo v4's config.yaml MassIVE-KB table", "[denovo_model][model]") {
+    // Casanovo v4 / PrimeNovo config.yaml residues, in order (the table the fixtures were
+    // trained with); massivekb_residues() reads it from denovo::vocabulary::massivekb().
+    const std::vector<std::string> tokens = {"G", "A", "S", "P", "V", "T", "C+57.021", "L", "I", "N", "D", "Q", "K",
+                                             "E", "M", "H", "F", "R", "Y", "W", "M+15.995", "N+0.984", "Q+0.984",
+                                             "+42.011", "+43.006", "-17.027", "+43.006-17.027"};
+    const std::vector<double> masses = {57.021464,  71.037114,  87.032028,  97.052764,  99.068414,  101.047670,
+                                        160.030649, 113.084064, 113.084064, 114.042927, 115.026943, 128.058578,
+                                        128.094963, 129.042593, 131.040485, 137.058912, 147.068414, 156.101111,
+                                        163.063329, 186.079313, 147.035400, 115.026943, 129.042594, 42.010565,
+                                        43.005814,  -17.026549, 25.980265};
+    const auto r = tranova::denovo_model::massivekb_residues();
+    CHECK(r.tokens == tokens);
+    CHECK(r.masses == masses);
+}

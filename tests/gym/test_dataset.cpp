@@ -57,9 +57,9 @@ TEST_CASE("apply_mutant validates against the target sequence", "[gym][dataset]"
     std::string out;
     CHECK(apply_mutant(out, "MKTAYIAK", "K2E:A7G", "f:1") == 2);
     CHECK(out == "METAYIGK");
-    CHECK_THROWS_WITH(apply_mutant(out, "MKTAYIAK", "Q2E", "f:3"), Catch::Contains("f:3") && Catch::Contains("not 'Q'"));
+    CHECK_THROWS_WITH(apply_mutant(out, "MKTAYIAK", "Q2E", "f:3"), Catch::Contains("f:3") && Catch::Contains("expects wild-type Q at position 2 but target_seq has K"));
     CHECK_THROWS_WITH(apply_mutant(out, "MKTAYIAK", "K20E", "f:4"), Catch::Contains("outside target_seq"));
-    CHECK_THROWS_WITH(apply_mutant(out, "MKTAYIAK", "2E", "f:5"), Catch::Contains("bad mutant"));
+    CHECK_THROWS_WITH(apply_mutant(out, "MKTAYIAK", "2E", "f:5"), Catch::Contains("malformed mutant"));
 }
 
 TEST_CASE("format_value writes numbers as pandas does", "[gym][report]") {

@@ -1,78 +1,31 @@
 // Tranception checkpoint -> tranova weights (names: docs/weights-format.md, "tranception").
 // HF Conv1D weights are stored [in, out]; we store every projection in the nn.Linear
 // layout (out, in) so that core::linear_forward applies them directly.
-#include "core/convert.hpp"
+#include "tranception/convert.hpp"
 
+#include "tranception/model.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
-#include <cmath>
 #include <cstring>
 #include <set>
 
-namespace tranova::core {
+namespace tranova::tranception {
+
+using core::checkpoint;
+using core::checkpoint_tensor;
+using core::json_value;
 
 namespace {
-std::string shape_str(const std::vector<int64_t>& s) {
-    std::string r = "[";
-    for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
-    return r + "]";
-}
-
 int64_t cfg_int(const json_value& c, const char* key, const std::string& label) {
     const json_value* v = c.find(key);
     TRANOVA_CHECK(v && v->kind == json_value::number_v && v->is_integer, "{}: config field '{}' missing or not an integer",
                   label, key);
     return v->integer;
 }
-
-// Official get_slopes(n, 'grouped_alibi') for one group of n = n_head / 4 heads.
-std::vector<double> alibi_slopes_standard(int n) {
-    auto pow2 = [](int k) {
-        double start = std::pow(2.0, -std::pow(2.0, -(std::log2((double)k) - 3)));
-        std::vector<double> r;
-        for (int i = 0; i < k; i++) r.push_back(start * std::pow(start, i));
-        return r;
-    };
-    if (n > 0 && (n & (n - 1)) == 0) return pow2(n);
-    int c = 1 << (int)std::floor(std::log2((double)n));
-    std::vector<double> r = pow2(c), extra = pow2(2 * c);
-    for (int i = 0; i < n - c; i++) r.push_back(extra[2 * i]);
-    return r;
-}
 }  // namespace
 
-const checkpoint_tensor& checkpoint_expect(const checkpoint& ck, const std::string& name,
-                                           const std::vector<int64_t>& shape) {
-    auto it = ck.tensors.find(name);
-    TRANOVA_CHECK(it != ck.tensors.end(), "{}: expected tensor '{}' {} is missing", ck.path, name, shape_str(shape));
-    TRANOVA_CHECK(it->second.shape == shape, "{}: tensor '{}' has shape {}, expected {}", ck.path, name,
-                  shape_str(it->second.shape), shape_str(shape));
-    return it->second;
-}
-
-void transpose_matrix(float* out, const float* in, int64_t rows, int64_t cols) {
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) out[c * rows + r] = in[r * cols + c];
-}
-
-void config_from_json(weights& w, const json_value& config) {
-    TRANOVA_CHECK(config.kind == json_value::object_v, "config is not a JSON object");
-    for (auto& [k, v] : config.members) {
-        if (k == "format" || k == "format_version" || k == "arch") continue;  // reserved attribute names
-        switch (v.kind) {
-            case json_value::null_v: break;
-            case json_value::bool_v: w.config[k] = (int64_t)v.b; break;
-            case json_value::number_v:
-                if (v.is_integer) w.config[k] = (int64_t)v.integer;
-                else w.config[k] = v.num;
-                break;
-            case json_value::string_v: w.config[k] = v.str; break;
-            default: w.config[k] = v.dump(); break;
-        }
-    }
-}
-
-weights convert_tranception(const checkpoint& ck, const json_value& config, std::vector<std::string>& notes) {
+core::weights convert_checkpoint(const checkpoint& ck, const json_value& config, std::vector<std::string>& notes) {
     const std::string& P = ck.path;
     const int64_t L = cfg_int(config, "n_layer", P), d = cfg_int(config, "n_embd", P),
                   H = cfg_int(config, "n_head", P), V = cfg_int(config, "vocab_size", P);
@@ -84,16 +37,16 @@ weights convert_tranception(const checkpoint& ck, const json_value& config, std:
                   P, L, d, H, V);
     const int64_t hd = d / H;
 
-    weights w;
+    core::weights w;
     w.arch = "tranception";
-    config_from_json(w, config);
+    core::config_from_json(w, config);
     w.config["n_inner"] = inner;
     w.config["head_dim"] = hd;
 
     std::set<std::string> used;
     auto take = [&](const std::string& name, const std::vector<int64_t>& shape) -> const checkpoint_tensor& {
         used.insert(name);
-        return checkpoint_expect(ck, name, shape);
+        return core::checkpoint_expect(ck, name, shape);
     };
     auto copy = [&](const std::string& ours, const std::string& theirs, const std::vector<int64_t>& shape) {
         w.add(ours, shape, take(theirs, shape).data.data());
@@ -102,7 +55,7 @@ weights convert_tranception(const checkpoint& ck, const json_value& config, std:
     auto transposed = [&](const std::string& ours, const std::string& theirs, int64_t in, int64_t out) {
         const checkpoint_tensor& t = take(theirs, {in, out});
         tmp.resize((size_t)(in * out));
-        transpose_matrix(tmp.data(), t.data.data(), in, out);
+        core::transpose_matrix(tmp.data(), t.data.data(), in, out);
         w.add(ours, {out, in}, tmp.data());
     };
 
@@ -129,7 +82,7 @@ weights convert_tranception(const checkpoint& ck, const json_value& config, std:
         used.insert("transformer.alibi");
         TRANOVA_CHECK(a.shape.size() == 3 && a.shape[0] == H && a.shape[1] == 1 && a.shape[2] >= 2,
                       "{}: tensor 'transformer.alibi' has shape {}, expected [{}, 1, n_positions]", P,
-                      shape_str(a.shape), H);
+                      shape_string(a.shape), H);
         const int64_t np = a.shape[2];
         for (int64_t h = 0; h < H; h++) {
             slopes[h] = a.data[(size_t)(h * np + 1)];
@@ -138,8 +91,7 @@ weights convert_tranception(const checkpoint& ck, const json_value& config, std:
                               "{}: tensor 'transformer.alibi' is not slope * position at head {}, position {}", P, h, j);
         }
     } else {
-        std::vector<double> s = alibi_slopes_standard((int)(H / 4));
-        for (int64_t h = 0; h < H; h++) slopes[h] = (float)s[(size_t)(h % (H / 4))];
+        slopes = grouped_alibi_slopes(int(H));
         notes.push_back("transformer.alibi absent: slopes computed with get_slopes(n_head, 'grouped_alibi')");
     }
     w.add("alibi_slopes", {H}, slopes.data());
@@ -182,4 +134,4 @@ weights convert_tranception(const checkpoint& ck, const json_value& config, std:
     return w;
 }
 
-}  // namespace tranova::core
+}  // namespace tranova::tranception
