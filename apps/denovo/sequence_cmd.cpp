@@ -6,6 +6,7 @@
 #include "denovo_model/sequencer.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/preemption.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>
@@ -28,7 +29,8 @@ int main_denovo_sequence(int argc, char** argv) {
          "Writes a Casanovo-style mzTab with per-residue scores (N->C).",
          {"tranova denovo sequence --model casanovo.h5 --spectra sample.mgf -o sample.mztab",
           "tranova denovo sequence --model primenovo.h5 --spectra run.mzML -o run.mztab --decoder nar",
-          "tranova denovo sequence --model crossnovo.h5 --spectra sample.mgf -o out.mztab --beam 5 --threads 8"}});
+          "tranova denovo sequence --model crossnovo.h5 --spectra sample.mgf -o out.mztab --beam 5 --threads 8",
+          "tranova denovo sequence --model m.h5 --spectra big.mgf -o big.mztab --resume   # after exit code 75"}});
     sequence_options o;
     std::string decoder, isotope;
     bool no_pmc = false;
@@ -45,7 +47,10 @@ int main_denovo_sequence(int argc, char** argv) {
         ("isotope-error", po::value(&isotope), "isotope error range MIN:MAX (default: model, 0:1)")
         ("preset", po::value(&o.preset), "peak preprocessing: casanovo | primenovo (default: from the model)")
         ("chunk", p.number(&o.chunk, 1, 1000000)->default_value(256), "spectra read and decoded per parallel chunk")
-        ("group", p.number(&o.group, 1, 1000000)->default_value(8), "spectra per task whose AR beam searches run together");
+        ("group", p.number(&o.group, 1, 1000000)->default_value(8), "spectra per task whose AR beam searches run together")
+        ("resume", po::bool_switch(&o.resume), "continue the interrupted run recorded in <output>.progress/ (or start "
+                                               "afresh when there is none); SIGTERM/SIGUSR1 stop a run after its "
+                                               "current chunk with exit code 75");
     p.input(o.model, "--model");
     p.input(o.spectra, "--spectra");
     p.output(o.output, "-o");
@@ -67,6 +72,12 @@ int main_denovo_sequence(int argc, char** argv) {
     }
 
     const sequence_stats st = run_sequence(o);
+    if (st.preempted) {
+        log::warn("stopped by signal {} after {} chunks of {} spectra; progress kept in {}: rerun with --resume to "
+                  "continue (exit code {})",
+                  st.signal, st.chunks_done, o.chunk, st.record, exit_code_requeue);
+        return exit_code_requeue;
+    }
     log::info("{} spectra read ({} skipped by the reader), {} PSMs written, {} without a prediction, {} failed -> {}",
               st.spectra, st.reader_skipped, st.psms, st.empty, st.failed, o.output);
     return 0;

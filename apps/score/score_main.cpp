@@ -8,6 +8,7 @@
 #include "tranception/score_run.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/preemption.hpp"
 
 #include <fmt/format.h>
 
@@ -33,10 +34,12 @@ int main_score(int argc, char** argv) {
           "tranova score --model m.h5 --dms assay.csv --target target.fasta --msa family.a2m --msa-start 1 --msa-end 286 "
           "--alpha 0.6 -o scores.csv --report-spearman",
           "tranova score --model m.h5 --all-singles --fasta protein.fasta -o dms.csv   # also writes dms.svg",
-          "tranova score --model site-independent --msa family.a2m --dms assay.csv --target target.fasta -o si.csv"}});
+          "tranova score --model site-independent --msa family.a2m --dms assay.csv --target target.fasta -o si.csv",
+          "tranova score --model m.h5 --dms big.csv --target t.fasta -o big.csv --resume   # after exit code 75"}});
     std::string model_path, dms, target_arg, sequence_arg, fasta_arg, msa_path, window = "optimal", out, heatmap,
         weights_cache, mutant_col = "mutant", seq_col = "mutated_sequence", spearman_col;
-    long long msa_start = 0, msa_end = 0;
+    long long msa_start = 0, msa_end = 0, chunk_variants = 1000;
+    bool resume = false;
     double alpha = 0.6, theta = 0.2, focus_gaps = 0.3;
     bool all_singles = false, no_mirror = false, skip_bad = false, no_token_type = false, no_cache = false,
          no_weights_cache = false, unweighted = false;
@@ -73,7 +76,12 @@ int main_score(int argc, char** argv) {
         ("report-spearman", po::value(&spearman_col)->implicit_value("DMS_score")->value_name("COLUMN"),
          "print the Spearman correlation of avg_score with COLUMN (default DMS_score)")
         ("heatmap", po::value(&heatmap)->value_name("FILE.svg"), "write an SVG heatmap of the single substitutions (default with --all-singles: <output stem>.svg)")
-        (",o", po::value(&out)->value_name("FILE"), "output CSV ('-' = stdout)");
+        (",o", po::value(&out)->value_name("FILE"), "output CSV ('-' = stdout)")
+        ("resume", po::bool_switch(&resume), "continue the interrupted run recorded in <output>.progress/ (or start "
+                                             "afresh when there is none); SIGTERM/SIGUSR1 stop a run after its current "
+                                             "chunk with exit code 75")
+        ("chunk-variants", p.number(&chunk_variants, 1LL, 100000000LL)->default_value(1000),
+         "variants scored and recorded per chunk (resume granularity)");
     p.input(model_path, "--model");
     p.input(dms, "--dms");
     p.input(target_arg, "--target");
@@ -122,7 +130,16 @@ int main_score(int argc, char** argv) {
     o.threads = p.common.threads;
     o.spearman_column = spearman_col;
 
+    o.chunk_variants = chunk_variants;
+    o.resume = resume;
+
     const tc::score_result r = tc::run_score(o);
+    if (r.preempted) {
+        tranova::log::warn("stopped by signal {} after {} of {} chunks; progress kept in {}: rerun with --resume to "
+                           "continue (exit code {})",
+                           r.signal, r.chunks_done, r.chunks, r.record, tranova::exit_code_requeue);
+        return tranova::exit_code_requeue;
+    }
     if (r.spearman)
         std::printf("Spearman(avg_score, %s) = %.4f over %zu variants [%s%s]\n", spearman_col.c_str(), r.spearman->rho,
                     r.spearman->n, r.spearman->label.c_str(), r.spearman->note.c_str());

@@ -8,7 +8,9 @@
 #include "denovo_model/ctc.hpp"
 #include "tranova/build_info.hpp"
 #include "util/error.hpp"
+#include "util/chunked_output.hpp"
 #include "util/log.hpp"
+#include "util/preemption.hpp"
 #include "util/progress.hpp"
 #include "util/text.hpp"
 
@@ -16,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 namespace tranova::denovo_model {
@@ -229,6 +232,80 @@ std::vector<decoded_spectrum> decode_chunk(const sequencer& sq, const std::vecto
     return results;
 }
 
+namespace {
+
+// A PSM as one line of a chunk record: tab-separated fields, doubles in their shortest
+// round-trip form (parsing gives the same bits), text escaped (\\ \t \n \r and space).
+std::string escape_psm_text(std::string_view v) {
+    std::string r;
+    for (char c : v) {
+        if (c == '\\') r += "\\\\";
+        else if (c == '\t') r += "\\t";
+        else if (c == '\n') r += "\\n";
+        else if (c == '\r') r += "\\r";
+        else if (c == ' ') r += "\\s";
+        else r += c;
+    }
+    return r;
+}
+std::string unescape_psm_text(std::string_view v) {
+    std::string r;
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (v[i] != '\\' || i + 1 == v.size()) {
+            r += v[i];
+            continue;
+        }
+        const char c = v[++i];
+        r += c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 's' ? ' ' : c;
+    }
+    return r;
+}
+std::string psm_line(const dn::psm& p) {
+    std::string tokens, aa;
+    for (size_t i = 0; i < p.tokens.size(); ++i) tokens += (i ? " " : "") + escape_psm_text(p.tokens[i]);
+    for (size_t i = 0; i < p.aa_scores.size(); ++i) aa += fmt::format("{}{}", i ? " " : "", p.aa_scores[i]);
+    return fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", tokens, p.score, p.charge, p.exp_mz, p.index, p.scan, aa,
+                       escape_psm_text(p.title));
+}
+double parse_num(std::string_view f, const std::string& where) {
+    const std::string t(f);
+    char* end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    TRANOVA_CHECK(!t.empty() && *end == '\0', "{}: malformed number '{}'", where, t);
+    return v;
+}
+dn::psm parse_psm_line(std::string_view line, const std::string& where) {
+    auto f = split(line, '\t');
+    TRANOVA_CHECK(f.size() == 8, "{}: malformed PSM line", where);
+    dn::psm p;
+    if (!f[0].empty())
+        for (auto t : split(f[0], ' ')) p.tokens.push_back(unescape_psm_text(t));
+    p.score = parse_num(f[1], where);
+    p.charge = static_cast<int>(parse_num(f[2], where));
+    p.exp_mz = parse_num(f[3], where);
+    p.index = static_cast<long>(parse_num(f[4], where));
+    p.scan = static_cast<long>(parse_num(f[5], where));
+    if (!f[6].empty())
+        for (auto t : split(f[6], ' ')) p.aa_scores.push_back(parse_num(t, where));
+    p.title = unescape_psm_text(f[7]);
+    p.ms_run = 1;
+    return p;
+}
+
+job_fingerprint sequence_fingerprint(const sequence_options& o, const sequencer& sq) {
+    job_fingerprint fp;
+    fp.add("command", "tranova denovo sequence");
+    fp.add_file("--model", o.model);
+    fp.add_file("--spectra", o.spectra);
+    fp.add("decoding", fmt::format("decoder {} preset {} beam {} ctc-beam {} pmc {} precursor-tol {} isotope {}:{}",
+                                   decoder_name(sq.kind), sq.preset, sq.beam.n_beams, sq.ctc_beam, sq.pmc,
+                                   sq.beam.precursor_mass_tol, sq.beam.isotope_min, sq.beam.isotope_max));
+    fp.add("--chunk --group", fmt::format("{} {}", o.chunk, o.group));
+    return fp;
+}
+
+}  // namespace
+
 sequence_stats run_sequence(const sequence_options& o) {
     const sequencer sq = make_sequencer(o);
     const auto& cfg = sq.model.cfg;
@@ -240,49 +317,93 @@ sequence_stats run_sequence(const sequence_options& o) {
     ro.max_charge = cfg.max_charge;
     auto reader = dn::open_spectra(o.spectra, ro);
     const bool is_mgf = dn::spectrum_format_of(o.spectra) == dn::spectrum_format::mgf;
-    dn::mztab_writer writer(o.output, sequence_metadata(o, sq));
+    // Chunks of o.chunk spectra are recorded in <output>.progress/ (util/chunked_output):
+    // --resume skips the recorded ones, SIGTERM/SIGUSR1 stops after the current chunk. The
+    // mzTab is written from the records at the end.
+    chunked_output journal(o.output, sequence_fingerprint(o, sq), o.resume);
+    if (journal.resumed_chunks() > 0)
+        log::info("resuming {}: {} chunks of {} spectra already sequenced", journal.record_dir(), journal.resumed_chunks(),
+                  o.chunk);
 
     progress bar("sequencing", 0, "spectra");
     sequence_stats st;
+    preemption_guard guard;
     std::vector<dn::spectrum> chunk;
+    int64_t k = 0;
     auto flush = [&]() {
-        const std::vector<decoded_spectrum> results = decode_chunk(sq, chunk, &bar);
-        for (size_t i = 0; i < chunk.size(); ++i) {
-            const dn::spectrum& s = chunk[i];
-            const decoded_spectrum& r = results[i];
-            if (!r.error.empty()) {
-                ++st.failed;
-                log::warn("{}: spectrum {} ({}): skipped: {}", o.spectra, s.index, s.title, r.error);
-                continue;
+        long n_psm = 0, n_empty = 0, n_failed = 0;
+        if (journal.done(k)) {
+            // Recorded by an earlier run: its counters from the record, no decoding.
+            const auto state = journal.state(k);
+            TRANOVA_CHECK(std::sscanf(state.c_str(), "psms=%ld empty=%ld failed=%ld", &n_psm, &n_empty, &n_failed) == 3,
+                          "{}: malformed state of chunk {}", journal.record_dir(), k);
+        } else {
+            std::string text;
+            const std::vector<decoded_spectrum> results = decode_chunk(sq, chunk, &bar);
+            for (size_t i = 0; i < chunk.size(); ++i) {
+                const dn::spectrum& s = chunk[i];
+                const decoded_spectrum& r = results[i];
+                if (!r.error.empty()) {
+                    ++n_failed;
+                    log::warn("{}: spectrum {} ({}): skipped: {}", o.spectra, s.index, s.title, r.error);
+                    continue;
+                }
+                if (!r.ok) {
+                    ++n_empty;
+                    continue;
+                }
+                dn::psm row;
+                row.tokens = r.tokens;
+                row.score = r.score;
+                row.charge = s.charge;
+                row.exp_mz = s.precursor_mz;
+                row.ms_run = 1;
+                if (is_mgf || s.scan < 0) row.index = s.index;
+                else row.scan = s.scan;
+                row.aa_scores = r.aa_scores;
+                row.title = s.title;
+                text += psm_line(row);
+                ++n_psm;
             }
-            if (!r.ok) {
-                ++st.empty;
-                continue;
-            }
-            dn::psm row;
-            row.tokens = r.tokens;
-            row.score = r.score;
-            row.charge = s.charge;
-            row.exp_mz = s.precursor_mz;
-            row.ms_run = 1;
-            if (is_mgf || s.scan < 0) row.index = s.index;
-            else row.scan = s.scan;
-            row.aa_scores = r.aa_scores;
-            row.title = s.title;
-            writer.add(row);
-            ++st.psms;
+            journal.write_chunk(k, text, fmt::format("psms={} empty={} failed={}", n_psm, n_empty, n_failed));
         }
+        st.psms += n_psm;
+        st.empty += n_empty;
+        st.failed += n_failed;
         chunk.clear();
+        ++k;
     };
     dn::spectrum s;
     while (reader->next(s)) {
         chunk.push_back(s);
         ++st.spectra;
-        if (int(chunk.size()) >= o.chunk) flush();
+        if (int(chunk.size()) >= o.chunk) {
+            flush();
+            if (preemption_guard::requested()) {
+                st.preempted = true;
+                st.signal = preemption_guard::signal_number();
+                st.chunks_done = k;
+                st.record = journal.record_dir();
+                journal.keep();
+                return st;
+            }
+        }
     }
     if (!chunk.empty()) flush();
     bar.finish();
+    dn::mztab_writer writer(o.output, sequence_metadata(o, sq));
+    for (int64_t i = 0; i < k; ++i) {
+        const std::string text = journal.read_chunk(i);
+        const std::string where = fmt::format("{} chunk {}", journal.record_dir(), i);
+        size_t pos = 0;
+        while (pos < text.size()) {
+            const size_t nl = text.find('\n', pos);
+            writer.add(parse_psm_line(std::string_view(text).substr(pos, nl - pos), where));
+            pos = nl + 1;
+        }
+    }
     writer.commit();
+    journal.remove_record();
     st.reader_skipped = long(reader->stats().skipped);
     return st;
 }

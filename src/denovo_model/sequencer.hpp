@@ -39,6 +39,7 @@ struct sequence_options {
     std::optional<std::pair<int, int>> isotope;  // isotope error range; default the model's
     int chunk = 256;                      // spectra read and decoded per parallel chunk
     int group = 8;                        // spectra per task whose AR beam searches run together
+    bool resume = false;                  // continue the run recorded in <output>.progress/
 };
 
 // A loaded model with everything decided for decoding.
@@ -94,9 +95,16 @@ struct sequence_stats {
     long spectra = 0;         // read and decoded
     long reader_skipped = 0;  // skipped by the spectrum reader
     long psms = 0, empty = 0, failed = 0;
+    // Stopped by SIGTERM/SIGUSR1 after a chunk (only the progress record written): the
+    // command exits with exit_code_requeue.
+    bool preempted = false;
+    int signal = 0;
+    long chunks_done = 0;
+    std::string record;
 };
 
-// The whole run: spectra -> mzTab (written through a temporary name, committed at the end).
+// The whole run: spectra -> mzTab (written through a temporary name, committed at the end),
+// in chunks of opt.chunk spectra recorded for --resume (util/chunked_output).
 sequence_stats run_sequence(const sequence_options& opt);
 
 }  // namespace tranova::denovo_model

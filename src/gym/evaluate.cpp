@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <exception>
 #include <numeric>
+#include <thread>
 
 namespace tranova::gym {
 namespace {
@@ -61,38 +63,66 @@ eval_result gym_evaluate(const gym_file& file, const eval_options& opt) {
         total_n += assays[a].n;
     }
     const int B = std::max(1, opt.batch_models);
-    std::vector<double> buf(static_cast<size_t>(B) * total_n);
-    std::vector<char> present(static_cast<size_t>(B) * A);
+    // Two batch buffers: a reader thread fills the next batch (HDF5 is used by that thread
+    // only while it runs) while the OpenMP threads compute the metrics of the current one.
+    std::vector<double> buf[2] = {std::vector<double>(static_cast<size_t>(B) * total_n),
+                                  std::vector<double>(static_cast<size_t>(B) * total_n)};
+    std::vector<char> present[2] = {std::vector<char>(static_cast<size_t>(B) * A), std::vector<char>(static_cast<size_t>(B) * A)};
+    auto read_batch = [&](int j0, int slot) {
+        const int nb = std::min(B, M - j0);
+        for (int jb = 0; jb < nb; ++jb)
+            for (int a = 0; a < A; ++a)
+                present[slot][jb * A + a] = file.read_predictions(
+                    r.models[j0 + jb], ids[a], &buf[slot][static_cast<size_t>(jb) * total_n + offset[a]], assays[a].n);
+    };
     progress bar("evaluating", static_cast<uint64_t>(M), "models");
     std::vector<metric_scratch> scratch(omp_get_max_threads());
     r.nan_dropped.assign(M, 0);
     r.nan_assays.assign(M, 0);
-    for (int j0 = 0; j0 < M; j0 += B) {
-        int nb = std::min(B, M - j0);
+    std::vector<int64_t> nan_count(static_cast<size_t>(B) * A);
+    {
         auto tr = std::chrono::steady_clock::now();
-        for (int jb = 0; jb < nb; ++jb)
-            for (int a = 0; a < A; ++a)
-                present[jb * A + a] = file.read_predictions(r.models[j0 + jb], ids[a],
-                                                            &buf[static_cast<size_t>(jb) * total_n + offset[a]], assays[a].n);
+        read_batch(0, 0);
         r.seconds_read += seconds_since(tr);
-        for (int jb = 0; jb < nb; ++jb)
-            for (int a = 0; a < A; ++a) {
-                if (!present[jb * A + a]) continue;
-                const double* s = &buf[static_cast<size_t>(jb) * total_n + offset[a]];
-                const auto nan = std::count_if(s, s + assays[a].n, [](double v) { return v != v; });
-                r.nan_dropped[j0 + jb] += nan;
-                r.nan_assays[j0 + jb] += nan > 0;
-            }
+    }
+    for (int j0 = 0, slot = 0; j0 < M; j0 += B, slot ^= 1) {
+        const int nb = std::min(B, M - j0);
+        std::exception_ptr read_error;
+        std::thread reader;
+        if (j0 + B < M)
+            reader = std::thread([&, next = j0 + B, other = slot ^ 1] {
+                try {
+                    read_batch(next, other);
+                } catch (...) {
+                    read_error = std::current_exception();
+                }
+            });
         auto tm = std::chrono::steady_clock::now();
         const int pairs = nb * A;
+        const auto& bs = buf[slot];
+        const auto& pr = present[slot];
 #pragma omp parallel for schedule(dynamic, 1)
         for (int p = 0; p < pairs; ++p) {
             int a = by_size[p / nb], jb = p % nb;
-            if (!present[jb * A + a]) continue;
+            nan_count[jb * A + a] = 0;
+            if (!pr[jb * A + a]) continue;
+            const double* s = &bs[static_cast<size_t>(jb) * total_n + offset[a]];
+            nan_count[jb * A + a] = std::count_if(s, s + assays[a].n, [](double v) { return v != v; });
             double* out = &raw[(static_cast<size_t>(a) * M + j0 + jb) * S * n_metrics];
-            assay_metrics(out, ctx[a], &buf[static_cast<size_t>(jb) * total_n + offset[a]], scratch[omp_get_thread_num()]);
+            assay_metrics(out, ctx[a], s, scratch[omp_get_thread_num()]);
         }
         r.seconds_metrics += seconds_since(tm);
+        for (int jb = 0; jb < nb; ++jb)
+            for (int a = 0; a < A; ++a) {
+                r.nan_dropped[j0 + jb] += nan_count[jb * A + a];
+                r.nan_assays[j0 + jb] += nan_count[jb * A + a] > 0;
+            }
+        if (reader.joinable()) {
+            auto tr = std::chrono::steady_clock::now();
+            reader.join();  // the wait is read time not hidden behind the metrics
+            r.seconds_read += seconds_since(tr);
+        }
+        if (read_error) std::rethrow_exception(read_error);
         bar.add(nb);
     }
     bar.finish();

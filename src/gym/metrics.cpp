@@ -516,7 +516,19 @@ assay_context assay_context_build(const double* y, const int8_t* b, const int8_t
         minmax_gains(sl.gain.data(), sl.y.data(), sl.n);
         sl.k = ndcg_k(sl.n);
         std::vector<int64_t> rank;
-        desc_ranks(rank, sl.gain.data(), sl.n, ties, sl.k);
+        if (ties == ndcg_ties::numpy) {
+            desc_ranks(rank, sl.gain.data(), sl.n, ties, sl.k);
+        } else {
+            // Stable decreasing order of the gains by radix sort: the same order as desc_ranks'
+            // stable_sort (equal keys <=> equal doubles, NaN last), without its comparisons.
+            for (int64_t i = 0; i < sl.n; ++i) {
+                keys[i] = sort_key(-sl.gain[i]);
+                ord[i] = static_cast<uint32_t>(i);
+            }
+            radix_sort(keys.data(), ord.data(), keys_tmp.data(), ord_tmp.data(), sl.n);
+            rank.assign(sl.n, 0);
+            for (int64_t p = 0; p < sl.n; ++p) rank[ord[p]] = p + 1;
+        }
         bool any = false;
         sl.idcg = dcg_from_ranks(rank, sl.gain.data(), sl.n, sl.k, any);
         sl.y_p90 = lerp_percentile(y_sorted.data(), sl.n, 90);
@@ -532,6 +544,16 @@ assay_context assay_context_build(const double* y, const int8_t* b, const int8_t
             sl.n_top_true += sl.y[i] >= sl.y_p90;
         }
     }
+    // Row -> (depth slice, index in it) for the per-model distribution of the order.
+    if (depth) {
+        ctx.row_slot.assign(static_cast<size_t>(n), 0);
+        for (int d = 1; d < n_slices; ++d) {
+            const auto& sl = ctx.slices[d];
+            if (sl.same_as_whole) continue;
+            for (int64_t j = 0; j < sl.n; ++j)
+                ctx.row_slot[sl.rows[j]] = (static_cast<uint32_t>(d) << assay_context::slot_shift) | static_cast<uint32_t>(j);
+        }
+    }
     return ctx;
 }
 
@@ -542,6 +564,8 @@ namespace {
 // whole assay's median, also for depth slices). One pass over the order computes the
 // average ranks on the fly (Spearman, AUC), the confusion counts (MCC) and the top-10%
 // overlap (recall); NDCG then scans the k best rows in row order.
+constexpr int64_t prefetch_distance = 16;
+
 void slice_metrics(double* out, const assay_context::slice& sl, const double* sv, const uint32_t* ord, double med,
                    ndcg_ties ties, metric_scratch& sc) {
     const int64_t n = sl.n;
@@ -573,6 +597,8 @@ void slice_metrics(double* out, const assay_context::slice& sl, const double* sv
         const bool pred = v >= med, top = v >= u;
         int64_t pos_in_group = 0;
         double sy = 0;
+        // The gather E[ord[p]] is random access (cache misses on large assays): fetch ahead.
+        if (a + prefetch_distance < n) __builtin_prefetch(&E[ord[a + prefetch_distance]]);
         for (int64_t p = a; p < b; ++p) {
             const auto& e = E[ord[p]];
             sy += static_cast<double>(e.ry_c);
@@ -616,11 +642,14 @@ void slice_metrics(double* out, const assay_context::slice& sl, const double* sv
         for (int64_t p = 0; p < k; ++p) sc.mark[ord[p]] = static_cast<uint32_t>(p + 1);
     }
     sc.terms.clear();
+    // log2(position + 1) once per thread, not once per (model, row): the same doubles.
+    for (auto m = static_cast<int64_t>(sc.log2_pos.size()); m <= k; ++m)
+        sc.log2_pos.push_back(std::log2(static_cast<double>(m + 1)));
     if (k > 0)
         for (int64_t i = 0; i < n; ++i)
             if (uint32_t m = sc.mark[i]) {
                 sc.mark[i] = 0;
-                if (sl.gain[i] != 0) sc.terms.push_back(sl.gain[i] / std::log2(static_cast<double>(m + 1)));
+                if (sl.gain[i] != 0) sc.terms.push_back(sl.gain[i] / sc.log2_pos[m]);
             }
     out[m_ndcg] = sc.terms.empty() ? 0.0 : np_sum(sc.terms.data(), static_cast<int64_t>(sc.terms.size())) / sl.idcg;
 
@@ -659,8 +688,19 @@ void slice_metrics_nan(double* out, const assay_context::slice& sl, const double
 void assay_metrics(double* out, const assay_context& ctx, const double* s, metric_scratch& sc) {
     const auto& whole = ctx.slices[0];
     const int64_t n = whole.n;
-    bool has_nan = false;
-    for (int64_t i = 0; i < n; ++i) has_nan |= s[i] != s[i];
+    // One pass over the predictions: NaN count, float32 check and the packed sort words
+    // (32-bit key of -s, row) in case every value is a float32 (most models).
+    int64_t n_nan = 0;
+    bool f32 = true;
+    sc.keys.resize(n);
+    for (int64_t i = 0; i < n; ++i) {
+        const double v = s[i];
+        const float f = static_cast<float>(v);
+        n_nan += v != v;
+        f32 &= static_cast<double>(f) == v;
+        sc.keys[i] = (static_cast<uint64_t>(sort_key32(-f)) << 32) | static_cast<uint64_t>(i);
+    }
+    const bool has_nan = n_nan > 0;
     sc.pred_bin.resize(n);
     if (has_nan) {
         double med = pandas_median(s, n);
@@ -694,13 +734,8 @@ void assay_metrics(double* out, const assay_context& ctx, const double* s, metri
     sc.sv.resize(n);
     for (int64_t i = 0; i < n; ++i) sc.order[i] = static_cast<uint32_t>(i);
     // Sort by -s: 32-bit keys when every prediction is a float32 value (most models), else 64-bit.
-    bool f32 = true;
-    for (int64_t i = 0; i < n && f32; ++i) f32 = static_cast<double>(static_cast<float>(s[i])) == s[i];
     if (f32) {
-        sc.keys.resize(n);
         sc.keys_tmp.resize(n);
-        for (int64_t i = 0; i < n; ++i)
-            sc.keys[i] = (static_cast<uint64_t>(sort_key32(-static_cast<float>(s[i]))) << 32) | static_cast<uint64_t>(i);
         radix_sort_packed(sc.keys.data(), sc.keys_tmp.data(), n);
         for (int64_t p = 0; p < n; ++p) {
             sc.order[p] = static_cast<uint32_t>(sc.keys[p]);
@@ -719,8 +754,6 @@ void assay_metrics(double* out, const assay_context& ctx, const double* s, metri
     if (ctx.slices.size() == 1) return;
     // Depth slices: one pass distributes the global order (and values) to the slices.
     const int S = static_cast<int>(ctx.slices.size());
-    std::vector<uint32_t>& local = sc.order_tmp;  // row -> slice-local index
-    sc.row_slice.assign(n, 0);
     int64_t offset[8] = {0}, fill[8] = {0};
     bool any_slice = false;
     for (int d = 1; d < S; ++d) {
@@ -732,10 +765,6 @@ void assay_metrics(double* out, const assay_context& ctx, const double* s, metri
             continue;
         }
         any_slice |= sl.n > 0;
-        for (int64_t j = 0; j < sl.n; ++j) {
-            local[sl.rows[j]] = static_cast<uint32_t>(j);
-            sc.row_slice[sl.rows[j]] = static_cast<int8_t>(d);
-        }
     }
     if (!any_slice) {
         for (int d = 1; d < S; ++d)
@@ -745,11 +774,15 @@ void assay_metrics(double* out, const assay_context& ctx, const double* s, metri
     }
     sc.depth_order.resize(n);
     sc.depth_s.resize(n);
+    const uint32_t* slot = ctx.row_slot.data();
+    const uint32_t* ord = sc.order.data();
     for (int64_t p = 0; p < n; ++p) {
-        uint32_t i = sc.order[p];
-        int d = sc.row_slice[i];
+        // slot[row] is a random access: fetch ahead.
+        if (p + prefetch_distance < n) __builtin_prefetch(&slot[ord[p + prefetch_distance]]);
+        const uint32_t v = slot[ord[p]];
+        const uint32_t d = v >> assay_context::slot_shift;
         if (d == 0) continue;
-        sc.depth_order[fill[d]] = local[i];
+        sc.depth_order[fill[d]] = v & ((uint32_t{1} << assay_context::slot_shift) - 1);
         sc.depth_s[fill[d]++] = sc.sv[p];
     }
     for (int d = 1; d < S; ++d)

@@ -80,6 +80,10 @@ struct assay_context {
         bool same_as_whole = false;  // a depth slice holding every row: results = whole assay's
     };
     std::vector<slice> slices;  // [0] = whole assay, then depth 1..5+ when requested
+    // Per row: (depth slice d << slot_shift) | index in slice d; 0 for rows in no separate
+    // slice (d = 0). Empty without depth slices. Rows < 2^24, d <= 5.
+    static constexpr int slot_shift = 29;
+    std::vector<uint32_t> row_slot;
     ndcg_ties ties = ndcg_ties::numpy;
 };
 
@@ -103,9 +107,10 @@ struct metric_scratch {
     std::vector<double> s_rank, sub_s, terms, sorted;
     std::vector<int8_t> pred_bin, sub_pred;
     std::vector<int64_t> np_order;
-    std::vector<int8_t> row_slice, depth_pred;  // depth slices
+    std::vector<int8_t> depth_pred;  // depth slices
     std::vector<double> depth_s;
     std::vector<uint32_t> depth_order;
+    std::vector<double> log2_pos;  // log2(p + 1) for NDCG positions p = 0, 1, ...
 };
 
 // The five metrics for one model on one assay, unrounded: out[0..4] for the whole assay

@@ -13,7 +13,9 @@
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/memory.hpp"
+#include "util/chunked_output.hpp"
 #include "util/output_file.hpp"
+#include "util/preemption.hpp"
 #include "util/stats.hpp"
 #include "util/text.hpp"
 
@@ -109,30 +111,34 @@ log_prior build_prior(const score_options& opt, const located_msa& m, const std:
 }
 
 // Tranception scores, with the retrieval prior when an MSA is given.
-std::vector<variant_score> score_with_model(const score_options& opt, const located_msa* m, const std::string& target,
-                                            const std::vector<variant>& vars, bool* random_model) {
-    model mdl = model_load(opt.model, opt.cpu_kernel);
-    mdl.token_type_quirk = opt.token_type_quirk;
-    *random_model = mdl.random_weights;
-    if (mdl.random_weights)
+// Loads the model (and builds the prior) for score_variants; `so` and `prior` are filled
+// and must outlive the calls.
+std::unique_ptr<model> load_scoring_model(const score_options& opt, const located_msa* m, const std::string& target,
+                                          log_prior& prior, scoring_options& so, bool* random_model) {
+    auto mdl = std::make_unique<model>(model_load(opt.model, opt.cpu_kernel));
+    mdl->token_type_quirk = opt.token_type_quirk;
+    *random_model = mdl->random_weights;
+    if (mdl->random_weights)
         log::warn("{} has RANDOM weights (a demo/test model): its scores carry no biological signal", opt.model);
-    log::info("model: {} layers, {} dims, {} heads, context {} residues; linear layers on {}", mdl.cfg.n_layer,
-              mdl.cfg.n_embd, mdl.cfg.n_head, mdl.cfg.n_ctx - 2, mdl.head.panels ? "the AVX-512 kernel" : "BLAS");
-    log_prior prior;
-    scoring_options so;
+    log::info("model: {} layers, {} dims, {} heads, context {} residues; linear layers on {}", mdl->cfg.n_layer,
+              mdl->cfg.n_embd, mdl->cfg.n_head, mdl->cfg.n_ctx - 2, mdl->head.panels ? "the AVX-512 kernel" : "BLAS");
     if (m) {
         prior = build_prior(opt, *m, target);
         so.prior = &prior;
         so.alpha = opt.alpha;
-        so.align_to_target = [&](const std::string& s) { return align_variant_to_target(s, target); };
+        so.align_to_target = [&target](const std::string& s) { return align_variant_to_target(s, target); };
     }
     so.window = opt.window;
     so.mirror = opt.mirror;
     so.use_cache = opt.use_cache;
     so.max_batch_rows = opt.batch_rows;
     so.seed = opt.seed;
-    return score_variants(mdl, target, vars, so);
+    return mdl;
 }
+
+// Whether the model has random weights, for the heatmap title of a run whose chunks were all
+// recorded earlier (the model itself is not needed then).
+bool model_has_random_weights(const score_options& opt) { return model_load(opt.model, opt.cpu_kernel).random_weights; }
 
 // The [position x 20 amino acids] grid of single-substitution scores (NaN elsewhere).
 std::vector<double> singles_grid(const std::string& target, const std::vector<variant>& vars,
@@ -185,6 +191,7 @@ void check_score_options(const score_options& opt) {
     if (!(opt.alpha >= 0 && opt.alpha <= 1)) throw usage_error(fmt::format("--alpha must be in [0, 1], got {}", opt.alpha));
     if (!(opt.theta >= 0 && opt.theta <= 1)) throw usage_error(fmt::format("--theta must be in [0, 1], got {}", opt.theta));
     if (opt.batch_rows < 1) throw usage_error("--batch-rows must be >= 1");
+    if (opt.chunk_variants < 1) throw usage_error("--chunk-variants must be >= 1");
     if ((opt.msa_start || opt.msa_end) && opt.msa.empty()) throw usage_error("--msa-start/--msa-end need --msa");
     const bool site_independent = opt.model == "site-independent";
     {
@@ -307,6 +314,61 @@ std::string score_table_csv(const variant_table& table, const std::vector<varian
     return text;
 }
 
+namespace {
+
+// What identifies a score run for --resume: everything that changes the scores or the
+// chunk boundaries (not --threads, logging or the heatmap path).
+job_fingerprint score_fingerprint(const score_options& opt, const std::string& target) {
+    job_fingerprint fp;
+    fp.add("command", "tranova score");
+    if (opt.model == "site-independent") fp.add("--model", opt.model);
+    else if (fs::is_directory(opt.model)) fp.add("--model", fs::absolute(opt.model).string());
+    else fp.add_file("--model", opt.model);
+    fp.add("target", fmt::format("{} residues, fnv1a64 {:016x}", target.size(), fnv1a64(target)));
+    if (opt.all_singles) fp.add("--all-singles", "yes");
+    else fp.add_file("--dms", opt.dms);
+    fp.add("--mutant-column", opt.mutant_column);
+    fp.add("--sequence-column", opt.sequence_column);
+    fp.add("--skip-bad-rows", opt.skip_bad_rows ? "yes" : "no");
+    if (!opt.msa.empty()) {
+        fp.add_file("--msa", opt.msa);
+        fp.add("msa options", fmt::format("start {} end {} alpha {} theta {} focus-gaps {} weighted {}", opt.msa_start,
+                                          opt.msa_end, opt.alpha, opt.theta, opt.focus_gaps, opt.weighted_msa));
+    }
+    fp.add("scoring options", fmt::format("window {} mirror {} token-type {} cache {} batch-rows {} cpu-kernel {} seed {}",
+                                          opt.window == window_mode::optimal ? "optimal" : "sliding", opt.mirror,
+                                          opt.token_type_quirk, opt.use_cache, opt.batch_rows,
+                                          static_cast<int>(opt.cpu_kernel), opt.seed));
+    fp.add("--chunk-variants", std::to_string(opt.chunk_variants));
+    return fp;
+}
+
+// A chunk's scores as text, one variant a line, each double in its shortest round-trip form
+// (so parsing it back gives the same bits).
+std::string scores_text(const variant_score* s, size_t n) {
+    std::string t;
+    for (size_t i = 0; i < n; ++i) t += fmt::format("{} {} {}\n", s[i].l_to_r, s[i].r_to_l, s[i].avg);
+    return t;
+}
+void parse_scores(const std::string& text, variant_score* s, size_t n, const std::string& where) {
+    const char* p = text.c_str();
+    for (size_t i = 0; i < n; ++i) {
+        double v[3];
+        for (double& x : v) {
+            char* end = nullptr;
+            x = std::strtod(p, &end);
+            TRANOVA_CHECK(end != p, "{}: malformed score line {}", where, i + 1);
+            p = end;
+        }
+        TRANOVA_CHECK(*p == '\n', "{}: malformed score line {}", where, i + 1);
+        ++p;
+        s[i] = {v[0], v[1], v[2]};
+    }
+    TRANOVA_CHECK(*p == '\0', "{}: more score lines than variants", where);
+}
+
+}  // namespace
+
 score_result run_score(const score_options& opt) {
     check_score_options(opt);
     const bool site_independent = opt.model == "site-independent";
@@ -317,17 +379,56 @@ score_result run_score(const score_options& opt) {
     std::unique_ptr<located_msa> m;
     if (!opt.msa.empty()) m = std::make_unique<located_msa>(read_located_msa(opt, target));
 
+    // The variants are scored in chunks recorded in <out>.progress/ (util/chunked_output):
+    // --resume skips the recorded ones, SIGTERM/SIGUSR1 stops after the current chunk.
+    chunked_output journal(opt.out, score_fingerprint(opt, target), opt.resume);
+    const auto n_var = static_cast<int64_t>(table.variants.size());
+    const int64_t C = opt.chunk_variants, n_chunks = (n_var + C - 1) / C;
+    if (journal.resumed_chunks() > 0)
+        log::info("resuming {}: {} of {} chunks of {} variants already scored", journal.record_dir(),
+                  journal.resumed_chunks(), n_chunks, C);
+    std::vector<variant_score> scores(static_cast<size_t>(n_var));
     bool random_model = false;
-    const std::vector<variant_score> scores = site_independent
-                                                  ? score_site_independent(opt, *m, target, table.variants)
-                                                  : score_with_model(opt, m.get(), target, table.variants, &random_model);
+    std::unique_ptr<model> mdl;  // loaded when a chunk needs it
+    log_prior prior;
+    scoring_options so;
+    std::vector<variant_score> si_scores;  // site-independent: all at once (cheap)
+    preemption_guard guard;
+    score_result res;
+    for (int64_t k = 0; k < n_chunks; ++k) {
+        const int64_t lo = k * C, hi = std::min(n_var, lo + C);
+        if (journal.done(k)) {
+            parse_scores(journal.read_chunk(k), &scores[lo], static_cast<size_t>(hi - lo),
+                         fmt::format("{} chunk {}", journal.record_dir(), k));
+            continue;
+        }
+        if (site_independent) {
+            if (si_scores.empty()) si_scores = score_site_independent(opt, *m, target, table.variants);
+            std::copy(si_scores.begin() + lo, si_scores.begin() + hi, scores.begin() + lo);
+        } else {
+            if (!mdl) mdl = load_scoring_model(opt, m.get(), target, prior, so, &random_model);
+            const std::vector<variant> part(table.variants.begin() + lo, table.variants.begin() + hi);
+            const auto got = score_variants(*mdl, target, part, so);
+            std::copy(got.begin(), got.end(), scores.begin() + lo);
+        }
+        journal.write_chunk(k, scores_text(&scores[lo], static_cast<size_t>(hi - lo)));
+        if (preemption_guard::requested() && k + 1 < n_chunks) {
+            res.preempted = true;
+            res.signal = preemption_guard::signal_number();
+            res.chunks_done = k + 1;
+            res.chunks = n_chunks;
+            res.record = journal.record_dir();
+            journal.keep();
+            return res;
+        }
+    }
+    if (!site_independent && !mdl) random_model = model_has_random_weights(opt);
 
     output_file of(opt.out);
     of.write(score_table_csv(table, scores, site_independent, opt.mirror));
 
     // The heatmap of the single substitutions. The default one sits beside a regular output
     // only (-o /dev/null must not create /dev/null.svg).
-    score_result res;
     res.num_variants = table.variants.size();
     res.heatmap = opt.heatmap;
     if (res.heatmap.empty() && opt.all_singles && !is_direct_output(opt.out))
@@ -348,6 +449,7 @@ score_result run_score(const score_options& opt) {
     }
     of.commit();
     if (svg) svg->commit();
+    journal.remove_record();
 
     if (!opt.spearman_column.empty())
         res.spearman = spearman_of(opt, table, scores, site_independent, random_model);

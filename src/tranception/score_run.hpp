@@ -47,6 +47,11 @@ struct score_options {
     int threads = 1;  // for the memory check of the MSA weights
 
     std::string spearman_column;  // non-empty: correlate avg_score with this column
+
+    // Resumable runs (util/chunked_output): variants are scored in chunks of this many and
+    // recorded in <out>.progress/; resume continues a record of the same run.
+    int64_t chunk_variants = 1000;
+    bool resume = false;
 };
 
 struct score_spearman {
@@ -57,6 +62,12 @@ struct score_spearman {
 };
 
 struct score_result {
+    // Stopped by SIGTERM/SIGUSR1 after a chunk (nothing written but the progress record):
+    // the command exits with exit_code_requeue.
+    bool preempted = false;
+    int signal = 0;
+    int64_t chunks_done = 0, chunks = 0;
+    std::string record;
     size_t num_variants = 0;
     std::string heatmap;                    // path written, or empty
     std::optional<score_spearman> spearman;  // with spearman_column
@@ -65,7 +76,8 @@ struct score_result {
 // Throws tranova::usage_error for contradictory or out-of-range options.
 void check_score_options(const score_options& opt);
 
-// The whole `tranova score` run. Throws tranova::error on bad input (nothing written) and
+// The whole `tranova score` run (stops early with preempted = true on SIGTERM/SIGUSR1,
+// see util/preemption.hpp). Throws tranova::error on bad input (nothing written) and
 // tranova::usage_error on bad options.
 score_result run_score(const score_options& opt);
 
