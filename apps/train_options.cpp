@@ -31,6 +31,9 @@ void add_trainer_options(parser& p, trainer_flags& f, int64_t default_batch) {
         ("checkpoint-every", p.number(&o.checkpoint_every, int64_t(0), int64_t(1) << 40)->default_value(0),
          "write the training state every N steps (0 = at the end and on SIGTERM/SIGUSR1 only)")
         ("patience", p.number(&o.patience, 0, 1 << 30)->default_value(0), "stop after N validations without improvement (0 = never)")
+        ("best-by", po::value(&o.best_by)->default_value("val_loss"),
+         "which validation keeps the weights (and counts for --patience): val_loss (lowest) or a validation score the "
+         "model logs (highest; denovo train: val_recall)")
         ("resume", po::bool_switch(&o.resume), "continue from MODEL.h5.state.h5 (same options)")
         ("stop-after", p.number(&o.stop_after, int64_t(0), int64_t(1) << 40)->default_value(0),
          "save the state and exit with code 75 after N steps of this run, for time-sliced jobs (0 = never)");

@@ -16,7 +16,7 @@ struct trainer_flags {
 };
 
 // Adds -o, --max-steps, --batch-size, --lr, --min-lr, --warmup-steps, --schedule, --seed,
-// --val-every, --checkpoint-every, --patience, --resume, --clip, --weight-decay (with
+// --val-every, --checkpoint-every, --patience, --best-by, --resume, --clip, --weight-decay (with
 // their ranges) to `p`. `default_batch` is the trainer's --batch-size default.
 void add_trainer_options(parser& p, trainer_flags& f, int64_t default_batch);
 // After parsing: --schedule into the option struct, and the output path checks.

@@ -61,8 +61,8 @@ int main_denovo_train(int argc, char** argv) {
          "precursor vs peptide tolerance, ppm (isotopes of the model's range): other spectra are skipped")
         ("label-smoothing", po::value(&to.label_smoothing)->default_value(0.01f, "0.01"), "AR cross-entropy label smoothing")
         ("val-recall", po::value(&to.val_recall)->default_value(256),
-         "validation spectra decoded greedily (AR beam 1 / CTC greedy) at each validation for the logged peptide "
-         "recall (0 = off)")
+         "validation spectra decoded greedily (AR beam 1 / CTC greedy) at each validation for the peptide recall "
+         "(log column val_recall, usable as --best-by val_recall; 0 = off)")
         ("dropout", po::value(&to.dropout)->default_value(0.0f, "0"), "dropout probability (PrimeNovo trains with 0.18)");
     cli::add_trainer_options(p, tf, 32);
     if (auto rc = p.parse(argc, argv)) return *rc;

@@ -18,10 +18,12 @@ namespace {
 
 std::string num(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string(); }
 
-std::string format_row(const train_row& r) {
+std::string format_row(const train_row& r, size_t n_metrics) {
     std::string s = fmt::format("{}\t{:.4f}\t{}", r.step, r.epoch, num(r.loss));
     for (double p : r.parts) s += "\t" + num(p);
-    s += fmt::format("\t{}\t{}\t{}\t{:.1f}\t{:.1f}\n", num(r.lr), num(r.grad_norm), num(r.val_loss), r.rate, r.seconds);
+    s += fmt::format("\t{}\t{}\t{}", num(r.lr), num(r.grad_norm), num(r.val_loss));
+    for (size_t i = 0; i < n_metrics; ++i) s += "\t" + num(i < r.val_metrics.size() ? r.val_metrics[i] : NAN);
+    s += fmt::format("\t{:.1f}\t{:.1f}\n", r.rate, r.seconds);
     return s;
 }
 
@@ -36,11 +38,17 @@ double field(std::string_view f, const std::string& where) {
 }  // namespace
 
 train_log::train_log(const std::string& output, std::vector<std::string> part_names, const std::string& unit,
-                     int64_t resume_step)
-    : path_(output + ".train.tsv"), svg_path_(output + ".loss.svg"), parts_(std::move(part_names)) {
+                     int64_t resume_step, std::vector<std::string> metric_names, int best_metric)
+    : path_(output + ".train.tsv"), svg_path_(output + ".loss.svg"), parts_(std::move(part_names)),
+      metrics_(std::move(metric_names)), best_metric_(best_metric) {
+    TRANOVA_CHECK(best_metric_ >= -1 && best_metric_ < int(metrics_.size()),
+                  "training log: best-validation metric {} of {} declared", best_metric_, metrics_.size());
     header_ = "step\tepoch\tloss";
     for (const auto& p : parts_) header_ += "\t" + p;
-    header_ += fmt::format("\tlr\tgrad_norm\tval_loss\t{}_per_s\tseconds", unit);
+    header_ += "\tlr\tgrad_norm\tval_loss";
+    for (const auto& m : metrics_) header_ += "\t" + m;
+    header_ += fmt::format("\t{}_per_s\tseconds", unit);
+    const size_t n_fields = 8 + parts_.size() + metrics_.size();
     std::string kept = header_ + "\n";
     if (resume_step >= 0) {
         std::ifstream in(path_);
@@ -56,8 +64,8 @@ train_log::train_log(const std::string& output, std::vector<std::string> part_na
             const auto f = split(line, '\t');
             const std::string where = fmt::format("{}:{}", path_, line_no);
             // A kill can cut the last row short: drop it (it is recomputed), reject others.
-            if (f.size() != 8 + parts_.size()) {
-                TRANOVA_CHECK(in.peek() == EOF, "{}: {} fields, the header has {}", where, f.size(), 8 + parts_.size());
+            if (f.size() != n_fields) {
+                TRANOVA_CHECK(in.peek() == EOF, "{}: {} fields, the header has {}", where, f.size(), n_fields);
                 break;
             }
             train_row r;
@@ -70,6 +78,7 @@ train_log::train_log(const std::string& output, std::vector<std::string> part_na
             r.lr = field(f[k++], where);
             r.grad_norm = field(f[k++], where);
             r.val_loss = field(f[k++], where);
+            for (size_t i = 0; i < metrics_.size(); ++i) r.val_metrics.push_back(field(f[k++], where));
             r.rate = field(f[k++], where);
             r.seconds = field(f[k++], where);
             rows_.push_back(r);
@@ -92,8 +101,18 @@ train_log::~train_log() {
 void train_log::note_validation(const train_row& r) {
     last_improved_ = false;
     if (!std::isfinite(r.val_loss)) return;
-    if (best_step_ < 0 || r.val_loss < best_val_) {
+    bool better = best_step_ < 0 || r.val_loss < best_val_;
+    double metric = NAN;
+    if (best_metric_ >= 0) {
+        // Highest metric; a validation without it (NaN) never wins over one with it.
+        metric = size_t(best_metric_) < r.val_metrics.size() ? r.val_metrics[size_t(best_metric_)] : NAN;
+        const bool have = std::isfinite(metric), had = std::isfinite(best_metric_value_);
+        better = best_step_ < 0 || (have && (!had || metric > best_metric_value_)) ||
+                 (have == had && (!have || metric == best_metric_value_) && r.val_loss < best_val_);
+    }
+    if (better) {
         best_val_ = r.val_loss;
+        best_metric_value_ = metric;
         best_step_ = r.step;
         vals_since_best_ = 0;
         last_improved_ = true;
@@ -105,7 +124,9 @@ void train_log::note_validation(const train_row& r) {
 void train_log::add(const train_row& r) {
     TRANOVA_CHECK(r.parts.size() == parts_.size(), "training log: {} loss parts given, {} declared", r.parts.size(),
                   parts_.size());
-    const std::string s = format_row(r);
+    TRANOVA_CHECK(r.val_metrics.empty() || r.val_metrics.size() == metrics_.size(),
+                  "training log: {} validation metrics given, {} declared", r.val_metrics.size(), metrics_.size());
+    const std::string s = format_row(r, metrics_.size());
     TRANOVA_CHECK(std::fwrite(s.data(), 1, s.size(), fp_) == s.size() && std::fflush(fp_) == 0,
                   "{}: write failed: {}", path_, std::strerror(errno));
     rows_.push_back(r);
@@ -128,7 +149,10 @@ void train_log::write_loss_curve(const std::string& title) const {
     }
     p.series.push_back(std::move(train));
     if (!val.x.empty()) p.series.push_back(std::move(val));
-    if (best_step_ >= 0) p.note = fmt::format("best validation {:.4f} at step {}", best_val_, best_step_);
+    if (best_step_ >= 0)
+        p.note = best_metric_ < 0 ? fmt::format("best validation {:.4f} at step {}", best_val_, best_step_)
+                                  : fmt::format("best validation {} {:.4f} (loss {:.4f}) at step {}",
+                                                metrics_[size_t(best_metric_)], best_metric_value_, best_val_, best_step_);
     output_file out(svg_path_);
     out.write(svg_line_plot(p));
     out.commit();

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -86,8 +87,21 @@ train_summary run_training(train_task& task, const trainer_options& opt) {
         dist::broadcast(arena.params(), arena.block_floats());
     }
 
+    // The best-validation criterion: val_loss or one of the task's validation metrics.
+    const std::vector<std::string> metrics = task.val_metrics();
+    int best_metric = -1;
+    if (opt.best_by != "val_loss") {
+        const auto it = std::find(metrics.begin(), metrics.end(), opt.best_by);
+        std::string known = "val_loss";
+        for (const auto& m : metrics) known += ", " + m;
+        TRANOVA_CHECK(it != metrics.end(), "training: --best-by {}: this run logs no such validation score (it has: {})",
+                      opt.best_by, known);
+        best_metric = int(it - metrics.begin());
+    }
     std::unique_ptr<train_log> log;
-    if (lead) log = std::make_unique<train_log>(opt.output, task.loss_parts(), task.unit(), opt.resume ? st.step : -1);
+    if (lead)
+        log = std::make_unique<train_log>(opt.output, task.loss_parts(), task.unit(), opt.resume ? st.step : -1, metrics,
+                                          best_metric);
     if (lead && dist::active()) log::info("data parallel: {} ranks ({})", dist::size(), dist::describe());
 
     const auto save_state = [&] {
@@ -144,7 +158,11 @@ train_summary run_training(train_task& task, const trainer_options& opt) {
         const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         row.rate = dt > 0 ? totals[2] / dt : 0;
         const bool validate_now = (opt.val_every > 0 && st.step % opt.val_every == 0) || st.step == opt.max_steps;
-        if (validate_now) row.val_loss = from_rank0(lead ? task.validate() : 0.0);
+        if (validate_now) {
+            row.val_loss = from_rank0(lead ? task.validate() : 0.0);
+            const std::vector<double> m = lead ? task.last_val_metrics() : std::vector<double>();
+            for (size_t i = 0; i < metrics.size(); ++i) row.val_metrics.push_back(from_rank0(i < m.size() ? m[i] : NAN));
+        }
         row.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
         sum.last_loss = row.loss;
         bool stop = false;

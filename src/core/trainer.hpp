@@ -45,6 +45,7 @@ struct trainer_options {
     int64_t val_every = 0;           // --val-every: 0 = validate only at the end
     int64_t checkpoint_every = 0;    // --checkpoint-every: 0 = state only at the end / on preemption
     int patience = 0;                // --patience: validations without improvement before stopping; 0 = never
+    std::string best_by = "val_loss";  // --best-by: val_loss (lowest) or a task's validation metric (highest)
     bool resume = false;             // --resume: continue from output.state.h5
     int64_t stop_after = 0;          // --stop-after: save the state and stop (as on SIGTERM) after this many
                                      // steps of this run (time-sliced batch jobs); 0 = never
@@ -80,6 +81,10 @@ public:
     // Mean validation loss per loss item (nats), NaN when there is no validation split.
     // Called on rank 0 only; must not touch the training rngs.
     virtual double validate() = 0;
+    // Extra validation scores (higher is better; log columns after val_loss, and what
+    // --best-by may choose): their names, and their values at the last validate().
+    virtual std::vector<std::string> val_metrics() const { return {}; }
+    virtual std::vector<double> last_val_metrics() const { return {}; }
     // Writes the current parameters as an ordinary weights file (atomically).
     virtual void write_model(const std::string& path) = 0;
     // Epochs done, fractional, for the log (from the cursor).

@@ -141,11 +141,16 @@ double denovo_task::validate() {
     const double loss = items > 0 ? sum / items : NAN;
     if (opt_.val_recall > 0) {
         const int n = int(std::min(val_.items.size(), size_t(opt_.val_recall)));
-        log::info("validation: loss {:.4f}, peptide recall {:.4f} of {} spectra (greedy {})", loss,
-                  greedy_peptide_recall(model_.model, val_, opt_.stage, n), n,
+        last_recall_ = greedy_peptide_recall(model_.model, val_, opt_.stage, n);
+        log::info("validation: loss {:.4f}, peptide recall {:.4f} of {} spectra (greedy {})", loss, last_recall_, n,
                   arch_ == model_arch::primenovo ? "CTC" : "AR beam 1");
     }
     return loss;
+}
+
+std::vector<std::string> denovo_task::val_metrics() const {
+    if (opt_.val_recall > 0 && !val_.items.empty()) return {"val_recall"};
+    return {};
 }
 
 double greedy_peptide_recall(const denovo_model& m, const spectrum_set& s, int stage, int max_spectra) {

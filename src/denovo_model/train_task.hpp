@@ -60,6 +60,10 @@ public:
     // per spectrum, CrossNovo the AR cross-entropy of the current stage per spectrum
     // (lambda changes during stage 1, so the AR part is what is comparable between steps).
     double validate() override;
+    // val_recall: that greedy peptide recall, as a log column (when --val-recall > 0 and
+    // there are validation spectra) and a --best-by criterion.
+    std::vector<std::string> val_metrics() const override;
+    std::vector<double> last_val_metrics() const override { return {last_recall_}; }
     void write_model(const std::string& path) override;
     double epoch(const core::data_cursor& c) const override;
     // Tensors core::adamw must leave untouched: trainable_model::fixed, plus the encoder and
@@ -74,6 +78,7 @@ private:
     model_arch arch_;
     train_workspace ws_;
     int64_t perm_epoch_ = -1;
+    double last_recall_ = 0.0 / 0.0;
     std::vector<size_t> perm_;
     struct losses {
         double loss = 0, items = 0, ar = 0, nar = 0;

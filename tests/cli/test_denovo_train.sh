@@ -3,7 +3,8 @@
 # by --stop-after (exit 75) and resumed equals an uninterrupted one (tensors and
 # predictions), also across CrossNovo's two stages; stage 2 leaves every encoder and NAR
 # tensor bit-identical while the AR decoder learns; bad inputs are one-line errors (exit
-# 1/2) that leave no model file.
+# 1/2) that leave no model file; the validation's greedy peptide recall is a log column
+# (val_recall) and can choose the kept weights (--best-by val_recall).
 source "$(dirname "$0")/cli_lib.sh" "$@"
 D="$DATA/denovo_model"
 MGF="$D/sample16.mgf"
@@ -35,8 +36,10 @@ expect_no_temp .
 expect_err "15 of 16 spectra used, 1 skipped"
 expect_err "1 without a usable charge"
 [ "$(wc -l < full.h5.train.tsv)" -eq 7 ] && _pass || _fail "6 log rows"
-head -1 full.h5.train.tsv | grep -q $'^step\tepoch\tloss\tlr\tgrad_norm\tval_loss\tspectra_per_s\tseconds$' && _pass || _fail "log header"
+head -1 full.h5.train.tsv | grep -q $'^step\tepoch\tloss\tlr\tgrad_norm\tval_loss\tval_recall\tspectra_per_s\tseconds$' && _pass || _fail "log header"
 awk -F'\t' 'NR == 4 && $6 > 0 {ok = 1} END {exit !ok}' full.h5.train.tsv && _pass || _fail "validation loss at step 3"
+awk -F'\t' 'NR == 4 && $7 != "" && $7 >= 0 && $7 <= 1 {ok = 1} NR == 3 && $7 != "" {bad = 1} END {exit !ok || bad}' full.h5.train.tsv &&
+  _pass || _fail "val_recall column at validation steps only"
 run "$TRANOVA" denovo sequence --model full.h5 --spectra "$MGF" -o full.mztab
 expect_rc 0
 [ "$(grep -c '^PSM' full.mztab)" -ge 1 ] && _pass || _fail "trained casanovo: no PSM"
@@ -47,6 +50,19 @@ expect_rc 0
 run "$TRANOVA" denovo train --arch casanovo --init cas.h5 "${COMMON[@]}" --val "$MGF" --max-steps 1 --lr 1e-7 -o rec.h5
 expect_rc 0
 expect_err "peptide recall 1.0000 of 15 spectra (greedy AR beam 1)"
+# --best-by val_recall keeps the weights of the highest recall: in this run (one thread) the
+# validation loss is lowest at step 2 (0.228), the recall highest at step 4 (11 of 15)
+BEST=(denovo train --arch casanovo --init cas.h5 --train "$MGF" --val "$MGF" --batch-size 4 --seed 5 -t 1 --max-steps 6
+      --val-every 1 --lr 2e-3 --warmup-steps 0)
+run "$TRANOVA" "${BEST[@]}" -o byloss.h5
+expect_rc 0
+grep -qE "best validation 0\.2[0-9]* at step 2" "$WORK/.stderr" && _pass || _fail "best by val_loss: step 2"
+run "$TRANOVA" "${BEST[@]}" --best-by val_recall -o byrecall.h5
+expect_rc 0
+expect_err "at step 4"
+grep -qE "best validation val_recall 0\.7333 \(loss [0-9.]+\) at step 4" byrecall.h5.loss.svg && _pass || _fail "best by val_recall: step 4"
+cmp -s <(cut -f1-7 byloss.h5.train.tsv) <(cut -f1-7 byrecall.h5.train.tsv) && _pass || _fail "--best-by changed the training"
+[ "$(tensor_text byloss.h5 '.')" != "$(tensor_text byrecall.h5 '.')" ] && _pass || _fail "--best-by val_recall kept the same weights"
 run "$TRANOVA" denovo train --arch primenovo --init pn.h5 "${COMMON[@]}" --val "$MGF" --max-steps 1 --lr 1e-7 --val-recall 4 -o rec2.h5
 expect_rc 0
 expect_err "of 4 spectra (greedy CTC)"
@@ -178,5 +194,7 @@ bad 2 "missing --train" denovo train --arch casanovo --init cas.h5
 bad 2 "--split" denovo train --arch casanovo --init cas.h5 --train "$MGF" --split 2
 bad 2 "--init or --config" denovo train --arch casanovo --init cas.h5 --config tiny --train "$MGF"
 bad 1 "unknown model shape" denovo train --arch casanovo --config huge --train "$MGF"
+bad 1 "--best-by val_bogus: this run logs no such validation score (it has: val_loss, val_recall)" denovo train --arch casanovo --init cas.h5 --train "$MGF" --best-by val_bogus
+bad 1 "(it has: val_loss)" denovo train --arch casanovo --init cas.h5 --train "$MGF" --val-recall 0 --best-by val_recall
 
 finish

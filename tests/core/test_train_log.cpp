@@ -118,6 +118,52 @@ TEST_CASE("train_log: resume refuses a missing log or other columns", "[train_lo
     CHECK_THROWS_WITH(core::train_log(out, {"loss_ar"}, "tokens", 5), Catch::Contains("m.h5.train.tsv:3"));
 }
 
+TEST_CASE("train_log: validation metric columns, best by the highest metric, resume", "[train_log]") {
+    temp_dir d;
+    const std::string a = (d.p / "a.h5").string(), b = (d.p / "b.h5").string();
+    // recall per validation step: 0.2, 0.5, 0.5 (lower loss), 0.5 (higher loss), 0.4, none
+    const auto at = [](int64_t s) {
+        auto r = row(s, s % 10 ? NAN : 3.0 - s / 100.0);
+        if (s == 40) r.val_loss = 2.9;
+        if (s % 10 == 0 && s != 60) r.val_metrics = {s == 10 ? 0.2 : s == 50 ? 0.4 : 0.5, 7.0};
+        if (s == 60) r.val_metrics = {NAN, NAN};
+        return r;
+    };
+    {
+        core::train_log log(a, {"loss_ar", "lambda"}, "spectra", -1, {"val_recall", "other"}, 0);
+        for (int64_t s = 1; s <= 60; ++s) {
+            log.add(at(s));
+            if (s == 10 || s == 20 || s == 30) CHECK(log.last_val_improved());
+            if (s == 40 || s == 50 || s == 60) CHECK_FALSE(log.last_val_improved());
+        }
+        CHECK(log.best_step() == 30);  // 0.5 first at 20, then 30 with a lower loss; 40's loss is higher
+        CHECK(log.best_val_loss() == Approx(2.7));
+        CHECK(log.should_stop(3));
+        log.write_loss_curve("tiny");
+        CHECK(slurp(a + ".loss.svg").find("best validation val_recall 0.5000 (loss 2.7000) at step 30") != std::string::npos);
+    }
+    const std::string text = slurp(a + ".train.tsv");
+    CHECK(text.rfind("step\tepoch\tloss\tloss_ar\tlambda\tlr\tgrad_norm\tval_loss\tval_recall\tother\tspectra_per_s\tseconds\n",
+                     0) == 0);
+    CHECK(text.find("\n1\t0.1000\t3\t1\t0.5\t0.001\t0.25\t\t\t\t1000.0\t1.0\n") != std::string::npos);
+    CHECK(text.find("\n10\t1.0000\t0.3\t0.1\t0.5\t0.001\t2.5\t2.9\t0.2\t7\t1000.0\t10.0\n") != std::string::npos);
+    {
+        core::train_log first(b, {"loss_ar", "lambda"}, "spectra", -1, {"val_recall", "other"}, 0);
+        for (int64_t s = 1; s <= 33; ++s) first.add(at(s));
+    }
+    core::train_log resumed(b, {"loss_ar", "lambda"}, "spectra", 25, {"val_recall", "other"}, 0);
+    CHECK(resumed.best_step() == 20);
+    CHECK(resumed.rows().back().val_metrics.size() == 2);
+    for (int64_t s = 26; s <= 60; ++s) resumed.add(at(s));
+    CHECK(slurp(a + ".train.tsv") == slurp(b + ".train.tsv"));
+    CHECK(resumed.best_step() == 30);
+    // other columns, or a metric count that differs from the declaration
+    CHECK_THROWS_WITH(core::train_log(b, {"loss_ar", "lambda"}, "spectra", 25, {"val_recall"}, 0), Catch::Contains("columns"));
+    CHECK_THROWS_WITH(core::train_log(b, {}, "spectra", -1, {"val_recall"}, 1), Catch::Contains("metric 1 of 1"));
+    core::train_log one(b, {"loss_ar", "lambda"}, "spectra", -1, {"val_recall"});
+    CHECK_THROWS_WITH(one.add(at(10)), Catch::Contains("2 validation metrics given, 1 declared"));
+}
+
 TEST_CASE("nice_ticks: round steps covering the range", "[svg]") {
     CHECK(nice_ticks(0, 1) == std::vector<double>{0, 0.2, 0.4, 0.6000000000000001, 0.8, 1});
     auto t = nice_ticks(0.37, 4.2);
