@@ -10,7 +10,7 @@ TARGET="$D/tranception/BLAT_ECOLX.fasta"
 head -241 "$D/tranception/BLAT_ECOLX_Jacquier_2013.csv" > dms.csv   # 240 variants
 SCORE=(score -q -t 1 --model "$MODEL" --dms dms.csv --target "$TARGET" --chunk-variants 20)   # 12 chunks
 awk '/^BEGIN IONS/ {n++} n <= 36' "$D/denovo/casanovo_sample.mgf" > spectra.mgf
-"$TRANOVA" convert -q --arch casanovo --checkpoint "$D/denovo/casanovo_trained_tiny.ckpt" -o cas.h5
+"$TRANOVA" convert -q --arch casanovo --checkpoint "$SRC/tests/data/denovo_model/casanovo_trained_tiny.ckpt" -o cas.h5
 SEQUENCE=(denovo sequence -q -t 1 --model cas.h5 --spectra spectra.mgf --chunk 3)   # 12 chunks
 
 run "$TRANOVA" "${SCORE[@]}" -o ref.csv

@@ -64,7 +64,7 @@ variants:
   report_top: 5
 denovo:
   spectra: [$WORK/in/run1.mgf, $WORK/in/run2.mgf]
-  checkpoint: $D/denovo/casanovo_trained_tiny.ckpt
+  checkpoint: $SRC/tests/data/denovo_model/casanovo_trained_tiny.ckpt
   arch: casanovo
   threads: 1
 search:
@@ -82,7 +82,7 @@ training:
     args: "--batch-size 4 --val-fraction 0.05 --seed 3 $1"
   denovo:
     arch: casanovo
-    init_checkpoint: $D/denovo/casanovo_trained_tiny.ckpt
+    init_checkpoint: $SRC/tests/data/denovo_model/casanovo_trained_tiny.ckpt
     train: $WORK/in/train8.mgf
     max_steps: 3
     threads: 1
