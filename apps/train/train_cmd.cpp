@@ -5,7 +5,9 @@
 #include "cli.hpp"
 #include "train_options.hpp"
 
+#include "core/dist.hpp"
 #include "core/weights.hpp"
+#include "tranception/heldout.hpp"
 #include "tranception/train_task.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -39,7 +41,7 @@ int main_train(int argc, char** argv) {
           "tranova train ... -o m.h5 --resume   # after a preemption (exit code 75)",
           "mpirun -np 4 tranova train --arch tranception --sequences db.fasta --batch-size 64 -o m.h5"}});
     std::string arch, config = "tiny", msa_path, sequences, val_sequences, init;
-    double val_fraction = 0.1;
+    double val_fraction = 0.1, si_pseudocount = 1.0;
     tc::msa_train_options mo;
     tc::tranception_task_options to;
     bool no_weights_cache = false;
@@ -55,12 +57,16 @@ int main_train(int argc, char** argv) {
         ("val-sequences", po::value(&val_sequences)->value_name("FASTA"), "validation sequences instead of a held-out share")
         ("init", po::value(&init)->value_name("WEIGHTS.h5"), "start from these Tranception weights (fine-tuning)")
         ("context", p.number(&to.context, 0, 1 << 20)->default_value(0), "tokens per sequence incl. [CLS]/[SEP] (0 = the model's context)")
+        ("dropout", p.number(&to.dropout, 0.0f, 0.9f)->default_value(0.0f, "0"),
+         "dropout on the embeddings and residual branches while training (official config: 0.1; off at inference)")
         ("theta", p.number(&mo.theta, 0.0, 1.0)->default_value(0.2, "0.2"), "--msa: weight threshold (0.01 for viruses)")
         ("focus-gaps", p.number(&mo.focus_gaps, 0.0, 1.0)->default_value(0.3, "0.3"), "--msa: EVE focus-column gap threshold, as 'score'")
         ("focus-only", po::bool_switch(&mo.focus_only), "--msa: keep only the query's match columns (drop insertions)")
         ("weights-cache", po::value(&mo.weights_cache)->value_name("FILE"),
          "--msa: HDF5 cache of the sequence weights (default: MODEL.h5's folder/<msa name>.msa_weights.h5, as 'score')")
-        ("no-weights-cache", po::bool_switch(&no_weights_cache), "do not read or write the weight cache");
+        ("no-weights-cache", po::bool_switch(&no_weights_cache), "do not read or write the weight cache")
+        ("si-pseudocount", p.number(&si_pseudocount, 0.0, 1e6, true)->default_value(1.0, "1"),
+         "--msa: pseudocount (weighted counts per amino acid) of the site-independent baseline of the held-out NLL");
     tranova::cli::add_trainer_options(p, tf, 16);
     p.input(msa_path, "--msa");
     p.input(sequences, "--sequences");
@@ -101,6 +107,16 @@ int main_train(int argc, char** argv) {
     if (init.empty()) tc::trainable_init(model, tf.opt.seed);
     tranova::log::info("model: {} layers x {} (heads {}, inner {}), {} parameters", model.cfg.n_layer, model.cfg.n_embd,
                        model.cfg.n_head, model.cfg.n_inner, model.arena.parameter_count());
+    // The held-out comparison (MSA validation split only): the site-independent baseline
+    // is fitted on the training split now, the held-out sequences are kept for the end.
+    const bool compare = !val.columns.empty() && !val.seqs.empty() && tranova::core::dist::rank() == 0;
+    tc::column_frequencies si;
+    tc::sequence_set heldout;
+    if (compare) {
+        si = tc::fit_column_frequencies(train, si_pseudocount);
+        heldout = val;
+    }
+    const size_t val_max = static_cast<size_t>(to.val_max_sequences);
     tc::tranception_task task(std::move(model), std::move(train), std::move(val), to);
     const tranova::core::train_summary s = tranova::core::run_training(task, tf.opt);
     if (s.preempted) return tranova::exit_code_requeue;
@@ -108,6 +124,16 @@ int main_train(int argc, char** argv) {
                        s.best_step >= 0 ? fmt::format(", best validation {:.4f} nats/token at step {} (perplexity {:.2f})",
                                                       s.best_val_loss, s.best_step, std::exp(s.best_val_loss))
                                         : std::string());
+    if (compare) {
+        // The written model (best validation) on whole held-out sequences, both directions.
+        const tc::trainable_model best = tc::trainable_from_weights(tranova::core::weights_read(tf.opt.output), tf.opt.output);
+        const tc::heldout_nll h = tc::compare_heldout_nll(best, si, heldout, val_max);
+        tranova::log::info("held-out NLL ({} validation sequences, {} match-column residues{}): model {:.4f} nats/residue, "
+                           "site-independent {:.4f} (pseudocount {}): {}",
+                           h.sequences, h.residues, h.skipped ? fmt::format(", {} longer than the context skipped", h.skipped) : "",
+                           h.model, h.site_independent, si_pseudocount,
+                           h.model < h.site_independent ? "the model is better" : "the model is NOT better");
+    }
     return 0;
 }
 

@@ -26,6 +26,10 @@ struct sequence_set {
     std::vector<std::string> names;
     std::vector<std::string> seqs;    // upper-case letters (X/B/J/Z replaced, U/O -> [UNK])
     std::vector<double> weights;      // sampling weights (all 1 for a database)
+    // From an MSA only (empty for a database): per sequence, per residue, the alignment
+    // match column it sits in, or -1 (an insertion); `num_columns` match columns.
+    std::vector<std::vector<int32_t>> columns;
+    int num_columns = 0;
     std::string source;               // file, for messages
     size_t residues() const;
 };
@@ -54,6 +58,7 @@ struct tranception_task_options {
     double reverse_p = 0.5;           // probability of reading a sequence right-to-left
     int val_max_sequences = 512;      // validation uses at most this many (the first ones)
     bool recompute_attention = false; // keep one layer's attention probabilities (memory)
+    float dropout = 0;                // embedding and residual dropout while training (train_activations)
 };
 
 class tranception_task final : public core::train_task {
