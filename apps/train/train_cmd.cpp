@@ -11,10 +11,12 @@
 #include "tranception/train_task.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/memory.hpp"
 #include "util/preemption.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -102,23 +104,45 @@ int main_train(int argc, char** argv) {
 
     // Model: fresh (GPT-2 initialisation) or --init weights. On --resume the state file
     // replaces the parameters anyway.
-    tc::trainable_model model = init.empty() ? tc::tranception_model_for_config(config)
-                                             : tc::trainable_from_weights(tranova::core::weights_read(init), init);
+    tranova::core::weights init_weights;
+    tc::model_shape shape;
+    if (init.empty()) shape = tc::tranception_shape_for_config(config);
+    else shape.cfg = tc::model_config_from_weights(init_weights = tranova::core::weights_read(init), init);
+
+    // The held-out comparison (MSA validation split only) scores whole sequences.
+    const bool compare = !val.columns.empty() && !val.seqs.empty() && tranova::core::dist::rank() == 0;
+    const size_t val_max = static_cast<size_t>(to.val_max_sequences);
+    int heldout_tokens = 0;
+    if (compare)
+        for (size_t i = 0; i < std::min(val_max, val.seqs.size()); ++i)
+            if (val.seqs[i].size() + 2 <= static_cast<size_t>(shape.cfg.n_ctx))
+                heldout_tokens = std::max(heldout_tokens, static_cast<int>(val.seqs[i].size()) + 2);
+    // Refuse up front a shape that cannot fit rather than being killed mid-run.
+    const int context = to.context > 0 && to.context <= shape.cfg.n_ctx ? to.context : shape.cfg.n_ctx;
+    const int64_t shard = (tf.opt.batch_size + tranova::core::dist::size() - 1) / tranova::core::dist::size();
+    tranova::check_memory(tc::training_memory_bytes(shape.cfg, shard, context, heldout_tokens, to.recompute_attention),
+                          init.empty() ? "--config " + config : init,
+                          fmt::format("training a {} x {} Tranception on batches of {} x {} tokens", shape.cfg.n_layer,
+                                      shape.cfg.n_embd, shard, context));
+    tc::trainable_model model = init.empty() ? tc::trainable_create(shape.cfg, std::move(shape.config))
+                                             : tc::trainable_from_weights(init_weights, init);
+    init_weights = {};
     if (init.empty()) tc::trainable_init(model, tf.opt.seed);
     tranova::log::info("model: {} layers x {} (heads {}, inner {}), {} parameters", model.cfg.n_layer, model.cfg.n_embd,
                        model.cfg.n_head, model.cfg.n_inner, model.arena.parameter_count());
-    // The held-out comparison (MSA validation split only): the site-independent baseline
-    // is fitted on the training split now, the held-out sequences are kept for the end.
-    const bool compare = !val.columns.empty() && !val.seqs.empty() && tranova::core::dist::rank() == 0;
+    // The site-independent baseline is fitted on the training split now, the held-out
+    // sequences are kept for the end.
     tc::column_frequencies si;
     tc::sequence_set heldout;
     if (compare) {
         si = tc::fit_column_frequencies(train, si_pseudocount);
         heldout = val;
     }
-    const size_t val_max = static_cast<size_t>(to.val_max_sequences);
-    tc::tranception_task task(std::move(model), std::move(train), std::move(val), to);
-    const tranova::core::train_summary s = tranova::core::run_training(task, tf.opt);
+    tranova::core::train_summary s;
+    {  // the task (and its model) is gone before the held-out pass loads the best weights
+        tc::tranception_task task(std::move(model), std::move(train), std::move(val), to);
+        s = tranova::core::run_training(task, tf.opt);
+    }
     if (s.preempted) return tranova::exit_code_requeue;
     tranova::log::info("done: {} steps, last training loss {:.4f}{}", s.steps, s.last_loss,
                        s.best_step >= 0 ? fmt::format(", best validation {:.4f} nats/token at step {} (perplexity {:.2f})",

@@ -164,6 +164,12 @@ size_t train_activation_floats(const model_config& c, int B, int T, bool recompu
            z.RV + 3 * z.Rd + 2 * z.Rd3 + 2 * z.Rni + (recompute_attention ? z.Rd : 0);  // gradients
 }
 
+size_t trainable_block_floats(const model_config& cfg) {
+    core::param_arena a;  // declared only: the layout, no allocation
+    declare(a, cfg);
+    return a.block_floats();
+}
+
 trainable_model trainable_create(const model_config& cfg, std::map<std::string, core::config_value> config) {
     trainable_model m;
     m.cfg = cfg;

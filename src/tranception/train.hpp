@@ -51,6 +51,9 @@ struct trainable_model {
     std::vector<train_layer_slots> layers;
 };
 
+// Floats of one block of the parameter arena of `cfg` (params, grads, m and v are one
+// block each), computed without allocating: for memory estimates.
+size_t trainable_block_floats(const model_config& cfg);
 // The arena of a Tranception of config `cfg` (tensors declared and allocated, zero).
 trainable_model trainable_create(const model_config& cfg, std::map<std::string, core::config_value> config);
 // From a weight file's tensors (all parameters plus "alibi_slopes"; any other tensor or a

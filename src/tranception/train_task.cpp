@@ -255,6 +255,21 @@ void tranception_task::write_model(const std::string& path) { core::weights_writ
 // ---------------------------------------------------------------------------------------
 
 trainable_model tranception_model_for_config(const std::string& name) {
+    model_shape s = tranception_shape_for_config(name);
+    return trainable_create(s.cfg, std::move(s.config));
+}
+
+uint64_t training_memory_bytes(const model_config& cfg, int64_t items, int context, int heldout_tokens,
+                               bool recompute_attention) {
+    const auto acts = [&](int64_t b, int t) {
+        return t > 0 ? train_activation_floats(cfg, static_cast<int>(std::min<int64_t>(b, 1 << 30)), t, recompute_attention)
+                     : size_t(0);
+    };
+    const size_t act = std::max({acts(items, context), acts(16, context), acts(8, heldout_tokens)});
+    return sizeof(float) * (5 * static_cast<uint64_t>(trainable_block_floats(cfg)) + act);
+}
+
+model_shape tranception_shape_for_config(const std::string& name) {
     model_config c;
     c.n_ctx = 1024;
     if (name == "tiny") c.n_layer = 2, c.n_embd = 128, c.n_head = 8;
@@ -288,7 +303,7 @@ trainable_model tranception_model_for_config(const std::string& name) {
                                                   {"n_positions", int64_t(c.n_ctx)}, {"n_ctx", int64_t(c.n_ctx)},
                                                   {"vocab_size", int64_t(25)},      {"head_dim", int64_t(c.n_embd / c.n_head)},
                                                   {"layer_norm_epsilon", 1e-5}};
-    return trainable_create(c, std::move(cfg));
+    return {c, std::move(cfg)};
 }
 
 }  // namespace tranova::tranception

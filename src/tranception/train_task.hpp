@@ -92,6 +92,19 @@ private:
 // Model shapes by name: tiny (2 x 128, 8 heads), small (12 x 768, 12 heads), medium
 // (24 x 1024, 16 heads), large (36 x 1280, 20 heads) (Tranception S/M/L), or a JSON file
 // with n_layer, n_embd, n_head and optional n_inner (4 n_embd), n_positions (1024).
+struct model_shape {
+    model_config cfg;
+    std::map<std::string, core::config_value> config;  // the weight file's config
+};
+model_shape tranception_shape_for_config(const std::string& name_or_json);
+// The model of that shape (allocated, zero; trainable_init to initialise).
 trainable_model tranception_model_for_config(const std::string& name_or_json);
+
+// Bytes a training run needs at most: the parameter arena (params, grads, AdamW m and v),
+// one more copy of the parameters (the weights written at each validation), and the
+// largest activation arena among a training shard (`items` x `context` tokens), a
+// validation pass (16 x `context`) and the held-out pass (8 x `heldout_tokens`).
+uint64_t training_memory_bytes(const model_config& cfg, int64_t items, int context, int heldout_tokens,
+                               bool recompute_attention);
 
 }  // namespace tranova::tranception
