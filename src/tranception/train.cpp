@@ -164,6 +164,12 @@ size_t train_activation_floats(const model_config& c, int B, int T, bool recompu
            z.RV + 3 * z.Rd + 2 * z.Rd3 + 2 * z.Rni + (recompute_attention ? z.Rd : 0);  // gradients
 }
 
+size_t trainable_block_floats(const model_config& cfg) {
+    core::param_arena a;  // declared only: the layout, no allocation
+    declare(a, cfg);
+    return a.block_floats();
+}
+
 trainable_model trainable_create(const model_config& cfg, std::map<std::string, core::config_value> config) {
     trainable_model m;
     m.cfg = cfg;
@@ -258,6 +264,10 @@ train_result train_forward(const trainable_model& m, const train_batch& batch, t
     core::embedding_forward(a.h, a.ids.data(), P + m.wte, R, d, V);
     if (m.token_type_quirk)
         for (int r = 0; r < R; ++r) core::add_forward(a.h + size_t(r) * d, a.h + size_t(r) * d, P + m.wte, d);
+    // Dropout sites: 0 the embedding sum, 1 + 2l / 2 + 2l layer l's attention / MLP branch.
+    const float pd = a.dropout_used = a.dropout;
+    const auto site = [&](int k) { return core::counter_hash(a.dropout_seed, uint64_t(k)); };
+    if (pd > 0) core::dropout_forward(a.h, a.h, Rd, pd, site(0), 0);
 
     const core::attention_shape as = layer_attention_shape(c, m.slopes.data(), B, T, T, 0, a.key_valid.data());
     a.scratch.resize(std::max(core::attention_scratch_floats(as), core::attention_backward_scratch_floats(as)));
@@ -281,6 +291,7 @@ train_result train_forward(const trainable_model& m, const train_batch& batch, t
         qkv_convolutions_forward(qkv_c, qkv, arena_conv_params(P, s), c, B, T, 0, long(T) * d3, long(T) * d3);
         core::attention_forward(att, probs, qkv_c, qkv_c + d, qkv_c + 2 * d, as, a.scratch.data());
         core::linear_forward(h_mid, att, P + s.proj_w, P + s.proj_b, R, d, d);
+        if (pd > 0) core::dropout_forward(h_mid, h_mid, Rd, pd, site(1 + 2 * l), 0);
         core::add_forward(h_mid, h_mid, h_in, Rd);
         // h_out = h_mid + fc2(relu(fc(ln_2(h_mid)))^2)
         core::layernorm_forward_train(ln2, a.ln2_mean + size_t(l) * R, a.ln2_rstd + size_t(l) * R, h_mid,
@@ -288,6 +299,7 @@ train_result train_forward(const trainable_model& m, const train_batch& batch, t
         core::linear_forward(fc_pre, ln2, P + s.fc_w, P + s.fc_b, R, d, ni);
         core::squared_relu_forward(fc_act, fc_pre, Rni);
         core::linear_forward(h_out, fc_act, P + s.fc2_w, P + s.fc2_b, R, ni, d);
+        if (pd > 0) core::dropout_forward(h_out, h_out, Rd, pd, site(2 + 2 * l), 0);
         core::add_forward(h_out, h_out, h_mid, Rd);
     }
     core::layernorm_forward_train(a.lnf, a.lnf_mean, a.lnf_rstd, a.h + L * Rd, P + m.lnf_w, P + m.lnf_b, R, d,
@@ -314,6 +326,15 @@ void train_backward(trainable_model& m, train_activations& a, float dloss) {
     const float* P = m.arena.params();
     float* Gp = m.arena.grads();
     auto zero = [](float* p, size_t n) { std::fill(p, p + n, 0.0f); };
+    // With dropout, a branch's output gradient is dres through the site's mask (in ddrop).
+    const float pd = a.dropout_used;
+    if (pd > 0) a.ddrop.resize(Rd);
+    const auto dropped = [&](int k) -> const float* {
+        if (!(pd > 0)) return a.dres;
+        zero(a.ddrop.data(), Rd);
+        core::dropout_backward(a.ddrop.data(), a.dres, Rd, pd, core::counter_hash(a.dropout_seed, uint64_t(k)), 0);
+        return a.ddrop.data();
+    };
 
     zero(a.dlogits, size_t(R) * V);
     zero(a.dres, Rd);
@@ -341,7 +362,7 @@ void train_backward(trainable_model& m, train_activations& a, float dloss) {
         zero(a.datt, Rd), zero(a.dqkv_c, Rd3), zero(a.dqkv, Rd3);
 
         // MLP branch: dres is d h_out; after ln_2's backward it is d h_mid.
-        core::linear_backward(a.dfc_act, Gp + s.fc2_w, Gp + s.fc2_b, a.dres, fc_act, P + s.fc2_w, R, ni, d);
+        core::linear_backward(a.dfc_act, Gp + s.fc2_w, Gp + s.fc2_b, dropped(2 + 2 * l), fc_act, P + s.fc2_w, R, ni, d);
         core::squared_relu_backward(a.dfc_pre, a.dfc_act, fc_pre, Rni);
         core::linear_backward(a.dln, Gp + s.fc_w, Gp + s.fc_b, a.dfc_pre, ln2, P + s.fc_w, R, d, ni);
         core::layernorm_backward(a.dres, Gp + s.ln2_w, Gp + s.ln2_b, a.dln, h_mid, P + s.ln2_w,
@@ -350,7 +371,7 @@ void train_backward(trainable_model& m, train_activations& a, float dloss) {
         // Attention branch: after ln_1's backward dres is d h_in.
         if (a.probs_one_layer)  // the same op on the same inputs: the forward's bits
             core::attention_forward(a.att_tmp, probs, qkv_c, qkv_c + d, qkv_c + 2 * d, as, a.scratch.data());
-        core::linear_backward(a.datt, Gp + s.proj_w, Gp + s.proj_b, a.dres, att, P + s.proj_w, R, d, d);
+        core::linear_backward(a.datt, Gp + s.proj_w, Gp + s.proj_b, dropped(1 + 2 * l), att, P + s.proj_w, R, d, d);
         core::attention_backward(a.dqkv_c, a.dqkv_c + d, a.dqkv_c + 2 * d, a.datt, qkv_c, qkv_c + d, qkv_c + 2 * d,
                                  probs, as, a.scratch.data());
         const int G0 = (c.n_head / 4) * c.head_dim();  // group 0: copied in the forward
@@ -372,8 +393,9 @@ void train_backward(trainable_model& m, train_activations& a, float dloss) {
                                  a.ln1_mean + size_t(l) * R, a.ln1_rstd + size_t(l) * R, R, d);
     }
     // Embedding: wte[id] at every row, and wte[0] at every row (the token-type quirk).
-    core::embedding_backward(Gp + m.wte, a.dres, a.ids.data(), R, d, V);
-    if (m.token_type_quirk) core::embedding_backward(Gp + m.wte, a.dres, a.zero_ids.data(), R, d, V);
+    const float* demb = dropped(0);
+    core::embedding_backward(Gp + m.wte, demb, a.ids.data(), R, d, V);
+    if (m.token_type_quirk) core::embedding_backward(Gp + m.wte, demb, a.zero_ids.data(), R, d, V);
 }
 
 }  // namespace tranova::tranception

@@ -19,7 +19,8 @@
 //     probabilities underflow to 0) on top of the causal mask and grouped ALiBi;
 //   - loss: next-token cross-entropy, row t of item b predicts ids[b][t+1] when t+1 <
 //     lengths[b] ([SEP] is a target, padding is not: HF labels -100 on pads), mean over
-//     the targets of the whole batch (PyTorch reduction 'mean'); no dropout.
+//     the targets of the whole batch (PyTorch reduction 'mean'); dropout only when
+//     train_activations::dropout > 0 (off by default).
 #pragma once
 
 #include "core/param_arena.hpp"
@@ -50,6 +51,9 @@ struct trainable_model {
     std::vector<train_layer_slots> layers;
 };
 
+// Floats of one block of the parameter arena of `cfg` (params, grads, m and v are one
+// block each), computed without allocating: for memory estimates.
+size_t trainable_block_floats(const model_config& cfg);
 // The arena of a Tranception of config `cfg` (tensors declared and allocated, zero).
 trainable_model trainable_create(const model_config& cfg, std::map<std::string, core::config_value> config);
 // From a weight file's tensors (all parameters plus "alibi_slopes"; any other tensor or a
@@ -78,6 +82,15 @@ struct train_batch {
 struct train_activations {
     int B = 0, T = 0, L = 0;
     bool recompute_attention = false;  // set before train_forward
+    // Dropout (GPT-2's embd_pdrop and resid_pdrop, one p; set before train_forward, the
+    // backward reuses them): on the embedding sum and on each residual branch's output
+    // before its add. Masks are core::dropout's counter hash, site k of the model seeded
+    // counter_hash(dropout_seed, k), recomputed by the backward. 0 = off (inference,
+    // validation, the parity tests). Attention-probability dropout is not implemented.
+    float dropout = 0;
+    uint64_t dropout_seed = 0;
+    float dropout_used = 0;            // the p of the last forward (what the backward undoes)
+    std::vector<float> ddrop;          // (R, d) gradient scratch, dropout only
     bool probs_one_layer = false;      // the layout in use (recompute_attention at allocation)
     std::vector<float> memory;
     // saved by the forward (l = layer; R = B*T rows)

@@ -1,6 +1,7 @@
 #include "tranception/train_task.hpp"
 
 #include "core/json.hpp"
+#include "core/ops_backward.hpp"
 #include "core/weights.hpp"
 #include "msa/msa.hpp"
 #include "retrieval/fasta_db.hpp"
@@ -50,22 +51,32 @@ sequence_set sequences_from_msa(const std::string& path, const msa_train_options
               reused ? " (weights from the cache)" : "");
     sequence_set out;
     out.source = path;
+    out.num_columns = static_cast<int>(a.num_columns());
+    // Match columns: the query's upper-case ones (every column of an A3M).
+    std::vector<char> match(a.num_columns());
+    for (size_t c = 0; c < a.num_columns(); ++c) match[c] = std::isupper(static_cast<unsigned char>(a.rows[0][c])) != 0;
     const bool has_ins = !a.insertions.empty();
     for (size_t r = 0; r < a.num_rows(); ++r) {
         if (!(pw.row_weight[r] > 0)) continue;
         std::string s;
+        std::vector<int32_t> cols;  // match column of each residue of s, -1 for insertions
         const std::string& row = a.rows[r];
         size_t ins = 0;
         for (size_t c = 0; c <= row.size(); ++c) {
             // A3M insertions after `c` match columns (kept as residues unless focus_only).
             while (has_ins && !opt.focus_only && ins < a.insertions[r].size() &&
-                   a.insertions[r][ins].after == static_cast<int32_t>(c))
-                s += a.insertions[r][ins++].residues;
+                   a.insertions[r][ins].after == static_cast<int32_t>(c)) {
+                s += a.insertions[r][ins].residues;
+                cols.resize(s.size(), -1);
+                ++ins;
+            }
             if (c == row.size()) break;
             const char ch = row[c];
             if (ch == '-' || ch == '.') continue;
-            if (opt.focus_only && std::islower(static_cast<unsigned char>(ch))) continue;
+            const bool lower = std::islower(static_cast<unsigned char>(ch)) != 0;
+            if (opt.focus_only && lower) continue;
             s += ch;
+            cols.push_back(!lower && match[c] ? static_cast<int32_t>(c) : -1);
         }
         TRANOVA_CHECK(normalise(s, r), "{}: record {} '{}' has a character that is not a residue letter", path, r + 1,
                       a.names[r]);
@@ -73,6 +84,7 @@ sequence_set sequences_from_msa(const std::string& path, const msa_train_options
         out.names.push_back(a.names[r]);
         out.seqs.push_back(std::move(s));
         out.weights.push_back(pw.row_weight[r]);
+        out.columns.push_back(std::move(cols));
     }
     TRANOVA_CHECK(out.seqs.size() >= 2, "{}: {} usable sequences after EVE preprocessing (at least 2 are needed to "
                   "train)", path, out.seqs.size());
@@ -106,6 +118,7 @@ void split_validation(sequence_set& train, sequence_set& val, double fraction, u
     TRANOVA_CHECK(fraction >= 0 && fraction < 1, "validation fraction {} outside [0, 1)", fraction);
     val = sequence_set{};
     val.source = train.source;
+    val.num_columns = train.num_columns;
     const size_t n = train.seqs.size();
     size_t k = static_cast<size_t>(std::llround(fraction * static_cast<double>(n)));
     if (fraction > 0 && k == 0 && n >= 2) k = 1;
@@ -117,11 +130,14 @@ void split_validation(sequence_set& train, sequence_set& val, double fraction, u
     for (size_t i = 0; i < k; ++i) is_val[order[i]] = 1;
     sequence_set kept;
     kept.source = train.source;
+    kept.num_columns = train.num_columns;
+    const bool has_columns = !train.columns.empty();
     for (size_t i = 0; i < n; ++i) {
         sequence_set& dst = is_val[i] ? val : kept;
         dst.names.push_back(std::move(train.names[i]));
         dst.seqs.push_back(std::move(train.seqs[i]));
         dst.weights.push_back(train.weights[i]);
+        if (has_columns) dst.columns.push_back(std::move(train.columns[i]));
     }
     train = std::move(kept);
 }
@@ -183,6 +199,7 @@ core::batch_result tranception_task::run(const std::vector<std::vector<int32_t>>
         std::copy(items[b].begin(), items[b].end(), ids_.begin() + static_cast<long>(b * T));
         lengths_[b] = static_cast<int32_t>(items[b].size());
     }
+    acts_.dropout = backward ? opt_.dropout : 0.0f;  // validation runs without dropout
     const tranception::train_batch batch{B, static_cast<int>(T), ids_.data(), lengths_.data()};
     const train_result res = train_forward(model_, batch, acts_);
     // The trainer wants sums: the loss is a mean over `tokens` targets.
@@ -194,7 +211,10 @@ core::batch_result tranception_task::run(const std::vector<std::vector<int32_t>>
 }
 
 core::batch_result tranception_task::train_batch(int64_t, double, int64_t begin, int64_t end, int64_t batch_size,
-                                                 core::rng& data, core::rng&, core::data_cursor& cursor) {
+                                                 core::rng& data, core::rng& noise, core::data_cursor& cursor) {
+    // Dropout masks: one seed per step from the saved noise stream (every rank draws it),
+    // mixed with the rank's first item so that ranks drop differently.
+    if (opt_.dropout > 0) acts_.dropout_seed = core::counter_hash(noise.next_u64(), static_cast<uint64_t>(begin));
     // Every rank draws the whole batch (same stream, same numbers) and keeps its slice.
     const size_t max_res = static_cast<size_t>(opt_.context) - 2;
     std::vector<std::vector<int32_t>> items;
@@ -235,6 +255,21 @@ void tranception_task::write_model(const std::string& path) { core::weights_writ
 // ---------------------------------------------------------------------------------------
 
 trainable_model tranception_model_for_config(const std::string& name) {
+    model_shape s = tranception_shape_for_config(name);
+    return trainable_create(s.cfg, std::move(s.config));
+}
+
+uint64_t training_memory_bytes(const model_config& cfg, int64_t items, int context, int heldout_tokens,
+                               bool recompute_attention) {
+    const auto acts = [&](int64_t b, int t) {
+        return t > 0 ? train_activation_floats(cfg, static_cast<int>(std::min<int64_t>(b, 1 << 30)), t, recompute_attention)
+                     : size_t(0);
+    };
+    const size_t act = std::max({acts(items, context), acts(16, context), acts(8, heldout_tokens)});
+    return sizeof(float) * (5 * static_cast<uint64_t>(trainable_block_floats(cfg)) + act);
+}
+
+model_shape tranception_shape_for_config(const std::string& name) {
     model_config c;
     c.n_ctx = 1024;
     if (name == "tiny") c.n_layer = 2, c.n_embd = 128, c.n_head = 8;
@@ -268,7 +303,7 @@ trainable_model tranception_model_for_config(const std::string& name) {
                                                   {"n_positions", int64_t(c.n_ctx)}, {"n_ctx", int64_t(c.n_ctx)},
                                                   {"vocab_size", int64_t(25)},      {"head_dim", int64_t(c.n_embd / c.n_head)},
                                                   {"layer_norm_epsilon", 1e-5}};
-    return trainable_create(c, std::move(cfg));
+    return {c, std::move(cfg)};
 }
 
 }  // namespace tranova::tranception

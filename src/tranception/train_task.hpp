@@ -26,6 +26,10 @@ struct sequence_set {
     std::vector<std::string> names;
     std::vector<std::string> seqs;    // upper-case letters (X/B/J/Z replaced, U/O -> [UNK])
     std::vector<double> weights;      // sampling weights (all 1 for a database)
+    // From an MSA only (empty for a database): per sequence, per residue, the alignment
+    // match column it sits in, or -1 (an insertion); `num_columns` match columns.
+    std::vector<std::vector<int32_t>> columns;
+    int num_columns = 0;
     std::string source;               // file, for messages
     size_t residues() const;
 };
@@ -54,6 +58,7 @@ struct tranception_task_options {
     double reverse_p = 0.5;           // probability of reading a sequence right-to-left
     int val_max_sequences = 512;      // validation uses at most this many (the first ones)
     bool recompute_attention = false; // keep one layer's attention probabilities (memory)
+    float dropout = 0;                // embedding and residual dropout while training (train_activations)
 };
 
 class tranception_task final : public core::train_task {
@@ -87,6 +92,19 @@ private:
 // Model shapes by name: tiny (2 x 128, 8 heads), small (12 x 768, 12 heads), medium
 // (24 x 1024, 16 heads), large (36 x 1280, 20 heads) (Tranception S/M/L), or a JSON file
 // with n_layer, n_embd, n_head and optional n_inner (4 n_embd), n_positions (1024).
+struct model_shape {
+    model_config cfg;
+    std::map<std::string, core::config_value> config;  // the weight file's config
+};
+model_shape tranception_shape_for_config(const std::string& name_or_json);
+// The model of that shape (allocated, zero; trainable_init to initialise).
 trainable_model tranception_model_for_config(const std::string& name_or_json);
+
+// Bytes a training run needs at most: the parameter arena (params, grads, AdamW m and v),
+// one more copy of the parameters (the weights written at each validation), and the
+// largest activation arena among a training shard (`items` x `context` tokens), a
+// validation pass (16 x `context`) and the held-out pass (8 x `heldout_tokens`).
+uint64_t training_memory_bytes(const model_config& cfg, int64_t items, int context, int heldout_tokens,
+                               bool recompute_attention);
 
 }  // namespace tranova::tranception

@@ -12,6 +12,8 @@ expect_rc 0; expect_out "Usage: tranova train"; expect_out "Examples:"; expect_o
 
 run "$TRANOVA" "${TRAIN[@]}" --max-steps 6 --val-every 3 --checkpoint-every 2 -o full.h5
 expect_rc 0
+# The held-out comparison with the site-independent model is in the summary.
+expect_err "held-out NLL ("; expect_err "match-column residues"; expect_err "site-independent"
 for f in full.h5 full.h5.state.h5 full.h5.train.tsv full.h5.loss.svg; do expect_file "$f"; done
 expect_no_temp .
 [ "$(wc -l < full.h5.train.tsv)" -eq 7 ] && _pass || _fail "6 log rows"
@@ -61,6 +63,19 @@ bad 1 "cannot resume" "${TRAIN[@]}" --resume
 printf '{"n_layer": 1, "n_embd": 64, "n_head": 4, "n_positions": 66}\n' > other.json
 run "$TRANOVA" train --arch tranception --msa "$MSA" --config other.json --batch-size 4 --seed 3 --resume -q -o full.h5
 expect_rc 1; expect_one_line_err; expect_err "full.h5.state.h5"
+printf '>q\n----\n>a\nMKVL\n>b\nMRVL\n' > no_query.a2m
+bad 1 "no_query.a2m: the query record 'q' has no match" train --arch tranception --msa no_query.a2m
+printf '>q\nMKVL\n>a\nMK1L\n>b\nMRVL\n' > digit.a2m
+bad 1 "digit.a2m:4: invalid character '1' in record 'a'" train --arch tranception --msa digit.a2m
+# A truncated gzip database (cut in its middle).
+awk 'BEGIN {srand(5); for (i = 0; i < 3000; ++i) {s = ""; for (j = 0; j < 60; ++j) s = s substr("ACDEFGHIKLMNPQRSTVWY", int(rand() * 20) + 1, 1); printf ">r%d\n%s\n", i, s}}' \
+  | gzip -c > db.fasta.gz
+head -c $(( $(wc -c < db.fasta.gz) / 2 )) db.fasta.gz > cut.fasta.gz
+bad 1 "cut.fasta.gz: read error after line" train --arch tranception --sequences cut.fasta.gz --config mini.json
+# A shape that does not fit memory is refused before allocating anything.
+export TRANOVA_MEMORY_LIMIT=1000000
+bad 1 "mini.json: needs about" "${TRAIN[@]}" --max-steps 2
+unset TRANOVA_MEMORY_LIMIT
 printf '{"n_layer": 1, "n_embd": 30, "n_head": 4}\n' > odd.json
 bad 1 "unsupported Tranception shape" train --arch tranception --msa "$MSA" --config odd.json
 run "$TRANOVA" convert -q --arch casanovo --checkpoint "$DATA/denovo_model/casanovo_trained_tiny.ckpt" -o cas.h5

@@ -209,6 +209,47 @@ TEST_CASE("Tranception gradients match central finite differences of the C++ los
     }
 }
 
+TEST_CASE("Tranception dropout: a fixed mask's gradients match finite differences; p = 0 is off",
+          "[tranception][training]") {
+    trainable_model m = load_tiny();
+    const ref_batch b = grad_batch();
+    train_activations off, zero, on;
+    const float loss_off = train_forward(m, b.view(), off).loss;
+    zero.dropout = 0.0f, zero.dropout_seed = 99;
+    CHECK(train_forward(m, b.view(), zero).loss == loss_off);
+    on.dropout = 0.1f, on.dropout_seed = 99;
+    const float loss_on = train_forward(m, b.view(), on).loss;
+    CHECK(loss_on != loss_off);
+    m.arena.zero_grads();
+    train_backward(m, on);
+    // The same seed gives the same masks: the loss as a function of the parameters is
+    // smooth, and its gradient is what the backward accumulated.
+    auto loss_with_mask = [&] {
+        train_activations a;
+        a.dropout = 0.1f, a.dropout_seed = 99;
+        return double(train_forward(m, b.view(), a).loss);
+    };
+    CHECK(loss_with_mask() == double(loss_on));
+    for (const char* name : {"token_embd.weight", "blk.0.attn_qkv.weight", "blk.0.attn_out.weight",
+                             "blk.1.mlp_proj.weight", "blk.1.ln_1.bias", "ln_f.weight"}) {
+        const auto& t = m.arena.tensor(name);
+        const float* g = m.arena.grads() + t.offset;
+        size_t best = 0;
+        for (size_t i = 1; i < t.numel; ++i)
+            if (std::abs(g[i]) > std::abs(g[best])) best = i;
+        float* p = m.arena.params() + t.offset + best;
+        const float p0 = *p, h = 1e-2f;
+        *p = p0 + h;
+        const double up = loss_with_mask();
+        *p = p0 - h;
+        const double down = loss_with_mask();
+        *p = p0;
+        const double fd = (up - down) / (2.0 * double(h));
+        INFO(name << "[" << best << "]: analytic " << g[best] << ", finite difference " << fd);
+        CHECK(std::abs(fd - g[best]) <= 1e-5 + 1e-2 * std::abs(g[best]));
+    }
+}
+
 TEST_CASE("100 AdamW steps track PyTorch's loss curve", "[tranception][training]") {
     trainable_model m = load_tiny();
     const auto ids = npy::load(ref_dir + "/adamw_ids.npy");
