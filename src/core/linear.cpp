@@ -200,8 +200,11 @@ void gemm_packed_avx512(float* c, int ldc, const float* a, int lda, bool trans_a
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     const double flops = 2.0 * M * double(N) * K;
     const int mblocks = (M + block - 1) / block;
-    // Tasks as in linear_forward_packed: row blocks x panel groups, each owning its tile.
-    const int groups = threads <= 1 ? 1 : std::min(np, std::max(1, (2 * threads + mblocks - 1) / mblocks));
+    // Tasks: row blocks x panel groups, each owning its tiles (as linear_forward_packed), at
+    // least 8 per thread where the panels allow: 1024 rows are 11 row blocks, and 11 tasks
+    // on 2 threads leave one idle for a twelfth of the product (more when the machine is
+    // shared and a thread loses its core). The grouping does not change any bit.
+    const int groups = threads <= 1 ? 1 : std::min(np, std::max(1, (8 * threads + mblocks - 1) / mblocks));
     const int tasks = mblocks * groups;
     const int ablocks = trans_a ? (M + arows - 1) / arows : 0;
 #pragma omp parallel num_threads(threads) if (threads > 1 && flops >= 4e6)

@@ -66,9 +66,7 @@ void matmul_forward_naive(float* c, const float* a, const float* b, int M, int N
 // ---------------------------------------------------------------------------------------
 // Linear layer, PyTorch layout
 // out (N, OC) = inp (N, IC) @ weight^T + bias; weight (OC, IC), bias (OC) or nullptr.
-// One sgemm (bias pre-broadcast into out, beta = 1); products of 32 or more rows run on
-// the AVX-512 kernel instead when the CPU has it, W^T packed per call (core/linear.hpp
-// gemm_avx512_applies: training batches; inference layers use packed_linear, packed once).
+// One sgemm (bias pre-broadcast into out, beta = 1).
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias,
                     int N, int IC, int OC);
 void linear_forward_naive(float* out, const float* inp, const float* weight,

@@ -15,13 +15,10 @@
 //     multithreaded BLAS products also give the same bits for ANY thread count
 //     (reductions over rows run in a fixed order, threads split the columns; attention
 //     runs one (batch, head) per thread on single-threaded BLAS). The exception is
-//     dinp/dweight of gemm/matmul, and of linear where it runs on BLAS: OpenBLAS picks
-//     other kernels and blockings per thread count (last-bit differences between 1 and 2
-//     threads, seen in the tests), so a bit-identical resume needs the same thread count.
-//     linear_backward's products of 32 or more result rows run on the AVX-512 kernel
-//     when the CPU has it (core/linear.hpp gemm_packed_avx512: no split of the
-//     contraction, so thread-count independent too). tests/core checks 1 vs 2 threads
-//     for every op that promises it.
+//     dinp/dweight of gemm/matmul/linear: OpenBLAS picks other kernels and blockings per
+//     thread count (last-bit differences between 1 and 2 threads, seen in the tests), so
+//     a bit-identical resume needs the same thread count. tests/core checks 1 vs 2
+//     threads for every op that promises it.
 //   - Naive twins are templates over float and double (instantiated for both) that
 //     accumulate in double: the float instance is the oracle for the fast path, the
 //     double one is what the finite-difference tests differentiate. The double forwards
@@ -89,8 +86,6 @@ void matmul_backward_naive(T* da, T* db, const T* dc, const T* a, const T* b, in
                            int K, bool trans_a = false, bool trans_b = false);
 // linear: out (N, OC) = inp (N, IC) W^T + b, W (OC, IC):
 //   dinp += dout W,  dweight += dout^T inp,  dbias += sum_rows dout.
-// The two products run on the AVX-512 kernel when gemm_avx512_applies (core/linear.hpp;
-// W, resp. inp, packed into panels per call, dout transposed for dweight), else on BLAS.
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                      const float* inp, const float* weight, int N, int IC, int OC);
 template <typename T>
