@@ -10,6 +10,7 @@
 //   lines (used by benchmarks/tranception/bench_score.py for its fraction of peak).
 #include "core/linear.hpp"
 #include "core/ops.hpp"
+#include "core/ops_backward.hpp"
 #include "core/weights.hpp"
 #include "util/threads.hpp"
 
@@ -256,7 +257,9 @@ int main(int argc, char** argv) {
                      shape{"linear fc    N x 768 -> 3072", d, I}, shape{"linear proj  N x 3072 -> 768", I, d}}) {
         auto x = randv((size_t)N * sh.in, 1), w = randv((size_t)sh.out * sh.in, 2, 0.02f), b = randv(sh.out, 3);
         std::vector<float> y((size_t)N * sh.out), y2(y.size());
+        linear_force_blas = true;
         double t = median_time(reps, [&] { linear_forward(y.data(), x.data(), w.data(), b.data(), N, sh.in, sh.out); });
+        linear_force_blas = false;
         double gf = 2.0 * N * sh.in * sh.out / t / 1e9;
         std::printf("%-34s %10.2f %10.1f %7.0f%%  (BLAS)\n", sh.name, t * 1e3, gf, 100 * gf / peak);
         if (fma_peak > 0) {
@@ -265,6 +268,32 @@ int main(int argc, char** argv) {
             double gp = 2.0 * N * sh.in * sh.out / tp / 1e9;
             std::printf("%-34s %10.2f %10.1f %7.0f%%  (packed AVX-512: %.0f%% of the FMA peak, %.2fx BLAS, max diff %.1e)\n",
                         "", tp * 1e3, gp, 100 * gp / peak, 100 * gp / fma_peak, t / tp, maxdiff(y, y2));
+        }
+    }
+
+    // 2b. the same layers in training: forward with the weight packed per call, and the two
+    // backward products (dX = dY W, dW += dY^T X) on BLAS and on the AVX-512 kernel
+    // (core/linear.hpp gemm_packed_avx512), as core::linear_forward / linear_backward run them.
+    if (fma_peak > 0) {
+        std::printf("\n%-34s %8s %8s %8s %8s %8s %8s  (GFLOP/s, AVX-512 kernel / BLAS)\n", "training linear", "fwd",
+                    "BLAS", "dX", "BLAS", "dW", "BLAS");
+        for (shape sh : {shape{"train qkv   N x 768 -> 2304", d, 3 * d}, shape{"train out   N x 768 -> 768", d, d},
+                         shape{"train fc    N x 768 -> 3072", d, I}, shape{"train proj  N x 3072 -> 768", I, d}}) {
+            auto x = randv((size_t)N * sh.in, 1), w = randv((size_t)sh.out * sh.in, 2, 0.02f), b = randv(sh.out, 3);
+            auto dy = randv((size_t)N * sh.out, 4);
+            std::vector<float> y((size_t)N * sh.out), dx((size_t)N * sh.in), dw((size_t)sh.out * sh.in);
+            const double f = 2.0 * N * sh.in * sh.out / 1e9;
+            double r[6];
+            for (int blas = 0; blas < 2; ++blas) {
+                linear_force_blas = blas == 1;
+                r[blas] = f / median_time(reps, [&] { linear_forward(y.data(), x.data(), w.data(), b.data(), N, sh.in, sh.out); });
+                r[2 + blas] = f / median_time(reps, [&] {
+                    linear_backward(dx.data(), nullptr, nullptr, dy.data(), x.data(), w.data(), N, sh.in, sh.out); });
+                r[4 + blas] = f / median_time(reps, [&] {
+                    linear_backward(nullptr, dw.data(), nullptr, dy.data(), x.data(), w.data(), N, sh.in, sh.out); });
+            }
+            linear_force_blas = false;
+            std::printf("%-34s %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f\n", sh.name, r[0], r[1], r[2], r[3], r[4], r[5]);
         }
     }
 

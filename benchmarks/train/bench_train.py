@@ -72,6 +72,107 @@ def tranova_rates(tranova, config, batch, length, steps, threads, work):
         return [float(r["tokens_per_s"]) for r in csv.DictReader(f, delimiter="\t")]
 
 
+# ---------------------------------------------------------------------------------------
+# Casanovo shape (512 x 9 + 9 layers, 8 heads, 1024 feed-forward: `--config casanovo`):
+# B spectra of exactly NP peaks (all kept by the casanovo preprocessing: m/z 100-1400 away
+# from the precursor, intensities 0.1-1, NP <= 150) with peptides of exactly LP residues
+# whose precursor m/z is exact (nothing skipped), so every batch is B x (NP + 1) encoder
+# rows and B x (LP + 2) decoder rows on both sides.
+MONO = {"G": 57.02146, "A": 71.03711, "S": 87.03203, "P": 97.05276, "V": 99.06841, "T": 101.04768, "L": 113.08406,
+        "I": 113.08406, "N": 114.04293, "D": 115.02694, "Q": 128.05858, "K": 128.09496, "E": 129.04259,
+        "M": 131.04049, "H": 137.05891, "F": 147.06841, "R": 156.10111, "Y": 163.06333, "W": 186.07931}
+H2O, PROTON = 18.010565, 1.007276
+
+
+def write_mgf(path, n, peaks, residues, seed=1):
+    rnd = random.Random(seed)
+    aa = sorted(MONO)
+    with open(path, "w") as f:
+        for i in range(n):
+            pep = "".join(rnd.choice(aa) for _ in range(residues))
+            mz = (sum(MONO[c] for c in pep) + H2O + 2 * PROTON) / 2
+            f.write(f"BEGIN IONS\nTITLE=s{i}\nPEPMASS={mz:.6f}\nCHARGE=2+\nSEQ={pep}\n")
+            got = set()
+            while len(got) < peaks:
+                x = round(rnd.uniform(100, 1400), 4)
+                if abs(x - mz) > 3:
+                    got.add(x)
+            for x in sorted(got):
+                f.write(f"{x:.4f} {rnd.uniform(0.1, 1.0):.4f}\n")
+            f.write("END IONS\n")
+
+
+def casanovo_tranova_rates(tranova, batch, peaks, residues, steps, threads, work):
+    mgf = os.path.join(work, "random.mgf")
+    write_mgf(mgf, max(64, 4 * batch), peaks, residues)
+    out = os.path.join(work, "cas.h5")
+    cmd = [tranova, "denovo", "train", "-q", "--arch", "casanovo", "--config", "casanovo", "--train", mgf,
+           "--split", "0.05", "--val-recall", "0", "--clip", "0", "--batch-size", str(batch), "--max-steps", str(steps),
+           "--lr", "1e-4", "-t", str(threads), "-o", out]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    subprocess.run(cmd, check=True, env=env)
+    with open(out + ".train.tsv") as f:
+        return [float(r["spectra_per_s"]) for r in csv.DictReader(f, delimiter="\t")]
+
+
+class Casanovo(torch.nn.Module):
+    """Casanovo v4 (depthcharge 0.2.3 SpectrumEncoder + PeptideDecoder) as
+    tests/data/denovo_model/training/make_grad_refs.py rebuilds it, random weights."""
+
+    def __init__(self, d=512, heads=8, ff=1024, layers=9, vocab=29):
+        super().__init__()
+        nn = torch.nn
+        self.latent = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        self.int_enc = nn.Linear(1, d, bias=False)
+        self.enc = nn.ModuleList(nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, batch_first=True) for _ in range(layers))
+        self.dec = nn.ModuleList(nn.TransformerDecoderLayer(d, heads, ff, dropout=0.0, batch_first=True) for _ in range(layers))
+        self.aa = nn.Embedding(vocab, d, padding_idx=0)
+        self.charge = nn.Embedding(10, d)
+        self.final = nn.Linear(d, vocab)
+        self.register_buffer("terms", 10000.0 ** (torch.arange(d // 2) / (d // 2)))
+
+    def sinus(self, x):
+        return torch.cat([torch.sin(x[..., None] / self.terms), torch.cos(x[..., None] / self.terms)], dim=-1)
+
+    def loss(self, spectra, precursors, tokens):
+        zeros = ~spectra.sum(dim=2).bool()
+        mask = torch.cat([torch.zeros(spectra.shape[0], 1, dtype=torch.bool), zeros], dim=1)
+        x = self.sinus(spectra[:, :, 0]) + self.int_enc(spectra[:, :, [1]])
+        x = torch.cat([self.latent.expand(spectra.shape[0], -1, -1), x], dim=1)
+        for l in self.enc:
+            x = l(x, src_key_padding_mask=mask)
+        prec = self.sinus(precursors[:, None, 0]) + self.charge(precursors[:, 1].long())[:, None, :]
+        tgt = torch.cat([prec, self.aa(tokens)], dim=1)
+        tgt_pad = tgt.sum(dim=2) == 0
+        tgt = tgt + self.sinus(torch.arange(tgt.shape[1], dtype=torch.float32))[None]
+        causal = torch.triu(torch.full((tgt.shape[1], tgt.shape[1]), float("-inf")), diagonal=1)
+        y = tgt
+        for l in self.dec:
+            y = l(y, x, tgt_mask=causal, tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=mask)
+        logits = self.final(y)[:, :-1, :]
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens.flatten(), ignore_index=0, label_smoothing=0.01)
+
+
+def casanovo_torch_rates(batch, peaks, residues, steps, threads, seed=1):
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    model = Casanovo()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    rates = []
+    for _ in range(steps):
+        spectra = torch.stack([torch.rand(batch, peaks) * 1300 + 100, torch.rand(batch, peaks)], dim=2)
+        precursors = torch.stack([torch.rand(batch) * 2000 + 500, torch.full((batch,), 2.0)], dim=1)
+        tokens = torch.randint(1, 28, (batch, residues + 1))
+        tokens[:, -1] = 28  # stop
+        t0 = time.perf_counter()
+        loss = model.loss(spectra, precursors, tokens)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        rates.append(batch / (time.perf_counter() - t0))
+    return rates
+
+
 def peaks(tranova, threads):
     """bench_core --peak-only beside the binary: {fma_peak_gflops, sgemm_peak_gflops}."""
     bench_core = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(tranova))), "benchmarks/core/bench_core")
@@ -84,33 +185,63 @@ def peaks(tranova, threads):
     return out
 
 
+def report(name, unit, tv, pt, base, baseline):
+    tv_med, pt_med = statistics.median(tv[1:] or tv), statistics.median(pt[1:] or pt)
+    print(f"tranova:      median {tv_med:,.2f} {unit}/s over steps 2..{len(tv)}")
+    print(f"PyTorch 1.13: median {pt_med:,.2f} {unit}/s over steps 2..{len(pt)}")
+    print(f"ratio tranova / PyTorch ({name}): {tv_med / pt_med:.2f}x")
+    if base:
+        b_med = statistics.median(base[1:] or base)
+        print(f"baseline {baseline}: median {b_med:,.2f} {unit}/s, ratio to PyTorch {b_med / pt_med:.2f}x; "
+              f"this build / baseline {tv_med / b_med:.2f}x")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return tv_med, pt_med
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("tranova")
-    ap.add_argument("--config", default="small", choices=sorted(SHAPES))
+    ap.add_argument("--model", default="tranception", choices=["tranception", "casanovo"])
+    ap.add_argument("--config", default="small", choices=sorted(SHAPES), help="tranception shape")
     ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--length", type=int, default=254, help="residues per sequence (T = length + 2 tokens)")
+    ap.add_argument("--length", type=int, default=254, help="tranception: residues per sequence (T = length + 2 tokens)")
+    ap.add_argument("--peaks", type=int, default=150, help="casanovo: peaks per spectrum (<= 150)")
+    ap.add_argument("--residues", type=int, default=12, help="casanovo: residues per peptide")
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--baseline", help="a second tranova binary (e.g. the previous commit's) timed in the same run")
     a = ap.parse_args()
+    print(f"{a.model}; {a.threads} threads; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
+          f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    base = None
+    if a.model == "casanovo":
+        print(f"shape casanovo: 512 x (9 + 9) layers, 8 heads, 1024 feed-forward; batch {a.batch} spectra x {a.peaks} "
+              f"peaks, peptides of {a.residues} residues")
+        with tempfile.TemporaryDirectory() as work:
+            if a.baseline:
+                base = casanovo_tranova_rates(os.path.abspath(a.baseline), a.batch, a.peaks, a.residues, a.steps, a.threads, work)
+            tv = casanovo_tranova_rates(os.path.abspath(a.tranova), a.batch, a.peaks, a.residues, a.steps, a.threads, work)
+        pt = casanovo_torch_rates(a.batch, a.peaks, a.residues, a.steps, a.threads)
+        report("casanovo", "spectra", tv, pt, base, a.baseline)
+        return
     L, d, H = SHAPES[a.config]
-    with tempfile.TemporaryDirectory() as work:
-        tv = tranova_rates(os.path.abspath(a.tranova), a.config, a.batch, a.length, a.steps, a.threads, work)
-    pt = torch_rates(L, d, H, a.batch, a.length, a.steps, a.threads)
-    tv_med, pt_med = statistics.median(tv[1:] or tv), statistics.median(pt[1:] or pt)
     params = 25 * d + L * (12 * d * d + 13 * d) + 2 * d
     T = a.length + 2
+    print(f"shape {a.config}: {L} x {d}, {H} heads, {params / 1e6:.1f} M parameters; batch {a.batch} x {T} tokens")
+    with tempfile.TemporaryDirectory() as work:
+        if a.baseline:
+            base = tranova_rates(os.path.abspath(a.baseline), a.config, a.batch, a.length, a.steps, a.threads, work)
+        tv = tranova_rates(os.path.abspath(a.tranova), a.config, a.batch, a.length, a.steps, a.threads, work)
+    pt = torch_rates(L, d, H, a.batch, a.length, a.steps, a.threads)
+    tv_med, pt_med = report(a.config, "tokens", tv, pt, base, a.baseline)
     flops_per_token = 6 * params + 6 * L * 2 * T * d  # linear layers + attention products (fwd + bwd)
-    print(f"shape {a.config}: {L} x {d}, {H} heads, {params / 1e6:.1f} M parameters; batch {a.batch} x {T} tokens; "
-          f"{a.threads} threads; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
-    print(f"tranova train: median {tv_med:,.0f} tokens/s over steps 2..{len(tv)} ({tv_med * flops_per_token / 1e9:.1f} GFLOP/s)")
-    print(f"PyTorch 1.13:  median {pt_med:,.0f} tokens/s over steps 2..{len(pt)} ({pt_med * flops_per_token / 1e9:.1f} GFLOP/s)")
-    print(f"ratio tranova / PyTorch: {tv_med / pt_med:.2f}x")
+    print(f"GFLOP/s: tranova {tv_med * flops_per_token / 1e9:.1f}, PyTorch {pt_med * flops_per_token / 1e9:.1f}")
     pk = peaks(a.tranova, a.threads)
     if pk:
         print(f"fraction of the measured peaks: tranova {tv_med * flops_per_token / 1e9 / pk['fma_peak_gflops']:.0%} of the "
               f"AVX-512 FMA peak ({pk['fma_peak_gflops']:.0f} GFLOP/s), PyTorch {pt_med * flops_per_token / 1e9 / pk['sgemm_peak_gflops']:.0%} "
               f"of the OpenBLAS SGEMM peak ({pk['sgemm_peak_gflops']:.0f} GFLOP/s, this environment)")
+
 
 if __name__ == "__main__":
     main()

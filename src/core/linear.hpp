@@ -55,6 +55,28 @@ packed_linear pack_linear(const float* weight, int IC, int OC, linear_kernel ker
 void linear_forward_packed(float* out, const float* inp, const packed_linear& w, const float* bias, int N,
                            linear_epilogue epilogue = linear_epilogue::store);
 
+// ---------------------------------------------------------------------------------------
+// Products of training-sized layers on the same AVX-512 kernel, packing per call
+// (core::linear_forward and core::linear_backward route here when gemm_avx512_applies).
+//
+// c (M, N) = op(a) (M, K) @ op(b) (K, N) + bias, or with accumulate c += (op(a) op(b) + bias);
+// op(a) is a (M, K) with row stride lda, or a^T for a (K, M); op(b) is b (K, N) with row
+// stride ldb, or b^T for b (N, K); bias (N) or nullptr; c has row stride ldc.
+// op(b) is copied into zero-padded 48-column panels (the layout of pack_linear) and a
+// transposed op(a) into rows, in scratch the calling thread keeps (grown once): the
+// copies cost (M + N) K float moves against 2 M N K flops, so they pay when M (the
+// result's rows, which reuse each panel) is not tiny; gemm_avx512_applies draws that line.
+// Each output tile is summed by one thread over the whole K loop (no split-K): the bits do
+// not depend on the thread count. Parallel inside when called outside an OpenMP region,
+// single-threaded inside one. Throws tranova::error on a CPU without AVX-512F.
+void gemm_packed_avx512(float* c, int ldc, const float* a, int lda, bool trans_a, const float* b, int ldb,
+                        bool trans_b, int M, int N, int K, const float* bias, bool accumulate);
+// True when this CPU has the kernel, linear_force_blas is off, and the product is large
+// enough (M >= 32 rows, N and K >= 1) for the per-call packing to pay.
+bool gemm_avx512_applies(int M, int N, int K);
+// Tests set this to check the BLAS path of linear_forward/linear_backward on AVX-512 CPUs.
+extern bool linear_force_blas;
+
 // Naive twin: weight in the PyTorch layout, plain loops (double accumulation).
 void linear_forward_epilogue_naive(float* out, const float* inp, const float* weight, const float* bias, int N,
                                    int IC, int OC, linear_epilogue epilogue);

@@ -14,11 +14,13 @@
 //   - Determinism: every backward repeats its bits run to run. All of them except the
 //     multithreaded BLAS products also give the same bits for ANY thread count
 //     (reductions over rows run in a fixed order, threads split the columns; attention
-//     runs one (batch, head) per thread on single-threaded BLAS). The exception is
-//     dinp/dweight of gemm/matmul/linear: OpenBLAS picks other kernels and blockings per
-//     thread count (last-bit differences between 1 and 2 threads, seen in the tests), so
-//     a bit-identical resume needs the same thread count. tests/core checks 1 vs 2
-//     threads for every op that promises it.
+//     runs one (batch, head) per thread on single-threaded BLAS). linear's products of
+//     >= 32 rows run on the packed AVX-512 kernel (core/linear.hpp: one thread sums each
+//     output tile, so they keep this promise too). The exception is what still goes to
+//     multithreaded OpenBLAS (gemm/matmul, small or forced-BLAS linear products, CPUs
+//     without AVX-512): OpenBLAS picks other kernels and blockings per thread count, so a
+//     bit-identical resume needs the same thread count. tests/core checks 1 vs 2 threads
+//     for every op that promises it.
 //   - Naive twins are templates over float and double (instantiated for both) that
 //     accumulate in double: the float instance is the oracle for the fast path, the
 //     double one is what the finite-difference tests differentiate. The double forwards

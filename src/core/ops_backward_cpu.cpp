@@ -5,6 +5,8 @@
 // the thread count. Semantics are documented in ops_backward.hpp.
 #include "core/ops_backward.hpp"
 
+#include "core/linear.hpp"
+
 #include "util/error.hpp"
 
 #include <omp.h>
@@ -135,8 +137,20 @@ void matmul_backward(float* da, float* db, const float* dc, const float* a, cons
 
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout,
                      const float* inp, const float* weight, int N, int IC, int OC) {
-    if (dinp) gemm(dinp, dout, weight, N, IC, OC, false, false, 1.0f, 1.0f, OC, IC, IC);
-    if (dweight) gemm(dweight, dout, inp, OC, IC, N, true, false, 1.0f, 1.0f, OC, IC, IC);
+    // dinp (N, IC) += dout (N, OC) W (OC, IC);  dweight (OC, IC) += dout^T (OC, N) inp (N, IC):
+    // on the AVX-512 kernel (thread-count independent bits) when large enough, else BLAS.
+    if (dinp) {
+        if (gemm_avx512_applies(N, IC, OC))
+            gemm_packed_avx512(dinp, IC, dout, OC, false, weight, IC, false, N, IC, OC, nullptr, true);
+        else
+            gemm(dinp, dout, weight, N, IC, OC, false, false, 1.0f, 1.0f, OC, IC, IC);
+    }
+    if (dweight) {
+        if (gemm_avx512_applies(OC, IC, N))
+            gemm_packed_avx512(dweight, IC, dout, OC, true, inp, IC, false, OC, IC, N, nullptr, true);
+        else
+            gemm(dweight, dout, inp, OC, IC, N, true, false, 1.0f, 1.0f, OC, IC, IC);
+    }
     if (dbias) add_column_sums(dbias, dout, N, OC, OC);
 }
 

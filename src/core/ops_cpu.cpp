@@ -109,6 +109,10 @@ void matmul_forward(float* c, const float* a, const float* b, int M, int N, int 
 
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias,
                     int N, int IC, int OC) {
+    if (gemm_avx512_applies(N, OC, IC)) {  // training-sized: W^T packed per call (core/linear.hpp)
+        gemm_packed_avx512(out, OC, inp, IC, false, weight, IC, true, N, OC, IC, bias, false);
+        return;
+    }
     if (bias) {
 #pragma omp parallel for schedule(static) if (N * (long)OC > 65536)
         for (int i = 0; i < N; i++) std::memcpy(out + (size_t)i * OC, bias, sizeof(float) * OC);

@@ -91,9 +91,18 @@ public:
     void set_counters(int64_t updates, int64_t skipped) { updates_ = updates, skipped_ = skipped; }
 
 private:
+    // A run of one trainable tensor's floats (arena offset, length): the unit of work of
+    // step() and trainable_grad_norm() (optim.cpp).
+    struct chunk {
+        size_t tensor, offset, n;
+    };
+    static constexpr size_t chunk_floats = size_t(1) << 15;
+    void build_chunks();
+
     param_arena& arena_;
     adamw_config config_;
     std::vector<char> decay_, frozen_;
+    std::vector<chunk> chunks_;
     int64_t updates_ = 0, skipped_ = 0;
 };
 

@@ -69,7 +69,13 @@ size_t param_arena::parameter_count() const {
 }
 
 void param_arena::zero_grads() {
-    if (data_) std::memset(grads(), 0, block_ * sizeof(float));
+    if (!data_) return;
+    // in pieces over the threads: one thread clearing 340 MB (Small) leaves the other idle
+    float* g = grads();
+    const size_t pieces = (block_ + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (block_ > 4 * kChunk)
+    for (size_t c = 0; c < pieces; c++)
+        std::memset(g + c * kChunk, 0, std::min(kChunk, block_ - c * kChunk) * sizeof(float));
 }
 
 double param_arena::grad_sq_sum(size_t i) const {

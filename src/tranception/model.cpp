@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -177,14 +179,21 @@ void qkv_convolutions_forward(float* post, const float* pre, const qkv_conv_para
             for (int cc = 0; cc < 3; ++cc)
                 std::memcpy(post + b * bs_post + size_t(t) * d3 + cc * d,
                             pre + b * bs_pre + size_t(start + t) * d3 + cc * d, sizeof(float) * G * hd);
-    for (int cc = 0; cc < 3; ++cc)
-        for (int g = 1; g < 4; ++g) {
-            core::conv1d_shape cs;
-            cs.B = B, cs.T = T, cs.start = start, cs.C = G * hd, cs.WC = hd, cs.K = 2 * g + 1;
-            cs.ld_in = cs.ld_out = d3, cs.bs_in = bs_pre, cs.bs_out = bs_post;
-            const int off = cc * d + g * G * hd;
-            core::conv1d_causal_depthwise_forward(post + off, pre + off, p.w[cc][g - 1], p.b[cc][g - 1], cs);
-        }
+    // The nine convolutions (Q, K, V x groups 1..3) as tasks of one parallel region, each
+    // conv on one thread (the op runs serially inside a region; every output is the same
+    // sum in the same order, so the bits are those of nine parallel calls): nine regions
+    // were nine fork/join barriers per layer, costly on a shared machine. Largest kernels
+    // first, so that two threads end together.
+    const bool parallel = long(B) * T * G * hd * 9 > 16384 * 4 && !omp_in_parallel();
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+    for (int task = 0; task < 9; ++task) {
+        const int g = 3 - task / 3, cc = task % 3;
+        core::conv1d_shape cs;
+        cs.B = B, cs.T = T, cs.start = start, cs.C = G * hd, cs.WC = hd, cs.K = 2 * g + 1;
+        cs.ld_in = cs.ld_out = d3, cs.bs_in = bs_pre, cs.bs_out = bs_post;
+        const int off = cc * d + g * G * hd;
+        core::conv1d_causal_depthwise_forward(post + off, pre + off, p.w[cc][g - 1], p.b[cc][g - 1], cs);
+    }
 }
 
 core::attention_shape layer_attention_shape(const model_config& c, const float* slopes, int B, int T, int TK,

@@ -335,6 +335,22 @@ void train_backward(trainable_model& m, train_activations& a, float dloss) {
         core::dropout_backward(a.ddrop.data(), a.dres, Rd, pd, core::counter_hash(a.dropout_seed, uint64_t(k)), 0);
         return a.ddrop.data();
     };
+    // The six activation-gradient buffers of a layer (~50 MB at the Small shape), zeroed in
+    // one parallel pass rather than by one thread while the other waits.
+    auto zero_layer_grads = [&](size_t Rni_, size_t Rd_, size_t Rd3_) {
+        float* const bufs[6] = {a.dfc_act, a.dfc_pre, a.dln, a.datt, a.dqkv_c, a.dqkv};
+        const size_t lens[6] = {Rni_, Rni_, Rd_, Rd_, Rd3_, Rd3_};
+        constexpr size_t piece = size_t(1) << 16;
+        size_t first[7] = {0};
+        for (int i = 0; i < 6; ++i) first[i + 1] = first[i] + (lens[i] + piece - 1) / piece;
+#pragma omp parallel for schedule(static)
+        for (size_t t = 0; t < first[6]; ++t) {
+            int i = 0;
+            while (t >= first[i + 1]) ++i;
+            const size_t k = t - first[i];
+            std::fill(bufs[i] + k * piece, bufs[i] + std::min(lens[i], (k + 1) * piece), 0.0f);
+        }
+    };
 
     zero(a.dlogits, size_t(R) * V);
     zero(a.dres, Rd);
@@ -358,8 +374,7 @@ void train_backward(trainable_model& m, train_activations& a, float dloss) {
         const float* fc_pre = a.fc_pre + l * Rni;
         const float* fc_act = a.fc_act + l * Rni;
         float* probs = a.probs + (a.probs_one_layer ? 0 : l * probs_layer);
-        zero(a.dfc_act, Rni), zero(a.dfc_pre, Rni), zero(a.dln, Rd);
-        zero(a.datt, Rd), zero(a.dqkv_c, Rd3), zero(a.dqkv, Rd3);
+        zero_layer_grads(Rni, Rd, Rd3);
 
         // MLP branch: dres is d h_out; after ln_2's backward it is d h_mid.
         core::linear_backward(a.dfc_act, Gp + s.fc2_w, Gp + s.fc2_b, dropped(2 + 2 * l), fc_act, P + s.fc2_w, R, ni, d);
@@ -380,13 +395,17 @@ void train_backward(trainable_model& m, train_activations& a, float dloss) {
                 const size_t o = size_t(r) * d3 + size_t(cc) * d;
                 core::add_forward(a.dqkv + o, a.dqkv + o, a.dqkv_c + o, G0);
             }
-        for (int cc = 0; cc < 3; ++cc)
-            for (int g = 1; g < 4; ++g) {
-                const size_t off = conv_offset(c, cc, g);
-                core::conv1d_causal_depthwise_backward(a.dqkv + off, Gp + s.conv_w[cc][g - 1],
-                                                       Gp + s.conv_b[cc][g - 1], a.dqkv_c + off, qkv + off,
-                                                       P + s.conv_w[cc][g - 1], conv_layout(c, B, T, g));
-            }
+        // The nine convolution backwards as tasks of one parallel region, largest kernels
+        // first (each runs serially inside it, with the bits of a standalone call: its
+        // reductions are per call and in a fixed order); one barrier instead of eighteen.
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int task = 0; task < 9; ++task) {
+            const int g = 3 - task / 3, cc = task % 3;
+            const size_t off = conv_offset(c, cc, g);
+            core::conv1d_causal_depthwise_backward(a.dqkv + off, Gp + s.conv_w[cc][g - 1], Gp + s.conv_b[cc][g - 1],
+                                                   a.dqkv_c + off, qkv + off, P + s.conv_w[cc][g - 1],
+                                                   conv_layout(c, B, T, g));
+        }
         zero(a.dln, Rd);
         core::linear_backward(a.dln, Gp + s.qkv_w, Gp + s.qkv_b, a.dqkv, ln1, P + s.qkv_w, R, d, d3);
         core::layernorm_backward(a.dres, Gp + s.ln1_w, Gp + s.ln1_b, a.dln, h_in, P + s.ln1_w,

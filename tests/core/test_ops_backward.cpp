@@ -11,6 +11,7 @@
 //  (c) accumulate: a fast backward run twice from zero gives exactly 2x one run.
 // Plus: the double forwards against the float ones, layernorm_forward_train against
 // layernorm_forward (bit-identical), dropout's mask statistics and reproducibility.
+#include "core/linear.hpp"
 #include "core/ops_backward.hpp"
 #include "random_inputs.hpp"
 #include "util/threads.hpp"
@@ -483,6 +484,49 @@ TEST_CASE("gemm, matmul and linear backward match naive", "[core][backward]") {
     linear_backward_naive<float>(nullptr, nullptr, bn.data(), dy.data(), x.data(), W.data(), N, IC, OC);
     CHECK(same(b1, b2));
     CHECK(worst_rel(b1, bn) < twin_tol);
+}
+
+// linear_forward / linear_backward run training-sized products (>= 32 result rows) on the
+// AVX-512 kernel with per-call packing (core/linear.hpp gemm_packed_avx512), smaller ones and
+// non-AVX-512 CPUs on BLAS. Both paths against the naive twins on odd shapes (rows not a
+// multiple of the 8-row tile or the 96-row block, columns not a multiple of the 48-wide
+// panel, a contraction of 1024 rows as the dW of a 4 x 256 batch), and the kernel path
+// bit-identical for 1 and 2 threads (no split of the contraction).
+TEST_CASE("linear forward and backward: AVX-512 kernel and BLAS paths match naive", "[core][backward][linear]") {
+    for (auto [N, IC, OC] : {std::tuple{33, 17, 49}, {97, 65, 7}, {200, 150, 97}, {1024, 40, 50}, {40, 1024, 33}}) {
+        CAPTURE(N, IC, OC);
+        vecf x = randv((size_t)N * IC, 31), W = randv((size_t)OC * IC, 32), b = randv(OC, 33), dy = randv((size_t)N * OC, 34);
+        vecf gx0 = randv(x.size(), 35), gW0 = randv(W.size(), 36);
+        vecf ny((size_t)N * OC), nx = gx0, nW = gW0;
+        linear_forward_naive(ny.data(), x.data(), W.data(), b.data(), N, IC, OC);
+        linear_backward_naive<float>(nx.data(), nW.data(), nullptr, dy.data(), x.data(), W.data(), N, IC, OC);
+        for (bool blas : {false, true}) {
+            CAPTURE(blas);
+            linear_force_blas = blas;
+            vecf y((size_t)N * OC), gx = gx0, gW = gW0;
+            linear_forward(y.data(), x.data(), W.data(), b.data(), N, IC, OC);
+            linear_backward(gx.data(), gW.data(), nullptr, dy.data(), x.data(), W.data(), N, IC, OC);
+            CHECK(worst_rel(y, ny) < twin_tol);
+            CHECK(worst_rel(gx, nx) < twin_tol);
+            CHECK(worst_rel(gW, nW) < twin_tol);
+            if (!blas && cpu_has_avx512()) {
+                vecf y1 = y, y2 = y, x1 = gx0, x2 = gx0, w1 = gW0, w2 = gW0;
+                with_threads(1, [&] {
+                    linear_forward(y1.data(), x.data(), W.data(), b.data(), N, IC, OC);
+                    linear_backward(x1.data(), w1.data(), nullptr, dy.data(), x.data(), W.data(), N, IC, OC);
+                });
+                with_threads(2, [&] {
+                    linear_forward(y2.data(), x.data(), W.data(), b.data(), N, IC, OC);
+                    linear_backward(x2.data(), w2.data(), nullptr, dy.data(), x.data(), W.data(), N, IC, OC);
+                });
+                CHECK(same(y1, y2));
+                CHECK(same(x1, x2));
+                CHECK(same(w1, w2));
+                CHECK(same(y1, y));  // and the same bits as the default thread count
+            }
+        }
+        linear_force_blas = false;
+    }
 }
 
 TEST_CASE("activation, add, softmax, log_softmax backward match naive", "[core][backward]") {
