@@ -344,10 +344,11 @@ std::vector<int> pmc_decode(const float* log_probs, int T, int V, const std::vec
             const int K = int(std::floor(mi));
             const bool shifted = mi < 5000.0f && frac > 1e-3f && frac < 1.0f - 1e-3f && w_end < 8192;
             const int w_fast = shifted ? std::max(1, K + 2) : w_end + 1;  // first w of the shifted range
-            for (int w = 1; w <= std::min(w_end, w_fast - 1); ++w) {
+            auto relax_bins = [&](int w) {  // the predecessor bins as the naive twin computes them
                 const int w0 = int((float(w) * grid - mi) / grid);
                 for (int minw = std::max(w0, 0); minw <= w0 + 1 && minw < length; ++minw) relax(w, minw);
-            }
+            };
+            for (int w = 1; w <= std::min(w_end, w_fast - 1); ++w) relax_bins(w);
             const int w_stop = std::min(w_end, W_last - 1);  // W_last has its own test
             for (int w = w_fast; w <= w_stop; ++w) {
                 const int m0 = w - K - 1;  // == int(float(w) - mi) here; m0 + 1 <= w < length
@@ -360,10 +361,7 @@ std::vector<int> pmc_decode(const float* log_probs, int T, int V, const std::vec
                 const float t1 = q1.mass + mi, c1 = q1.score + pi;
                 if (q1.last != i && t1 >= lo_w && t1 < hi_w && c1 > c.score) c = {c1, t1, i, q1.set ? m0 + 1 : -1, 1};
             }
-            for (int w = std::max(w_fast, w_stop + 1); w <= w_end; ++w) {
-                const int w0 = int((float(w) * grid - mi) / grid);
-                for (int minw = std::max(w0, 0); minw <= w0 + 1 && minw < length; ++minw) relax(w, minw);
-            }
+            for (int w = std::max(w_fast, w_stop + 1); w <= w_end; ++w) relax_bins(w);
         }
     }
     std::vector<int> rolled(T, 0);

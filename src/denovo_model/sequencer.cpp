@@ -236,36 +236,12 @@ namespace {
 
 // A PSM as one line of a chunk record: tab-separated fields, doubles in their shortest
 // round-trip form (parsing gives the same bits), text escaped (\\ \t \n \r and space).
-std::string escape_psm_text(std::string_view v) {
-    std::string r;
-    for (char c : v) {
-        if (c == '\\') r += "\\\\";
-        else if (c == '\t') r += "\\t";
-        else if (c == '\n') r += "\\n";
-        else if (c == '\r') r += "\\r";
-        else if (c == ' ') r += "\\s";
-        else r += c;
-    }
-    return r;
-}
-std::string unescape_psm_text(std::string_view v) {
-    std::string r;
-    for (size_t i = 0; i < v.size(); ++i) {
-        if (v[i] != '\\' || i + 1 == v.size()) {
-            r += v[i];
-            continue;
-        }
-        const char c = v[++i];
-        r += c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 's' ? ' ' : c;
-    }
-    return r;
-}
 std::string psm_line(const dn::psm& p) {
     std::string tokens, aa;
-    for (size_t i = 0; i < p.tokens.size(); ++i) tokens += (i ? " " : "") + escape_psm_text(p.tokens[i]);
+    for (size_t i = 0; i < p.tokens.size(); ++i) tokens += (i ? " " : "") + tsv_escape(p.tokens[i], true);
     for (size_t i = 0; i < p.aa_scores.size(); ++i) aa += fmt::format("{}{}", i ? " " : "", p.aa_scores[i]);
     return fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", tokens, p.score, p.charge, p.exp_mz, p.index, p.scan, aa,
-                       escape_psm_text(p.title));
+                       tsv_escape(p.title, true));
 }
 double parse_num(std::string_view f, const std::string& where) {
     const std::string t(f);
@@ -279,7 +255,7 @@ dn::psm parse_psm_line(std::string_view line, const std::string& where) {
     TRANOVA_CHECK(f.size() == 8, "{}: malformed PSM line", where);
     dn::psm p;
     if (!f[0].empty())
-        for (auto t : split(f[0], ' ')) p.tokens.push_back(unescape_psm_text(t));
+        for (auto t : split(f[0], ' ')) p.tokens.push_back(tsv_unescape(t));
     p.score = parse_num(f[1], where);
     p.charge = static_cast<int>(parse_num(f[2], where));
     p.exp_mz = parse_num(f[3], where);
@@ -287,7 +263,7 @@ dn::psm parse_psm_line(std::string_view line, const std::string& where) {
     p.scan = static_cast<long>(parse_num(f[5], where));
     if (!f[6].empty())
         for (auto t : split(f[6], ' ')) p.aa_scores.push_back(parse_num(t, where));
-    p.title = unescape_psm_text(f[7]);
+    p.title = tsv_unescape(f[7]);
     p.ms_run = 1;
     return p;
 }

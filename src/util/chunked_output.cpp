@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/output_file.hpp"
+#include "util/text.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -20,18 +21,6 @@ namespace {
 
 constexpr const char* magic = "tranova-progress\t1";
 
-// Keys and values live in tab-separated lines: escape what would split them.
-std::string escape_field(std::string_view s) {
-    std::string r;
-    for (char c : s) {
-        if (c == '\\') r += "\\\\";
-        else if (c == '\t') r += "\\t";
-        else if (c == '\n') r += "\\n";
-        else if (c == '\r') r += "\\r";
-        else r += c;
-    }
-    return r;
-}
 
 std::string sys_error() { return std::strerror(errno); }
 
@@ -110,7 +99,7 @@ uint64_t fnv1a64(std::string_view bytes, uint64_t h) {
 }
 
 void job_fingerprint::add(std::string key, std::string value) {
-    items.emplace_back(escape_field(key), escape_field(value));
+    items.emplace_back(tsv_escape(key), tsv_escape(value));
 }
 
 void job_fingerprint::add_file(std::string key, const std::string& path) {

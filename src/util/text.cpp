@@ -70,6 +70,34 @@ std::string to_upper(std::string_view s) {
     return out;
 }
 
+std::string tsv_escape(std::string_view s, bool escape_space) {
+    std::string r;
+    r.reserve(s.size());
+    for (char c : s) {
+        if (c == '\\') r += "\\\\";
+        else if (c == '\t') r += "\\t";
+        else if (c == '\n') r += "\\n";
+        else if (c == '\r') r += "\\r";
+        else if (c == ' ' && escape_space) r += "\\s";
+        else r += c;
+    }
+    return r;
+}
+
+std::string tsv_unescape(std::string_view s) {
+    std::string r;
+    r.reserve(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '\\' || i + 1 == s.size()) {
+            r += s[i];
+            continue;
+        }
+        const char c = s[++i];
+        r += c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 's' ? ' ' : c;
+    }
+    return r;
+}
+
 std::string xml_escape(std::string_view s) {
     std::string o;
     o.reserve(s.size());

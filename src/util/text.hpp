@@ -23,6 +23,12 @@ bool strip_utf8_bom(std::string& s);
 // Escapes <, >, & and " for XML/SVG text and attribute values.
 std::string xml_escape(std::string_view s);
 
+// Text inside one field of a tab-separated line: `\` `\t` `\n` `\r` (and space as `\s`
+// when the field is itself split on spaces) are written as backslash escapes;
+// tsv_unescape reverses either form.
+std::string tsv_escape(std::string_view s, bool escape_space = false);
+std::string tsv_unescape(std::string_view s);
+
 // "[2, 3]": a tensor shape as error messages write it.
 std::string shape_string(const std::vector<int64_t>& shape);
 

@@ -27,3 +27,12 @@ TEST_CASE("split and trim", "[text]") {
     CHECK(tranova::trim("  x y \n") == "x y");
     CHECK(tranova::to_upper("acD") == "ACD");
 }
+
+TEST_CASE("tsv_escape keeps a field on one tab-separated line; tsv_unescape reverses it", "[util][text]") {
+    const std::string raw = "a\tb\nc\rd\\e f";
+    CHECK(tranova::tsv_escape(raw) == "a\\tb\\nc\\rd\\\\e f");
+    CHECK(tranova::tsv_escape(raw, true) == "a\\tb\\nc\\rd\\\\e\\sf");
+    CHECK(tranova::tsv_unescape(tranova::tsv_escape(raw)) == raw);
+    CHECK(tranova::tsv_unescape(tranova::tsv_escape(raw, true)) == raw);
+    CHECK(tranova::tsv_unescape("trailing\\") == "trailing\\");
+}
