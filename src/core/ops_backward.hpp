@@ -37,8 +37,13 @@
 namespace tranova::core {
 
 // Non-deduced parameter type: lets optional (nullptr) arguments sit beside deduced ones.
+// (std::type_identity_t spelled out: this header is also read by nvcc in C++17 mode.)
 template <typename T>
-using nondeduced = std::type_identity_t<T>;
+struct nondeduced_type {
+    using type = T;
+};
+template <typename T>
+using nondeduced = typename nondeduced_type<T>::type;
 
 // ---------------------------------------------------------------------------------------
 // Embedding: dtable (V, C) += dout (N, C) scattered to rows ids[0..N). Throws
