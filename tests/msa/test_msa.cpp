@@ -1,4 +1,6 @@
 // tranova::msa: readers/writers, weights against golden values, frequencies, site-independent model.
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "msa/msa.hpp"
@@ -37,7 +39,8 @@ std::vector<double> read_npy_f64(const std::string& path) {
 }
 
 std::string tmp_path(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("tranova_msa_test_" + std::to_string(::getpid()) + "_" + name)).string();
+    static const tranova::test::temp_dir dir("msa_test");
+    return dir / name;
 }
 
 }  // namespace
