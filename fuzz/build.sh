@@ -20,7 +20,7 @@ FLAGS=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
        -I"$SRC/src" -I"$SRC/fuzz/denovo" -I"$SRC/fuzz/formats" -I/usr/include/libmsnumpress $H5INC)
 LIB_SRCS=("$SRC"/src/denovo/{source,spectrum,mgf,mzml,peptide,preprocess,mztab}.cpp
           "$SRC"/src/util/{error,log,memory,text,csv,h5,output_file}.cpp
-          "$SRC"/src/core/{checkpoint,json,weights}.cpp
+          "$SRC"/src/core/{checkpoint,checkpoint_zip,checkpoint_pickle,checkpoint_torch,checkpoint_safetensors,json,weights}.cpp
           "$SRC"/src/msa/msa_io.cpp "$SRC"/src/retrieval/fasta_db.cpp)
 # The library sources are compiled once, as objects with fuzzer instrumentation only,
 # and recompiled when the source or any header under src/ is newer than the object.

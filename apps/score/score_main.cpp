@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <cstdio>
 
 namespace {
@@ -36,102 +37,73 @@ int main_score(int argc, char** argv) {
           "tranova score --model m.h5 --all-singles --fasta protein.fasta -o dms.csv   # also writes dms.svg",
           "tranova score --model site-independent --msa family.a2m --dms assay.csv --target target.fasta -o si.csv",
           "tranova score --model m.h5 --dms big.csv --target t.fasta -o big.csv --resume   # after exit code 75"}});
-    std::string model_path, dms, target_arg, sequence_arg, fasta_arg, msa_path, window = "optimal", out, heatmap,
-        weights_cache, mutant_col = "mutant", seq_col = "mutated_sequence", spearman_col;
-    long long msa_start = 0, msa_end = 0, chunk_variants = 1000;
-    bool resume = false;
-    double alpha = 0.6, theta = 0.2, focus_gaps = 0.3;
-    bool all_singles = false, no_mirror = false, skip_bad = false, no_token_type = false, no_cache = false,
-         no_weights_cache = false, unweighted = false;
-    unsigned long long seed = 2021;
-    int batch_rows = 2048;
-    std::string cpu_kernel = "auto";
+    tc::score_options o;
+    std::string target_arg, sequence_arg, fasta_arg, window = "optimal", cpu_kernel = "auto";
+    bool no_mirror = false, no_token_type = false, no_cache = false, no_weights_cache = false, unweighted = false;
     p.options().add_options()
-        ("model,m", po::value(&model_path)->value_name("MODEL"), "weight file (.h5), checkpoint folder, or 'site-independent'")
-        ("dms", po::value(&dms)->value_name("CSV"), "variants: a CSV with a 'mutant' column (A12G:C34D, 1-based) and/or 'mutated_sequence'")
+        ("model,m", po::value(&o.model)->value_name("MODEL"), "weight file (.h5), checkpoint folder, or 'site-independent'")
+        ("dms", po::value(&o.dms)->value_name("CSV"), "variants: a CSV with a 'mutant' column (A12G:C34D, 1-based) and/or 'mutated_sequence'")
         ("target", po::value(&target_arg)->value_name("SEQ|FASTA"), "wild-type sequence, or a FASTA file (first record)")
-        ("all-singles", po::bool_switch(&all_singles), "score every single substitution of the target (in-silico saturation mutagenesis)")
+        ("all-singles", po::bool_switch(&o.all_singles), "score every single substitution of the target (in-silico saturation mutagenesis)")
         ("sequence", po::value(&sequence_arg)->value_name("SEQ"), "the target as a sequence (same as --target SEQ)")
         ("fasta", po::value(&fasta_arg)->value_name("FILE"), "the target from a FASTA file (same as --target FILE)")
-        ("msa", po::value(&msa_path)->value_name("FILE"), "MSA for the retrieval prior: focus-mode A2M or A3M (first row = target region)")
-        ("msa-start", p.number(&msa_start, 1LL, 1000000000LL)->value_name("S"), "1-based target position of the MSA's first column (default: from the header /S-E, or found in the target)")
-        ("msa-end", p.number(&msa_end, 1LL, 1000000000LL)->value_name("E"), "1-based target position of the MSA's last column (checked against the MSA width)")
-        ("alpha", p.number(&alpha, 0.0, 1.0)->default_value(0.6), "retrieval weight (0 = model only, 1 = prior only at MSA positions)")
-        ("theta", p.number(&theta, 0.0, 1.0)->default_value(0.2), "MSA sequence-weight threshold (0.01 for viruses)")
-        ("focus-gaps", p.number(&focus_gaps, 0.0, 1.0)->default_value(0.3), "EVE focus-column gap threshold for the weights (Tranception 0.3, ProteinGym copy 1.0)")
+        ("msa", po::value(&o.msa)->value_name("FILE"), "MSA for the retrieval prior: focus-mode A2M or A3M (first row = target region)")
+        ("msa-start", p.number(&o.msa_start, 1LL, 1000000000LL)->value_name("S"), "1-based target position of the MSA's first column (default: from the header /S-E, or found in the target)")
+        ("msa-end", p.number(&o.msa_end, 1LL, 1000000000LL)->value_name("E"), "1-based target position of the MSA's last column (checked against the MSA width)")
+        ("alpha", p.number(&o.alpha, 0.0, 1.0)->default_value(0.6), "retrieval weight (0 = model only, 1 = prior only at MSA positions)")
+        ("theta", p.number(&o.theta, 0.0, 1.0)->default_value(0.2), "MSA sequence-weight threshold (0.01 for viruses)")
+        ("focus-gaps", p.number(&o.focus_gaps, 0.0, 1.0)->default_value(0.3), "EVE focus-column gap threshold for the weights (Tranception 0.3, ProteinGym copy 1.0)")
         ("unweighted-msa", po::bool_switch(&unweighted), "prior without sequence weights (every row weight 1)")
-        ("weights-cache", po::value(&weights_cache)->value_name("FILE"), "HDF5 cache of the MSA weights, keyed by MSA content and options (default: <output folder>/<msa name>.msa_weights.h5)")
+        ("weights-cache", po::value(&o.weights_cache)->value_name("FILE"), "HDF5 cache of the MSA weights, keyed by MSA content and options (default: <output folder>/<msa name>.msa_weights.h5)")
         ("no-weights-cache", po::bool_switch(&no_weights_cache), "do not read or write the weight cache")
         ("window", po::value(&window)->default_value("optimal"), "context windows for sequences longer than the model context: optimal or sliding")
         ("no-mirror", po::bool_switch(&no_mirror), "left-to-right only (avg_score = avg_score_L_to_R)")
         ("no-token-type", po::bool_switch(&no_token_type), "do not add embedding row 0 at every position (the official scoring path adds it)")
         ("no-cache", po::bool_switch(&no_cache), "run every variant from its first token (reference path; same numbers, slower)")
-        ("batch-rows", p.number(&batch_rows, 1, 1 << 24)->default_value(2048), "tokens per batched forward pass")
+        ("batch-rows", p.number(&o.batch_rows, 1, 1 << 24)->default_value(2048), "tokens per batched forward pass")
         ("cpu-kernel", po::value(&cpu_kernel)->default_value("auto"),
          "linear layers: auto (AVX-512 kernel when the CPU has it, else BLAS), avx512 or blas")
-        ("seed", p.number(&seed, 0ULL, ~0ULL)->default_value(2021), "seed for replacing X/B/J/Z residues")
-        ("skip-bad-rows", po::bool_switch(&skip_bad), "report and skip rows with a bad mutant instead of stopping")
-        ("mutant-column", po::value(&mutant_col)->default_value("mutant"), "column with mutant strings")
-        ("sequence-column", po::value(&seq_col)->default_value("mutated_sequence"), "column with full mutated sequences")
-        ("report-spearman", po::value(&spearman_col)->implicit_value("DMS_score")->value_name("COLUMN"),
+        ("seed", p.number(&o.seed, uint64_t(0), ~uint64_t(0))->default_value(2021), "seed for replacing X/B/J/Z residues")
+        ("skip-bad-rows", po::bool_switch(&o.skip_bad_rows), "report and skip rows with a bad mutant instead of stopping")
+        ("mutant-column", po::value(&o.mutant_column)->default_value("mutant"), "column with mutant strings")
+        ("sequence-column", po::value(&o.sequence_column)->default_value("mutated_sequence"), "column with full mutated sequences")
+        ("report-spearman", po::value(&o.spearman_column)->implicit_value("DMS_score")->value_name("COLUMN"),
          "print the Spearman correlation of avg_score with COLUMN (default DMS_score)")
-        ("heatmap", po::value(&heatmap)->value_name("FILE.svg"), "write an SVG heatmap of the single substitutions (default with --all-singles: <output stem>.svg)")
-        (",o", po::value(&out)->value_name("FILE"), "output CSV ('-' = stdout)")
-        ("resume", po::bool_switch(&resume), "continue the interrupted run recorded in <output>.progress/ (or start "
+        ("heatmap", po::value(&o.heatmap)->value_name("FILE.svg"), "write an SVG heatmap of the single substitutions (default with --all-singles: <output stem>.svg)")
+        (",o", po::value(&o.out)->value_name("FILE"), "output CSV ('-' = stdout)")
+        ("resume", po::bool_switch(&o.resume), "continue the interrupted run recorded in <output>.progress/ (or start "
                                              "afresh when there is none); SIGTERM/SIGUSR1 stop a run after its current "
                                              "chunk with exit code 75")
-        ("chunk-variants", p.number(&chunk_variants, 1LL, 100000000LL)->default_value(1000),
+        ("chunk-variants", p.number(&o.chunk_variants, int64_t(1), int64_t(100000000))->default_value(1000),
          "variants scored and recorded per chunk (resume granularity)");
-    p.input(model_path, "--model");
-    p.input(dms, "--dms");
+    p.input(o.model, "--model");
+    p.input(o.dms, "--dms");
     p.input(target_arg, "--target");
     p.input(fasta_arg, "--fasta");
-    p.input(msa_path, "--msa");
-    p.output(out, "-o");
-    p.output(heatmap, "--heatmap");
-    p.output(weights_cache, "--weights-cache");
+    p.input(o.msa, "--msa");
+    p.output(o.out, "-o");
+    p.output(o.heatmap, "--heatmap");
+    p.output(o.weights_cache, "--weights-cache");
     if (auto rc = p.parse(argc, argv)) return *rc;
 
     if (window != "optimal" && window != "sliding") throw tranova::usage_error("--window must be optimal or sliding");
     if (cpu_kernel != "auto" && cpu_kernel != "avx512" && cpu_kernel != "blas")
         throw tranova::usage_error(fmt::format("--cpu-kernel must be auto, avx512 or blas, got '{}'", cpu_kernel));
     int n_target = !target_arg.empty() + !sequence_arg.empty() + !fasta_arg.empty();
-    if (!model_path.empty() && !out.empty() && n_target != 1)
+    if (!o.model.empty() && !o.out.empty() && n_target != 1)
         throw tranova::usage_error("give the wild type with exactly one of --target, --sequence, --fasta");
 
-    tc::score_options o;
-    o.model = model_path;
     o.target = !target_arg.empty() ? target_arg : !sequence_arg.empty() ? sequence_arg : fasta_arg;
-    o.dms = dms;
-    o.all_singles = all_singles;
-    o.out = out;
-    o.heatmap = heatmap;
-    o.mutant_column = mutant_col;
-    o.sequence_column = seq_col;
-    o.skip_bad_rows = skip_bad;
-    o.msa = msa_path;
-    o.msa_start = msa_start;
-    o.msa_end = msa_end;
-    o.alpha = alpha;
-    o.theta = theta;
-    o.focus_gaps = focus_gaps;
     o.weighted_msa = !unweighted;
-    o.weights_cache = weights_cache;
     o.use_weights_cache = !no_weights_cache;
     o.window = window == "optimal" ? tc::window_mode::optimal : tc::window_mode::sliding;
     o.mirror = !no_mirror;
     o.token_type_quirk = !no_token_type;
     o.use_cache = !no_cache;
-    o.batch_rows = batch_rows;
     o.cpu_kernel = cpu_kernel == "avx512" ? tranova::core::linear_kernel::avx512
                    : cpu_kernel == "blas" ? tranova::core::linear_kernel::blas
                                           : tranova::core::linear_kernel::automatic;
-    o.seed = seed;
     o.threads = p.common.threads;
-    o.spearman_column = spearman_col;
-
-    o.chunk_variants = chunk_variants;
-    o.resume = resume;
 
     const tc::score_result r = tc::run_score(o);
     if (r.preempted) {
@@ -141,9 +113,9 @@ int main_score(int argc, char** argv) {
         return tranova::exit_code_requeue;
     }
     if (r.spearman)
-        std::printf("Spearman(avg_score, %s) = %.4f over %zu variants [%s%s]\n", spearman_col.c_str(), r.spearman->rho,
+        std::printf("Spearman(avg_score, %s) = %.4f over %zu variants [%s%s]\n", o.spearman_column.c_str(), r.spearman->rho,
                     r.spearman->n, r.spearman->label.c_str(), r.spearman->note.c_str());
-    tranova::log::info("wrote {} scores to {}{}", r.num_variants, out, r.heatmap.empty() ? "" : " and " + r.heatmap);
+    tranova::log::info("wrote {} scores to {}{}", r.num_variants, o.out, r.heatmap.empty() ? "" : " and " + r.heatmap);
     return 0;
 }
 

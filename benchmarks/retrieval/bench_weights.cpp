@@ -8,6 +8,7 @@
 // path is timed only for N <= 30000 (minutes at 100 000 rows). paths: comma-separated subset
 // of avx2,scalar,avx512 (default: every available one, in that order).
 #include "msa/msa.hpp"
+#include "msa/detail/neighbour_paths.hpp"
 
 #include <fmt/format.h>
 #include <omp.h>
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
         double s = seconds_since(t0);
         fmt::print("{}: {} x {} -> {} rows x {} columns, N_eff {:.4f}, {:.3f} s (threads {}, path {})\n", argv[2], a.num_rows(),
                    a.num_columns(), e.kept_rows.size(), e.focus_columns.size(), e.neff, s, omp_get_max_threads(),
-                   msa::neighbour_path_name(msa::neighbour_path_chosen(msa::neighbour_path::best)));
+                   msa::detail::neighbour_path_name(msa::detail::neighbour_path_chosen(msa::detail::neighbour_path::best)));
         return 0;
     }
     std::size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 20000;
@@ -72,11 +73,11 @@ int main(int argc, char** argv) {
         only += argv[6];
         only += ",";
     }
-    std::vector<msa::neighbour_path> paths;
-    for (auto p : {msa::neighbour_path::avx2, msa::neighbour_path::scalar, msa::neighbour_path::avx2x8, msa::neighbour_path::avx512}) {
-        const std::string name(msa::neighbour_path_name(p));
-        if (!msa::neighbour_path_available(p)) continue;
-        if (only.empty() ? (p != msa::neighbour_path::scalar || n <= 30000) : only.find("," + name + ",") != std::string::npos)
+    std::vector<msa::detail::neighbour_path> paths;
+    for (auto p : {msa::detail::neighbour_path::avx2, msa::detail::neighbour_path::scalar, msa::detail::neighbour_path::avx2x8, msa::detail::neighbour_path::avx512}) {
+        const std::string name(msa::detail::neighbour_path_name(p));
+        if (!msa::detail::neighbour_path_available(p)) continue;
+        if (only.empty() ? (p != msa::detail::neighbour_path::scalar || n <= 30000) : only.find("," + name + ",") != std::string::npos)
             paths.push_back(p);
     }
 
@@ -89,9 +90,9 @@ int main(int argc, char** argv) {
     for (bool gm : {false, true}) {
         auto slow = msa::count_neighbours_naive(sub, nv, l, subneed, gm);
         for (auto p : paths) {
-            bool same = msa::count_neighbours(sub, nv, l, subneed, gm, p) == slow;
+            bool same = msa::detail::count_neighbours(sub, nv, l, subneed, gm, p) == slow;
             ok = ok && same;
-            verdict += fmt::format(" {}{}:{}", msa::neighbour_path_name(p), gm ? "(gap=gap)" : "", same ? "OK" : "MISMATCH");
+            verdict += fmt::format(" {}{}:{}", msa::detail::neighbour_path_name(p), gm ? "(gap=gap)" : "", same ? "OK" : "MISMATCH");
         }
     }
     fmt::print("validation against the naive twin ({} rows):{}\n", nv, verdict);
@@ -110,7 +111,7 @@ int main(int argc, char** argv) {
         for (int k = 0; k < std::max(1, reps); ++k) {
             auto t0 = std::chrono::steady_clock::now();
             std::clock_t c0 = std::clock();
-            got = msa::count_neighbours(codes, n, l, need, false, p);
+            got = msa::detail::count_neighbours(codes, n, l, need, false, p);
             cpu.push_back(static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC);
             t.push_back(seconds_since(t0));
         }
@@ -121,18 +122,18 @@ int main(int argc, char** argv) {
             ok = ok && got == first;
         std::sort(t.begin(), t.end());
         const double med = t[t.size() / 2];
-        if (p == msa::neighbour_path::avx2) base = med;
+        if (p == msa::detail::neighbour_path::avx2) base = med;
         // Bytes of packed planes the kernel loads for the first 256 columns, which every pair
         // compares before it can stop (estimate; pairs that go on load more):
         //   scalar: both rows, 6 planes x 8 B per word;  avx2: a group of 4 rows (i) and row j,
         //   6 planes, per 4 pairs;  avx2x8: 8 rows i and row j, 5 planes, per 8 pairs;
         //   avx512: row j's 5 planes per 8 pairs (rows i stay in registers).
         const double w0 = std::min(words, 4.0);
-        double bytes_per_pair = p == msa::neighbour_path::scalar ? w0 * 6 * 8 * 2
-                                : p == msa::neighbour_path::avx2   ? w0 * 6 * 8 * 5 / 4.0
-                                : p == msa::neighbour_path::avx2x8 ? w0 * 5 * 8 * 9 / 8.0
+        double bytes_per_pair = p == msa::detail::neighbour_path::scalar ? w0 * 6 * 8 * 2
+                                : p == msa::detail::neighbour_path::avx2   ? w0 * 6 * 8 * 5 / 4.0
+                                : p == msa::detail::neighbour_path::avx2x8 ? w0 * 5 * 8 * 9 / 8.0
                                                                    : w0 * 5 * 8 / 8.0;
-        fmt::print("{:<8} {:>9.3f} {:>9.3f} {:>9.3f} {:>9} {:>13.3g} {:>10.3g} {:>11.1f}\n", msa::neighbour_path_name(p), med,
+        fmt::print("{:<8} {:>9.3f} {:>9.3f} {:>9.3f} {:>9} {:>13.3g} {:>10.3g} {:>11.1f}\n", msa::detail::neighbour_path_name(p), med,
                    t.front(), cpu[cpu.size() / 2],
                    base > 0 ? fmt::format("{:.2f}x", base / med) : "-", pairs * static_cast<double>(l) / med, pairs / med,
                    pairs * bytes_per_pair / med / 1e9);

@@ -181,10 +181,9 @@ void attention_forward(float* out, float* probs, const float* q, const float* k,
 void attention_forward_naive(float* out, float* probs, const float* q, const float* k,
                              const float* v, const attention_shape& s);
 // attention_forward computes its two products (Q K^T, P V) with the AVX-512 kernel of
-// core/linear.hpp when the CPU has AVX-512F, else with BLAS. Tests set
-// attention_force_blas to check the BLAS path on AVX-512 machines too.
+// core/linear.hpp when the CPU has AVX-512F, else with BLAS (tests force the BLAS path
+// through core/detail/attention.hpp).
 bool attention_uses_avx512();
-extern bool attention_force_blas;
 
 // ---------------------------------------------------------------------------------------
 // BLAS thread helpers (used by ops; exposed for models calling BLAS themselves).

@@ -49,6 +49,95 @@ void check_options(const trainer_options& o) {
                   o.batch_size, dist::size());
 }
 
+// The state a run starts from: with --resume the saved one (parameters, optimiser
+// counters, rng streams, data cursor), else a fresh one in which every rank takes rank 0's
+// parameters (initialisation or --init weights).
+train_state start_state(train_task& task, const trainer_options& opt, const std::string& state_path, adamw& optimizer,
+                        rng& data, rng& noise) {
+    param_arena& arena = task.arena();
+    train_state st;
+    st.arch = task.arch();
+    st.config = task.config();
+    if (!opt.resume) {
+        dist::broadcast(arena.params(), arena.block_floats());
+        return st;
+    }
+    TRANOVA_CHECK(std::filesystem::exists(state_path), "{}: cannot resume: no training state (run without --resume "
+                  "first, or check -o)", state_path);
+    st = train_state_read(state_path, arena, task.arch(), task.config());
+    TRANOVA_CHECK(st.rngs.count("data") && st.rngs.count("noise"), "{}: the training state lacks its random streams",
+                  state_path);
+    data.set_state(st.rngs.at("data"));
+    noise.set_state(st.rngs.at("noise"));
+    optimizer.set_counters(st.adam_updates, st.skipped_steps);
+    TRANOVA_CHECK(st.step <= opt.max_steps, "{}: the state is at step {}, beyond --max-steps {}", state_path,
+                  st.step, opt.max_steps);
+    if (dist::rank() == 0) log::info("resuming from {} at step {} of {}", state_path, st.step, opt.max_steps);
+    return st;
+}
+
+// The best-validation criterion: -1 for val_loss, else the index of --best-by among the
+// task's validation metrics.
+int best_metric_index(const std::vector<std::string>& metrics, const std::string& best_by) {
+    if (best_by == "val_loss") return -1;
+    const auto it = std::find(metrics.begin(), metrics.end(), best_by);
+    std::string known = "val_loss";
+    for (const auto& m : metrics) known += ", " + m;
+    TRANOVA_CHECK(it != metrics.end(), "training: --best-by {}: this run logs no such validation score (it has: {})",
+                  best_by, known);
+    return int(it - metrics.begin());
+}
+
+// One optimiser step over the global batch: the task's forward + backward on this rank's
+// shard, gradients and loss sums all-reduced over the ranks, AdamW. Returns the step's log
+// row (validation and elapsed time not yet filled in).
+train_row train_step(train_task& task, const trainer_options& opt, const lr_schedule& schedule, adamw& optimizer,
+                     train_state& st, rng& data, rng& noise) {
+    const auto t0 = std::chrono::steady_clock::now();
+    param_arena& arena = task.arena();
+    const size_t n_parts = task.loss_parts().size();
+    arena.zero_grads();
+    int64_t begin = 0, end = 0;
+    dist::shard_range(opt.batch_size, dist::rank(), dist::size(), begin, end);
+    batch_result b = task.train_batch(st.step, static_cast<double>(st.step) / static_cast<double>(opt.max_steps),
+                                      begin, end, opt.batch_size, data, noise, st.cursor);
+    TRANOVA_CHECK(b.part_sums.size() == n_parts, "training: the model reported {} loss parts, declared {}",
+                  b.part_sums.size(), n_parts);
+    // Gradients and the loss sums of all ranks (one all-reduce each; no-ops alone).
+    dist::allreduce_sum(arena.grads(), arena.block_floats());
+    std::vector<double> totals{b.loss_sum, b.loss_items, b.rate_items};
+    totals.insert(totals.end(), b.part_sums.begin(), b.part_sums.end());
+    dist::allreduce_sum(totals.data(), totals.size());
+    const double items = totals[1];
+    TRANOVA_CHECK(items > 0, "training: step {} has no loss items (empty batch?)", st.step + 1);
+    const double lr = schedule.at(st.step);
+    const step_report rep = optimizer.step(lr, 1.0 / items, opt.max_grad_norm);
+    ++st.step;
+    if (!rep.applied && dist::rank() == 0)
+        log::warn("step {}: non-finite gradient, update skipped ({} so far)", st.step, optimizer.skipped());
+
+    train_row row;
+    row.step = st.step;
+    row.epoch = task.epoch(st.cursor);
+    row.loss = totals[0] / items;
+    for (size_t i = 0; i < n_parts; ++i) row.parts.push_back(totals[3 + i] / items);
+    row.lr = lr;
+    row.grad_norm = rep.grad_norm;
+    // The rate is the training step's alone (validation excluded).
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    row.rate = dt > 0 ? totals[2] / dt : 0;
+    return row;
+}
+
+// Rank 0 validates; every rank gets its loss and metrics (so that all take the same
+// early-stop decision).
+void validate_into(train_row& row, train_task& task, size_t n_metrics) {
+    const bool lead = dist::rank() == 0;
+    row.val_loss = from_rank0(lead ? task.validate() : 0.0);
+    const std::vector<double> m = lead ? task.last_val_metrics() : std::vector<double>();
+    for (size_t i = 0; i < n_metrics; ++i) row.val_metrics.push_back(from_rank0(i < m.size() ? m[i] : NAN));
+}
+
 }  // namespace
 
 train_summary run_training(train_task& task, const trainer_options& opt) {
@@ -66,38 +155,11 @@ train_summary run_training(train_task& task, const trainer_options& opt) {
                                       {opt.output + ".train.tsv", "training log"}, {opt.output + ".loss.svg", "loss curve"}})
         claim_rewritable_output(path, label);
 
-    train_state st;
-    st.arch = task.arch();
-    st.config = task.config();
     rng data(opt.seed, 1), noise(opt.seed, 2);
-    if (opt.resume) {
-        TRANOVA_CHECK(std::filesystem::exists(state_path), "{}: cannot resume: no training state (run without --resume "
-                      "first, or check -o)", state_path);
-        st = train_state_read(state_path, arena, task.arch(), task.config());
-        TRANOVA_CHECK(st.rngs.count("data") && st.rngs.count("noise"), "{}: the training state lacks its random streams",
-                      state_path);
-        data.set_state(st.rngs.at("data"));
-        noise.set_state(st.rngs.at("noise"));
-        optimizer.set_counters(st.adam_updates, st.skipped_steps);
-        TRANOVA_CHECK(st.step <= opt.max_steps, "{}: the state is at step {}, beyond --max-steps {}", state_path,
-                      st.step, opt.max_steps);
-        if (lead) log::info("resuming from {} at step {} of {}", state_path, st.step, opt.max_steps);
-    } else {
-        // Every rank starts from rank 0's parameters (initialisation or --init weights).
-        dist::broadcast(arena.params(), arena.block_floats());
-    }
+    train_state st = start_state(task, opt, state_path, optimizer, data, noise);
 
-    // The best-validation criterion: val_loss or one of the task's validation metrics.
     const std::vector<std::string> metrics = task.val_metrics();
-    int best_metric = -1;
-    if (opt.best_by != "val_loss") {
-        const auto it = std::find(metrics.begin(), metrics.end(), opt.best_by);
-        std::string known = "val_loss";
-        for (const auto& m : metrics) known += ", " + m;
-        TRANOVA_CHECK(it != metrics.end(), "training: --best-by {}: this run logs no such validation score (it has: {})",
-                      opt.best_by, known);
-        best_metric = int(it - metrics.begin());
-    }
+    const int best_metric = best_metric_index(metrics, opt.best_by);
     std::unique_ptr<train_log> log;
     if (lead)
         log = std::make_unique<train_log>(opt.output, task.loss_parts(), task.unit(), opt.resume ? st.step : -1, metrics,
@@ -122,47 +184,12 @@ train_summary run_training(train_task& task, const trainer_options& opt) {
     bar.add(static_cast<uint64_t>(st.step));
     const auto t_start = std::chrono::steady_clock::now();
     const double seconds_before = lead && !log->rows().empty() ? log->rows().back().seconds : 0.0;
-    const size_t n_parts = task.loss_parts().size();
     int64_t steps_this_run = 0;
 
     while (st.step < opt.max_steps) {
-        const auto t0 = std::chrono::steady_clock::now();
-        arena.zero_grads();
-        int64_t begin = 0, end = 0;
-        dist::shard_range(opt.batch_size, dist::rank(), dist::size(), begin, end);
-        batch_result b = task.train_batch(st.step, static_cast<double>(st.step) / static_cast<double>(opt.max_steps),
-                                          begin, end, opt.batch_size, data, noise, st.cursor);
-        TRANOVA_CHECK(b.part_sums.size() == n_parts, "training: the model reported {} loss parts, declared {}",
-                      b.part_sums.size(), n_parts);
-        // Gradients and the loss sums of all ranks (one all-reduce each; no-ops alone).
-        dist::allreduce_sum(arena.grads(), arena.block_floats());
-        std::vector<double> totals{b.loss_sum, b.loss_items, b.rate_items};
-        totals.insert(totals.end(), b.part_sums.begin(), b.part_sums.end());
-        dist::allreduce_sum(totals.data(), totals.size());
-        const double items = totals[1];
-        TRANOVA_CHECK(items > 0, "training: step {} has no loss items (empty batch?)", st.step + 1);
-        const double lr = schedule.at(st.step);
-        const step_report rep = optimizer.step(lr, 1.0 / items, opt.max_grad_norm);
-        ++st.step;
-        if (!rep.applied && lead)
-            log::warn("step {}: non-finite gradient, update skipped ({} so far)", st.step, optimizer.skipped());
-
-        train_row row;
-        row.step = st.step;
-        row.epoch = task.epoch(st.cursor);
-        row.loss = totals[0] / items;
-        for (size_t i = 0; i < n_parts; ++i) row.parts.push_back(totals[3 + i] / items);
-        row.lr = lr;
-        row.grad_norm = rep.grad_norm;
-        // The rate is the training step's alone (validation excluded).
-        const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        row.rate = dt > 0 ? totals[2] / dt : 0;
+        train_row row = train_step(task, opt, schedule, optimizer, st, data, noise);
         const bool validate_now = (opt.val_every > 0 && st.step % opt.val_every == 0) || st.step == opt.max_steps;
-        if (validate_now) {
-            row.val_loss = from_rank0(lead ? task.validate() : 0.0);
-            const std::vector<double> m = lead ? task.last_val_metrics() : std::vector<double>();
-            for (size_t i = 0; i < metrics.size(); ++i) row.val_metrics.push_back(from_rank0(i < m.size() ? m[i] : NAN));
-        }
+        if (validate_now) validate_into(row, task, metrics.size());
         row.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
         sum.last_loss = row.loss;
         bool stop = false;

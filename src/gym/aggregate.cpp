@@ -116,15 +116,15 @@ double nan_mean(const double* x, int64_t n, int64_t stride) {
     return c ? s / c : nan_v;
 }
 
-metric_summary aggregate_metric(const std::vector<assay_info>& assays, const double* m, int n_models,
-                                const double* depth_m, const bootstrap_options& boot) {
-    metric_summary r;
-    const size_t M = static_cast<size_t>(n_models);
-    // (UniProt, function) groups, sorted like pandas groupby.
+namespace {
+
+// (UniProt, function) groups, sorted like pandas groupby: fills r.group_* with each
+// group's mean per model; returns the assays of each group.
+std::vector<std::vector<int>> group_level(metric_summary& r, const std::vector<assay_info>& assays, const double* m,
+                                          size_t M) {
     std::map<std::pair<std::string, std::string>, std::vector<int>> groups;
     for (size_t a = 0; a < assays.size(); ++a) groups[{assays[a].uniprot, assays[a].function}].push_back(static_cast<int>(a));
-    const size_t G = groups.size();
-    r.group_mean.assign(G * M, nan_v);
+    r.group_mean.assign(groups.size() * M, nan_v);
     std::vector<std::vector<int>> group_rows;
     for (const auto& [key, rows] : groups) {
         size_t g = r.group_uniprot.size();
@@ -137,7 +137,13 @@ metric_summary aggregate_metric(const std::vector<assay_info>& assays, const dou
             r.group_mean[g * M + j] = k.mean();
         }
     }
-    // Function level and headline.
+    return group_rows;
+}
+
+// Function level (mean of the groups of each of the five functions) and the headline
+// average over functions; returns the groups of each function.
+std::vector<std::vector<size_t>> function_level(metric_summary& r, size_t M) {
+    const size_t G = r.group_uniprot.size();
     r.function.assign(M * 5, nan_v);
     r.average.assign(M, nan_v);
     std::vector<std::vector<size_t>> groups_of_function(5);
@@ -153,39 +159,42 @@ metric_summary aggregate_metric(const std::vector<assay_info>& assays, const dou
         }
         r.average[j] = nan_mean(&r.function[j * 5], 5);
     }
-    // MSA depth and taxon: UniProt-level means per category, then the mean over UniProt IDs.
-    two_level_mean(r.msa_depth, 3, assays, m, n_models, [](const assay_info& a) { return a.uniprot; },
-                   [](const assay_info& a) { return index_of(msa_depth_names, 3, a.msa_depth); });
-    two_level_mean(r.taxon, 4, assays, m, n_models, [](const assay_info& a) { return a.uniprot; },
-                   [](const assay_info& a) { return index_of(taxon_names, 4, a.taxon); });
-    // Mutation depth: mean over (UniProt, function) groups of the group means.
+    return groups_of_function;
+}
+
+// Mutation depth: mean over (UniProt, function) groups of the group means (plain sums,
+// NaN skipped). depth_m: (5, assays, models).
+void depth_level(metric_summary& r, const double* depth_m, const std::vector<std::vector<int>>& group_rows,
+                 size_t n_assays, size_t M) {
     r.depth.assign(M * 5, nan_v);
-    if (depth_m) {
-        for (int d = 0; d < 5; ++d) {
-            const double* dm = depth_m + static_cast<size_t>(d) * assays.size() * M;
-            for (size_t j = 0; j < M; ++j) {
-                double s = 0;
-                int64_t c = 0;
-                for (size_t g = 0; g < G; ++g) {
-                    double gs = 0;
-                    int64_t gc = 0;
-                    for (int a : group_rows[g]) {
-                        double v = dm[a * M + j];
-                        if (v == v) {
-                            gs += v;
-                            ++gc;
-                        }
-                    }
-                    if (gc) {
-                        s += gs / gc;
-                        ++c;
+    if (!depth_m) return;
+    for (int d = 0; d < 5; ++d) {
+        const double* dm = depth_m + static_cast<size_t>(d) * n_assays * M;
+        for (size_t j = 0; j < M; ++j) {
+            double s = 0;
+            int64_t c = 0;
+            for (const auto& rows : group_rows) {
+                double gs = 0;
+                int64_t gc = 0;
+                for (int a : rows) {
+                    double v = dm[a * M + j];
+                    if (v == v) {
+                        gs += v;
+                        ++gc;
                     }
                 }
-                if (c) r.depth[j * 5 + d] = s / c;
+                if (gc) {
+                    s += gs / gc;
+                    ++c;
+                }
             }
+            if (c) r.depth[j * 5 + d] = s / c;
         }
     }
-    // Ranking by the unrounded average (NaN last), stable.
+}
+
+// Ranking by the unrounded average (NaN last), stable; the top model.
+void rank_models(metric_summary& r, size_t M) {
     std::vector<int> order(M);
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
@@ -197,74 +206,107 @@ metric_summary aggregate_metric(const std::vector<assay_info>& assays, const dou
     r.rank.assign(M, 0);
     for (size_t p = 0; p < M; ++p) r.rank[order[p]] = static_cast<int>(p + 1);
     r.top_model = M && r.average[order[0]] == r.average[order[0]] ? order[0] : -1;
+}
 
-    // Bootstrap SE of the difference to the top model.
-    r.bootstrap_se.assign(M, nan_v);
-    if (r.top_model >= 0 && boot.replicates > 1) {
-        const size_t top = static_cast<size_t>(r.top_model);
-        std::vector<double> diff(G * M);
-        for (size_t g = 0; g < G; ++g)
-            for (size_t j = 0; j < M; ++j) diff[g * M + j] = r.group_mean[g * M + j] - r.group_mean[g * M + top];
-        std::vector<int> present;
-        for (int f = 0; f < 5; ++f)
-            if (!groups_of_function[f].empty()) present.push_back(f);
-        // Groups whose function is not one of the five still form their own class.
-        std::map<std::string, std::vector<size_t>> other;
-        for (size_t g = 0; g < G; ++g)
-            if (index_of(function_names, 5, r.group_function[g]) < 0) other[r.group_function[g]].push_back(g);
-        std::vector<std::vector<size_t>> classes;
-        for (int f : present) classes.push_back(groups_of_function[f]);
-        for (auto& [name, gs] : other) classes.push_back(gs);
-        const int R = boot.replicates;
-        std::vector<double> rep(static_cast<size_t>(R) * M);
+// Bootstrap replicates of each model's difference to the top model: groups resampled with
+// replacement within each function class, class means averaged. Returns (replicates, M).
+std::vector<double> bootstrap_replicates(const metric_summary& r, const std::vector<std::vector<size_t>>& groups_of_function,
+                                         const bootstrap_options& boot, size_t M) {
+    const size_t G = r.group_uniprot.size();
+    const size_t top = static_cast<size_t>(r.top_model);
+    std::vector<double> diff(G * M);
+    for (size_t g = 0; g < G; ++g)
+        for (size_t j = 0; j < M; ++j) diff[g * M + j] = r.group_mean[g * M + j] - r.group_mean[g * M + top];
+    std::vector<int> present;
+    for (int f = 0; f < 5; ++f)
+        if (!groups_of_function[f].empty()) present.push_back(f);
+    // Groups whose function is not one of the five still form their own class.
+    std::map<std::string, std::vector<size_t>> other;
+    for (size_t g = 0; g < G; ++g)
+        if (index_of(function_names, 5, r.group_function[g]) < 0) other[r.group_function[g]].push_back(g);
+    std::vector<std::vector<size_t>> classes;
+    for (int f : present) classes.push_back(groups_of_function[f]);
+    for (auto& [name, gs] : other) classes.push_back(gs);
+    const int R = boot.replicates;
+    std::vector<double> rep(static_cast<size_t>(R) * M);
 #pragma omp parallel
-        {
-            std::vector<double> sum(M), combined(M);
-            std::vector<int64_t> cnt(M);
+    {
+        std::vector<double> sum(M), combined(M);
+        std::vector<int64_t> cnt(M);
 #pragma omp for schedule(static)
-            for (int t = 0; t < R; ++t) {
-                uint64_t state = boot.seed * 0x100000001B3ull + static_cast<uint64_t>(t);
-                splitmix64(state);
-                std::fill(combined.begin(), combined.end(), 0.0);
-                for (const auto& cls : classes) {
-                    std::fill(sum.begin(), sum.end(), 0.0);
-                    std::fill(cnt.begin(), cnt.end(), 0);
-                    const uint64_t nf = cls.size();
-                    for (uint64_t i = 0; i < nf; ++i) {
-                        size_t g = cls[splitmix64(state) % nf];
-                        const double* row = &diff[g * M];
-                        for (size_t j = 0; j < M; ++j)
-                            if (row[j] == row[j]) {
-                                sum[j] += row[j];
-                                ++cnt[j];
-                            }
-                    }
-                    for (size_t j = 0; j < M; ++j) combined[j] += cnt[j] ? sum[j] / cnt[j] : nan_v;
+        for (int t = 0; t < R; ++t) {
+            uint64_t state = boot.seed * 0x100000001B3ull + static_cast<uint64_t>(t);
+            splitmix64(state);
+            std::fill(combined.begin(), combined.end(), 0.0);
+            for (const auto& cls : classes) {
+                std::fill(sum.begin(), sum.end(), 0.0);
+                std::fill(cnt.begin(), cnt.end(), 0);
+                const uint64_t nf = cls.size();
+                for (uint64_t i = 0; i < nf; ++i) {
+                    size_t g = cls[splitmix64(state) % nf];
+                    const double* row = &diff[g * M];
+                    for (size_t j = 0; j < M; ++j)
+                        if (row[j] == row[j]) {
+                            sum[j] += row[j];
+                            ++cnt[j];
+                        }
                 }
-                for (size_t j = 0; j < M; ++j) rep[static_cast<size_t>(t) * M + j] = combined[j] / classes.size();
+                for (size_t j = 0; j < M; ++j) combined[j] += cnt[j] ? sum[j] / cnt[j] : nan_v;
             }
+            for (size_t j = 0; j < M; ++j) rep[static_cast<size_t>(t) * M + j] = combined[j] / classes.size();
         }
-        for (size_t j = 0; j < M; ++j) {
-            double s = 0;
-            int64_t c = 0;
-            for (int t = 0; t < R; ++t) {
-                double v = rep[static_cast<size_t>(t) * M + j];
-                if (v == v) {
-                    s += v;
-                    ++c;
-                }
-            }
-            if (c < 2) continue;
-            double mean = s / c, ss = 0;
-            for (int t = 0; t < R; ++t) {
-                double v = rep[static_cast<size_t>(t) * M + j];
-                if (v == v) ss += (v - mean) * (v - mean);
-            }
-            r.bootstrap_se[j] = std::sqrt(ss / (c - 1));
-        }
-    } else if (r.top_model >= 0) {
-        r.bootstrap_se[r.top_model] = 0.0;  // no replicates: only the top model's SE is known
     }
+    return rep;
+}
+
+// Bootstrap SE of the difference to the top model (sample standard deviation of the
+// finite replicates; NaN with fewer than two).
+void bootstrap_standard_errors(metric_summary& r, const std::vector<std::vector<size_t>>& groups_of_function,
+                               const bootstrap_options& boot, size_t M) {
+    r.bootstrap_se.assign(M, nan_v);
+    if (r.top_model < 0) return;
+    if (boot.replicates <= 1) {
+        r.bootstrap_se[r.top_model] = 0.0;  // no replicates: only the top model's SE is known
+        return;
+    }
+    const int R = boot.replicates;
+    const std::vector<double> rep = bootstrap_replicates(r, groups_of_function, boot, M);
+    for (size_t j = 0; j < M; ++j) {
+        double s = 0;
+        int64_t c = 0;
+        for (int t = 0; t < R; ++t) {
+            double v = rep[static_cast<size_t>(t) * M + j];
+            if (v == v) {
+                s += v;
+                ++c;
+            }
+        }
+        if (c < 2) continue;
+        double mean = s / c, ss = 0;
+        for (int t = 0; t < R; ++t) {
+            double v = rep[static_cast<size_t>(t) * M + j];
+            if (v == v) ss += (v - mean) * (v - mean);
+        }
+        r.bootstrap_se[j] = std::sqrt(ss / (c - 1));
+    }
+}
+
+}  // namespace
+
+metric_summary aggregate_metric(const std::vector<assay_info>& assays, const double* m, int n_models,
+                                const double* depth_m, const bootstrap_options& boot) {
+    metric_summary r;
+    const size_t M = static_cast<size_t>(n_models);
+    const std::vector<std::vector<int>> group_rows = group_level(r, assays, m, M);
+    const std::vector<std::vector<size_t>> groups_of_function = function_level(r, M);
+    // MSA depth and taxon: UniProt-level means per category, then the mean over UniProt IDs.
+    two_level_mean(r.msa_depth, 3, assays, m, n_models, [](const assay_info& a) { return a.uniprot; },
+                   [](const assay_info& a) { return index_of(msa_depth_names, 3, a.msa_depth); });
+    two_level_mean(r.taxon, 4, assays, m, n_models, [](const assay_info& a) { return a.uniprot; },
+                   [](const assay_info& a) { return index_of(taxon_names, 4, a.taxon); });
+    depth_level(r, depth_m, group_rows, assays.size(), M);
+    rank_models(r, M);
+    bootstrap_standard_errors(r, groups_of_function, boot, M);
     return r;
 }
 

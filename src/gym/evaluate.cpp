@@ -1,6 +1,8 @@
 // The evaluation driver (see evaluate.hpp).
 #include "gym/evaluate.hpp"
 
+#include "gym/detail/metric_scratch.hpp"
+
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/progress.hpp"
@@ -76,7 +78,7 @@ eval_result gym_evaluate(const gym_file& file, const eval_options& opt) {
                     r.models[j0 + jb], ids[a], &buf[slot][static_cast<size_t>(jb) * total_n + offset[a]], assays[a].n);
     };
     progress bar("evaluating", static_cast<uint64_t>(M), "models");
-    std::vector<metric_scratch> scratch(omp_get_max_threads());
+    std::vector<detail::metric_scratch> scratch(omp_get_max_threads());
     r.nan_dropped.assign(M, 0);
     r.nan_assays.assign(M, 0);
     std::vector<int64_t> nan_count(static_cast<size_t>(B) * A);

@@ -4,6 +4,8 @@
 // 90th percentile (top recall) from that one order; depth subsets reuse it by filtering.
 #include "gym/metrics.hpp"
 
+#include "gym/detail/metric_scratch.hpp"
+
 #include "util/stats.hpp"
 
 #include "util/error.hpp"
@@ -28,7 +30,7 @@ inline bool np_less(double a, double b) { return a < b || (b != b && a == a); }
 // on (value, index) pairs instead of indices into the values: the comparisons and swaps
 // are the same, so the resulting index order is identical, but the memory access is
 // sequential (about 3x faster on large assays).
-using vi_pair = np_pair;
+using vi_pair = detail::np_pair;
 inline bool np_less_p(const vi_pair& a, const vi_pair& b) { return np_less(a.v, b.v); }
 
 void np_heapsort_pairs(vi_pair* tosort, int64_t n) {
@@ -567,7 +569,7 @@ namespace {
 constexpr int64_t prefetch_distance = 16;
 
 void slice_metrics(double* out, const assay_context::slice& sl, const double* sv, const uint32_t* ord, double med,
-                   ndcg_ties ties, metric_scratch& sc) {
+                   ndcg_ties ties, detail::metric_scratch& sc) {
     const int64_t n = sl.n;
     if (n == 0) {
         for (int j = 0; j < n_metrics; ++j) out[j] = nan_v;
@@ -685,7 +687,7 @@ void slice_metrics_nan(double* out, const assay_context::slice& sl, const double
 
 }  // namespace
 
-void assay_metrics(double* out, const assay_context& ctx, const double* s, metric_scratch& sc) {
+void assay_metrics(double* out, const assay_context& ctx, const double* s, detail::metric_scratch& sc) {
     const auto& whole = ctx.slices[0];
     const int64_t n = whole.n;
     // One pass over the predictions: NaN count, float32 check and the packed sort words

@@ -91,31 +91,15 @@ struct assay_context {
 // no depth breakdown (indels).
 assay_context assay_context_build(const double* y, const int8_t* b, const int8_t* depth, int64_t n, ndcg_ties ties);
 
-// (value, index) pair sorted by the numpy quicksort port.
-struct np_pair {
-    double v;
-    int64_t i;
-};
-
-// Per-thread scratch buffers, reused across calls (no allocation once warm).
-struct metric_scratch {
-    std::vector<np_pair> np_buf;
-    std::vector<uint64_t> keys, keys_tmp;
-    std::vector<uint32_t> keys32, keys32_tmp;
-    std::vector<uint32_t> order, order_tmp, pos, mark;
-    std::vector<double> sv;  // predictions in decreasing order
-    std::vector<double> s_rank, sub_s, terms, sorted;
-    std::vector<int8_t> pred_bin, sub_pred;
-    std::vector<int64_t> np_order;
-    std::vector<int8_t> depth_pred;  // depth slices
-    std::vector<double> depth_s;
-    std::vector<uint32_t> depth_order;
-    std::vector<double> log2_pos;  // log2(p + 1) for NDCG positions p = 0, 1, ...
-};
+// Per-thread scratch buffers of assay_metrics, reused across calls (no allocation once
+// warm): one per thread, defined in gym/detail/metric_scratch.hpp.
+namespace detail {
+struct metric_scratch;
+}
 
 // The five metrics for one model on one assay, unrounded: out[0..4] for the whole assay
 // and, when ctx has depth slices, out[5 * (1 + d) + j] for depth d. out: (5 * slices).
-void assay_metrics(double* out, const assay_context& ctx, const double* s, metric_scratch& scratch);
+void assay_metrics(double* out, const assay_context& ctx, const double* s, detail::metric_scratch& scratch);
 
 // Clinical benchmark (no official script, ProteinGym issue #87): ROC-AUC of one gene
 // with "pathogenic" as the positive class and the *negated* fitness prediction as the

@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/output_file.hpp"
+#include "util/svg.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -59,62 +60,46 @@ std::string svg_function_bars(const eval_result& r, int metric, const std::vecto
     hi += 0.05 * span;
     if (lo < 0) lo -= 0.05 * span;
     auto Y = [&](double v) { return top + plot_h * (hi - v) / (hi - lo); };
-    std::string o = fmt::format(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0f}\" height=\"{:.0f}\" viewBox=\"0 0 {:.0f} {:.0f}\" "
-        "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-        width, height, width, height);
-    o += fmt::format("<text x=\"{:.0f}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{} by function class ({})</text>\n",
-                     left, metric_names[metric], xml_escape(r.mutation_type));
+    svg_canvas c(width, height);
+    c.text(left, 22, fmt::format("{} by function class ({})", metric_names[metric], r.mutation_type),
+           "font-size=\"15\" font-weight=\"bold\"");
     // axis + grid
     // "nice" tick step: 1, 2 or 5 x 10^k, about 5 ticks over the range
     double raw = (hi - lo) / 5, mag = std::pow(10.0, std::floor(std::log10(raw)));
     double step = raw / mag < 1.5 ? mag : raw / mag < 3.5 ? 2 * mag : raw / mag < 7.5 ? 5 * mag : 10 * mag;
     const int decimals = std::max(0, -static_cast<int>(std::floor(std::log10(step))));
     for (double t = std::ceil(lo / step) * step; t <= hi + 1e-9 * step; t += step) {
-        o += fmt::format("<line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>\n", left,
-                         left + G * group_w, Y(t), Y(t));
-        o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{:.{}f}</text>\n", left - 6, Y(t) + 4,
-                         std::abs(t) < 1e-12 ? 0.0 : t, decimals);
+        c.line(left, Y(t), left + G * group_w, Y(t), "#ddd");
+        c.text(left - 6, Y(t) + 4, fmt::format("{:.{}f}", std::abs(t) < 1e-12 ? 0.0 : t, decimals),
+               "text-anchor=\"end\"");
     }
-    o += fmt::format("<line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"black\"/>\n", left,
-                     left + G * group_w, Y(0), Y(0));
-    o += fmt::format("<line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"black\"/>\n", left, left, top,
-                     top + plot_h);
+    c.line(left, Y(0), left + G * group_w, Y(0), "black");
+    c.line(left, top, left, top + plot_h, "black");
     double bar_w = (group_w - 20) / std::max(K, 1);
     for (int g = 0; g < G; ++g) {
         double gx = left + g * group_w + 10;
-        o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", gx + (group_w - 20) / 2,
-                         top + plot_h + 18, groups[g]);
+        c.text(gx + (group_w - 20) / 2, top + plot_h + 18, groups[g], "text-anchor=\"middle\"");
         for (int k = 0; k < K; ++k) {
             int j = shown[k];
             double v = value(j, g);
             if (v != v) continue;
             double x = gx + k * bar_w, y0 = Y(0), y1 = Y(v);
-            o += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"><title>{}: "
-                             "{:.3f}</title></rect>\n",
-                             x, std::min(y0, y1), std::max(bar_w - 1, 1.0), std::abs(y1 - y0), palette[k % 12],
-                             xml_escape(r.models[j]), v);
+            c.rect(x, std::min(y0, y1), std::max(bar_w - 1, 1.0), std::abs(y1 - y0), palette[k % 12], {},
+                   fmt::format("{}: {:.3f}", r.models[j], v));
             double e = err(j, g);
-            if (e == e && e > 0) {
-                double cx = x + bar_w / 2;
-                o += fmt::format("<path d=\"M{0:.1f} {1:.1f}V{2:.1f}M{3:.1f} {1:.1f}H{4:.1f}M{3:.1f} {2:.1f}H{4:.1f}\" "
-                                 "stroke=\"black\" fill=\"none\"/>\n",
-                                 cx, Y(v + e), Y(v - e), cx - bar_w / 4, cx + bar_w / 4);
-            }
+            if (e == e && e > 0) c.error_bar(x + bar_w / 2, Y(v - e), Y(v + e), bar_w / 4, "black");
         }
     }
     double lx = left + G * group_w + 30;
     for (int k = 0; k < K; ++k) {
         double ly = top + 10 + 18 * k;
-        o += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"12\" height=\"12\" fill=\"{}\"/>\n", lx, ly - 10,
-                         palette[k % 12]);
-        o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", lx + 18, ly, xml_escape(r.models[shown[k]]));
+        c.rect(lx, ly - 10, 12, 12, palette[k % 12]);
+        c.text(lx + 18, ly, r.models[shown[k]]);
     }
-    o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"10\" fill=\"#555\">Error bars: standard error over "
-                     "(UniProt, function) groups; Average: bootstrap SE vs. the top model.</text>\n",
-                     left, height - 12);
-    o += "</svg>\n";
-    return o;
+    c.text(left, height - 12,
+           "Error bars: standard error over (UniProt, function) groups; Average: bootstrap SE vs. the top model.",
+           "font-size=\"10\" fill=\"#555\"");
+    return c.finish();
 }
 
 // Per-assay Spearman of two models, coloured by function class, with the diagonal.
@@ -135,24 +120,17 @@ std::string svg_scatter(const eval_result& r, int a, int b) {
     const double left = 70, top = 40, size = 420, width = left + size + 190, height = top + size + 60;
     auto X = [&](double v) { return left + size * (v - lo) / (hi - lo); };
     auto Y = [&](double v) { return top + size * (hi - v) / (hi - lo); };
-    std::string o = fmt::format(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0f}\" height=\"{:.0f}\" viewBox=\"0 0 {:.0f} {:.0f}\" "
-        "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-        width, height, width, height);
-    o += fmt::format("<text x=\"{:.0f}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">Per-assay Spearman</text>\n", left);
+    svg_canvas c(width, height);
+    c.text(left, 22, "Per-assay Spearman", "font-size=\"15\" font-weight=\"bold\"");
     for (double t = lo; t <= hi + 1e-9; t += 0.1) {
         double tt = std::abs(t) < 1e-9 ? 0.0 : t;
-        o += fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\" stroke=\"#eee\"/>\n", X(t), top,
-                         top + size);
-        o += fmt::format("<line x1=\"{1:.1f}\" x2=\"{2:.1f}\" y1=\"{0:.1f}\" y2=\"{0:.1f}\" stroke=\"#eee\"/>\n", Y(t), left,
-                         left + size);
-        o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{:.1f}</text>\n", X(t), top + size + 16, tt);
-        o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{:.1f}</text>\n", left - 6, Y(t) + 4, tt);
+        c.line(X(t), top, X(t), top + size, "#eee");
+        c.line(left, Y(t), left + size, Y(t), "#eee");
+        c.text(X(t), top + size + 16, fmt::format("{:.1f}", tt), "text-anchor=\"middle\"");
+        c.text(left - 6, Y(t) + 4, fmt::format("{:.1f}", tt), "text-anchor=\"end\"");
     }
-    o += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" stroke=\"black\"/>\n",
-                     left, top, size, size);
-    o += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#888\" stroke-dasharray=\"4 4\"/>\n",
-                     X(lo), Y(lo), X(hi), Y(hi));
+    c.rect(left, top, size, size, "none", "stroke=\"black\"");
+    c.line(X(lo), Y(lo), X(hi), Y(hi), "#888", "stroke-dasharray=\"4 4\"");
     int above = 0, below = 0;
     for (size_t i = 0; i < r.assays.size(); ++i) {
         double x = m[i * M + a], y = m[i * M + b];
@@ -162,25 +140,19 @@ std::string svg_scatter(const eval_result& r, int a, int b) {
         int f = 0;
         for (int k = 0; k < 5; ++k)
             if (r.assays[i].function == function_names[k]) f = k;
-        o += fmt::format("<g><title>{}: {:.3f} vs {:.3f}</title><circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" "
-                         "fill-opacity=\"0.75\"/></g>\n",
-                         xml_escape(r.assays[i].dms_id), x, y, X(x), Y(y), palette[f]);
+        c.circle(X(x), Y(y), 4, palette[f], "fill-opacity=\"0.75\"",
+                 fmt::format("{}: {:.3f} vs {:.3f}", r.assays[i].dms_id, x, y));
     }
-    o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", left + size / 2, top + size + 40,
-                     xml_escape(r.models[a]));
-    o += fmt::format("<text transform=\"translate({:.1f},{:.1f}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n", left - 45,
-                     top + size / 2, xml_escape(r.models[b]));
+    c.text(left + size / 2, top + size + 40, r.models[a], "text-anchor=\"middle\"");
+    c.vertical_text(left - 45, top + size / 2, r.models[b], "text-anchor=\"middle\"");
     double lx = left + size + 20;
     for (int k = 0; k < 5; ++k) {
-        o += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"5\" fill=\"{}\"/>\n", lx + 5, top + 12 + 18 * k, palette[k]);
-        o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", lx + 16, top + 16 + 18 * k, function_names[k]);
+        c.circle(lx + 5, top + 12 + 18 * k, 5, palette[k]);
+        c.text(lx + 16, top + 16 + 18 * k, function_names[k]);
     }
-    o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{} better: {}</text>\n", lx, top + 120,
-                     xml_escape(r.models[b].substr(0, 18)), above);
-    o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{} better: {}</text>\n", lx, top + 138,
-                     xml_escape(r.models[a].substr(0, 18)), below);
-    o += "</svg>\n";
-    return o;
+    c.text(lx, top + 120, fmt::format("{} better: {}", r.models[b].substr(0, 18), above));
+    c.text(lx, top + 138, fmt::format("{} better: {}", r.models[a].substr(0, 18), below));
+    return c.finish();
 }
 
 int model_index(const eval_result& r, const std::string& name) {

@@ -104,19 +104,7 @@ std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, 
                                            std::span<const std::int32_t> min_matches_ge, bool count_gap_matches,
                                            bool simd = true);
 
-// Kernel paths of count_neighbours (all exact, same results): `best` picks avx512 when the
-// build has it and the CPU has AVX-512F + VPOPCNTDQ (8 rows per 512-bit register, chosen at
-// run time), else avx2x8 (the same 8-row layout as two 256-bit halves, x86-64-v3 builds),
-// else scalar (one 64-bit word at a time). avx2 is the earlier AVX2 kernel (4 rows per
-// register, mask plane), kept as a fallback and benchmark baseline. Forcing a path the
-// build or CPU lacks throws tranova::error.
-enum class neighbour_path { best, scalar, avx2, avx2x8, avx512 };
-bool neighbour_path_available(neighbour_path path);
-neighbour_path neighbour_path_chosen(neighbour_path path);  // what `best` resolves to
-std::string_view neighbour_path_name(neighbour_path path);
-std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
-                                           std::span<const std::int32_t> min_matches_ge, bool count_gap_matches,
-                                           neighbour_path path);
+// (The kernel paths, for the tests and benchmarks that force one: msa/detail/neighbour_paths.hpp.)
 // Naive O(N^2 L) twin of count_neighbours (test oracle).
 std::vector<std::int64_t> count_neighbours_naive(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
                                                  std::span<const std::int32_t> min_matches_ge, bool count_gap_matches);

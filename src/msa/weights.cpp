@@ -3,7 +3,8 @@
 // five 64-bit planes, so one word compares 64 columns with 5 XORs, an OR-tree and a
 // popcount; a pair stops early once it can no longer reach either row's threshold.
 #include "msa/msa.hpp"
-#include "msa/weights_kernels.hpp"
+#include "msa/detail/neighbour_paths.hpp"
+#include "msa/detail/weights_kernels.hpp"
 
 #include "util/error.hpp"
 
@@ -219,7 +220,7 @@ std::vector<std::int64_t> count_words(std::span<const std::uint8_t> codes, std::
 
 #if defined(TRANOVA_MSA_AVX512) || defined(__AVX2__)
 #define TRANOVA_MSA_LANES 1
-// Packs the 8-lane layout of weights_kernels.hpp (no mask plane: the two sides code gaps
+// Packs the 8-lane layout of detail/weights_kernels.hpp (no mask plane: the two sides code gaps
 // that must not match, and padding columns, with two different values).
 struct lane_pack {
     std::vector<std::uint64_t> gbits, jhead, jtail;
@@ -508,6 +509,8 @@ std::vector<std::int64_t> count_lanes(std::span<const std::uint8_t> codes, std::
 
 }  // namespace
 
+namespace detail {
+
 bool neighbour_path_available(neighbour_path path) {
     switch (path) {
         case neighbour_path::best:
@@ -564,9 +567,12 @@ std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, 
     }
 }
 
+}  // namespace detail
+
 std::vector<std::int64_t> count_neighbours(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,
                                            std::span<const std::int32_t> min_ge, bool gap_matches, bool simd) {
-    return count_neighbours(codes, n, l, min_ge, gap_matches, simd ? neighbour_path::best : neighbour_path::scalar);
+    using detail::neighbour_path;
+    return detail::count_neighbours(codes, n, l, min_ge, gap_matches, simd ? neighbour_path::best : neighbour_path::scalar);
 }
 
 std::vector<std::int64_t> count_neighbours_naive(std::span<const std::uint8_t> codes, std::size_t n, std::size_t l,

@@ -3,8 +3,8 @@
 // (broadcast): per 64-column word, one XOR and P-1 ternary-logic ops give the equal-columns
 // mask, VPOPCNTQ counts it. The first 4 words of the group stay in registers while j runs
 // over a cache block, two rows j per step. Plain loops and raw pointers only (see
-// weights_kernels.hpp).
-#include "msa/weights_kernels.hpp"
+// detail/weights_kernels.hpp).
+#include "msa/detail/weights_kernels.hpp"
 
 #include <immintrin.h>
 

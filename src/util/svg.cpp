@@ -10,6 +10,80 @@
 
 namespace tranova {
 
+std::string svg_number(double v) {
+    std::string s = fmt::format("{:.2f}", v);
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+    return s == "-0" ? "0" : s;
+}
+
+namespace {
+std::string attrs(std::string_view extra) { return extra.empty() ? std::string() : " " + std::string(extra); }
+// The element's closing: "/>" or a tooltip and the closing tag.
+std::string end_element(std::string_view tag, std::string_view title) {
+    return title.empty() ? "/>\n" : fmt::format("><title>{}</title></{}>\n", xml_escape(title), tag);
+}
+}  // namespace
+
+svg_canvas::svg_canvas(double width, double height, std::string_view root) {
+    o_ = fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\"{2}>\n"
+                     "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+                     svg_number(width), svg_number(height), attrs(root));
+}
+
+void svg_canvas::text(double x, double y, std::string_view content, std::string_view extra) {
+    o_ += fmt::format("<text x=\"{}\" y=\"{}\"{}>{}</text>\n", svg_number(x), svg_number(y), attrs(extra),
+                      xml_escape(content));
+}
+
+void svg_canvas::vertical_text(double x, double y, std::string_view content, std::string_view extra) {
+    const std::string X = svg_number(x), Y = svg_number(y);
+    o_ += fmt::format("<text x=\"{0}\" y=\"{1}\" transform=\"rotate(-90 {0} {1})\"{2}>{3}</text>\n", X, Y,
+                      attrs(extra), xml_escape(content));
+}
+
+void svg_canvas::line(double x1, double y1, double x2, double y2, std::string_view stroke, std::string_view extra) {
+    o_ += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\"{}/>\n", svg_number(x1),
+                      svg_number(y1), svg_number(x2), svg_number(y2), xml_escape(stroke), attrs(extra));
+}
+
+void svg_canvas::rect(double x, double y, double w, double h, std::string_view fill, std::string_view extra,
+                      std::string_view title) {
+    o_ += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"{}", svg_number(x),
+                      svg_number(y), svg_number(w), svg_number(h), xml_escape(fill), attrs(extra));
+    o_ += end_element("rect", title);
+}
+
+void svg_canvas::circle(double cx, double cy, double r, std::string_view fill, std::string_view extra,
+                        std::string_view title) {
+    o_ += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\"{}", svg_number(cx), svg_number(cy),
+                      svg_number(r), xml_escape(fill), attrs(extra));
+    o_ += end_element("circle", title);
+}
+
+void svg_canvas::polyline(const std::vector<std::pair<double, double>>& points, std::string_view stroke,
+                          std::string_view extra) {
+    std::string pts;
+    for (const auto& [x, y] : points)
+        if (std::isfinite(x) && std::isfinite(y)) pts += svg_number(x) + "," + svg_number(y) + " ";
+    if (pts.empty()) return;
+    pts.pop_back();
+    o_ += fmt::format("<polyline fill=\"none\" stroke=\"{}\"{} points=\"{}\"/>\n", xml_escape(stroke), attrs(extra),
+                      pts);
+}
+
+void svg_canvas::error_bar(double x, double y_low, double y_high, double cap, std::string_view stroke) {
+    const std::string X = svg_number(x), L = svg_number(y_low), H = svg_number(y_high), a = svg_number(x - cap),
+                      b = svg_number(x + cap);
+    o_ += fmt::format("<path d=\"M{0} {1}V{2}M{3} {1}H{4}M{3} {2}H{4}\" stroke=\"{5}\" fill=\"none\"/>\n", X, H, L, a,
+                      b, xml_escape(stroke));
+}
+
+std::string svg_canvas::finish() {
+    o_ += "</svg>\n";
+    return std::move(o_);
+}
+
 std::vector<double> nice_ticks(double lo, double hi, int target) {
     std::vector<double> out;
     if (!(std::isfinite(lo) && std::isfinite(hi)) || hi < lo) return out;
@@ -69,62 +143,43 @@ std::string svg_line_plot(const line_plot& p) {
     const auto X = [&](double v) { return x0 + (v - xl) / (xh - xl) * w; };
     const auto Y = [&](double v) { return y0 + (1 - (v - yl) / (yh - yl)) * h; };
 
-    std::string o = fmt::format(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
-        "font-family=\"Helvetica, Arial, sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-        W, H, W, H);
-    o += fmt::format("<text x=\"{}\" y=\"28\" font-size=\"17\" text-anchor=\"middle\">{}</text>\n", x0 + w / 2,
-                     xml_escape(p.title));
+    svg_canvas c(W, H, "font-family=\"Helvetica, Arial, sans-serif\"");
+    c.text(x0 + w / 2, 28, p.title, "font-size=\"17\" text-anchor=\"middle\"");
     const auto xt = nice_ticks(xl, xh), yt = nice_ticks(yl, yh);
     const double xs = xt.size() > 1 ? xt[1] - xt[0] : 1, ys = yt.size() > 1 ? yt[1] - yt[0] : 1;
     for (double t : xt) {
-        o += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#ddd\"/>\n", X(t), y0, y0 + h);
-        o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">{}</text>\n", X(t),
-                         y0 + h + 20, tick_label(t, xs));
+        c.line(X(t), y0, X(t), y0 + h, "#ddd");
+        c.text(X(t), y0 + h + 20, tick_label(t, xs), "font-size=\"13\" text-anchor=\"middle\"");
     }
     for (double t : yt) {
-        o += fmt::format("<line x1=\"{1}\" y1=\"{0:.1f}\" x2=\"{2}\" y2=\"{0:.1f}\" stroke=\"#ddd\"/>\n", Y(t), x0, x0 + w);
-        o += fmt::format("<text x=\"{}\" y=\"{:.1f}\" font-size=\"13\" text-anchor=\"end\">{}</text>\n", x0 - 8, Y(t) + 4,
-                         tick_label(t, ys));
+        c.line(x0, Y(t), x0 + w, Y(t), "#ddd");
+        c.text(x0 - 8, Y(t) + 4, tick_label(t, ys), "font-size=\"13\" text-anchor=\"end\"");
     }
-    o += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n", x0, y0, w, h);
-    o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\">{}</text>\n", x0 + w / 2,
-                     y0 + h + 44, xml_escape(p.x_label));
-    o += fmt::format("<text x=\"22\" y=\"{0}\" font-size=\"14\" text-anchor=\"middle\" transform=\"rotate(-90 22 {0})\">"
-                     "{1}</text>\n",
-                     y0 + h / 2, xml_escape(p.y_label));
+    c.rect(x0, y0, w, h, "none", "stroke=\"black\"");
+    c.text(x0 + w / 2, y0 + h + 44, p.x_label, "font-size=\"14\" text-anchor=\"middle\"");
+    c.vertical_text(22, y0 + h / 2, p.y_label, "font-size=\"14\" text-anchor=\"middle\"");
     int legend = 0;
     for (const auto& s : p.series) {
         // Thin very long series to about 2000 points (keeps the file small).
         const size_t n = std::min(s.x.size(), s.y.size()), step = std::max<size_t>(1, n / 2000);
-        std::string pts;
+        std::vector<std::pair<double, double>> pts;
         const auto add = [&](size_t i) {
-            if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) pts += fmt::format("{:.2f},{:.2f} ", X(s.x[i]), Y(s.y[i]));
+            if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) pts.emplace_back(X(s.x[i]), Y(s.y[i]));
         };
         for (size_t i = 0; i < n; i += step) add(i);
         if (n > 0 && (n - 1) % step != 0) add(n - 1);  // the curve always ends at the last point
-        if (!pts.empty()) {
-            pts.pop_back();
-            o += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n",
-                             xml_escape(s.color), pts);
-        }
+        c.polyline(pts, s.color, "stroke-width=\"2\"");
         if (s.markers)
             for (size_t i = 0; i < n; ++i)
-                if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]))
-                    o += fmt::format("<circle cx=\"{:.2f}\" cy=\"{:.2f}\" r=\"3\" fill=\"{}\"/>\n", X(s.x[i]), Y(s.y[i]),
-                                     xml_escape(s.color));
+                if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) c.circle(X(s.x[i]), Y(s.y[i]), 3, s.color);
         if (!s.name.empty()) {
             const double ly = y0 + 20 + 18 * legend++;
-            o += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"/>\n", x0 + 12,
-                             ly - 4, x0 + 36, ly - 4, xml_escape(s.color));
-            o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"13\">{}</text>\n", x0 + 42, ly, xml_escape(s.name));
+            c.line(x0 + 12, ly - 4, x0 + 36, ly - 4, s.color, "stroke-width=\"2\"");
+            c.text(x0 + 42, ly, s.name, "font-size=\"13\"");
         }
     }
-    if (!p.note.empty())
-        o += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"end\">{}</text>\n", x0 + w - 10, y0 + 22,
-                         xml_escape(p.note));
-    o += "</svg>\n";
-    return o;
+    if (!p.note.empty()) c.text(x0 + w - 10, y0 + 22, p.note, "font-size=\"14\" text-anchor=\"end\"");
+    return c.finish();
 }
 
 }  // namespace tranova

@@ -7,6 +7,7 @@
 //   conv1d causal depthwise:                                    1e-5
 //   sinusoidal (|x / term| <= 100):                             2e-5
 #include "core/ops.hpp"
+#include "core/detail/attention.hpp"
 #include "random_inputs.hpp"
 
 #include <catch2/catch.hpp>

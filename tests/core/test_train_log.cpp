@@ -4,6 +4,8 @@
 #include "util/error.hpp"
 #include "util/svg.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -14,6 +16,8 @@
 namespace fs = std::filesystem;
 using namespace tranova;
 
+using tranova::test::temp_dir;
+
 namespace {
 
 std::string slurp(const std::string& path) {
@@ -23,14 +27,6 @@ std::string slurp(const std::string& path) {
     return ss.str();
 }
 
-struct temp_dir {
-    fs::path p;
-    temp_dir() {
-        p = fs::temp_directory_path() / fs::path("tranova_trainlog_" + std::to_string(::getpid()));
-        fs::create_directories(p);
-    }
-    ~temp_dir() { fs::remove_all(p); }
-};
 
 core::train_row row(int64_t step, double val = NAN) {
     core::train_row r;
@@ -52,8 +48,8 @@ double val_at(int64_t s) { return s % 10 ? NAN : (s <= 30 ? 4.0 - s / 10.0 : 1.2
 }  // namespace
 
 TEST_CASE("train_log: columns, rows, best validation and patience", "[train_log]") {
-    temp_dir d;
-    const std::string out = (d.p / "m.h5").string();
+    temp_dir d("trainlog");
+    const std::string out = (d.path / "m.h5").string();
     core::train_log log(out, {"loss_ar", "lambda"}, "tokens");
     for (int64_t s = 1; s <= 60; ++s) {
         log.add(row(s, val_at(s)));
@@ -79,8 +75,8 @@ TEST_CASE("train_log: columns, rows, best validation and patience", "[train_log]
 }
 
 TEST_CASE("train_log: resume keeps rows up to the checkpoint and ends like an uninterrupted log", "[train_log]") {
-    temp_dir d;
-    const std::string a = (d.p / "a.h5").string(), b = (d.p / "b.h5").string();
+    temp_dir d("trainlog");
+    const std::string a = (d.path / "a.h5").string(), b = (d.path / "b.h5").string();
     {
         core::train_log full(a, {"loss_ar", "lambda"}, "tokens");
         for (int64_t s = 1; s <= 40; ++s) full.add(row(s, val_at(s)));
@@ -103,8 +99,8 @@ TEST_CASE("train_log: resume keeps rows up to the checkpoint and ends like an un
 }
 
 TEST_CASE("train_log: resume refuses a missing log or other columns", "[train_log]") {
-    temp_dir d;
-    const std::string out = (d.p / "m.h5").string();
+    temp_dir d("trainlog");
+    const std::string out = (d.path / "m.h5").string();
     CHECK_THROWS_WITH(core::train_log(out, {}, "tokens", 5), Catch::Contains("m.h5.train.tsv") && Catch::Contains("missing"));
     {
         core::train_log log(out, {"loss_ar"}, "tokens");
@@ -119,8 +115,8 @@ TEST_CASE("train_log: resume refuses a missing log or other columns", "[train_lo
 }
 
 TEST_CASE("train_log: validation metric columns, best by the highest metric, resume", "[train_log]") {
-    temp_dir d;
-    const std::string a = (d.p / "a.h5").string(), b = (d.p / "b.h5").string();
+    temp_dir d("trainlog");
+    const std::string a = (d.path / "a.h5").string(), b = (d.path / "b.h5").string();
     // recall per validation step: 0.2, 0.5, 0.5 (lower loss), 0.5 (higher loss), 0.4, none
     const auto at = [](int64_t s) {
         auto r = row(s, s % 10 ? NAN : 3.0 - s / 100.0);

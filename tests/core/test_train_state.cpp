@@ -12,6 +12,8 @@
 #include "util/h5.hpp"
 #include "util/preemption.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -27,16 +29,9 @@ using namespace tranova;
 using namespace tranova::core;
 namespace fs = std::filesystem;
 
+using tranova::test::temp_dir;
+
 namespace {
-struct temp_dir {
-    std::string path;
-    temp_dir() {
-        path = fs::temp_directory_path() / ("tranova_state_" + std::to_string(getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
 
 param_arena make_arena(std::vector<std::pair<std::string, std::vector<int64_t>>> shapes, unsigned seed) {
     param_arena a;
@@ -103,8 +98,8 @@ TEST_CASE("rng: deterministic streams, serialisable state, unbiased ranges", "[c
 }
 
 TEST_CASE("training state round trip is bit-identical", "[core][train_state]") {
-    temp_dir dir;
-    const std::string path = dir.path + "/m.state.h5";
+    temp_dir dir("state");
+    const std::string path = dir / "m.state.h5";
     param_arena a = make_arena(kShapes, 1);
     train_state s;
     s.arch = "toy";
@@ -153,8 +148,8 @@ TEST_CASE("training state round trip is bit-identical", "[core][train_state]") {
 }
 
 TEST_CASE("training state: mismatches and damaged files give one line naming the file", "[core][train_state]") {
-    temp_dir dir;
-    const std::string path = dir.path + "/m.state.h5";
+    temp_dir dir("state");
+    const std::string path = dir / "m.state.h5";
     param_arena a = make_arena(kShapes, 1);
     train_state s;
     s.arch = "toy";
@@ -182,14 +177,14 @@ TEST_CASE("training state: mismatches and damaged files give one line naming the
     CHECK(same_block(e_params.data(), e.params(), e.block_floats()));  // structure checked before any data
 
     // missing, not HDF5, truncated
-    expect_error([&] { train_state_read(dir.path + "/none.h5", b, "toy", "d=7"); }, dir.path + "/none.h5", "not found");
-    const std::string text = dir.path + "/text.h5";
+    expect_error([&] { train_state_read(dir / "none.h5", b, "toy", "d=7"); }, dir / "none.h5", "not found");
+    const std::string text = dir / "text.h5";
     std::ofstream(text) << "step\t1\n";
     expect_error([&] { train_state_read(text, b, "toy", "d=7"); }, text, "not a readable HDF5 file");
     std::ifstream in(path, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     for (double frac : {0.3, 0.6, 0.9, 0.999}) {
-        const std::string cut = dir.path + "/cut.h5";
+        const std::string cut = dir / "cut.h5";
         std::ofstream(cut, std::ios::binary).write(bytes.data(), (std::streamsize)(bytes.size() * frac));
         INFO("truncated to " << frac);
         expect_error([&] { train_state_read(cut, b, "toy", "d=7"); }, cut, "");
@@ -202,14 +197,14 @@ TEST_CASE("training state: mismatches and damaged files give one line naming the
         REQUIRE(off != HADDR_UNDEF);
         std::string bad = bytes;
         bad[off + 1000] ^= 0x10;
-        const std::string corrupt = dir.path + "/corrupt.h5";
+        const std::string corrupt = dir / "corrupt.h5";
         std::ofstream(corrupt, std::ios::binary).write(bad.data(), (std::streamsize)bad.size());
         expect_error([&] { train_state_read(corrupt, b, "toy", "d=7"); }, corrupt,
                      "tensor /adam_v/big is corrupt (checksum mismatch)");
     }
     // no completion marker (a writer that stopped before the end)
     {
-        const std::string inc = dir.path + "/incomplete.h5";
+        const std::string inc = dir / "incomplete.h5";
         fs::copy_file(path, inc);
         h5_handle f(H5Fopen(inc.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
         REQUIRE(H5Adelete(f, "complete") >= 0);
@@ -218,18 +213,18 @@ TEST_CASE("training state: mismatches and damaged files give one line naming the
     }
     // a weight file is not a training state
     {
-        const std::string w = dir.path + "/weights.h5";
+        const std::string w = dir / "weights.h5";
         weights_write(w, a.to_weights("toy", {}));
         expect_error([&] { train_state_peek(w); }, w, "not a tranova training state (format 'tranova-weights')");
     }
     // unwritable destination: error names it, nothing created
-    expect_error([&] { train_state_write(dir.path + "/no/such/dir/s.h5", s, a); }, dir.path + "/no/such/dir/s.h5",
+    expect_error([&] { train_state_write(dir / "no/such/dir/s.h5", s, a); }, dir / "no/such/dir/s.h5",
                  "cannot write");
 }
 
 TEST_CASE("a writer killed with SIGKILL leaves the last complete training state", "[core][train_state]") {
-    temp_dir dir;
-    const std::string path = dir.path + "/m.state.h5";
+    temp_dir dir("state");
+    const std::string path = dir / "m.state.h5";
     param_arena a = make_arena({{"w", {1 << 20}}}, 1);  // 12 MiB per state
     train_state s;
     s.arch = "toy";
@@ -375,8 +370,8 @@ struct toy_trainer {
 }  // namespace
 
 TEST_CASE("preempted, saved, resumed training ends bit-identical to an uninterrupted run", "[core][train_state]") {
-    temp_dir dir;
-    const std::string path = dir.path + "/toy.state.h5";
+    temp_dir dir("state");
+    const std::string path = dir / "toy.state.h5";
     toy_data d;
     toy_trainer whole;
     REQUIRE(whole.run(d, 25, path) == 0);

@@ -5,6 +5,8 @@
 #include "core/weights.hpp"
 #include "util/error.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <csignal>
@@ -17,6 +19,8 @@
 namespace fs = std::filesystem;
 using namespace tranova;
 using namespace tranova::core;
+
+using tranova::test::temp_dir;
 
 namespace {
 
@@ -120,15 +124,6 @@ private:
     }
 };
 
-struct temp_dir {
-    fs::path p;
-    temp_dir() {
-        p = fs::temp_directory_path() / ("tranova_trainer_" + std::to_string(::getpid()));
-        fs::remove_all(p);
-        fs::create_directories(p);
-    }
-    ~temp_dir() { fs::remove_all(p); }
-};
 
 trainer_options options(const fs::path& out) {
     trainer_options o;
@@ -161,61 +156,61 @@ std::string log_without_timing(const std::string& path) {
 }  // namespace
 
 TEST_CASE("trainer: learns and writes model, state, log and plot", "[trainer]") {
-    temp_dir d;
+    temp_dir d("trainer");
     toy_task t(3);
     const double val0 = t.validate();
-    auto o = options(d.p / "toy.h5");
+    auto o = options(d.path / "toy.h5");
     train_summary s = run_training(t, o);
     CHECK(s.steps == 30);
     CHECK_FALSE(s.preempted);
     CHECK(s.best_val_loss < 0.5 * val0);
-    for (const char* f : {"toy.h5", "toy.h5.state.h5", "toy.h5.train.tsv", "toy.h5.loss.svg"}) CHECK(fs::exists(d.p / f));
-    const weights w = weights_read((d.p / "toy.h5").string());
+    for (const char* f : {"toy.h5", "toy.h5.state.h5", "toy.h5.train.tsv", "toy.h5.loss.svg"}) CHECK(fs::exists(d.path / f));
+    const weights w = weights_read((d.path / "toy.h5").string());
     CHECK(w.arch == "toy");
-    std::ifstream log((d.p / "toy.h5.train.tsv").string());
+    std::ifstream log((d.path / "toy.h5.train.tsv").string());
     std::string header;
     std::getline(log, header);
     CHECK(header == "step\tepoch\tloss\thalf_loss\tlr\tgrad_norm\tval_loss\titems_per_s\tseconds");
 }
 
 TEST_CASE("trainer: preempted or killed, then resumed, ends bit-identical", "[trainer]") {
-    temp_dir d;
+    temp_dir d("trainer");
     toy_task ref(3);
-    run_training(ref, options(d.p / "ref.h5"));
+    run_training(ref, options(d.path / "ref.h5"));
     const auto want = params_of(ref);
 
     SECTION("preemption (SIGUSR1 in step 17): state saved at 17, exit code path") {
         toy_task a(3);
         a.signal_at = 16;  // 0-based step index 16 = the 17th step
-        train_summary s = run_training(a, options(d.p / "p.h5"));
+        train_summary s = run_training(a, options(d.path / "p.h5"));
         CHECK(s.preempted);
         CHECK(s.steps == 17);
         toy_task b(3);
-        auto o = options(d.p / "p.h5");
+        auto o = options(d.path / "p.h5");
         o.resume = true;
         s = run_training(b, o);
         CHECK(s.steps == 30);
         CHECK(params_of(b) == want);
-        CHECK(log_without_timing((d.p / "p.h5.train.tsv").string()) ==
-              log_without_timing((d.p / "ref.h5.train.tsv").string()));
+        CHECK(log_without_timing((d.path / "p.h5.train.tsv").string()) ==
+              log_without_timing((d.path / "ref.h5.train.tsv").string()));
     }
     SECTION("a kill in step 17 loses steps 11..17; resuming from step 10 redoes them identically") {
         toy_task a(3);
         a.fail_at = 16;
-        CHECK_THROWS(run_training(a, options(d.p / "k.h5")));
+        CHECK_THROWS(run_training(a, options(d.path / "k.h5")));
         toy_task b(3);
-        auto o = options(d.p / "k.h5");
+        auto o = options(d.path / "k.h5");
         o.resume = true;
         run_training(b, o);
         CHECK(params_of(b) == want);
-        CHECK(log_without_timing((d.p / "k.h5.train.tsv").string()) ==
-              log_without_timing((d.p / "ref.h5.train.tsv").string()));
+        CHECK(log_without_timing((d.path / "k.h5.train.tsv").string()) ==
+              log_without_timing((d.path / "ref.h5.train.tsv").string()));
     }
 }
 
 TEST_CASE("trainer: resume refuses a missing or foreign state", "[trainer]") {
-    temp_dir d;
-    auto o = options(d.p / "x.h5");
+    temp_dir d("trainer");
+    auto o = options(d.path / "x.h5");
     o.resume = true;
     toy_task t(3);
     CHECK_THROWS_WITH(run_training(t, o), Catch::Contains("x.h5.state.h5") && Catch::Contains("cannot resume"));
@@ -229,11 +224,11 @@ TEST_CASE("trainer: resume refuses a missing or foreign state", "[trainer]") {
 }
 
 TEST_CASE("trainer: early stop on patience, non-finite steps skipped", "[trainer]") {
-    temp_dir d;
+    temp_dir d("trainer");
     toy_task t(3);
     t.rising_val = true;
     t.nan_at = 1;
-    auto o = options(d.p / "e.h5");
+    auto o = options(d.path / "e.h5");
     o.val_every = 1;
     o.patience = 2;
     train_summary s = run_training(t, o);
@@ -241,7 +236,7 @@ TEST_CASE("trainer: early stop on patience, non-finite steps skipped", "[trainer
     CHECK(s.steps == 3);  // best at step 1, no gain at 2 and 3
     CHECK(s.best_step == 1);
     CHECK(s.skipped_steps == 1);
-    auto bad = options(d.p / "b.h5");
+    auto bad = options(d.path / "b.h5");
     bad.batch_size = 0;
     CHECK_THROWS_WITH(run_training(t, bad), Catch::Contains("--batch-size"));
 }

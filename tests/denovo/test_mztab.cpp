@@ -2,6 +2,8 @@
 #include "denovo/mztab.hpp"
 #include "util/error.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -12,8 +14,8 @@
 using namespace tranova::denovo;
 
 TEST_CASE("mzTab write and read back", "[denovo][mztab]") {
-    auto dir = std::filesystem::temp_directory_path() / ("tranova_mztab_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
+    const tranova::test::temp_dir tmp("mztab");
+    const std::filesystem::path& dir = tmp.path;
     const std::string path = (dir / "out.mztab").string();
     mztab_metadata meta;
     meta.software_version = "0.1.0";
@@ -68,12 +70,11 @@ TEST_CASE("mzTab write and read back", "[denovo][mztab]") {
     CHECK(f.psms[1].scan == 77);
     CHECK(f.psms[1].index == -1);
     CHECK(f.psms[1].title.empty());
-    std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("mzTab reader accepts Casanovo v4 and v5 files", "[denovo][mztab]") {
-    auto dir = std::filesystem::temp_directory_path() / ("tranova_mztab_cas_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
+    const tranova::test::temp_dir tmp("mztab_cas");
+    const std::filesystem::path& dir = tmp.path;
     const std::string v4 = (dir / "v4.mztab").string(), v5 = (dir / "v5.mztab").string();
     std::ofstream(v4) << "MTD\tmzTab-version\t1.0.0\n"
                          "MTD\tms_run[1]-location\tfile:///x/sample.mgf\n"
@@ -101,7 +102,6 @@ TEST_CASE("mzTab reader accepts Casanovo v4 and v5 files", "[denovo][mztab]") {
     // a second PSH row (its columns would index past the first header's rows)
     std::ofstream(bad) << "PSH\tsequence\tspectra_ref\tcharge\nPSH\tsequence\tspectra_ref\nPSM\tPEPK\tms_run[1]:index=1\n";
     CHECK_THROWS_WITH(read_mztab(bad), Catch::Contains("bad.mztab:2: a second PSH header row"));
-    std::filesystem::remove_all(dir);
 }
 
 // Casanovo v4.2.1's own PSM rows (casanovo_trained fixture model, n_beams 1) for MGF records
@@ -127,8 +127,8 @@ TEST_CASE("Casanovo's PSM rows: masses and evaluation of a Casanovo mzTab", "[de
     };
     for (const auto& r : rows) CHECK(peptide_mz(parse_peptide(r.seq), r.charge) == Approx(r.calc_mz).margin(1e-9));
 
-    auto dir = std::filesystem::temp_directory_path() / ("tranova_mztab_eval_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
+    const tranova::test::temp_dir tmp("mztab_eval");
+    const std::filesystem::path& dir = tmp.path;
     const std::string path = (dir / "casanovo.mztab").string();
     {
         std::ofstream f(path);
@@ -159,5 +159,4 @@ TEST_CASE("Casanovo's PSM rows: masses and evaluation of a Casanovo mzTab", "[de
     CHECK(evals[0].title == "0");
     CHECK(evals[0].has_prediction);
     CHECK_FALSE(evals[1].has_prediction);
-    std::filesystem::remove_all(dir);
 }

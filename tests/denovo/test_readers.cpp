@@ -4,6 +4,8 @@
 #include "util/error.hpp"
 
 #include <MSNumpress.hpp>
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 #include <zlib.h>
 
@@ -472,8 +474,8 @@ TEST_CASE("mzML: MS-Numpress arrays (linear, pic, slof; with and without zlib) d
 TEST_CASE("gzip-compressed MGF and mzML read like the plain files; truncation is an error",
           "[denovo][readers][gzip]") {
     namespace fs = std::filesystem;
-    const fs::path dir = fs::temp_directory_path() / ("tranova_gz_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
+    const tranova::test::temp_dir tmp("gz");
+    const fs::path& dir = tmp.path;
     for (const std::string name : {"depthcharge_TMT10-Trial-8.mgf", "depthcharge_TMT10-Trial-8.mzML"}) {
         std::ifstream in(kData + name, std::ios::binary);
         const std::string text((std::istreambuf_iterator<char>(in)), {});
@@ -517,5 +519,4 @@ TEST_CASE("gzip-compressed MGF and mzML read like the plain files; truncation is
     CHECK(spectrum_format_of("RUN.MGF.GZ") == spectrum_format::mgf);
     CHECK(spectrum_format_of("run.mzXML.gz") == spectrum_format::mzml);
     CHECK_THROWS_WITH(spectrum_format_of("run.txt.gz"), Catch::Contains("optionally .gz"));
-    fs::remove_all(dir);
 }

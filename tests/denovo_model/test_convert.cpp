@@ -5,6 +5,7 @@
 #include "core/weights.hpp"
 #include "denovo_model/beam_search.hpp"
 #include "denovo_model/convert.hpp"
+#include "temp_dir.hpp"
 #include "test_util.hpp"
 
 #include <cstdio>
@@ -16,7 +17,8 @@ using namespace tranova::denovo_model;
 namespace core = tranova::core;
 
 static std::string tmp_path(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("tranova_dm_" + std::to_string(::getpid()) + "_" + name)).string();
+    static const tranova::test::temp_dir dir("dm_convert");
+    return dir / name;
 }
 
 TEST_CASE("convert casanovo/primenovo .ckpt -> weight file -> same forward", "[denovo_model][convert]") {

@@ -8,6 +8,7 @@
 #include "denovo_model/tensors.hpp"
 #include "util/error.hpp"
 
+#include "temp_dir.hpp"
 #include "test_util.hpp"
 
 #include <filesystem>
@@ -20,15 +21,12 @@ namespace {
 
 // The trained fixture checkpoint as a weight file in a temporary folder.
 struct fixture_weights {
-    fs::path dir;
-    std::string path;
-    fixture_weights(const std::string& prefix, model_arch arch) {
-        dir = fs::temp_directory_path() / ("tranova_sequencer_" + prefix + std::to_string(::getpid()));
-        fs::create_directories(dir);
-        path = (dir / "m.h5").string();
+    tranova::test::temp_dir tmp;
+    const fs::path& dir = tmp.path;
+    std::string path = tmp / "m.h5";
+    fixture_weights(const std::string& prefix, model_arch arch) : tmp("sequencer_" + prefix) {
         write_weight_file(path, weights_from_state_dict(read_checkpoint_tensors(dm_data(prefix + "_tiny.ckpt")), arch, 4));
     }
-    ~fixture_weights() { fs::remove_all(dir); }
 };
 
 std::vector<dn::spectrum> sample_spectra(int max_charge) {

@@ -1,5 +1,7 @@
 // tranova denovo train's data: what is kept and skipped (and counted), tokenisation in
 // decoding order, the split by peptide, the model-vocabulary check, --init checks.
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "denovo/peptide.hpp"
@@ -27,9 +29,8 @@ std::string record(const std::string& title, double mz, const std::string& charg
 double mz_of(const std::string& seq, int z) { return denovo::peptide_mz(denovo::parse_peptide(seq, denovo::vocabulary::massivekb(), true), z); }
 
 std::string temp_file(const std::string& name, const std::string& text) {
-    const auto p = std::filesystem::temp_directory_path() / ("tranova_train_data_" + name);
-    std::ofstream(p) << text;
-    return p.string();
+    static const tranova::test::temp_dir dir("train_data");
+    return dir.write(name, text);
 }
 
 }  // namespace

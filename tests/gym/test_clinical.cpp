@@ -5,6 +5,8 @@
 
 #include "util/error.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -15,18 +17,9 @@
 using namespace tranova::gym;
 namespace fs = std::filesystem;
 
+using tranova::test::temp_dir;
+
 namespace {
-struct temp_dir {
-    fs::path path = fs::temp_directory_path() / ("tranova_clinical_" + std::to_string(::getpid()));
-    temp_dir() { fs::create_directories(path); }
-    ~temp_dir() { fs::remove_all(path); }
-    std::string file(const std::string& name, const std::string& text) const {
-        std::string p = (path / name).string();
-        fs::create_directories(fs::path(p).parent_path());
-        std::ofstream(p) << text;
-        return p;
-    }
-};
 std::string slurp(const fs::path& p) {
     std::ifstream f(p);
     std::stringstream s;
@@ -49,10 +42,10 @@ const char* scores_csv =
 }  // namespace
 
 TEST_CASE("clinical AUC per gene and mean over genes", "[gym][clinical]") {
-    temp_dir d;
+    temp_dir d("clinical");
     clinical_options o;
-    o.variants = d.file("v.csv", variants_csv);
-    o.scores = d.file("s.csv", scores_csv);
+    o.variants = d.write("v.csv", variants_csv);
+    o.scores = d.write("s.csv", scores_csv);
     o.model = "toy";
     o.output = (d.path / "out").string();
     clinical_result r = clinical_evaluate(o);
@@ -82,28 +75,28 @@ TEST_CASE("clinical AUC per gene and mean over genes", "[gym][clinical]") {
 }
 
 TEST_CASE("clinical scores from a folder of <gene>.csv", "[gym][clinical]") {
-    temp_dir d;
+    temp_dir d("clinical");
     clinical_options o;
-    o.variants = d.file("v.csv", variants_csv);
+    o.variants = d.write("v.csv", variants_csv);
     o.scores = (d.path / "scores").string();
-    d.file("scores/GENE1.csv", "mutant,avg_score\nA1C,-2\nA1D,0.5\nA1E,0\nA1F,1\nA1G,2\n");
-    d.file("scores/GENE2.csv", "mutant,avg_score\nM1K,-1\nM1L,1\n");
+    d.write("scores/GENE1.csv", "mutant,avg_score\nA1C,-2\nA1D,0.5\nA1E,0\nA1F,1\nA1G,2\n");
+    d.write("scores/GENE2.csv", "mutant,avg_score\nM1K,-1\nM1L,1\n");
     clinical_result r = clinical_evaluate(o);
     CHECK(r.n_genes == 2);
     CHECK(r.unscored == 3);  // GENE3 has no file; A1H and M1N have no row
-    d.file("v2.csv", "DMS_id,mutant,DMS_bin_score\n../escape,A1C,1\n");
+    d.write("v2.csv", "DMS_id,mutant,DMS_bin_score\n../escape,A1C,1\n");
     o.variants = (d.path / "v2.csv").string();
     CHECK_THROWS_WITH(clinical_evaluate(o), Catch::Contains("v2.csv:2") && Catch::Contains("cannot name a file"));
 }
 
 TEST_CASE("clinical input errors name the file and line", "[gym][clinical]") {
-    temp_dir d;
+    temp_dir d("clinical");
     clinical_options o;
-    o.scores = d.file("s.csv", scores_csv);
-    o.variants = d.file("v.csv", "DMS_id,mutant,DMS_bin_score\nGENE1,A1C,maybe\n");
+    o.scores = d.write("s.csv", scores_csv);
+    o.variants = d.write("v.csv", "DMS_id,mutant,DMS_bin_score\nGENE1,A1C,maybe\n");
     CHECK_THROWS_WITH(clinical_evaluate(o), Catch::Contains("v.csv:2") && Catch::Contains("neither Pathogenic"));
-    o.variants = d.file("v.csv", "DMS_id,mutant,DMS_bin_score\nGENE3,K2A,Benign\n");
+    o.variants = d.write("v.csv", "DMS_id,mutant,DMS_bin_score\nGENE3,K2A,Benign\n");
     CHECK_THROWS_WITH(clinical_evaluate(o), Catch::Contains("no AUC to average"));
-    o.scores = d.file("s.csv", "DMS_id,mutant,avg_score\nGENE3,K2A,high\n");
+    o.scores = d.write("s.csv", "DMS_id,mutant,avg_score\nGENE3,K2A,high\n");
     CHECK_THROWS_WITH(clinical_evaluate(o), Catch::Contains("s.csv:2") && Catch::Contains("not a number"));
 }

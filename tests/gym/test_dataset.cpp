@@ -2,6 +2,8 @@
 // `add` (directionality, duplicate averaging, strict-subset drop, left join), the
 // transactional add (a failed add leaves the file as it was) and pandas-style number
 // formatting of the reports.
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "gym/dataset.hpp"
@@ -19,17 +21,10 @@ using namespace tranova;
 using namespace tranova::gym;
 namespace fs = std::filesystem;
 
+using tranova::test::temp_dir;
+
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        char tmpl[] = "/tmp/tranova_gym_test_XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 void write(const std::string& path, const std::string& text) {
     std::ofstream(path) << text;
@@ -71,7 +66,7 @@ TEST_CASE("format_value writes numbers as pandas does", "[gym][report]") {
 }
 
 TEST_CASE("ingest, add with the official merge rules, read back", "[gym][dataset]") {
-    temp_dir d;
+    temp_dir d("gym_test");
     make_inputs(d);
     ingest_options io;
     io.reference = d / "ref.csv";
@@ -137,7 +132,7 @@ TEST_CASE("ingest, add with the official merge rules, read back", "[gym][dataset
 }
 
 TEST_CASE("ingest refuses inconsistent assays and writes nothing", "[gym][dataset]") {
-    temp_dir d;
+    temp_dir d("gym_test");
     make_inputs(d);
     ingest_options io;
     io.reference = d / "ref.csv";
@@ -158,7 +153,7 @@ TEST_CASE("ingest refuses inconsistent assays and writes nothing", "[gym][datase
 }
 
 TEST_CASE("eval end to end on a tiny file", "[gym][report]") {
-    temp_dir d;
+    temp_dir d("gym_test");
     make_inputs(d);
     ingest_options io;
     io.reference = d / "ref.csv";
@@ -187,7 +182,7 @@ TEST_CASE("eval end to end on a tiny file", "[gym][report]") {
 }
 
 TEST_CASE("indel assays: keyed on mutated_sequence, no depth breakdown", "[gym][dataset]") {
-    temp_dir d;
+    temp_dir d("gym_test");
     fs::create_directories(d / "assays");
     write(d / "ref.csv",
           "DMS_id,DMS_filename,UniProt_ID,taxon,target_seq,MSA_Neff_L_category,coarse_selection_type\n"

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "gym/metrics.hpp"
+#include "gym/detail/metric_scratch.hpp"
 #include "util/csv.hpp"
 #include "util/text.hpp"
 
@@ -104,7 +105,7 @@ TEST_CASE("golden metric vectors: fast path and rounding", "[gym][metrics]") {
         const int64_t n = static_cast<int64_t>(gc.y.size());
         for (auto ties : {ndcg_ties::numpy, ndcg_ties::stable}) {
             auto ctx = assay_context_build(gc.y.data(), gc.b.data(), nullptr, n, ties);
-            metric_scratch sc;
+            detail::metric_scratch sc;
             double out[n_metrics];
             assay_metrics(out, ctx, gc.s.data(), sc);
             const char* cols[n_metrics] = {"spearman", "auc", "mcc", "ndcg", "top_recall"};
@@ -162,7 +163,7 @@ TEST_CASE("fast path equals the reference functions (random, tied, depth subsets
         }
         for (auto ties : {ndcg_ties::numpy, ndcg_ties::stable}) {
             auto ctx = assay_context_build(y.data(), b.data(), depth.data(), n, ties);
-            metric_scratch sc;
+            detail::metric_scratch sc;
             std::vector<double> out(n_metrics * (1 + n_depths));
             assay_metrics(out.data(), ctx, s.data(), sc);
             // whole-assay MCC binarisation, reused by the depth subsets
@@ -216,7 +217,7 @@ TEST_CASE("an assay of single mutants: Depth_1 equals the whole assay, other dep
         b[i] = y[i] > 0;
     }
     auto ctx = assay_context_build(y.data(), b.data(), depth.data(), n, ndcg_ties::numpy);
-    metric_scratch sc;
+    detail::metric_scratch sc;
     std::vector<double> out(n_metrics * (1 + n_depths));
     assay_metrics(out.data(), ctx, s.data(), sc);
     for (int j = 0; j < n_metrics; ++j) {

@@ -1,7 +1,10 @@
 // tranova::msa: readers/writers, weights against golden values, frequencies, site-independent model.
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "msa/msa.hpp"
+#include "msa/detail/neighbour_paths.hpp"
 #include "msa/site_independent.hpp"
 #include "util/error.hpp"
 
@@ -37,7 +40,8 @@ std::vector<double> read_npy_f64(const std::string& path) {
 }
 
 std::string tmp_path(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("tranova_msa_test_" + std::to_string(::getpid()) + "_" + name)).string();
+    static const tranova::test::temp_dir dir("msa_test");
+    return dir / name;
 }
 
 }  // namespace
@@ -163,15 +167,15 @@ void random_case(std::mt19937& rng, std::size_t n, std::size_t l, int max_code, 
 }  // namespace
 
 TEST_CASE("every neighbour-count path equals the naive twin on odd shapes", "[msa][weights]") {
-    using msa::neighbour_path;
+    using msa::detail::neighbour_path;
     std::vector<neighbour_path> paths;
     for (auto p : {neighbour_path::scalar, neighbour_path::avx2, neighbour_path::avx2x8, neighbour_path::avx512, neighbour_path::best}) {
-        if (msa::neighbour_path_available(p))
+        if (msa::detail::neighbour_path_available(p))
             paths.push_back(p);
         else
-            WARN("neighbour path " << msa::neighbour_path_name(p) << " not available on this build or CPU: skipped");
+            WARN("neighbour path " << msa::detail::neighbour_path_name(p) << " not available on this build or CPU: skipped");
     }
-    REQUIRE(msa::neighbour_path_available(msa::neighbour_path_chosen(neighbour_path::best)));
+    REQUIRE(msa::detail::neighbour_path_available(msa::detail::neighbour_path_chosen(neighbour_path::best)));
     std::mt19937 rng(11);
     const std::size_t shapes[][2] = {{1, 5},    {2, 1},    {7, 63},  {8, 64},   {9, 65},  {15, 255}, {16, 256}, {17, 257},
                                      {23, 300}, {31, 511}, {33, 512}, {41, 513}, {50, 1030}, {67, 200}, {3, 0}};
@@ -185,9 +189,9 @@ TEST_CASE("every neighbour-count path equals the naive twin on odd shapes", "[ms
                 random_case(rng, n, l, max_code, gm, codes, need);
                 const auto slow = msa::count_neighbours_naive(codes, n, l, need, gm);
                 for (auto p : paths) {
-                    INFO("path " << msa::neighbour_path_name(p) << " n " << n << " l " << l << " max code " << max_code
+                    INFO("path " << msa::detail::neighbour_path_name(p) << " n " << n << " l " << l << " max code " << max_code
                                  << " gaps match " << gm);
-                    CHECK(msa::count_neighbours(codes, n, l, need, gm, p) == slow);
+                    CHECK(msa::detail::count_neighbours(codes, n, l, need, gm, p) == slow);
                 }
                 ++cases;
             }
@@ -204,8 +208,8 @@ TEST_CASE("every neighbour-count path equals the naive twin on odd shapes", "[ms
         for (bool gm : {false, true}) {
             const auto slow = msa::count_neighbours_naive(codes, n, l, need, gm);
             for (auto p : paths) {
-                INFO("path " << msa::neighbour_path_name(p) << " unrelated rows, l " << l << " gaps match " << gm);
-                CHECK(msa::count_neighbours(codes, n, l, need, gm, p) == slow);
+                INFO("path " << msa::detail::neighbour_path_name(p) << " unrelated rows, l " << l << " gaps match " << gm);
+                CHECK(msa::detail::count_neighbours(codes, n, l, need, gm, p) == slow);
             }
         }
     }
@@ -216,17 +220,17 @@ TEST_CASE("every neighbour-count path equals the naive twin on odd shapes", "[ms
         std::vector<std::uint8_t> codes;
         std::vector<std::int32_t> need;
         random_case(rng, n, l, 20, false, codes, need);
-        const auto ref = msa::count_neighbours(codes, n, l, need, false, neighbour_path::scalar);
+        const auto ref = msa::detail::count_neighbours(codes, n, l, need, false, neighbour_path::scalar);
         for (auto p : paths) {
-            INFO("path " << msa::neighbour_path_name(p) << " n " << n);
-            CHECK(msa::count_neighbours(codes, n, l, need, false, p) == ref);
+            INFO("path " << msa::detail::neighbour_path_name(p) << " n " << n);
+            CHECK(msa::detail::count_neighbours(codes, n, l, need, false, p) == ref);
         }
     }
     for (auto p : {neighbour_path::avx2, neighbour_path::avx2x8, neighbour_path::avx512})
-        if (!msa::neighbour_path_available(p)) {
+        if (!msa::detail::neighbour_path_available(p)) {
             std::vector<std::uint8_t> codes(4, 1);
             std::vector<std::int32_t> need(2, 1);
-            CHECK_THROWS_AS(msa::count_neighbours(codes, 2, 2, need, false, p), tranova::error);
+            CHECK_THROWS_AS(msa::detail::count_neighbours(codes, 2, 2, need, false, p), tranova::error);
         }
 }
 

@@ -1,4 +1,6 @@
 // tranova::retrieval: database I/O, alignment kernels (tranova vs SeqAn3), statistics, search, MSA.
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "msa/msa.hpp"
@@ -19,19 +21,12 @@ using namespace tranova;
 using namespace tranova::retrieval;
 namespace fs = std::filesystem;
 
+using tranova::test::temp_dir;
+
 namespace {
 
 std::string data(const std::string& f) { return std::string(TRANOVA_TEST_DATA) + "/retrieval/" + f; }
 
-struct temp_dir {
-    fs::path p;
-    temp_dir() {
-        p = fs::temp_directory_path() / ("tranova_retrieval_test_" + std::to_string(::getpid()) + "_" + std::to_string(std::rand()));
-        fs::create_directories(p);
-    }
-    ~temp_dir() { fs::remove_all(p); }
-    std::string operator/(const std::string& f) const { return (p / f).string(); }
-};
 
 std::string slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -121,7 +116,7 @@ TEST_CASE("Karlin-Altschul statistics", "[retrieval][stats]") {
 }
 
 TEST_CASE("FASTA database streaming: plain, gzip and bgzip agree; truncated gzip fails", "[retrieval][db]") {
-    temp_dir tmp;
+    temp_dir tmp("retrieval_test");
     std::vector<fasta_record> gz, bgz;
     for (auto [path, out] : {std::pair{data("small_db.fasta.gz"), &gz}, std::pair{data("small_db.fasta.bgz"), &bgz}}) {
         fasta_reader r(path);
@@ -162,7 +157,7 @@ TEST_CASE("FASTA database streaming: plain, gzip and bgzip agree; truncated gzip
 }
 
 TEST_CASE("faidx random access, duplicate names and stale index", "[retrieval][db]") {
-    temp_dir tmp;
+    temp_dir tmp("retrieval_test");
     // bgzip copy: index, fetch by name.
     fs::copy_file(data("small_db.fasta.bgz"), tmp / "db.fa.bgz");
     fasta_index::build(tmp / "db.fa.bgz");
@@ -189,7 +184,7 @@ TEST_CASE("faidx random access, duplicate names and stale index", "[retrieval][d
 }
 
 TEST_CASE("query validation", "[retrieval][query]") {
-    temp_dir tmp;
+    temp_dir tmp("retrieval_test");
     spit(tmp / "empty.fa", "");
     CHECK_THROWS_WITH(read_queries(tmp / "empty.fa"), Catch::Contains("no query"));
     spit(tmp / "emptyrec.fa", ">q\n\n");

@@ -1,5 +1,7 @@
 // Retrieval at database scale: the striped kernel against its scalar and SeqAn3 twins,
 // batch = per-query, sharded + merged = unsharded, index = FASTA, and their bad inputs.
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "retrieval/align.hpp"
@@ -18,19 +20,12 @@ using namespace tranova;
 using namespace tranova::retrieval;
 namespace fs = std::filesystem;
 
+using tranova::test::temp_dir;
+
 namespace {
 
 std::string data(const std::string& f) { return std::string(TRANOVA_TEST_DATA) + "/retrieval/" + f; }
 
-struct temp_dir {
-    fs::path p;
-    temp_dir() {
-        p = fs::temp_directory_path() / ("tranova_retrieval_scale_" + std::to_string(::getpid()) + "_" + std::to_string(std::rand()));
-        fs::create_directories(p);
-    }
-    ~temp_dir() { fs::remove_all(p); }
-    std::string operator/(const std::string& f) const { return (p / f).string(); }
-};
 void spit(const std::string& path, const std::string& s) { std::ofstream(path, std::ios::binary) << s; }
 std::string slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -155,7 +150,7 @@ TEST_CASE("a batch gives each query what it gets alone", "[retrieval][batch]") {
 }
 
 TEST_CASE("sharded searches merge into the unsharded result; the index gives the FASTA's", "[retrieval][shard][index]") {
-    temp_dir tmp;
+    temp_dir tmp("retrieval_scale");
     auto queries = read_queries(data("two_queries.fasta"));
     search_options opt;
     opt.threads = 2;
@@ -222,7 +217,7 @@ TEST_CASE("sharded searches merge into the unsharded result; the index gives the
 }
 
 TEST_CASE("a stale, foreign or damaged index is refused", "[retrieval][index]") {
-    temp_dir tmp;
+    temp_dir tmp("retrieval_scale");
     fs::copy_file(data("small_db.fasta.gz"), tmp / "db.fa.gz");
     const auto st = build_db_index(tmp / "db.fa.gz", tmp / "db.tix");
     CHECK(st.records == 495);

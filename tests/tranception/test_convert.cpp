@@ -8,6 +8,8 @@
 #include "tranception/model.hpp"
 #include "util/error.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -65,8 +67,8 @@ TEST_CASE("tranception: both formats convert to bit-identical weights; shape che
     CHECK(a.config_string("position_embedding") == "grouped_alibi");
 
     // HDF5 round trip: identical bytes, config and order
-    std::string dir = std::filesystem::temp_directory_path() / ("tranova_core_test_" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir);
+    const tranova::test::temp_dir tmp("convert_test");
+    const std::string dir = tmp.path.string();
     weights_write(dir + "/a.h5", a);
     weights r = weights_read(dir + "/a.h5");
     CHECK(r.arch == "tranception");
@@ -102,7 +104,6 @@ TEST_CASE("tranception: both formats convert to bit-identical weights; shape che
     }
     CHECK_THAT(err_of([&] { r.get("no.such", {1}); }), Catch::StartsWith(dir + "/a.h5: tensor 'no.such' is missing"));
     CHECK_THAT(err_of([&] { a.require_finite("ck.bin"); }), Catch::Equals("(no error)"));
-    std::filesystem::remove_all(dir);
 
     // converter checks: wrong shape, missing tensor, unexpected tensor
     checkpoint bad = bin;

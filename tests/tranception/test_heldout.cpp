@@ -9,6 +9,8 @@
 
 #include "test_data.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -71,8 +73,8 @@ TEST_CASE("site-independent NLL on a hand-computed two-column MSA", "[tranceptio
 }
 
 TEST_CASE("sequences_from_msa maps residues to match columns; the split keeps the maps", "[tranception][heldout]") {
-    const auto dir = std::filesystem::temp_directory_path() / ("tranova_test_heldout_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
+    const tranova::test::temp_dir tmp("heldout");
+    const std::filesystem::path& dir = tmp.path;
     const std::string path = (dir / "tiny.a3m").string();
     // Query MKLV (4 match columns); row 2 has an insertion 'gg' after column 1 and a gap;
     // rows are distinct enough that every one is kept (theta 0.01).
@@ -99,7 +101,6 @@ TEST_CASE("sequences_from_msa maps residues to match columns; the split keeps th
         CHECK(s.columns[i].size() == s.seqs[i].size());
     }
     CHECK(val.num_columns == 4);
-    std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("held-out model NLL equals the inference forward's, both directions", "[tranception][heldout]") {

@@ -10,6 +10,8 @@
 #include "util/stats.hpp"
 #include "util/text.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -19,23 +21,12 @@
 using namespace tranova::tranception;
 namespace fs = std::filesystem;
 
+using tranova::test::temp_dir;
+
 namespace {
 const std::string model_dir = tranception_test::data_dir + "/models/tiny_ctx64";
 const std::string target_seq = "MKVLAAGIVGLLLAACGQHRSEAPQKPAE";
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        path = fs::temp_directory_path() / ("tranova_score_run_" + std::to_string(::getpid()));
-        fs::create_directories(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-    std::string file(const std::string& name, const std::string& text = "") const {
-        std::string p = (path / name).string();
-        if (!text.empty()) std::ofstream(p) << text;
-        return p;
-    }
-};
 
 std::string slurp(const std::string& p) {
     std::ifstream f(p);
@@ -46,12 +37,12 @@ std::string slurp(const std::string& p) {
 }  // namespace
 
 TEST_CASE("run_score writes score_variants' numbers beside the input columns", "[tranception][score_run]") {
-    temp_dir d;
+    temp_dir d("score_run");
     score_options o;
     o.model = model_dir;
-    o.target = d.file("t.fasta", ">wt\n" + target_seq + "\n");
-    o.dms = d.file("in.csv", "mutant,DMS_score,avg_score\nK2A,1.5,x\nV3W:L4G,-0.5,y\nM1M,0,z\nA5C,2,w\n");
-    o.out = d.file("out.csv");
+    o.target = d.write("t.fasta", ">wt\n" + target_seq + "\n");
+    o.dms = d.write("in.csv", "mutant,DMS_score,avg_score\nK2A,1.5,x\nV3W:L4G,-0.5,y\nM1M,0,z\nA5C,2,w\n");
+    o.out = d / "out.csv";
     o.spearman_column = "DMS_score";
     score_result r = run_score(o);
     CHECK(r.num_variants == 4);
@@ -87,26 +78,26 @@ TEST_CASE("run_score writes score_variants' numbers beside the input columns", "
 }
 
 TEST_CASE("run_score with all singles draws the heatmap beside the table", "[tranception][score_run]") {
-    temp_dir d;
+    temp_dir d("score_run");
     score_options o;
     o.model = model_dir;
     o.target = "MKVLAAGIVG";
     o.all_singles = true;
     o.mirror = false;
-    o.out = d.file("dms.csv");
+    o.out = d / "dms.csv";
     score_result r = run_score(o);
     CHECK(r.num_variants == 10 * 19);
-    CHECK(r.heatmap == d.file("dms.svg"));
+    CHECK(r.heatmap == d / "dms.svg");
     CHECK(slurp(r.heatmap).find("<svg") != std::string::npos);
     CHECK(slurp(o.out).substr(0, 51) == "mutant,mutated_sequence,avg_score_L_to_R,avg_score\n");
 }
 
 TEST_CASE("run_score checks its options and inputs before writing", "[tranception][score_run]") {
-    temp_dir d;
+    temp_dir d("score_run");
     score_options o;
     o.model = model_dir;
     o.target = target_seq;
-    o.out = d.file("out.csv");
+    o.out = d / "out.csv";
     CHECK_THROWS_AS(run_score(o), tranova::usage_error);  // neither --dms nor --all-singles
     o.all_singles = true;
     o.alpha = 2;
@@ -116,7 +107,7 @@ TEST_CASE("run_score checks its options and inputs before writing", "[tranceptio
     CHECK_THROWS_WITH(run_score(o), Catch::Contains("needs --msa"));
     o.model = model_dir;
     o.all_singles = false;
-    o.dms = d.file("bad.csv", "mutant\nK2A\nA99G\n");
+    o.dms = d.write("bad.csv", "mutant\nK2A\nA99G\n");
     CHECK_THROWS_WITH(run_score(o), Catch::Contains("bad.csv:3") && Catch::Contains("outside"));
     CHECK_FALSE(fs::exists(o.out));
     o.skip_bad_rows = true;
@@ -124,8 +115,8 @@ TEST_CASE("run_score checks its options and inputs before writing", "[tranceptio
 }
 
 TEST_CASE("read_target takes a FASTA file or an upper-case literal", "[tranception][score_run]") {
-    temp_dir d;
-    CHECK(read_target(d.file("t.fa", ">a\nmkvl\nAAGIV\n>b\nWW\n"), "target") == "MKVLAAGIV");
+    temp_dir d("score_run");
+    CHECK(read_target(d.write("t.fa", ">a\nmkvl\nAAGIV\n>b\nWW\n"), "target") == "MKVLAAGIV");
     CHECK(read_target("MKVLAAGIV", "target") == "MKVLAAGIV");
     CHECK_THROWS_WITH(read_target("missing.fasta", "target"), Catch::Contains("no such file"));
     CHECK_THROWS_WITH(read_target("MKV", "target"), Catch::Contains("at least 8"));

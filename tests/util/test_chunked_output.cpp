@@ -1,6 +1,8 @@
 #include "util/chunked_output.hpp"
 #include "util/error.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -13,13 +15,9 @@ namespace fs = std::filesystem;
 using tranova::chunked_output;
 using tranova::job_fingerprint;
 
+using tranova::test::temp_dir;
+
 namespace {
-fs::path fresh_dir(const std::string& name) {
-    auto d = fs::temp_directory_path() / ("tranova_chunks_" + name + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
 std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     std::stringstream ss;
@@ -46,7 +44,8 @@ TEST_CASE("fnv1a64 matches the published test vectors", "[chunks]") {
 }
 
 TEST_CASE("an uninterrupted chunked run writes header, chunks in order, footer; no record left", "[chunks]") {
-    auto d = fresh_dir("a");
+    temp_dir tmp("chunks_a");
+    const fs::path& d = tmp.path;
     auto out = (d / "out.csv").string();
     {
         chunked_output co(out, fp_of("0.6"), false);
@@ -67,7 +66,8 @@ TEST_CASE("an uninterrupted chunked run writes header, chunks in order, footer; 
 }
 
 TEST_CASE("resume skips recorded chunks and gives the same bytes", "[chunks]") {
-    auto d = fresh_dir("b");
+    temp_dir tmp("chunks_b");
+    const fs::path& d = tmp.path;
     auto out = (d / "out.csv").string();
     {
         chunked_output co(out, fp_of("0.6"), false);
@@ -134,7 +134,8 @@ TEST_CASE("resume skips recorded chunks and gives the same bytes", "[chunks]") {
 }
 
 TEST_CASE("--resume with no record starts from the beginning", "[chunks]") {
-    auto d = fresh_dir("c");
+    temp_dir tmp("chunks_c");
+    const fs::path& d = tmp.path;
     auto out = (d / "out.csv").string();
     chunked_output co(out, fp_of("1"), true);
     CHECK(co.resumed_chunks() == 0);
@@ -144,7 +145,8 @@ TEST_CASE("--resume with no record starts from the beginning", "[chunks]") {
 }
 
 TEST_CASE("input files are fingerprinted by content", "[chunks]") {
-    auto d = fresh_dir("d");
+    temp_dir tmp("chunks_d");
+    const fs::path& d = tmp.path;
     spit(d / "in.txt", "abc");
     job_fingerprint a, b;
     a.add_file("--in", (d / "in.txt").string());
@@ -176,7 +178,8 @@ TEST_CASE("a direct output keeps no record and refuses --resume", "[chunks]") {
 }
 
 TEST_CASE("a run that fails before its first chunk leaves no record", "[chunks]") {
-    auto d = fresh_dir("e");
+    temp_dir tmp("chunks_e");
+    const fs::path& d = tmp.path;
     auto out = (d / "out.csv").string();
     { chunked_output co(out, fp_of("1"), false); }
     CHECK_FALSE(fs::exists(chunked_output::record_dir_for(out)));
@@ -187,7 +190,8 @@ TEST_CASE("a run that fails before its first chunk leaves no record", "[chunks]"
 }
 
 TEST_CASE("a run that ends with an error removes its record unless kept", "[chunks]") {
-    auto d = fresh_dir("f");
+    temp_dir tmp("chunks_f");
+    const fs::path& d = tmp.path;
     auto out = (d / "out.csv").string();
     try {
         chunked_output co(out, fp_of("1"), false);

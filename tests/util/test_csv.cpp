@@ -1,6 +1,8 @@
 #include "util/csv.hpp"
 #include "util/error.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -9,9 +11,8 @@
 
 namespace {
 std::string write_temp(const std::string& name, const std::string& text) {
-    auto path = std::filesystem::temp_directory_path() / ("tranova_test_" + name);
-    std::ofstream(path) << text;
-    return path.string();
+    static const tranova::test::temp_dir dir("csv");
+    return dir.write(name, text);
 }
 }  // namespace
 

@@ -1,6 +1,8 @@
 #include "util/error.hpp"
 #include "util/output_file.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -11,13 +13,9 @@
 
 namespace fs = std::filesystem;
 
+using tranova::test::temp_dir;
+
 namespace {
-fs::path fresh_dir(const std::string& name) {
-    auto d = fs::temp_directory_path() / ("tranova_out_" + name + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
 size_t count_entries(const fs::path& d) {
     size_t n = 0;
     for ([[maybe_unused]] auto& e : fs::directory_iterator(d)) ++n;
@@ -26,7 +24,8 @@ size_t count_entries(const fs::path& d) {
 }  // namespace
 
 TEST_CASE("output_file appears only on commit", "[output]") {
-    auto d = fresh_dir("a");
+    temp_dir tmp("out_a");
+    const fs::path& d = tmp.path;
     auto target = d / "out.csv";
     {
         tranova::output_file out(target.string());
@@ -44,7 +43,8 @@ TEST_CASE("output_file appears only on commit", "[output]") {
 }
 
 TEST_CASE("output_file leaves nothing behind when not committed", "[output]") {
-    auto d = fresh_dir("b");
+    temp_dir tmp("out_b");
+    const fs::path& d = tmp.path;
     {
         tranova::output_file out((d / "out.csv").string());
         out.write("partial");
@@ -57,7 +57,8 @@ TEST_CASE("output_file into a missing folder is a clean error", "[output]") {
 }
 
 TEST_CASE("output_path commits a file written by name", "[output]") {
-    auto d = fresh_dir("c");
+    temp_dir tmp("out_c");
+    const fs::path& d = tmp.path;
     {
         tranova::output_path p((d / "x.h5").string());
         std::ofstream(p.temp_path()) << "data";
@@ -107,14 +108,16 @@ TEST_CASE("output_path into a device goes through a temporary elsewhere", "[outp
 }
 
 TEST_CASE("folders and trailing slashes are refused with the reason", "[output]") {
-    auto d = fresh_dir("e");
+    temp_dir tmp("out_e");
+    const fs::path& d = tmp.path;
     CHECK_THROWS_WITH(tranova::output_file(d.string()), Catch::Contains("is a folder"));
     CHECK_THROWS_WITH(tranova::output_file((d / "new").string() + "/"), Catch::Contains("ends with '/'"));
     CHECK_THROWS_WITH(tranova::output_file((d / "missing" / "x.csv").string()), Catch::Contains("does not exist"));
 }
 
 TEST_CASE("an output that is a registered input is a usage error", "[output]") {
-    auto d = fresh_dir("f");
+    temp_dir tmp("out_f");
+    const fs::path& d = tmp.path;
     auto in = d / "input.txt";
     std::ofstream(in) << "precious\n";
     fs::create_symlink(in, d / "link.txt");

@@ -4,6 +4,8 @@
 #include "util/output_file.hpp"
 #include "util/preemption.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -45,9 +47,8 @@ TEST_CASE("preemption_guard flags SIGUSR1 and SIGTERM and restores the previous 
 }
 
 TEST_CASE("a second SIGTERM chains to output_file's cleanup handler", "[util][preemption]") {
-    const std::string dir = std::filesystem::temp_directory_path() / ("tranova_preempt_" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
+    const tranova::test::temp_dir tmp("preempt");
+    const std::string dir = tmp.path.string();
     const pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {  // child: no Catch2 here, report through the exit status
@@ -70,5 +71,4 @@ TEST_CASE("a second SIGTERM chains to output_file's cleanup handler", "[util][pr
     CHECK(WIFSIGNALED(status));
     CHECK((WIFSIGNALED(status) ? WTERMSIG(status) : 1000 + WEXITSTATUS(status)) == SIGTERM);
     CHECK(std::filesystem::is_empty(dir));  // temporary removed, no output
-    std::filesystem::remove_all(dir);
 }

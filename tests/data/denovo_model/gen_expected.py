@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
-"""Flattens the JSON results of /work/shared/fixtures/denovo into small text files the C++
-tests read (stdlib only). Run: python3 gen_expected.py /work/shared/fixtures/denovo"""
+"""Flattens the JSON results of the de novo oracle fixtures (Casanovo v4.2.1 / PrimeNovo run
+on CPU; the project's shared data folder, fixtures/denovo) into small text files the C++
+tests read (stdlib only).
+
+Usage: python3 gen_expected.py [FIXTURES_DIR]
+FIXTURES_DIR defaults to shared/fixtures/denovo in the folder `shared/` beside the
+repository (../shared/fixtures/denovo from the repository root)."""
 import json, sys, os
 
-src = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/fixtures/denovo"
 here = os.path.dirname(os.path.abspath(__file__))
+repo = os.path.dirname(os.path.dirname(os.path.dirname(here)))  # tests/data/denovo_model -> repo
+src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(repo), "shared", "fixtures", "denovo")
 
 for p in ("casanovo", "casanovo_trained"):
     d = json.load(open(os.path.join(src, p + "_results.json")))
