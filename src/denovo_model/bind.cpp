@@ -187,15 +187,15 @@ namespace {
 denovo_model bind_from_file(weight_file wf) {
     denovo_model m;
     m.cfg = config_from_weights(wf);
-    m.storage = std::move(wf.tensors);
-    const tensor_map& t = m.storage;
+    m.storage = to_core_weights(wf);  // one allocation, the weight file's slots
+    const core::weights& w = m.storage;
     bind_weights(
         m,
-        [&t](const std::string& name, tensor_view& out) {
-            auto it = t.find(name);
-            if (it == t.end()) return false;
-            out.data = it->second.data.data();
-            out.shape = it->second.shape;
+        [&w](const std::string& name, tensor_view& out) {
+            if (!w.has(name)) return false;
+            const core::weight_entry& e = w.entry(name);
+            out.data = w.data() + e.offset;
+            out.shape = e.shape;
             return true;
         },
         nullptr);

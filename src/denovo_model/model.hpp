@@ -8,6 +8,7 @@
 #pragma once
 
 #include "core/backend.hpp"
+#include "core/weights.hpp"
 #include "denovo_model/nn.hpp"
 #include "denovo_model/tensors.hpp"
 
@@ -68,7 +69,11 @@ struct float_encoder {
 
 struct denovo_model {
     model_config cfg;
-    tensor_map storage;  // owns the weights (model_from_weights); empty when bound elsewhere (model_bind)
+    // Owns the weights (model_from_weights): every tensor a slot of one 64-byte-aligned
+    // allocation, as in the weight file and in a trainer's parameter arena (core::param_arena
+    // lays its parameter block out from the same core::weights). Empty when the model is bound
+    // to tensors held elsewhere (model_bind: the trainer's arena).
+    core::weights storage;
     // Where every op of the forwards runs (use_backend; the process-wide CPU backend by default).
     core::backend* be = &core::cpu_backend();
 

@@ -10,12 +10,13 @@
 // `denovo sequence` loads unchanged. A gradient sits at the same offset in the gradient
 // block as its parameter (trainable_model::grad).
 //
-// Layer math is torch.nn's post-LayerNorm Transformer layers (ReLU, eps 1e-5, optional dropout: dropout_config),
-// as in model.cpp, with every row of the batch processed together (rows = batch x
-// positions) and everything the backward needs kept in the activation structs below (one
-// allocation each, sized from the batch shape, reused while the shape stays). Backward
-// calls follow the core convention (docs/training.md): parameter gradients ACCUMULATE into
-// the arena's gradient block (zero it per optimizer step), a nullptr gradient output skips it.
+// The forwards are forward.hpp's, the same code inference runs (torch.nn's post-LayerNorm
+// Transformer layers: ReLU, eps 1e-5, optional dropout), with every row of the batch
+// processed together (rows = batch x positions) and everything the backward needs kept in
+// stack_acts (one allocation each, sized from the batch shape, reused while the shape
+// stays). Every op runs on the model's core::backend. Backward calls follow the core
+// convention (docs/training.md): parameter gradients ACCUMULATE into the arena's gradient
+// block (zero it per optimizer step), a nullptr gradient output skips it.
 //
 // CrossNovo composes these pieces (crossnovo_loss): the AR decoder's cross-attention memory
 // is an input (any (B, Tk, d) buffer with its key mask) whose gradient is an optional
