@@ -7,11 +7,13 @@
 //   hybrid_b1 encoder + NAR + AR beam 1 over [NAR features ; memory]
 // The AR search runs exactly --steps steps (the stop and padding logits get a -100 bias and
 // the precursor mass is out of reach, so no beam ends early), matching bench_torch.py.
-// One spectrum per OpenMP thread (BLAS single-threaded inside). Prints one TSV row per
+// One group of spectra per OpenMP task (BLAS single-threaded inside), encoded (and NAR-decoded)
+// together as `denovo sequence` does. Prints one TSV row per
 // mode: mode, spectra, seconds (median of --repeat), spectra/s.
 #include "core/ops.hpp"
 #include "denovo_model/beam_search.hpp"
 #include "denovo_model/ctc.hpp"
+#include "denovo_model/forward.hpp"
 #include "denovo_model/model.hpp"
 #include "util/threads.hpp"
 
@@ -74,43 +76,55 @@ double run_mode(const denovo_model& m, const std::string& mode, const std::vecto
 #pragma omp parallel for schedule(dynamic, 1)
     for (int g = 0; g < G; ++g) {
         const int d = m.cfg.dim_model, T = m.cfg.nar_length, V = m.nar_vocab;
+        const int lo = g * group, hi = std::min(B, (g + 1) * group), n_g = hi - lo;
+        // the group's spectra encoded together, as `denovo sequence` does (encode_spectra)
+        std::vector<const float*> ptrs;
+        std::vector<int> counts;
+        std::vector<float> mass;
+        std::vector<int> charge;
+        for (int i = lo; i < hi; ++i) {
+            ptrs.push_back(sp[size_t(i)].peaks.data());
+            counts.push_back(sp[size_t(i)].n);
+            mass.push_back(sp[size_t(i)].mass);
+            charge.push_back(sp[size_t(i)].charge);
+        }
+        encoded_batch eb;
+        encode_batch(m, ptrs, counts, eb);
+        if (mode == "encoder") continue;
+        std::vector<float> logits, feats;
+        if (mode == "nar" || mode == "hybrid_b1") {
+            logits.resize(size_t(n_g) * T * V);
+            feats.resize(size_t(n_g) * T * d);
+            nar_forward_encoded(m, eb, mass.data(), charge.data(), logits.data(), feats.data());
+        }
         std::vector<ar_memory> mems;
         mems.reserve(size_t(group));
         std::vector<ar_input> inputs;
-        for (int i = g * group; i < std::min(B, (g + 1) * group); ++i) {
+        for (int i = lo; i < hi; ++i) {
             const synth_spectrum& s = sp[size_t(i)];
-            const int n = s.n;
-            std::vector<float> mem(size_t(n + 1) * d);
+            const int n = s.n, k = i - lo;
+            const float* mem = eb.memory.data() + size_t(k) * eb.Tk * d;
             std::unique_ptr<bool[]> mask(new bool[size_t(n + 1)]);
-            encoder_forward(m, s.peaks.data(), n, mem.data(), mask.get());
-            if (mode == "encoder") continue;
-            if (mode == "nar" || mode == "hybrid_b1") {
-                std::vector<float> logits(size_t(T) * V), feats(size_t(T) * d), prob(logits.size()), logp(logits.size());
-                nar_forward(m, mem.data(), mask.get(), n + 1, s.mass, s.charge, logits.data(), feats.data(), nullptr);
-                if (mode == "nar") {
-                    for (int t = 0; t < T; ++t) {
-                        const float* r = logits.data() + size_t(t) * V;
-                        float mx = *std::max_element(r, r + V), sum = 0;
-                        for (int v = 0; v < V; ++v) sum += std::exp(r[v] - mx);
-                        for (int v = 0; v < V; ++v) {
-                            prob[size_t(t) * V + v] = std::exp(r[v] - mx) / sum;
-                            logp[size_t(t) * V + v] = r[v] - mx - std::log(sum);
-                        }
-                    }
-                    auto beams = ctc_beam_search(prob.data(), T, V, V - 1, 5, 30, 1.0);
-                    auto path = pmc_decode(logp.data(), T, V, m.cfg.residues.masses, pmc_target(s.mass), 0.1f);
-                    (void)beams;
-                    (void)path;
-                    continue;
-                }
+            for (int r = 0; r <= n; ++r) mask[size_t(r)] = eb.valid[size_t(k) * eb.Tk + r] == 0;
+            if (mode == "nar") {
+                std::vector<float> prob(size_t(T) * V), logp(prob.size());
+                tranova::core::softmax_forward(prob.data(), logits.data() + size_t(k) * T * V, T, V);
+                tranova::core::log_softmax_forward(logp.data(), logits.data() + size_t(k) * T * V, T, V);
+                auto beams = ctc_beam_search(prob.data(), T, V, V - 1, 5, 30, 1.0);
+                auto path = pmc_decode(logp.data(), T, V, m.cfg.residues.masses, pmc_target(s.mass), 0.1f);
+                (void)beams;
+                (void)path;
+                continue;
+            }
+            if (mode == "hybrid_b1") {
                 std::vector<float> hm;
                 std::vector<unsigned char> hmask;
-                hybrid_memory(m, feats.data(), mem.data(), mask.get(), n + 1, hm, hmask);
+                hybrid_memory(m, feats.data() + size_t(k) * T * d, mem, mask.get(), n + 1, hm, hmask);
                 mems.emplace_back();
                 ar_prepare_memory(m, hm.data(), reinterpret_cast<const bool*>(hmask.data()), T + n + 1, mems.back());
             } else {
                 mems.emplace_back();
-                ar_prepare_memory(m, mem.data(), mask.get(), n + 1, mems.back());
+                ar_prepare_memory(m, mem, mask.get(), n + 1, mems.back());
             }
             inputs.push_back({&mems.back(), 1e6f, s.charge, 5e5f});
         }

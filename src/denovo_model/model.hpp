@@ -7,6 +7,8 @@
 // Decoding algorithms live in ctc.hpp and beam_search.hpp; this file only has forwards.
 #pragma once
 
+#include "core/backend.hpp"
+#include "core/weights.hpp"
 #include "denovo_model/nn.hpp"
 #include "denovo_model/tensors.hpp"
 
@@ -67,7 +69,13 @@ struct float_encoder {
 
 struct denovo_model {
     model_config cfg;
-    tensor_map storage;  // owns the weights; the pointers below point into it
+    // Owns the weights (model_from_weights): every tensor a slot of one 64-byte-aligned
+    // allocation, as in the weight file and in a trainer's parameter arena (core::param_arena
+    // lays its parameter block out from the same core::weights). Empty when the model is bound
+    // to tensors held elsewhere (model_bind: the trainer's arena).
+    core::weights storage;
+    // Where every op of the forwards runs (use_backend; the process-wide CPU backend by default).
+    core::backend* be = &core::cpu_backend();
 
     // encoder
     const float* latent = nullptr;  // (d)
@@ -119,6 +127,13 @@ using tensor_lookup = std::function<bool(const std::string& name, tensor_view& o
 denovo_model model_bind(const std::string& arch, const std::map<std::string, std::string>& config,
                         const tensor_lookup& lookup, std::vector<std::string>* bound = nullptr);
 
+// Runs the model's ops on `be`: asks it once (core::backend::require) for every op the
+// inference forwards use and throws naming the model and the first missing op. Binding
+// calls it with core::cpu_backend().
+void use_backend(denovo_model& m, core::backend& be);
+// The same question for the training forwards and backwards (make_trainable asks it).
+void require_training_ops(const denovo_model& m);
+
 // Builds a weight file from an upstream state_dict (names as in the checkpoint:
 // encoder.*, decoder.*). arch casanovo / primenovo; n_head cannot be read from shapes.
 weight_file weights_from_state_dict(tensor_map state_dict, model_arch arch, int n_head);
@@ -134,7 +149,8 @@ weight_file random_weights(model_arch arch, int dim_model, int n_head, int dim_f
 model_config config_from_weights(const weight_file& wf);
 model_config config_from_fields(const std::string& arch, const std::map<std::string, std::string>& config);
 
-// ---- forwards (one spectrum at a time; callers parallelise over spectra) ----
+// ---- inference forwards of one spectrum (callers parallelise over spectra; the batched
+// forwards shared with training, and encode_batch for several spectra, are in forward.hpp) ----
 
 // peaks: (n,2) [m/z, intensity]; memory: (n+1, d) (row 0 = latent token); mask: (n+1)
 // true = padding (peaks whose m/z + intensity == 0), its memory rows are set to 0.

@@ -6,6 +6,7 @@
 #include "denovo/peptide.hpp"
 #include "denovo/spectrum.hpp"
 #include "denovo_model/ctc.hpp"
+#include "denovo_model/forward.hpp"
 #include "tranova/build_info.hpp"
 #include "util/error.hpp"
 #include "util/chunked_output.hpp"
@@ -71,11 +72,15 @@ sequencer make_sequencer(const sequence_options& o) {
     return sq;
 }
 
-encoded_spectrum encode_spectrum(const denovo_model& m, const dn::processed_peaks& pk, const dn::spectrum& s) {
+namespace {
+
+// The encoder's input of one spectrum: (n, 2) [m/z, intensity] rows; the precursor as the
+// models see it (float32 m/z, M = (m/z - 1.007276) * z in float32) goes into e.
+std::vector<float> spectrum_input(const denovo_model& m, const dn::processed_peaks& pk, const dn::spectrum& s,
+                                  encoded_spectrum& e) {
     TRANOVA_CHECK(s.charge >= 1 && s.charge <= m.cfg.max_charge, "charge {} outside the model's range 1..{}", s.charge,
                   m.cfg.max_charge);
-    encoded_spectrum e;
-    const int d = m.cfg.dim_model, n = int(pk.mz.size());
+    const int n = int(pk.mz.size());
     std::vector<float> peaks(size_t(n) * 2);
     for (int i = 0; i < n; ++i) {
         peaks[size_t(2 * i)] = pk.mz[size_t(i)];
@@ -85,20 +90,59 @@ encoded_spectrum encode_spectrum(const denovo_model& m, const dn::processed_peak
     e.charge = s.charge;
     e.mass = (e.mz - float(dn::kProtonRounded)) * float(s.charge);
     e.rows = n + 1;
-    e.memory.resize(size_t(n + 1) * d);
-    e.mask.reset(new bool[size_t(n + 1)]);
-    encoder_forward(m, peaks.data(), n, e.memory.data(), e.mask.get());
+    return peaks;
+}
+
+}  // namespace
+
+encoded_spectrum encode_spectrum(const denovo_model& m, const dn::processed_peaks& pk, const dn::spectrum& s) {
+    encoded_spectrum e;
+    const std::vector<float> peaks = spectrum_input(m, pk, s, e);
+    e.memory.resize(size_t(e.rows) * m.cfg.dim_model);
+    e.mask.reset(new bool[size_t(e.rows)]);
+    encoder_forward(m, peaks.data(), e.rows - 1, e.memory.data(), e.mask.get());
     return e;
 }
 
+std::vector<encoded_spectrum> encode_spectra(const denovo_model& m, const std::vector<const dn::processed_peaks*>& pks,
+                                             const std::vector<const dn::spectrum*>& spectra, encoded_batch& batch) {
+    TRANOVA_CHECK(pks.size() == spectra.size() && !pks.empty(), "encode_spectra: {} peak lists for {} spectra",
+                  pks.size(), spectra.size());
+    const int d = m.cfg.dim_model;
+    std::vector<encoded_spectrum> out(pks.size());
+    std::vector<std::vector<float>> peaks(pks.size());
+    std::vector<const float*> ptrs;
+    std::vector<int> counts;
+    for (size_t i = 0; i < pks.size(); ++i) {
+        peaks[i] = spectrum_input(m, *pks[i], *spectra[i], out[i]);
+        ptrs.push_back(peaks[i].data());
+        counts.push_back(out[i].rows - 1);
+    }
+    encode_batch(m, ptrs, counts, batch);
+    for (size_t i = 0; i < out.size(); ++i) {  // row block i truncated to its own rows
+        encoded_spectrum& e = out[i];
+        const size_t first = i * size_t(batch.Tk);
+        e.memory.assign(batch.memory.begin() + long(first) * d, batch.memory.begin() + long(first + size_t(e.rows)) * d);
+        e.mask.reset(new bool[size_t(e.rows)]);
+        for (int r = 0; r < e.rows; ++r) e.mask[size_t(r)] = batch.valid[first + size_t(r)] == 0;
+    }
+    return out;
+}
+
 decoded_spectrum decode_nar(const denovo_model& m, const encoded_spectrum& e, int ctc_beam, bool pmc) {
+    std::vector<float> logits(size_t(m.cfg.nar_length) * m.nar_vocab);
+    nar_forward(m, e.memory.data(), e.mask.get(), e.rows, e.mass, e.charge, logits.data(), nullptr, nullptr);
+    return decode_nar_logits(m, e, logits.data(), ctc_beam, pmc);
+}
+
+decoded_spectrum decode_nar_logits(const denovo_model& m, const encoded_spectrum& e, const float* logits, int ctc_beam,
+                                   bool pmc) {
     decoded_spectrum res;
     const auto& vocab = m.cfg.residues;
     const int T = m.cfg.nar_length, V = m.nar_vocab, blank = V - 1;
-    std::vector<float> logits(size_t(T) * V), prob(logits.size()), logp(logits.size());
-    nar_forward(m, e.memory.data(), e.mask.get(), e.rows, e.mass, e.charge, logits.data(), nullptr, nullptr);
-    core::softmax_forward(prob.data(), logits.data(), T, V);
-    core::log_softmax_forward(logp.data(), logits.data(), T, V);
+    std::vector<float> prob(size_t(T) * V), logp(prob.size());
+    m.be->softmax(prob.data(), logits, T, V);
+    m.be->log_softmax(logp.data(), logits, T, V);
     auto beams = ctc_beam_search(prob.data(), T, V, blank, ctc_beam, 30, 1.0);
     std::vector<int> toks = beams.empty() ? std::vector<int>{} : beams[0].tokens;
     std::vector<int> steps = beams.empty() ? std::vector<int>{} : beams[0].timesteps;
@@ -130,13 +174,20 @@ decoded_spectrum decode_nar(const denovo_model& m, const encoded_spectrum& e, in
     return res;
 }
 
-void prepare_ar(const denovo_model& m, decoder_kind kind, const encoded_spectrum& e, ar_memory& am) {
+void prepare_ar(const denovo_model& m, decoder_kind kind, const encoded_spectrum& e, ar_memory& am,
+                const float* nar_features) {
     if (kind == decoder_kind::hybrid) {
         const int T = m.cfg.nar_length, V = m.nar_vocab, d = m.cfg.dim_model;
-        std::vector<float> logits(size_t(T) * V), feats(size_t(T) * d), hm;
+        std::vector<float> logits, feats, hm;
         std::vector<unsigned char> hmask;
-        nar_forward(m, e.memory.data(), e.mask.get(), e.rows, e.mass, e.charge, logits.data(), feats.data(), nullptr);
-        hybrid_memory(m, feats.data(), e.memory.data(), e.mask.get(), e.rows, hm, hmask);
+        if (!nar_features) {
+            logits.resize(size_t(T) * V);
+            feats.resize(size_t(T) * d);
+            nar_forward(m, e.memory.data(), e.mask.get(), e.rows, e.mass, e.charge, logits.data(), feats.data(),
+                        nullptr);
+            nar_features = feats.data();
+        }
+        hybrid_memory(m, nar_features, e.memory.data(), e.mask.get(), e.rows, hm, hmask);
         ar_prepare_memory(m, hm.data(), reinterpret_cast<const bool*>(hmask.data()), T + e.rows, am);
     } else {
         ar_prepare_memory(m, e.memory.data(), e.mask.get(), e.rows, am);
@@ -158,42 +209,85 @@ decoded_spectrum ar_result(const denovo_model& m, const std::vector<ar_psm>& out
     return res;
 }
 
-// Decodes chunk[lo, hi) into results: NAR spectrum by spectrum, AR/hybrid in one lockstep
-// beam search over the group.
+// Decodes chunk[lo, hi) into results: the group's spectra encoded together (and, for the
+// NAR and the hybrid, NAR-decoded together), then CTC decoding spectrum by spectrum or one
+// lockstep AR beam search over the group.
 void decode_group(const sequencer& sq, const std::vector<dn::spectrum>& chunk, int lo, int hi,
                   std::vector<decoded_spectrum>& results, progress* bar) {
     const denovo_model& m = sq.model;
-    std::vector<ar_memory> mems(static_cast<size_t>(hi - lo));
-    std::vector<ar_input> inputs;
-    std::vector<int> owners;
+    const int n = hi - lo;
+    // preprocessing and the charge check, spectrum by spectrum (a bad one is reported alone)
+    std::vector<dn::processed_peaks> pks(static_cast<size_t>(n));
+    std::vector<const dn::processed_peaks*> live_pk;
+    std::vector<const dn::spectrum*> live_sp;
+    std::vector<int> live;
     for (int i = lo; i < hi; ++i) {
         try {
-            dn::processed_peaks pk;
-            dn::preprocess(chunk[size_t(i)], sq.prep, pk);
-            encoded_spectrum e = encode_spectrum(m, pk, chunk[size_t(i)]);
-            if (sq.kind == decoder_kind::nar) {
-                results[size_t(i)] = decode_nar(m, e, sq.ctc_beam, sq.pmc);
-            } else {
-                ar_memory& am = mems[size_t(i - lo)];
-                prepare_ar(m, sq.kind, e, am);
-                inputs.push_back({&am, e.mass, e.charge, e.mz});
-                owners.push_back(i);
-            }
+            const dn::spectrum& s = chunk[size_t(i)];
+            dn::preprocess(s, sq.prep, pks[size_t(i - lo)]);
+            TRANOVA_CHECK(s.charge >= 1 && s.charge <= m.cfg.max_charge, "charge {} outside the model's range 1..{}",
+                          s.charge, m.cfg.max_charge);
+            live_pk.push_back(&pks[size_t(i - lo)]);
+            live_sp.push_back(&s);
+            live.push_back(i);
         } catch (const std::exception& ex) {
             results[size_t(i)].error = ex.what();
         }
-        if (sq.kind == decoder_kind::nar && bar) bar->add();
     }
-    if (!inputs.empty()) {
+    auto fail_all = [&](const std::exception& ex) {
+        for (int i : live) results[size_t(i)].error = ex.what();
+    };
+    std::vector<encoded_spectrum> enc;
+    std::vector<float> nar_logits, nar_feats;
+    if (!live.empty()) {
         try {
-            numpy_random rng(0);
-            auto out = ar_beam_search(m, inputs, sq.beam, rng);
-            for (size_t k = 0; k < owners.size(); ++k) results[size_t(owners[k])] = ar_result(m, out[k]);
+            encoded_batch batch;
+            enc = encode_spectra(m, live_pk, live_sp, batch);
+            if (sq.kind != decoder_kind::ar) {
+                const size_t L = live.size(), T = size_t(m.cfg.nar_length);
+                std::vector<float> mass(L);
+                std::vector<int> charge(L);
+                for (size_t k = 0; k < L; ++k) mass[k] = enc[k].mass, charge[k] = enc[k].charge;
+                nar_logits.resize(L * T * size_t(m.nar_vocab));
+                if (sq.kind == decoder_kind::hybrid) nar_feats.resize(L * T * size_t(m.cfg.dim_model));
+                nar_forward_encoded(m, batch, mass.data(), charge.data(), nar_logits.data(),
+                                    nar_feats.empty() ? nullptr : nar_feats.data());
+            }
         } catch (const std::exception& ex) {
-            for (int i : owners) results[size_t(i)].error = ex.what();
+            fail_all(ex);
+            live.clear();
         }
     }
-    if (sq.kind != decoder_kind::nar && bar) bar->add(uint64_t(hi - lo));
+    const size_t T = size_t(m.cfg.nar_length);
+    if (sq.kind == decoder_kind::nar) {
+        for (size_t k = 0; k < live.size(); ++k) {
+            try {
+                results[size_t(live[k])] =
+                    decode_nar_logits(m, enc[k], nar_logits.data() + k * T * size_t(m.nar_vocab), sq.ctc_beam, sq.pmc);
+            } catch (const std::exception& ex) {
+                results[size_t(live[k])].error = ex.what();
+            }
+        }
+        if (bar) bar->add(uint64_t(n));
+        return;
+    }
+    std::vector<ar_memory> mems(live.size());
+    std::vector<ar_input> inputs;
+    try {
+        for (size_t k = 0; k < live.size(); ++k) {
+            prepare_ar(m, sq.kind, enc[k], mems[k],
+                       nar_feats.empty() ? nullptr : nar_feats.data() + k * T * size_t(m.cfg.dim_model));
+            inputs.push_back({&mems[k], enc[k].mass, enc[k].charge, enc[k].mz});
+        }
+        if (!inputs.empty()) {
+            numpy_random rng(0);
+            auto out = ar_beam_search(m, inputs, sq.beam, rng);
+            for (size_t k = 0; k < live.size(); ++k) results[size_t(live[k])] = ar_result(m, out[k]);
+        }
+    } catch (const std::exception& ex) {
+        fail_all(ex);
+    }
+    if (bar) bar->add(uint64_t(n));
 }
 
 dn::mztab_metadata sequence_metadata(const sequence_options& o, const sequencer& sq) {

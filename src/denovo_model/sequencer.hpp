@@ -9,6 +9,7 @@
 #include "denovo/preprocess.hpp"
 #include "denovo/spectrum.hpp"
 #include "denovo_model/beam_search.hpp"
+#include "denovo_model/forward.hpp"
 #include "denovo_model/model.hpp"
 
 #include <memory>
@@ -76,15 +77,27 @@ struct encoded_spectrum {
     float mass = 0, mz = 0;
     int charge = 0;
 };
+// Throws for a charge outside the model's range.
 encoded_spectrum encode_spectrum(const denovo_model& m, const denovo::processed_peaks& pk, const denovo::spectrum& s);
+// Several spectra encoded together (forward.hpp encode_batch: their rows share every matrix
+// product); each result equals encode_spectrum's up to float rounding. `batch` keeps the
+// padded memory for nar_forward_encoded.
+std::vector<encoded_spectrum> encode_spectra(const denovo_model& m,
+                                             const std::vector<const denovo::processed_peaks*>& pks,
+                                             const std::vector<const denovo::spectrum*>& spectra, encoded_batch& batch);
 
 // NAR decoding: CTC beam search, then, when the best beam misses the precursor mass by
 // more than the model's mass_control_tol (and pmc is on), precise mass control.
 decoded_spectrum decode_nar(const denovo_model& m, const encoded_spectrum& e, int ctc_beam, bool pmc);
+// The same from NAR logits (T, V) already computed (e.g. by nar_forward_encoded).
+decoded_spectrum decode_nar_logits(const denovo_model& m, const encoded_spectrum& e, const float* logits, int ctc_beam,
+                                   bool pmc);
 
 // The AR decoder's memory for one spectrum: the encoder memory, or for the hybrid the NAR
 // features concatenated before it.
-void prepare_ar(const denovo_model& m, decoder_kind kind, const encoded_spectrum& e, ar_memory& am);
+// nar_features (T, d): the hybrid's NAR features when already computed (else nar_forward runs).
+void prepare_ar(const denovo_model& m, decoder_kind kind, const encoded_spectrum& e, ar_memory& am,
+                const float* nar_features = nullptr);
 
 // Decodes a chunk of spectra in parallel; results in input order. `bar` (optional) counts
 // decoded spectra.

@@ -10,12 +10,13 @@
 // `denovo sequence` loads unchanged. A gradient sits at the same offset in the gradient
 // block as its parameter (trainable_model::grad).
 //
-// Layer math is torch.nn's post-LayerNorm Transformer layers (ReLU, eps 1e-5, optional dropout: dropout_config),
-// as in model.cpp, with every row of the batch processed together (rows = batch x
-// positions) and everything the backward needs kept in the activation structs below (one
-// allocation each, sized from the batch shape, reused while the shape stays). Backward
-// calls follow the core convention (docs/training.md): parameter gradients ACCUMULATE into
-// the arena's gradient block (zero it per optimizer step), a nullptr gradient output skips it.
+// The forwards are forward.hpp's, the same code inference runs (torch.nn's post-LayerNorm
+// Transformer layers: ReLU, eps 1e-5, optional dropout), with every row of the batch
+// processed together (rows = batch x positions) and everything the backward needs kept in
+// stack_acts (one allocation each, sized from the batch shape, reused while the shape
+// stays). Every op runs on the model's core::backend. Backward calls follow the core
+// convention (docs/training.md): parameter gradients ACCUMULATE into the arena's gradient
+// block (zero it per optimizer step), a nullptr gradient output skips it.
 //
 // CrossNovo composes these pieces (crossnovo_loss): the AR decoder's cross-attention memory
 // is an input (any (B, Tk, d) buffer with its key mask) whose gradient is an optional
@@ -24,6 +25,7 @@
 #pragma once
 
 #include "core/param_arena.hpp"
+#include "denovo_model/forward.hpp"
 #include "denovo_model/model.hpp"
 
 #include <cstdint>
@@ -65,81 +67,32 @@ struct train_batch {
     std::vector<int32_t> ctc_lengths; // (B)
 };
 
-// Dropout as torch.nn's Transformer layers apply it, all with probability p: on the
-// attention weights (inside each MultiheadAttention), on each residual branch before its
-// add (dropout1/2/3) and after the FFN's ReLU. p = 0 (the default) is off: the parity
-// setting and evaluation. Masks come from core::dropout_forward's counter hash: site k of
-// layer i uses seed counter_hash(seed, 8 i + k) over its tensor, so nothing is stored and
-// the backward recomputes them; give every step (and every stack) its own seed. PyTorch's
-// masks come from its own RNG, so runs with p > 0 match it in distribution, not bit for bit.
-struct dropout_config {
-    float p = 0.0f;
-    uint64_t seed = 0;
-};
-
-// One post-LN Transformer layer's saved activations (pointers into an activation buffer).
-struct layer_acts {
-    float *qkv = nullptr, *sa_probs = nullptr, *sa_ctx = nullptr;            // self-attention
-    float *sa_pdrop = nullptr, *ca_pdrop = nullptr;  // attention weights after dropout (p > 0 only)
-    float *sum1 = nullptr, *mean1 = nullptr, *rstd1 = nullptr, *x1 = nullptr;  // x1 = LN1(x + SA)
-    float *cq = nullptr, *ckv = nullptr, *ca_probs = nullptr, *ca_ctx = nullptr;  // cross (decoders)
-    float *sum2 = nullptr, *mean2 = nullptr, *rstd2 = nullptr, *x2 = nullptr;
-    float *h = nullptr, *a = nullptr;  // FFN pre-ReLU, post-ReLU (and post-dropout when p > 0)
-    float *sum3 = nullptr, *mean3 = nullptr, *rstd3 = nullptr, *x3 = nullptr;  // decoders only
-    const float* out() const { return x3 ? x3 : x2; }
-};
-
-// A stack's activations: x0 = the embedded input rows (B*T, d), layers, then (decoders)
-// logits (B*T, V); plus gradient scratch. `buf` is the one allocation.
-struct stack_acts {
-    int B = 0, T = 0, Tk = 0;         // batch, positions, memory positions (decoders)
-    std::vector<float> buf;
-    float* x0 = nullptr;
-    std::vector<layer_acts> layers;
-    float* logits = nullptr;
-    std::vector<uint8_t> self_valid;  // (B, T) key mask of the self-attention (empty = all)
-    // inputs the embedding backward needs: encoder peak intensities (B, N); AR tokens (B, L);
-    // charges (B)
-    std::vector<float> saved;
-    std::vector<int32_t> tokens;
-    std::vector<int> charge;
-    // the decoder's memory (borrowed from the caller, must stay alive until the backward)
-    const float* memory = nullptr;
-    const uint8_t* memory_valid = nullptr;
-    const float* out() const { return layers.back().out(); }  // last hidden states (B*T, d)
-    // gradient scratch
-    float *g = nullptr, *g2 = nullptr, *ds = nullptr, *dy = nullptr, *dctx = nullptr, *dqkv = nullptr,
-          *dff = nullptr, *dff2 = nullptr, *dkv = nullptr;
-    std::vector<float> att_scratch;
-    dropout_config drop;  // of the forward, reused by the backward
-};
-
-// Encoder: peaks (B, N, 2) -> acts.out() = memory (B, N+1, d) (row 0 = latent token; padded
-// rows are computed, not zeroed: they are masked wherever they are read) and
-// memory_valid (B, N+1) (0 = padding peak).
-void encoder_train_forward(const trainable_model& t, stack_acts& acts, const float* peaks, int B, int N,
-                           const dropout_config& drop = {});
-// dmemory (B, N+1, d): gradient of the memory; read (not modified).
-void encoder_train_backward(trainable_model& t, stack_acts& acts, const float* dmemory);
-
-// AR decoder under teacher forcing: rows (B, L+1) = [precursor token; tokens (B, L)] +
-// positions, causal self-attention (keys whose embedding row sums to 0, i.e. padding, are
-// masked, as depthcharge does), cross-attention to memory (B, Tk, d) with memory_valid
-// (B, Tk). Writes acts.logits (B, L+1, V): row j predicts token j, row L is unused.
-void ar_train_forward(const trainable_model& t, stack_acts& acts, const float* memory, const uint8_t* memory_valid,
-                      int Tk, const float* mass, const int* charge, const int32_t* tokens, int B, int L,
-                      const dropout_config& drop = {});
-// dlogits (B, L+1, V); dmemory (B, Tk, d) accumulates (nullptr: stop-gradient).
-void ar_train_backward(trainable_model& t, stack_acts& acts, const float* dlogits, float* dmemory);
-
-// NAR decoder: rows (B, T) = precursor query repeated + positions (T = cfg.nar_length),
-// bidirectional self-attention, cross-attention to memory. acts.logits (B, T, V),
-// acts.out() = the last layer's features (B, T, d).
-void nar_train_forward(const trainable_model& t, stack_acts& acts, const float* memory, const uint8_t* memory_valid,
-                       int Tk, const float* mass, const int* charge, int B, const dropout_config& drop = {});
-// dlogits (B, T, V); dfeatures (B, T, d) or nullptr; dmemory accumulates (nullptr: skip).
-void nar_train_backward(trainable_model& t, stack_acts& acts, const float* dlogits, const float* dfeatures,
-                        float* dmemory);
+// The training forwards are forward.hpp's batched forwards with keep = true (the same code
+// inference runs with keep = false); the backwards are forward.hpp's.
+inline void encoder_train_forward(const trainable_model& t, stack_acts& acts, const float* peaks, int B, int N,
+                                  const dropout_config& drop = {}) {
+    encoder_forward_batch(t.model, acts, peaks, B, N, true, drop);
+}
+inline void encoder_train_backward(trainable_model& t, stack_acts& acts, const float* dmemory) {
+    encoder_backward_batch(t, acts, dmemory);
+}
+inline void ar_train_forward(const trainable_model& t, stack_acts& acts, const float* memory,
+                             const uint8_t* memory_valid, int Tk, const float* mass, const int* charge,
+                             const int32_t* tokens, int B, int L, const dropout_config& drop = {}) {
+    ar_forward_batch(t.model, acts, memory, memory_valid, Tk, mass, charge, tokens, B, L, true, drop);
+}
+inline void ar_train_backward(trainable_model& t, stack_acts& acts, const float* dlogits, float* dmemory) {
+    ar_backward_batch(t, acts, dlogits, dmemory);
+}
+inline void nar_train_forward(const trainable_model& t, stack_acts& acts, const float* memory,
+                              const uint8_t* memory_valid, int Tk, const float* mass, const int* charge, int B,
+                              const dropout_config& drop = {}) {
+    nar_forward_batch(t.model, acts, memory, memory_valid, Tk, mass, charge, B, true, drop);
+}
+inline void nar_train_backward(trainable_model& t, stack_acts& acts, const float* dlogits, const float* dfeatures,
+                               float* dmemory) {
+    nar_backward_batch(t, acts, dlogits, dfeatures, dmemory);
+}
 
 // Whole-model steps: the loss of one batch and, when `backward`, its gradient accumulated
 // into t.arena's gradient block (scaled by dloss). drop.p > 0 trains with dropout (the

@@ -2,6 +2,7 @@
 // floor 1 for values near 0; encoder memory compared on unmasked rows only).
 #include "test_util.hpp"
 #include "denovo_model/ctc.hpp"
+#include "denovo_model/forward.hpp"
 
 #include <memory>
 
@@ -254,6 +255,72 @@ TEST_CASE("ar_feed_batch equals feeding each beam alone", "[denovo_model][model]
         CHECK(caches[size_t(b)].len == int(toks[size_t(b)].size()));
         CHECK(compare(got[size_t(b)].data(), want[size_t(b)].data(), got[size_t(b)].size(), 1.0).max_rel <= 1e-5);
     }
+}
+
+TEST_CASE("one forward: the inference layout equals the training layout, batched equals alone",
+          "[denovo_model][model]") {
+    // random CrossNovo (d 32, 4 heads, 2 layers per stack); 3 spectra of 5, 9 and 2 peaks
+    denovo_model m = model_from_weights(random_weights(model_arch::crossnovo, 32, 4, 64, 2, 9));
+    const int d = 32, T = m.cfg.nar_length, V = m.nar_vocab;
+    const std::vector<int> n = {5, 9, 2};
+    std::vector<std::vector<float>> peaks(3);
+    for (int b = 0; b < 3; ++b)
+        for (int i = 0; i < n[size_t(b)]; ++i) {
+            peaks[size_t(b)].push_back(150.0f + 97.3f * float(i) + 11.0f * float(b));
+            peaks[size_t(b)].push_back(0.1f + 0.05f * float((i * 7 + b) % 9));
+        }
+    std::vector<const float*> ptrs = {peaks[0].data(), peaks[1].data(), peaks[2].data()};
+    encoded_batch eb;
+    encode_batch(m, ptrs, n, eb);
+    REQUIRE(eb.Tk == 10);
+    // keep = true (training) over the same padded batch: the same bits on unmasked rows
+    std::vector<float> padded(size_t(3) * 9 * 2, 0.0f);
+    for (int b = 0; b < 3; ++b) std::copy(peaks[size_t(b)].begin(), peaks[size_t(b)].end(), padded.begin() + b * 18);
+    stack_acts train;
+    encoder_forward_batch(m, train, padded.data(), 3, 9, true);
+    for (size_t r = 0; r < eb.valid.size(); ++r)
+        if (eb.valid[r])
+            for (int c = 0; c < d; ++c) CHECK(eb.memory[r * d + size_t(c)] == train.out()[r * d + size_t(c)]);
+    // each spectrum alone (encoder_forward, nar_forward) vs its row block of the batch
+    const float mass[3] = {1000.5f, 1500.25f, 800.0f};
+    const int charge[3] = {2, 3, 1};
+    std::vector<float> logits(size_t(3) * T * V), feats(size_t(3) * T * d);
+    nar_forward_encoded(m, eb, mass, charge, logits.data(), feats.data());
+    for (int b = 0; b < 3; ++b) {
+        INFO("spectrum " << b);
+        const int rows = n[size_t(b)] + 1;
+        std::vector<float> mem(size_t(rows) * d);
+        std::unique_ptr<bool[]> mask(new bool[size_t(rows)]);
+        encoder_forward(m, peaks[size_t(b)].data(), n[size_t(b)], mem.data(), mask.get());
+        CHECK(compare(eb.memory.data() + size_t(b) * eb.Tk * d, mem.data(), mem.size(), 1.0).max_rel <= 1e-5);
+        std::vector<float> lg(size_t(T) * V), ft(size_t(T) * d), layer_lg(size_t(2) * T * V);
+        nar_forward(m, mem.data(), mask.get(), rows, mass[b], charge[b], lg.data(), ft.data(), layer_lg.data());
+        CHECK(compare(logits.data() + size_t(b) * T * V, lg.data(), lg.size(), 1.0).max_rel <= 1e-5);
+        CHECK(compare(feats.data() + size_t(b) * T * d, ft.data(), ft.size(), 1.0).max_rel <= 1e-5);
+        CHECK(compare(layer_lg.data() + size_t(T) * V, lg.data(), lg.size(), 1.0).max_rel == 0.0);  // last layer
+    }
+}
+
+TEST_CASE("a backend lacking an op the model needs is refused up front", "[denovo_model][model]") {
+    struct no_attention : core::backend {
+        std::string name() const override { return "test"; }
+        bool supports(core::op_kind op) const override { return op != core::op_kind::attention; }
+        float* alloc(size_t) override { return nullptr; }
+        void free(float*) override {}
+        void upload(float*, const float*, size_t) override {}
+        void download(float*, const float*, size_t) override {}
+        void layernorm(float*, const float*, const float*, const float*, int, int, float) override {}
+        void gemm(float*, const float*, const float*, int, int, int, bool, bool, float, float, int, int, int) override {}
+        void linear(float*, const float*, const float*, const float*, int, int, int) override {}
+        void activation(core::activation_kind, float*, const float*, size_t) override {}
+        void add(float*, const float*, const float*, size_t) override {}
+        void softmax(float*, const float*, int, int) override {}
+        void log_softmax(float*, const float*, int, int) override {}
+    } be;
+    denovo_model m = model_from_weights(random_weights(model_arch::primenovo, 32, 4, 64, 1, 9));
+    CHECK(m.be == &core::cpu_backend());
+    CHECK_THROWS_WITH(use_backend(m, be), Catch::Contains("PrimeNovo needs the op attention"));
+    CHECK(m.be == &core::cpu_backend());  // unchanged
 }
 
 TEST_CASE("the model's residue table is Casanovo v4's config.yaml MassIVE-KB table", "[denovo_model][model]") {

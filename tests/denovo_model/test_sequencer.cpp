@@ -39,8 +39,8 @@ std::vector<dn::spectrum> sample_spectra(int max_charge) {
     return v;
 }
 
-// Same peptides; scores equal within `tol`. Batched matrix products over a group's beams,
-// and threaded BLAS, round differently (float32 sums, ~1e-7 relative).
+// Same peptides; scores equal within `tol`. Batched matrix products over a group's spectra
+// and beams, and threaded BLAS, round differently (float32 sums, ~1e-7 relative).
 void check_same(const std::vector<decoded_spectrum>& a, const std::vector<decoded_spectrum>& b, double tol) {
     REQUIRE(a.size() == b.size());
     for (size_t i = 0; i < a.size(); ++i) {
@@ -107,7 +107,9 @@ TEST_CASE("decode_chunk equals decoding spectra one by one", "[denovo_model][seq
             dn::preprocess(s, sq.prep, pk);
             one.push_back(decode_nar(sq.model, encode_spectrum(sq.model, pk, s), sq.ctc_beam, sq.pmc));
         }
-        check_same(chunk, one, 1e-6);  // threaded vs single-threaded BLAS in the encoder
+        // a group's spectra are encoded and NAR-decoded together (rows of several spectra,
+        // zero-padded, in each matrix product): float32 sums round differently (~1e-6)
+        check_same(chunk, one, 1e-5);
         size_t ok = 0;
         for (const auto& r : chunk) ok += r.ok;
         CHECK(ok == spectra.size());
