@@ -224,104 +224,116 @@ train_result train_forward(const trainable_model& m, const train_batch& batch, t
 // branch reads it as its output gradient and its input layernorm adds into it, which is
 // the gradient of the residual add.
 
+namespace {
+
+void zero(float* p, size_t n) { std::fill(p, p + n, 0.0f); }
+
+// The output gradient of residual branch / dropout site k: dres, or with dropout dres
+// through the site's mask (in ddrop).
+const float* dropped_gradient(core::backend& be, train_activations& a, int k, size_t Rd) {
+    if (!(a.dropout_used > 0)) return a.dres;
+    a.ddrop.resize(Rd);
+    zero(a.ddrop.data(), Rd);
+    be.dropout_backward(a.ddrop.data(), a.dres, Rd, a.dropout_used, core::counter_hash(a.dropout_seed, uint64_t(k)), 0);
+    return a.ddrop.data();
+}
+
+// The six activation-gradient buffers of a layer (~50 MB at the Small shape), zeroed in
+// one parallel pass rather than by one thread while the other waits.
+void zero_layer_grads(train_activations& a, size_t Rni, size_t Rd, size_t Rd3) {
+    float* const bufs[6] = {a.dfc_act, a.dfc_pre, a.dln, a.datt, a.dqkv_c, a.dqkv};
+    const size_t lens[6] = {Rni, Rni, Rd, Rd, Rd3, Rd3};
+    constexpr size_t piece = size_t(1) << 16;
+    size_t first[7] = {0};
+    for (int i = 0; i < 6; ++i) first[i + 1] = first[i] + (lens[i] + piece - 1) / piece;
+#pragma omp parallel for schedule(static)
+    for (size_t t = 0; t < first[6]; ++t) {
+        int i = 0;
+        while (t >= first[i + 1]) ++i;
+        const size_t k = t - first[i];
+        std::fill(bufs[i] + k * piece, bufs[i] + std::min(lens[i], (k + 1) * piece), 0.0f);
+    }
+}
+
+// Layer l in reverse. On entry dres is d h_out; on exit d h_in.
+void layer_backward(core::backend& be, trainable_model& m, train_activations& a, int l,
+                    const core::attention_shape& as) {
+    const auto& c = m.cfg;
+    const int B = a.B, T = a.T, R = B * T, d = c.n_embd, d3 = 3 * d, ni = c.n_inner;
+    const size_t Rd = size_t(R) * d, Rd3 = size_t(R) * d3, Rni = size_t(R) * ni;
+    const float* P = m.arena.params();
+    float* Gp = m.arena.grads();
+    const auto& s = m.slots.layers[l];
+    const float* qkv = a.qkv + l * Rd3;
+    const float* qkv_c = a.qkv_c + l * Rd3;
+    float* probs = a.probs + (a.probs_one_layer ? 0 : l * size_t(B) * c.n_head * T * T);
+    zero_layer_grads(a, Rni, Rd, Rd3);
+
+    // MLP branch: after ln_2's backward dres is d h_mid.
+    be.linear_backward(a.dfc_act, Gp + s.fc2_w, Gp + s.fc2_b, dropped_gradient(be, a, 2 + 2 * l, Rd),
+                       a.fc_act + l * Rni, P + s.fc2_w, R, ni, d);
+    be.activation_backward(core::activation_kind::squared_relu, a.dfc_pre, a.dfc_act, a.fc_pre + l * Rni, Rni);
+    be.linear_backward(a.dln, Gp + s.fc_w, Gp + s.fc_b, a.dfc_pre, a.ln2 + l * Rd, P + s.fc_w, R, d, ni);
+    be.layernorm_backward(a.dres, Gp + s.ln2_w, Gp + s.ln2_b, a.dln, a.h_mid + l * Rd, P + s.ln2_w,
+                          a.ln2_mean + size_t(l) * R, a.ln2_rstd + size_t(l) * R, R, d);
+
+    // Attention branch: after ln_1's backward dres is d h_in.
+    if (a.probs_one_layer)  // the same op on the same inputs: the forward's bits
+        be.attention(a.att_tmp, probs, qkv_c, qkv_c + d, qkv_c + 2 * d, as, a.scratch.data());
+    be.linear_backward(a.datt, Gp + s.proj_w, Gp + s.proj_b, dropped_gradient(be, a, 1 + 2 * l, Rd), a.att + l * Rd,
+                       P + s.proj_w, R, d, d);
+    be.attention_backward(a.dqkv_c, a.dqkv_c + d, a.dqkv_c + 2 * d, a.datt, qkv_c, qkv_c + d, qkv_c + 2 * d, probs,
+                          as, a.scratch.data());
+    const int G0 = (c.n_head / 4) * c.head_dim();  // group 0: copied in the forward
+    for (int r = 0; r < R; ++r)
+        for (int cc = 0; cc < 3; ++cc) {
+            const size_t o = size_t(r) * d3 + size_t(cc) * d;
+            be.add(a.dqkv + o, a.dqkv + o, a.dqkv_c + o, G0);
+        }
+    // The nine convolution backwards as tasks of one parallel region, largest kernels
+    // first (each runs serially inside it, with the bits of a standalone call: its
+    // reductions are per call and in a fixed order); one barrier instead of eighteen.
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int task = 0; task < 9; ++task) {
+        const int g = 3 - task / 3, cc = task % 3;
+        const size_t off = conv_offset(c, cc, g);
+        be.conv1d_causal_depthwise_backward(a.dqkv + off, Gp + s.conv_w[cc][g - 1], Gp + s.conv_b[cc][g - 1],
+                                            a.dqkv_c + off, qkv + off, P + s.conv_w[cc][g - 1],
+                                            conv_layout(c, B, T, g));
+    }
+    zero(a.dln, Rd);
+    be.linear_backward(a.dln, Gp + s.qkv_w, Gp + s.qkv_b, a.dqkv, a.ln1 + l * Rd, P + s.qkv_w, R, d, d3);
+    be.layernorm_backward(a.dres, Gp + s.ln1_w, Gp + s.ln1_b, a.dln, a.h + l * Rd, P + s.ln1_w,
+                          a.ln1_mean + size_t(l) * R, a.ln1_rstd + size_t(l) * R, R, d);
+}
+
+}  // namespace
+
 void train_backward(trainable_model& m, train_activations& a, float dloss) {
     const auto& c = m.cfg;
-    const int B = a.B, T = a.T, L = c.n_layer, d = c.n_embd, d3 = 3 * d, ni = c.n_inner, V = c.vocab;
+    const int B = a.B, T = a.T, L = c.n_layer, d = c.n_embd, V = c.vocab;
     TRANOVA_CHECK(B > 0 && a.L == L, "train_backward without a train_forward of this model");
     const int R = B * T;
-    const size_t Rd = size_t(R) * d, Rd3 = size_t(R) * d3, Rni = size_t(R) * ni;
-    const size_t probs_layer = size_t(B) * c.n_head * T * T;
+    const size_t Rd = size_t(R) * d;
     const float* P = m.arena.params();
     float* Gp = m.arena.grads();
     core::backend& be = *m.be;
-    auto zero = [](float* p, size_t n) { std::fill(p, p + n, 0.0f); };
-    // With dropout, a branch's output gradient is dres through the site's mask (in ddrop).
-    const float pd = a.dropout_used;
-    if (pd > 0) a.ddrop.resize(Rd);
-    const auto dropped = [&](int k) -> const float* {
-        if (!(pd > 0)) return a.dres;
-        zero(a.ddrop.data(), Rd);
-        be.dropout_backward(a.ddrop.data(), a.dres, Rd, pd, core::counter_hash(a.dropout_seed, uint64_t(k)), 0);
-        return a.ddrop.data();
-    };
-    // The six activation-gradient buffers of a layer (~50 MB at the Small shape), zeroed in
-    // one parallel pass rather than by one thread while the other waits.
-    auto zero_layer_grads = [&](size_t Rni_, size_t Rd_, size_t Rd3_) {
-        float* const bufs[6] = {a.dfc_act, a.dfc_pre, a.dln, a.datt, a.dqkv_c, a.dqkv};
-        const size_t lens[6] = {Rni_, Rni_, Rd_, Rd_, Rd3_, Rd3_};
-        constexpr size_t piece = size_t(1) << 16;
-        size_t first[7] = {0};
-        for (int i = 0; i < 6; ++i) first[i + 1] = first[i] + (lens[i] + piece - 1) / piece;
-#pragma omp parallel for schedule(static)
-        for (size_t t = 0; t < first[6]; ++t) {
-            int i = 0;
-            while (t >= first[i + 1]) ++i;
-            const size_t k = t - first[i];
-            std::fill(bufs[i] + k * piece, bufs[i] + std::min(lens[i], (k + 1) * piece), 0.0f);
-        }
-    };
 
+    // loss, tied head, ln_f
     zero(a.dlogits, size_t(R) * V);
     zero(a.dres, Rd);
     be.cross_entropy(a.dlogits, a.logits, a.targets.data(), R, V, pad_target, 0.0f, dloss);
     zero(a.dln, Rd);
     be.linear_backward(a.dln, Gp + m.slots.wte, nullptr, a.dlogits, a.lnf, P + m.slots.wte, R, d, V);
-    be.layernorm_backward(a.dres, Gp + m.slots.lnf_w, Gp + m.slots.lnf_b, a.dln, a.h + L * Rd, P + m.slots.lnf_w, a.lnf_mean,
-                             a.lnf_rstd, R, d);
+    be.layernorm_backward(a.dres, Gp + m.slots.lnf_w, Gp + m.slots.lnf_b, a.dln, a.h + L * Rd, P + m.slots.lnf_w,
+                          a.lnf_mean, a.lnf_rstd, R, d);
 
     const core::attention_shape as = layer_attention_shape(c, m.slopes.data(), B, T, T, 0, a.key_valid.data());
     a.scratch.resize(std::max(core::attention_scratch_floats(as), core::attention_backward_scratch_floats(as)));
-    for (int l = L - 1; l >= 0; --l) {
-        const auto& s = m.slots.layers[l];
-        const float* h_in = a.h + l * Rd;
-        const float* h_mid = a.h_mid + l * Rd;
-        const float* ln1 = a.ln1 + l * Rd;
-        const float* qkv = a.qkv + l * Rd3;
-        const float* qkv_c = a.qkv_c + l * Rd3;
-        const float* att = a.att + l * Rd;
-        const float* ln2 = a.ln2 + l * Rd;
-        const float* fc_pre = a.fc_pre + l * Rni;
-        const float* fc_act = a.fc_act + l * Rni;
-        float* probs = a.probs + (a.probs_one_layer ? 0 : l * probs_layer);
-        zero_layer_grads(Rni, Rd, Rd3);
+    for (int l = L - 1; l >= 0; --l) layer_backward(be, m, a, l, as);
 
-        // MLP branch: dres is d h_out; after ln_2's backward it is d h_mid.
-        be.linear_backward(a.dfc_act, Gp + s.fc2_w, Gp + s.fc2_b, dropped(2 + 2 * l), fc_act, P + s.fc2_w, R, ni, d);
-        be.activation_backward(core::activation_kind::squared_relu, a.dfc_pre, a.dfc_act, fc_pre, Rni);
-        be.linear_backward(a.dln, Gp + s.fc_w, Gp + s.fc_b, a.dfc_pre, ln2, P + s.fc_w, R, d, ni);
-        be.layernorm_backward(a.dres, Gp + s.ln2_w, Gp + s.ln2_b, a.dln, h_mid, P + s.ln2_w,
-                                 a.ln2_mean + size_t(l) * R, a.ln2_rstd + size_t(l) * R, R, d);
-
-        // Attention branch: after ln_1's backward dres is d h_in.
-        if (a.probs_one_layer)  // the same op on the same inputs: the forward's bits
-            be.attention(a.att_tmp, probs, qkv_c, qkv_c + d, qkv_c + 2 * d, as, a.scratch.data());
-        be.linear_backward(a.datt, Gp + s.proj_w, Gp + s.proj_b, dropped(1 + 2 * l), att, P + s.proj_w, R, d, d);
-        be.attention_backward(a.dqkv_c, a.dqkv_c + d, a.dqkv_c + 2 * d, a.datt, qkv_c, qkv_c + d, qkv_c + 2 * d,
-                                 probs, as, a.scratch.data());
-        const int G0 = (c.n_head / 4) * c.head_dim();  // group 0: copied in the forward
-        for (int r = 0; r < R; ++r)
-            for (int cc = 0; cc < 3; ++cc) {
-                const size_t o = size_t(r) * d3 + size_t(cc) * d;
-                be.add(a.dqkv + o, a.dqkv + o, a.dqkv_c + o, G0);
-            }
-        // The nine convolution backwards as tasks of one parallel region, largest kernels
-        // first (each runs serially inside it, with the bits of a standalone call: its
-        // reductions are per call and in a fixed order); one barrier instead of eighteen.
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int task = 0; task < 9; ++task) {
-            const int g = 3 - task / 3, cc = task % 3;
-            const size_t off = conv_offset(c, cc, g);
-            be.conv1d_causal_depthwise_backward(a.dqkv + off, Gp + s.conv_w[cc][g - 1], Gp + s.conv_b[cc][g - 1],
-                                                   a.dqkv_c + off, qkv + off, P + s.conv_w[cc][g - 1],
-                                                   conv_layout(c, B, T, g));
-        }
-        zero(a.dln, Rd);
-        be.linear_backward(a.dln, Gp + s.qkv_w, Gp + s.qkv_b, a.dqkv, ln1, P + s.qkv_w, R, d, d3);
-        be.layernorm_backward(a.dres, Gp + s.ln1_w, Gp + s.ln1_b, a.dln, h_in, P + s.ln1_w,
-                                 a.ln1_mean + size_t(l) * R, a.ln1_rstd + size_t(l) * R, R, d);
-    }
     // Embedding: wte[id] at every row, and wte[0] at every row (the token-type quirk).
-    const float* demb = dropped(0);
+    const float* demb = dropped_gradient(be, a, 0, Rd);
     be.embedding_backward(Gp + m.slots.wte, demb, a.ids.data(), R, d, V);
     if (m.token_type_quirk) be.embedding_backward(Gp + m.slots.wte, demb, a.zero_ids.data(), R, d, V);
 }
