@@ -2,11 +2,14 @@
 // ALiBi, causal depthwise convolutions on Q/K/V for head groups 1..3 (kernels 3/5/7),
 // squared-ReLU MLP and an LM head tied to the token embedding. Inference (training: train.hpp).
 //
-// One forward routine serves three uses: a plain forward (start 0, no cache), the wild
-// type's forward that fills a prefix cache (pre-convolution Q/K/V and post-convolution
-// K/V of every layer and position, plus its log-probabilities), and a mutant's forward
-// that starts at its first changed token and reads everything before it from that cache.
-// Causality makes the three give the same numbers (up to GEMM blocking, ~1e-7).
+// One parameter layout (a core::param_arena, the weight file's tensors; training uses the
+// same with gradients and moments) and one forward routine (network_forward,
+// forward.cpp), which training also runs. For inference it serves three uses: a plain
+// forward (start 0, no cache), the wild type's forward that fills a prefix cache
+// (pre-convolution Q/K/V and post-convolution K/V of every layer and position, plus its
+// log-probabilities), and a mutant's forward that starts at its first changed token and
+// reads everything before it from that cache. Causality makes the three give the same
+// numbers (up to GEMM blocking, ~1e-7). Every op runs through the model's core::backend.
 //
 // Not here: tokenization (tokenizer.hpp), the retrieval prior (prior.hpp), scoring.
 #pragma once

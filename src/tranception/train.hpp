@@ -1,7 +1,9 @@
 // Training Tranception (issue 14): the network of model.hpp with its parameters in a
-// core::param_arena, a training forward that keeps what the backward needs in an
-// activation arena sized from the batch shape (llm.c's ActivationTensors), and the
-// backward written as the forward in reverse, one core/ops_backward.hpp call per op.
+// core::param_arena (model.hpp's layout, plus gradients and AdamW moments), the training
+// forward - model.hpp's network_forward, the code inference runs, keeping what the
+// backward needs in an activation arena sized from the batch shape (llm.c's
+// ActivationTensors) - and the backward written as the forward in reverse, one backend
+// op (core/ops_backward.hpp's twins) per forward op.
 //
 // One source of truth: the arena's tensors are the weight file's (docs/weights-format.md,
 // arch "tranception"; names, shapes and layouts as the converter writes them), so
