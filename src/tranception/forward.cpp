@@ -171,6 +171,29 @@ void qkv_projection_from_cache(core::backend& be, const model_config& c, const l
         std::memcpy(io.qkv + size_t(ws.new_rows[i]) * d3, &ws.gather_qkv[size_t(i) * d3], sizeof(float) * d3);
 }
 
+// Training: every item starts at 0 with the same T and its own rows of the layer's
+// tensors, so the convolutions and attention run once over the whole batch (B items per
+// call: a fork/join per op and layer instead of one per item, which a loaded machine
+// makes expensive). Each (item, head, query block) of attention and each (item, time) of
+// the convolutions is computed on its own, so the bits are those of per-item calls.
+bool batchable(const std::vector<batch_item>& items, const layer_buffers& io) {
+    if (!io.qkv_c) return false;
+    for (size_t b = 0; b < items.size(); ++b)
+        if (items[b].start != 0 || items[b].T != items[0].T ||
+            (items[b].key_valid != (items[0].key_valid ? items[0].key_valid + b * items[0].T : nullptr)))
+            return false;
+    return true;
+}
+
+void batch_attention(core::backend& be, const network_params& net, const layer_params& p, const layer_buffers& io,
+                     const std::vector<batch_item>& items, workspace& ws) {
+    const model_config& c = *net.cfg;
+    const int d = c.n_embd, d3 = 3 * d, B = int(items.size()), T = items[0].T;
+    qkv_convolutions_forward(be, io.qkv_c, io.qkv, p.conv, c, B, T, 0, long(T) * d3, long(T) * d3);
+    const core::attention_shape s = layer_attention_shape(c, net.slopes, B, T, T, 0, items[0].key_valid);
+    be.attention(io.att, io.probs, io.qkv_c, io.qkv_c + d, io.qkv_c + 2 * d, s, ws.scratch.data());
+}
+
 // Per item: the causal depthwise convolutions of its new rows, then causal attention with
 // grouped ALiBi over keys [0, T) (cached rows before its start).
 void item_attention(core::backend& be, const network_params& net, int l, const layer_params& p,
@@ -235,7 +258,10 @@ void layer_forward(core::backend& be, const network_params& net, int l, const st
         linear(be, io.qkv, io.ln1, p.qkv, R);
     }
     if (fill) std::memcpy(&fill->qkv_pre[size_t(l) * fill->T * 3 * c.n_embd], io.qkv, sizeof(float) * R * 3 * c.n_embd);
-    item_attention(be, net, l, p, io, items, rl, ws, cache, fill);
+    if (batchable(items, io))
+        batch_attention(be, net, p, io, items, ws);
+    else
+        item_attention(be, net, l, p, io, items, rl, ws, cache, fill);
     residual_branch(be, io.h_mid, io.h_in, io.att, p.proj, R, io.dropout, io.site_attn);
 
     norm(be, io.ln2, io.ln2_mean, io.ln2_rstd, io.h_mid, p.ln2_w, p.ln2_b, R, c);
