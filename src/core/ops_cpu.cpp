@@ -3,6 +3,7 @@
 #include "core/ops.hpp"
 #include "core/ops_backward.hpp"
 
+#include "core/detail/attention.hpp"
 #include "core/linear.hpp"
 #include "core/linear_kernel.hpp"
 

@@ -35,9 +35,12 @@ void param_arena::add(const std::string& name, std::vector<int64_t> shape) {
     tensors_.push_back(std::move(t));
 }
 
-void param_arena::allocate() {
+void param_arena::allocate() { allocate_blocks(4); }
+void param_arena::allocate_params_only() { allocate_blocks(1); }
+
+void param_arena::allocate_blocks(int blocks) {
     TRANOVA_CHECK(!data_, "param_arena: allocate() called twice");
-    const size_t floats = std::max<size_t>(4 * block_, kAlignFloats);
+    const size_t floats = std::max<size_t>(size_t(blocks) * block_, kAlignFloats);
     const size_t bytes = floats * sizeof(float);
     // big arenas: 2 MiB alignment + transparent huge pages (as core::weights)
     const size_t align = bytes >= (size_t(64) << 20) ? (size_t(2) << 20) : 64;
@@ -47,6 +50,7 @@ void param_arena::allocate() {
     if (align > 64) madvise(p, rounded, MADV_HUGEPAGE);
     std::memset(p, 0, bytes);
     data_.reset(p);
+    blocks_ = blocks;
 }
 
 size_t param_arena::index(const std::string& name) const {
@@ -69,7 +73,7 @@ size_t param_arena::parameter_count() const {
 }
 
 void param_arena::zero_grads() {
-    if (!data_) return;
+    if (!data_ || !trainable()) return;
     // in pieces over the threads: one thread clearing 340 MB (Small) leaves the other idle
     float* g = grads();
     const size_t pieces = (block_ + kChunk - 1) / kChunk;

@@ -45,7 +45,11 @@ public:
     void add(const std::string& name, std::vector<int64_t> shape);
     // One allocation for all four blocks, zero-filled. Throws when called twice.
     void allocate();
+    // The parameter block only (inference: a model that never trains holds no gradients
+    // or moments); grads(), adam_m() and adam_v() are then nullptr.
+    void allocate_params_only();
     bool allocated() const { return data_ != nullptr; }
+    bool trainable() const { return blocks_ == 4; }  // allocated with all four blocks
 
     // Lookup by name; tensor()/index() throw tranova::error naming the tensor when absent.
     bool has(const std::string& name) const { return index_.count(name) != 0; }
@@ -60,13 +64,13 @@ public:
     const float* param(const std::string& name) const { return params() + tensor(name).offset; }
     const float* grad(const std::string& name) const { return grads() + tensor(name).offset; }
     float* params() { return data_.get(); }
-    float* grads() { return data_.get() + block_; }
-    float* adam_m() { return data_.get() + 2 * block_; }
-    float* adam_v() { return data_.get() + 3 * block_; }
+    float* grads() { return trainable() ? data_.get() + block_ : nullptr; }
+    float* adam_m() { return trainable() ? data_.get() + 2 * block_ : nullptr; }
+    float* adam_v() { return trainable() ? data_.get() + 3 * block_ : nullptr; }
     const float* params() const { return data_.get(); }
-    const float* grads() const { return data_.get() + block_; }
-    const float* adam_m() const { return data_.get() + 2 * block_; }
-    const float* adam_v() const { return data_.get() + 3 * block_; }
+    const float* grads() const { return trainable() ? data_.get() + block_ : nullptr; }
+    const float* adam_m() const { return trainable() ? data_.get() + 2 * block_ : nullptr; }
+    const float* adam_v() const { return trainable() ? data_.get() + 3 * block_ : nullptr; }
 
     size_t block_floats() const { return block_; }  // incl. alignment padding
     size_t parameter_count() const;                // sum of numel
@@ -87,11 +91,13 @@ public:
     weights to_weights(const std::string& arch, const std::map<std::string, config_value>& config) const;
 
 private:
+    void allocate_blocks(int blocks);
     struct free_deleter { void operator()(float* p) const; };
     std::vector<param_tensor> tensors_;
     std::map<std::string, size_t> index_;
     std::unique_ptr<float, free_deleter> data_;
     size_t block_ = 0;
+    int blocks_ = 0;  // 4 (training) or 1 (allocate_params_only)
 };
 
 }  // namespace tranova::core

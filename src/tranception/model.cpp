@@ -83,52 +83,107 @@ std::vector<float> model_slopes_from_weights(const core::weights& w, const model
     return slopes;
 }
 
+namespace {
+const char* const qkv_letter[3] = {"q", "k", "v"};
+std::string layer_prefix(int l) { return fmt::format("blk.{}.", l); }
+std::string conv_name(int l, int cc, int g) {  // g = 0..2 -> kernel 3, 5, 7
+    return fmt::format("blk.{}.attn_conv_{}_k{}.", l, qkv_letter[cc], 2 * g + 3);
+}
+}  // namespace
+
+void declare_params(core::param_arena& a, const model_config& c) {
+    const int64_t d = c.n_embd, hd = c.head_dim(), ni = c.n_inner, V = c.vocab;
+    a.add("token_embd.weight", {V, d});
+    for (int l = 0; l < c.n_layer; ++l) {
+        const std::string p = layer_prefix(l);
+        a.add(p + "ln_1.weight", {d});
+        a.add(p + "ln_1.bias", {d});
+        a.add(p + "attn_qkv.weight", {3 * d, d});
+        a.add(p + "attn_qkv.bias", {3 * d});
+        for (int cc = 0; cc < 3; ++cc)
+            for (int g = 0; g < 3; ++g) {
+                a.add(conv_name(l, cc, g) + "weight", {hd, 2 * g + 3});
+                a.add(conv_name(l, cc, g) + "bias", {hd});
+            }
+        a.add(p + "attn_out.weight", {d, d});
+        a.add(p + "attn_out.bias", {d});
+        a.add(p + "ln_2.weight", {d});
+        a.add(p + "ln_2.bias", {d});
+        a.add(p + "mlp_fc.weight", {ni, d});
+        a.add(p + "mlp_fc.bias", {ni});
+        a.add(p + "mlp_proj.weight", {d, ni});
+        a.add(p + "mlp_proj.bias", {d});
+    }
+    a.add("ln_f.weight", {d});
+    a.add("ln_f.bias", {d});
+}
+
+param_slots resolve_param_slots(const core::param_arena& a, const model_config& c) {
+    auto at = [&](const std::string& n) { return a.tensor(n).offset; };
+    param_slots ps;
+    ps.wte = at("token_embd.weight");
+    ps.lnf_w = at("ln_f.weight");
+    ps.lnf_b = at("ln_f.bias");
+    ps.layers.resize(c.n_layer);
+    for (int l = 0; l < c.n_layer; ++l) {
+        auto& s = ps.layers[l];
+        const std::string p = layer_prefix(l);
+        s.ln1_w = at(p + "ln_1.weight"), s.ln1_b = at(p + "ln_1.bias");
+        s.qkv_w = at(p + "attn_qkv.weight"), s.qkv_b = at(p + "attn_qkv.bias");
+        for (int cc = 0; cc < 3; ++cc)
+            for (int g = 0; g < 3; ++g) {
+                s.conv_w[cc][g] = at(conv_name(l, cc, g) + "weight");
+                s.conv_b[cc][g] = at(conv_name(l, cc, g) + "bias");
+            }
+        s.proj_w = at(p + "attn_out.weight"), s.proj_b = at(p + "attn_out.bias");
+        s.ln2_w = at(p + "ln_2.weight"), s.ln2_b = at(p + "ln_2.bias");
+        s.fc_w = at(p + "mlp_fc.weight"), s.fc_b = at(p + "mlp_fc.bias");
+        s.fc2_w = at(p + "mlp_proj.weight"), s.fc2_b = at(p + "mlp_proj.bias");
+    }
+    return ps;
+}
+
+void params_from_weights(core::param_arena& a, const core::weights& w) {
+    for (const auto& t : a.tensors()) {
+        const float* p = w.get(t.name, t.shape);  // throws naming the file and tensor (missing, other shape)
+        std::memcpy(a.params() + t.offset, p, sizeof(float) * t.numel);
+    }
+}
+
+const std::initializer_list<core::op_kind> inference_ops = {
+    core::op_kind::embedding, core::op_kind::add,       core::op_kind::layernorm,  core::op_kind::linear_packed,
+    core::op_kind::conv1d,    core::op_kind::attention, core::op_kind::log_softmax,
+};
+
+void use_backend(model& m, core::backend& be) {
+    be.require("Tranception inference", inference_ops);
+    m.be = &be;
+}
+
 model model_from_weights(const core::weights& w, const std::string& src, core::linear_kernel kernel) {
     model m;
     m.cfg = model_config_from_weights(w, src);
     const auto& c = m.cfg;
     m.random_weights = w.config_int_or("tranova_random_weights", 0) != 0;
-    const int d = c.n_embd, H = c.n_head, hd = d / H, ni = c.n_inner, V = c.vocab;
-    auto vec = [&](const std::string& name, std::vector<int64_t> shape) {
-        const float* p = w.get(name, shape);
-        size_t n = 1;
-        for (auto x : shape) n *= size_t(x);
-        return std::vector<float>(p, p + n);
-    };
-    // Linear weights: the file's (PyTorch) [out, in] layout, packed for this CPU.
-    auto lin = [&](const std::string& name, int in, int out) {
-        return core::pack_linear(w.get(name, {out, in}), in, out, kernel);
-    };
-    m.wte = vec("token_embd.weight", {V, d});
-    m.head = core::pack_linear(m.wte.data(), d, V, kernel);
-    m.lnf_w = vec("ln_f.weight", {d});
-    m.lnf_b = vec("ln_f.bias", {d});
+    const int d = c.n_embd, ni = c.n_inner, V = c.vocab;
+    declare_params(m.params, c);
+    m.params.allocate_params_only();
+    params_from_weights(m.params, w);
+    m.slots = resolve_param_slots(m.params, c);
     m.slopes = model_slopes_from_weights(w, c, src);
-    m.layers.resize(c.n_layer);
-    const char* qkv[3] = {"q", "k", "v"};
+    // The inference-only layouts, derived from the arena: (out, in) tensors packed for this CPU.
+    const float* P = m.params.params();
+    m.head = core::pack_linear(P + m.slots.wte, d, V, kernel);
+    m.packed.resize(c.n_layer);
     for (int l = 0; l < c.n_layer; ++l) {
-        auto& L = m.layers[l];
-        std::string p = fmt::format("blk.{}.", l);
-        L.ln1_w = vec(p + "ln_1.weight", {d});
-        L.ln1_b = vec(p + "ln_1.bias", {d});
-        L.ln2_w = vec(p + "ln_2.weight", {d});
-        L.ln2_b = vec(p + "ln_2.bias", {d});
-        L.attn = lin(p + "attn_qkv.weight", d, 3 * d);
-        L.attn_b = vec(p + "attn_qkv.bias", {3 * d});
-        L.proj = lin(p + "attn_out.weight", d, d);
-        L.proj_b = vec(p + "attn_out.bias", {d});
-        for (int q = 0; q < 3; ++q)
-            for (int g = 0; g < 3; ++g) {
-                int k = 2 * g + 3;
-                std::string n = fmt::format("{}attn_conv_{}_k{}.", p, qkv[q], k);
-                L.conv_w[q][g] = vec(n + "weight", {hd, k});
-                L.conv_b[q][g] = vec(n + "bias", {hd});
-            }
-        L.fc = lin(p + "mlp_fc.weight", d, ni);
-        L.fc_b = vec(p + "mlp_fc.bias", {ni});
-        L.fc2 = lin(p + "mlp_proj.weight", ni, d);
-        L.fc2_b = vec(p + "mlp_proj.bias", {d});
+        const layer_slots& s = m.slots.layers[l];
+        layer_packed& k = m.packed[l];
+        k.qkv = core::pack_linear(P + s.qkv_w, d, 3 * d, kernel);
+        k.proj = core::pack_linear(P + s.proj_w, d, d, kernel);
+        k.fc = core::pack_linear(P + s.fc_w, d, ni, kernel);
+        k.fc2 = core::pack_linear(P + s.fc2_w, ni, d, kernel);
     }
+    use_backend(m, core::cpu_backend());
     return m;
 }
 
@@ -164,14 +219,14 @@ model model_load(const std::string& path, core::linear_kernel kernel) {
 // ---------------------------------------------------------------------------------------
 // Layer pieces shared with training
 
-qkv_conv_params layer_conv_params(const layer_weights& L) {
+qkv_conv_params layer_conv_params(const float* P, const layer_slots& s) {
     qkv_conv_params p;
     for (int cc = 0; cc < 3; ++cc)
-        for (int g = 0; g < 3; ++g) p.w[cc][g] = L.conv_w[cc][g].data(), p.b[cc][g] = L.conv_b[cc][g].data();
+        for (int g = 0; g < 3; ++g) p.w[cc][g] = P + s.conv_w[cc][g], p.b[cc][g] = P + s.conv_b[cc][g];
     return p;
 }
 
-void qkv_convolutions_forward(float* post, const float* pre, const qkv_conv_params& p, const model_config& c, int B,
+void qkv_convolutions_forward(core::backend& be, float* post, const float* pre, const qkv_conv_params& p, const model_config& c, int B,
                               int T, int start, long bs_pre, long bs_post) {
     const int d = c.n_embd, d3 = 3 * d, G = c.n_head / 4, hd = c.head_dim();
     for (int b = 0; b < B; ++b)
@@ -192,7 +247,7 @@ void qkv_convolutions_forward(float* post, const float* pre, const qkv_conv_para
         cs.B = B, cs.T = T, cs.start = start, cs.C = G * hd, cs.WC = hd, cs.K = 2 * g + 1;
         cs.ld_in = cs.ld_out = d3, cs.bs_in = bs_pre, cs.bs_out = bs_post;
         const int off = cc * d + g * G * hd;
-        core::conv1d_causal_depthwise_forward(post + off, pre + off, p.w[cc][g - 1], p.b[cc][g - 1], cs);
+        be.conv1d_causal_depthwise(post + off, pre + off, p.w[cc][g - 1], p.b[cc][g - 1], cs);
     }
 }
 
@@ -206,157 +261,6 @@ core::attention_shape layer_attention_shape(const model_config& c, const float* 
     s.ld_q = s.ld_k = s.ld_v = d3, s.bs_q = s.bs_k = s.bs_v = long(TK) * d3;
     s.ld_o = d, s.bs_o = long(T) * d;
     return s;
-}
-
-// ---------------------------------------------------------------------------------------
-// Forward: every op is a core op (core/ops.hpp). Items are processed row-concatenated
-// through the position-wise ops (one GEMM over all rows of the batch); the convolutions
-// and attention run per item on a full-length buffer whose rows before the item's start
-// are copied from the wild type's prefix cache (only the rows the ops read: the last 6
-// pre-convolution rows, and all earlier post-convolution K/V rows).
-
-void model_forward(const model& m, const prefix_cache* cache, const std::vector<batch_item>& items,
-                   std::vector<float>& logprobs_out, workspace& ws, prefix_cache* fill,
-                   std::vector<float>* raw_logits) {
-    const auto& c = m.cfg;
-    const int d = c.n_embd, ni = c.n_inner, V = c.vocab, d3 = 3 * d;
-    const int B = static_cast<int>(items.size());
-    constexpr int max_k = 7;  // widest convolution kernel
-    std::vector<int> row0(B + 1, 0);
-    int maxT = 0;
-    for (int b = 0; b < B; ++b) {
-        const auto& it = items[b];
-        TRANOVA_CHECK(it.T >= 1 && it.T <= c.n_ctx, "sequence of {} tokens exceeds the model context of {}", it.T,
-                      c.n_ctx);
-        TRANOVA_CHECK(it.start >= 0 && it.start < it.T, "bad start position {} for {} tokens", it.start, it.T);
-        TRANOVA_CHECK(it.start == 0 || (cache && cache->T >= it.start), "start position {} needs a prefix cache",
-                      it.start);
-        row0[b + 1] = row0[b] + (it.T - it.start);
-        maxT = std::max(maxT, it.T);
-    }
-    const int R = row0[B];
-    if (fill) {
-        TRANOVA_CHECK(B == 1 && items[0].start == 0, "a prefix cache is filled from one full sequence");
-        fill->T = items[0].T;
-        fill->ids.assign(items[0].ids, items[0].ids + items[0].T);
-        fill->qkv_pre.assign(size_t(c.n_layer) * fill->T * d3, 0.f);
-        fill->kv_post.assign(size_t(c.n_layer) * fill->T * 2 * d, 0.f);
-    }
-    ws.h.resize(size_t(R) * d);
-    ws.a.resize(size_t(R) * d);
-    ws.qkv.resize(size_t(R) * d3);
-    ws.qkv_c.resize(size_t(maxT) * d3);   // one item's post-convolution Q|K|V, absolute rows [0, T)
-    ws.pre.resize(size_t(maxT) * d3);     // one item's pre-convolution rows (cached prefix + new rows)
-    ws.att.resize(size_t(R) * d);
-    ws.fc.resize(size_t(R) * ni);
-    ws.logits.resize(size_t(R) * V);
-
-    // Embedding (+ the token-type row 0).
-    ws.ids.resize(R);
-    for (int b = 0; b < B; ++b)
-        for (int t = items[b].start; t < items[b].T; ++t) ws.ids[row0[b] + t - items[b].start] = items[b].ids[t];
-    core::embedding_forward(ws.h.data(), ws.ids.data(), m.wte.data(), R, d, V);
-    if (m.token_type_quirk)
-        for (int r = 0; r < R; ++r) core::add_forward(&ws.h[size_t(r) * d], &ws.h[size_t(r) * d], m.wte.data(), d);
-
-    ws.scratch.resize(core::attention_scratch_floats(layer_attention_shape(c, m.slopes.data(), 1, maxT, maxT, 0)));
-    for (int l = 0; l < c.n_layer; ++l) {
-        const auto& L = m.layers[l];
-        if (l == 0 && cache && !fill) {
-            // Layer 0: a row's pre-convolution Q|K|V depends only on its token (no position
-            // embedding; ALiBi acts inside attention), so rows whose token is the wild
-            // type's at the same position take it from the cache; only the changed rows
-            // (one per single mutant) go through layernorm and the projection.
-            ws.new_rows.clear();
-            for (int b = 0; b < B; ++b)
-                for (int t = items[b].start; t < items[b].T; ++t) {
-                    const int r = row0[b] + t - items[b].start;
-                    if (t < cache->T && items[b].ids[t] == cache->ids[t])
-                        std::memcpy(&ws.qkv[size_t(r) * d3], &cache->qkv_pre[size_t(t) * d3], sizeof(float) * d3);
-                    else
-                        ws.new_rows.push_back(r);
-                }
-            const int nn = static_cast<int>(ws.new_rows.size());
-            if (nn > 0) {
-                ws.gather.resize(size_t(nn) * d);
-                ws.gather_qkv.resize(size_t(nn) * d3);
-                for (int i = 0; i < nn; ++i)
-                    std::memcpy(&ws.gather[size_t(i) * d], &ws.h[size_t(ws.new_rows[i]) * d], sizeof(float) * d);
-                core::layernorm_forward(ws.gather.data(), ws.gather.data(), L.ln1_w.data(), L.ln1_b.data(), nn, d,
-                                        c.ln_eps);
-                core::linear_forward_packed(ws.gather_qkv.data(), ws.gather.data(), L.attn, L.attn_b.data(), nn);
-                for (int i = 0; i < nn; ++i)
-                    std::memcpy(&ws.qkv[size_t(ws.new_rows[i]) * d3], &ws.gather_qkv[size_t(i) * d3], sizeof(float) * d3);
-            }
-        } else {
-            core::layernorm_forward(ws.a.data(), ws.h.data(), L.ln1_w.data(), L.ln1_b.data(), R, d, c.ln_eps);
-            core::linear_forward_packed(ws.qkv.data(), ws.a.data(), L.attn, L.attn_b.data(), R);
-        }
-        const qkv_conv_params conv = layer_conv_params(L);
-        const float* cache_pre = cache ? &cache->qkv_pre[size_t(l) * cache->T * d3] : nullptr;
-        const float* cache_kv = cache ? &cache->kv_post[size_t(l) * cache->T * 2 * d] : nullptr;
-        if (fill) std::memcpy(&fill->qkv_pre[size_t(l) * fill->T * d3], ws.qkv.data(), sizeof(float) * R * d3);
-
-        for (int b = 0; b < B; ++b) {
-            const auto& it = items[b];
-            const int s0 = it.start, T = it.T, nr = T - s0;
-            const float* rows = &ws.qkv[size_t(row0[b]) * d3];
-            // Pre-convolution input at absolute row 0: the batch rows directly, or (cached
-            // start) the last max_k-1 cached rows followed by the new rows.
-            const float* pre = rows;
-            if (s0 > 0) {
-                const int c0 = std::max(0, s0 - (max_k - 1));
-                std::memcpy(&ws.pre[size_t(c0) * d3], cache_pre + size_t(c0) * d3, sizeof(float) * (s0 - c0) * d3);
-                std::memcpy(&ws.pre[size_t(s0) * d3], rows, sizeof(float) * nr * d3);
-                pre = ws.pre.data();
-            }
-            float* post = ws.qkv_c.data();
-            // Cached post-convolution K|V of positions < start.
-            for (int t = 0; t < s0; ++t)
-                std::memcpy(post + size_t(t) * d3 + d, cache_kv + size_t(t) * 2 * d, sizeof(float) * 2 * d);
-            // Causal depthwise convolutions of the new rows.
-            qkv_convolutions_forward(post + size_t(s0) * d3, pre, conv, c, 1, nr, s0, 0, 0);
-            if (fill) {
-                float* kv = &fill->kv_post[size_t(l) * fill->T * 2 * d];
-                for (int t = 0; t < T; ++t)
-                    std::memcpy(kv + size_t(t) * 2 * d, post + size_t(t) * d3 + d, sizeof(float) * 2 * d);
-            }
-            // Causal attention with grouped ALiBi (+slope * key index) over keys [0, T).
-            const core::attention_shape s = layer_attention_shape(c, m.slopes.data(), 1, nr, T, s0);
-            core::attention_forward(&ws.att[size_t(row0[b]) * d], nullptr, post + size_t(s0) * d3,
-                                    post + d, post + 2 * d, s, ws.scratch.data());
-        }
-        // h = h + proj(att), h = h + fc2(relu(fc(ln_2(h)))^2): residual adds and the
-        // activation are the kernels' epilogues.
-        core::linear_forward_packed(ws.h.data(), ws.att.data(), L.proj, L.proj_b.data(), R,
-                                    core::linear_epilogue::accumulate);
-
-        core::layernorm_forward(ws.a.data(), ws.h.data(), L.ln2_w.data(), L.ln2_b.data(), R, d, c.ln_eps);
-        core::linear_forward_packed(ws.fc.data(), ws.a.data(), L.fc, L.fc_b.data(), R,
-                                    core::linear_epilogue::squared_relu);
-        core::linear_forward_packed(ws.h.data(), ws.fc.data(), L.fc2, L.fc2_b.data(), R,
-                                    core::linear_epilogue::accumulate);
-    }
-    core::layernorm_forward(ws.a.data(), ws.h.data(), m.lnf_w.data(), m.lnf_b.data(), R, d, c.ln_eps);
-    core::linear_forward_packed(ws.logits.data(), ws.a.data(), m.head, nullptr, R);  // tied head
-    if (raw_logits) raw_logits->assign(ws.logits.begin(), ws.logits.begin() + size_t(R) * V);
-    logprobs_out.resize(size_t(R) * V);
-    core::log_softmax_forward(logprobs_out.data(), ws.logits.data(), R, V);
-    if (fill) fill->logprobs = logprobs_out;
-}
-
-std::vector<float> model_logits(const model& m, const std::vector<int>& ids) {
-    workspace ws;
-    std::vector<float> lp, logits;
-    model_forward(m, nullptr, {batch_item{ids.data(), int(ids.size()), 0}}, lp, ws, nullptr, &logits);
-    return logits;
-}
-
-prefix_cache model_prefix(const model& m, const std::vector<int>& ids, workspace& ws) {
-    prefix_cache pc;
-    std::vector<float> lp;
-    model_forward(m, nullptr, {batch_item{ids.data(), int(ids.size()), 0}}, lp, ws, &pc);
-    return pc;
 }
 
 }  // namespace tranova::tranception

@@ -17,64 +17,6 @@ namespace tranova::tranception {
 namespace {
 
 constexpr int pad_target = -100;  // ignore index of the loss (HF's label for padding)
-const char* const qkv_letter[3] = {"q", "k", "v"};
-
-std::string layer_prefix(int l) { return fmt::format("blk.{}.", l); }
-std::string conv_name(int l, int cc, int g) {  // g = 0..2 -> kernel 3, 5, 7
-    return fmt::format("blk.{}.attn_conv_{}_k{}.", l, qkv_letter[cc], 2 * g + 3);
-}
-
-// Declares every parameter in the converter's order (tranception/convert.cpp).
-void declare(core::param_arena& a, const model_config& c) {
-    const int64_t d = c.n_embd, hd = c.head_dim(), ni = c.n_inner, V = c.vocab;
-    a.add("token_embd.weight", {V, d});
-    for (int l = 0; l < c.n_layer; ++l) {
-        const std::string p = layer_prefix(l);
-        a.add(p + "ln_1.weight", {d});
-        a.add(p + "ln_1.bias", {d});
-        a.add(p + "attn_qkv.weight", {3 * d, d});
-        a.add(p + "attn_qkv.bias", {3 * d});
-        for (int cc = 0; cc < 3; ++cc)
-            for (int g = 0; g < 3; ++g) {
-                a.add(conv_name(l, cc, g) + "weight", {hd, 2 * g + 3});
-                a.add(conv_name(l, cc, g) + "bias", {hd});
-            }
-        a.add(p + "attn_out.weight", {d, d});
-        a.add(p + "attn_out.bias", {d});
-        a.add(p + "ln_2.weight", {d});
-        a.add(p + "ln_2.bias", {d});
-        a.add(p + "mlp_fc.weight", {ni, d});
-        a.add(p + "mlp_fc.bias", {ni});
-        a.add(p + "mlp_proj.weight", {d, ni});
-        a.add(p + "mlp_proj.bias", {d});
-    }
-    a.add("ln_f.weight", {d});
-    a.add("ln_f.bias", {d});
-}
-
-void resolve_slots(trainable_model& m) {
-    auto& a = m.arena;
-    auto at = [&](const std::string& n) { return a.tensor(n).offset; };
-    m.wte = at("token_embd.weight");
-    m.lnf_w = at("ln_f.weight");
-    m.lnf_b = at("ln_f.bias");
-    m.layers.resize(m.cfg.n_layer);
-    for (int l = 0; l < m.cfg.n_layer; ++l) {
-        auto& s = m.layers[l];
-        const std::string p = layer_prefix(l);
-        s.ln1_w = at(p + "ln_1.weight"), s.ln1_b = at(p + "ln_1.bias");
-        s.qkv_w = at(p + "attn_qkv.weight"), s.qkv_b = at(p + "attn_qkv.bias");
-        for (int cc = 0; cc < 3; ++cc)
-            for (int g = 0; g < 3; ++g) {
-                s.conv_w[cc][g] = at(conv_name(l, cc, g) + "weight");
-                s.conv_b[cc][g] = at(conv_name(l, cc, g) + "bias");
-            }
-        s.proj_w = at(p + "attn_out.weight"), s.proj_b = at(p + "attn_out.bias");
-        s.ln2_w = at(p + "ln_2.weight"), s.ln2_b = at(p + "ln_2.bias");
-        s.fc_w = at(p + "mlp_fc.weight"), s.fc_b = at(p + "mlp_fc.bias");
-        s.fc2_w = at(p + "mlp_proj.weight"), s.fc2_b = at(p + "mlp_proj.bias");
-    }
-}
 
 // The depthwise convolution of head group g (1..3) of Q, K or V over the batch, as
 // qkv_convolutions_forward (model.cpp) runs it with start 0.
@@ -146,14 +88,6 @@ void allocate(train_activations& a, const model_config& c, int B, int T) {
     a.key_valid.assign(z.R, 0);
 }
 
-// The layer's convolution parameters in the arena.
-qkv_conv_params arena_conv_params(const float* P, const train_layer_slots& s) {
-    qkv_conv_params p;
-    for (int cc = 0; cc < 3; ++cc)
-        for (int g = 0; g < 3; ++g) p.w[cc][g] = P + s.conv_w[cc][g], p.b[cc][g] = P + s.conv_b[cc][g];
-    return p;
-}
-
 }  // namespace
 
 size_t train_activation_floats(const model_config& c, int B, int T, bool recompute_attention) {
@@ -166,7 +100,7 @@ size_t train_activation_floats(const model_config& c, int B, int T, bool recompu
 
 size_t trainable_block_floats(const model_config& cfg) {
     core::param_arena a;  // declared only: the layout, no allocation
-    declare(a, cfg);
+    declare_params(a, cfg);
     return a.block_floats();
 }
 
@@ -175,9 +109,10 @@ trainable_model trainable_create(const model_config& cfg, std::map<std::string, 
     m.cfg = cfg;
     m.config = std::move(config);
     m.slopes = grouped_alibi_slopes(cfg.n_head);
-    declare(m.arena, cfg);
+    declare_params(m.arena, cfg);
     m.arena.allocate();
-    resolve_slots(m);
+    m.slots = resolve_param_slots(m.arena, cfg);
+    use_backend(m, core::cpu_backend());
     return m;
 }
 
@@ -188,11 +123,9 @@ trainable_model trainable_from_weights(const core::weights& w, const std::string
     for (const auto& e : w.entries())
         TRANOVA_CHECK(e.name == "alibi_slopes" || m.arena.has(e.name),
                       "{}: unexpected tensor '{}' (not a parameter of Tranception)", src, e.name);
-    for (const auto& t : m.arena.tensors()) {
+    for (const auto& t : m.arena.tensors())
         TRANOVA_CHECK(w.has(t.name), "{}: tensor '{}' is missing", src, t.name);
-        const float* p = w.get(t.name, t.shape);  // throws naming the tensor on a shape mismatch
-        std::memcpy(m.arena.params() + t.offset, p, sizeof(float) * t.numel);
-    }
+    params_from_weights(m.arena, w);  // throws naming the tensor on a shape mismatch
     return m;
 }
 
@@ -230,12 +163,29 @@ void trainable_init(trainable_model& m, uint64_t seed) {
     }
 }
 
+const std::initializer_list<core::op_kind> training_ops = {
+    // forward (forward.cpp's training path)
+    core::op_kind::embedding, core::op_kind::add, core::op_kind::layernorm_train, core::op_kind::linear,
+    core::op_kind::activation, core::op_kind::conv1d, core::op_kind::attention, core::op_kind::dropout,
+    core::op_kind::cross_entropy,
+    // backward
+    core::op_kind::embedding_backward, core::op_kind::layernorm_backward, core::op_kind::linear_backward,
+    core::op_kind::activation_backward, core::op_kind::conv1d_backward, core::op_kind::attention_backward,
+    core::op_kind::dropout_backward,
+};
+
+void use_backend(trainable_model& m, core::backend& be) {
+    be.require("Tranception training", training_ops);
+    m.be = &be;
+}
+
 // ---------------------------------------------------------------------------------------
-// Forward
+// Forward: the network's forward (forward.cpp, the code inference runs) on the arena's
+// tensors, keeping its activations, then the loss.
 
 train_result train_forward(const trainable_model& m, const train_batch& batch, train_activations& a) {
     const auto& c = m.cfg;
-    const int B = batch.B, T = batch.T, L = c.n_layer, d = c.n_embd, d3 = 3 * d, ni = c.n_inner, V = c.vocab;
+    const int B = batch.B, T = batch.T, V = c.vocab;
     TRANOVA_CHECK(B >= 1 && T >= 1, "training batch of {} x {} tokens is empty", B, T);
     TRANOVA_CHECK(T <= c.n_ctx, "training batch rows of {} tokens exceed the model context of {}", T, c.n_ctx);
     for (int b = 0; b < B; ++b)
@@ -246,10 +196,6 @@ train_result train_forward(const trainable_model& m, const train_batch& batch, t
                       "outside [0, {})", i / T, i % T, batch.ids[i], V);
     allocate(a, c, B, T);
     const int R = B * T;
-    const size_t Rd = size_t(R) * d, Rd3 = size_t(R) * d3, Rni = size_t(R) * ni;
-    const size_t probs_layer = size_t(B) * c.n_head * T * T;
-    const float* P = m.arena.params();
-
     int tokens = 0;
     for (int b = 0; b < B; ++b)
         for (int t = 0; t < T; ++t) {
@@ -259,55 +205,17 @@ train_result train_forward(const trainable_model& m, const train_batch& batch, t
             a.targets[r] = t + 1 < batch.lengths[b] ? batch.ids[r + 1] : pad_target;
             tokens += a.targets[r] != pad_target;
         }
+    a.dropout_used = a.dropout;
+    std::vector<batch_item> items(B);
+    for (int b = 0; b < B; ++b) items[b] = {a.ids.data() + size_t(b) * T, T, 0, a.key_valid.data() + size_t(b) * T};
 
-    // Embedding + the token-type row 0 (spec §1.4).
-    core::embedding_forward(a.h, a.ids.data(), P + m.wte, R, d, V);
-    if (m.token_type_quirk)
-        for (int r = 0; r < R; ++r) core::add_forward(a.h + size_t(r) * d, a.h + size_t(r) * d, P + m.wte, d);
-    // Dropout sites: 0 the embedding sum, 1 + 2l / 2 + 2l layer l's attention / MLP branch.
-    const float pd = a.dropout_used = a.dropout;
-    const auto site = [&](int k) { return core::counter_hash(a.dropout_seed, uint64_t(k)); };
-    if (pd > 0) core::dropout_forward(a.h, a.h, Rd, pd, site(0), 0);
-
-    const core::attention_shape as = layer_attention_shape(c, m.slopes.data(), B, T, T, 0, a.key_valid.data());
-    a.scratch.resize(std::max(core::attention_scratch_floats(as), core::attention_backward_scratch_floats(as)));
-    for (int l = 0; l < L; ++l) {
-        const auto& s = m.layers[l];
-        const float* h_in = a.h + l * Rd;
-        float* h_mid = a.h_mid + l * Rd;
-        float* h_out = a.h + (l + 1) * Rd;
-        float* ln1 = a.ln1 + l * Rd;
-        float* qkv = a.qkv + l * Rd3;
-        float* qkv_c = a.qkv_c + l * Rd3;
-        float* att = a.att + l * Rd;
-        float* ln2 = a.ln2 + l * Rd;
-        float* fc_pre = a.fc_pre + l * Rni;
-        float* fc_act = a.fc_act + l * Rni;
-        float* probs = a.probs + (a.probs_one_layer ? 0 : l * probs_layer);
-        // h_mid = h + proj(attn(conv(qkv(ln_1(h)))))
-        core::layernorm_forward_train(ln1, a.ln1_mean + size_t(l) * R, a.ln1_rstd + size_t(l) * R, h_in,
-                                      P + s.ln1_w, P + s.ln1_b, R, d, c.ln_eps);
-        core::linear_forward(qkv, ln1, P + s.qkv_w, P + s.qkv_b, R, d, d3);
-        qkv_convolutions_forward(qkv_c, qkv, arena_conv_params(P, s), c, B, T, 0, long(T) * d3, long(T) * d3);
-        core::attention_forward(att, probs, qkv_c, qkv_c + d, qkv_c + 2 * d, as, a.scratch.data());
-        core::linear_forward(h_mid, att, P + s.proj_w, P + s.proj_b, R, d, d);
-        if (pd > 0) core::dropout_forward(h_mid, h_mid, Rd, pd, site(1 + 2 * l), 0);
-        core::add_forward(h_mid, h_mid, h_in, Rd);
-        // h_out = h_mid + fc2(relu(fc(ln_2(h_mid)))^2)
-        core::layernorm_forward_train(ln2, a.ln2_mean + size_t(l) * R, a.ln2_rstd + size_t(l) * R, h_mid,
-                                      P + s.ln2_w, P + s.ln2_b, R, d, c.ln_eps);
-        core::linear_forward(fc_pre, ln2, P + s.fc_w, P + s.fc_b, R, d, ni);
-        core::squared_relu_forward(fc_act, fc_pre, Rni);
-        core::linear_forward(h_out, fc_act, P + s.fc2_w, P + s.fc2_b, R, ni, d);
-        if (pd > 0) core::dropout_forward(h_out, h_out, Rd, pd, site(2 + 2 * l), 0);
-        core::add_forward(h_out, h_out, h_mid, Rd);
-    }
-    core::layernorm_forward_train(a.lnf, a.lnf_mean, a.lnf_rstd, a.h + L * Rd, P + m.lnf_w, P + m.lnf_b, R, d,
-                                  c.ln_eps);
-    core::linear_forward(a.logits, a.lnf, P + m.wte, nullptr, R, d, V);  // tied head
+    network_params net;
+    net.cfg = &c, net.P = m.arena.params(), net.slots = &m.slots, net.slopes = m.slopes.data();
+    net.token_type_quirk = m.token_type_quirk;
+    network_forward(*m.be, net, items, a.ws, nullptr, nullptr, &a);
     train_result res;
     res.tokens = tokens;
-    res.loss = core::cross_entropy_forward_backward(nullptr, a.logits, a.targets.data(), R, V, pad_target, 0.0f);
+    res.loss = m.be->cross_entropy(nullptr, a.logits, a.targets.data(), R, V, pad_target, 0.0f, 1.0f);
     return res;
 }
 
@@ -316,105 +224,118 @@ train_result train_forward(const trainable_model& m, const train_batch& batch, t
 // branch reads it as its output gradient and its input layernorm adds into it, which is
 // the gradient of the residual add.
 
-void train_backward(trainable_model& m, train_activations& a, float dloss) {
+namespace {
+
+void zero(float* p, size_t n) { std::fill(p, p + n, 0.0f); }
+
+// The output gradient of residual branch / dropout site k: dres, or with dropout dres
+// through the site's mask (in ddrop).
+const float* dropped_gradient(core::backend& be, train_activations& a, int k, size_t Rd) {
+    if (!(a.dropout_used > 0)) return a.dres;
+    a.ddrop.resize(Rd);
+    zero(a.ddrop.data(), Rd);
+    be.dropout_backward(a.ddrop.data(), a.dres, Rd, a.dropout_used, core::counter_hash(a.dropout_seed, uint64_t(k)), 0);
+    return a.ddrop.data();
+}
+
+// The six activation-gradient buffers of a layer (~50 MB at the Small shape), zeroed in
+// one parallel pass rather than by one thread while the other waits.
+void zero_layer_grads(train_activations& a, size_t Rni, size_t Rd, size_t Rd3) {
+    float* const bufs[6] = {a.dfc_act, a.dfc_pre, a.dln, a.datt, a.dqkv_c, a.dqkv};
+    const size_t lens[6] = {Rni, Rni, Rd, Rd, Rd3, Rd3};
+    constexpr size_t piece = size_t(1) << 16;
+    size_t first[7] = {0};
+    for (int i = 0; i < 6; ++i) first[i + 1] = first[i] + (lens[i] + piece - 1) / piece;
+#pragma omp parallel for schedule(static)
+    for (size_t t = 0; t < first[6]; ++t) {
+        int i = 0;
+        while (t >= first[i + 1]) ++i;
+        const size_t k = t - first[i];
+        std::fill(bufs[i] + k * piece, bufs[i] + std::min(lens[i], (k + 1) * piece), 0.0f);
+    }
+}
+
+// Layer l in reverse. On entry dres is d h_out; on exit d h_in.
+void layer_backward(core::backend& be, trainable_model& m, train_activations& a, int l,
+                    const core::attention_shape& as) {
     const auto& c = m.cfg;
-    const int B = a.B, T = a.T, L = c.n_layer, d = c.n_embd, d3 = 3 * d, ni = c.n_inner, V = c.vocab;
-    TRANOVA_CHECK(B > 0 && a.L == L, "train_backward without a train_forward of this model");
-    const int R = B * T;
+    const int B = a.B, T = a.T, R = B * T, d = c.n_embd, d3 = 3 * d, ni = c.n_inner;
     const size_t Rd = size_t(R) * d, Rd3 = size_t(R) * d3, Rni = size_t(R) * ni;
-    const size_t probs_layer = size_t(B) * c.n_head * T * T;
     const float* P = m.arena.params();
     float* Gp = m.arena.grads();
-    auto zero = [](float* p, size_t n) { std::fill(p, p + n, 0.0f); };
-    // With dropout, a branch's output gradient is dres through the site's mask (in ddrop).
-    const float pd = a.dropout_used;
-    if (pd > 0) a.ddrop.resize(Rd);
-    const auto dropped = [&](int k) -> const float* {
-        if (!(pd > 0)) return a.dres;
-        zero(a.ddrop.data(), Rd);
-        core::dropout_backward(a.ddrop.data(), a.dres, Rd, pd, core::counter_hash(a.dropout_seed, uint64_t(k)), 0);
-        return a.ddrop.data();
-    };
-    // The six activation-gradient buffers of a layer (~50 MB at the Small shape), zeroed in
-    // one parallel pass rather than by one thread while the other waits.
-    auto zero_layer_grads = [&](size_t Rni_, size_t Rd_, size_t Rd3_) {
-        float* const bufs[6] = {a.dfc_act, a.dfc_pre, a.dln, a.datt, a.dqkv_c, a.dqkv};
-        const size_t lens[6] = {Rni_, Rni_, Rd_, Rd_, Rd3_, Rd3_};
-        constexpr size_t piece = size_t(1) << 16;
-        size_t first[7] = {0};
-        for (int i = 0; i < 6; ++i) first[i + 1] = first[i] + (lens[i] + piece - 1) / piece;
-#pragma omp parallel for schedule(static)
-        for (size_t t = 0; t < first[6]; ++t) {
-            int i = 0;
-            while (t >= first[i + 1]) ++i;
-            const size_t k = t - first[i];
-            std::fill(bufs[i] + k * piece, bufs[i] + std::min(lens[i], (k + 1) * piece), 0.0f);
-        }
-    };
+    const auto& s = m.slots.layers[l];
+    const float* qkv = a.qkv + l * Rd3;
+    const float* qkv_c = a.qkv_c + l * Rd3;
+    float* probs = a.probs + (a.probs_one_layer ? 0 : l * size_t(B) * c.n_head * T * T);
+    zero_layer_grads(a, Rni, Rd, Rd3);
 
+    // MLP branch: after ln_2's backward dres is d h_mid.
+    be.linear_backward(a.dfc_act, Gp + s.fc2_w, Gp + s.fc2_b, dropped_gradient(be, a, 2 + 2 * l, Rd),
+                       a.fc_act + l * Rni, P + s.fc2_w, R, ni, d);
+    be.activation_backward(core::activation_kind::squared_relu, a.dfc_pre, a.dfc_act, a.fc_pre + l * Rni, Rni);
+    be.linear_backward(a.dln, Gp + s.fc_w, Gp + s.fc_b, a.dfc_pre, a.ln2 + l * Rd, P + s.fc_w, R, d, ni);
+    be.layernorm_backward(a.dres, Gp + s.ln2_w, Gp + s.ln2_b, a.dln, a.h_mid + l * Rd, P + s.ln2_w,
+                          a.ln2_mean + size_t(l) * R, a.ln2_rstd + size_t(l) * R, R, d);
+
+    // Attention branch: after ln_1's backward dres is d h_in.
+    if (a.probs_one_layer)  // the same op on the same inputs: the forward's bits
+        be.attention(a.att_tmp, probs, qkv_c, qkv_c + d, qkv_c + 2 * d, as, a.scratch.data());
+    be.linear_backward(a.datt, Gp + s.proj_w, Gp + s.proj_b, dropped_gradient(be, a, 1 + 2 * l, Rd), a.att + l * Rd,
+                       P + s.proj_w, R, d, d);
+    be.attention_backward(a.dqkv_c, a.dqkv_c + d, a.dqkv_c + 2 * d, a.datt, qkv_c, qkv_c + d, qkv_c + 2 * d, probs,
+                          as, a.scratch.data());
+    const int G0 = (c.n_head / 4) * c.head_dim();  // group 0: copied in the forward
+    for (int r = 0; r < R; ++r)
+        for (int cc = 0; cc < 3; ++cc) {
+            const size_t o = size_t(r) * d3 + size_t(cc) * d;
+            be.add(a.dqkv + o, a.dqkv + o, a.dqkv_c + o, G0);
+        }
+    // The nine convolution backwards as tasks of one parallel region, largest kernels
+    // first (each runs serially inside it, with the bits of a standalone call: its
+    // reductions are per call and in a fixed order); one barrier instead of eighteen.
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int task = 0; task < 9; ++task) {
+        const int g = 3 - task / 3, cc = task % 3;
+        const size_t off = conv_offset(c, cc, g);
+        be.conv1d_causal_depthwise_backward(a.dqkv + off, Gp + s.conv_w[cc][g - 1], Gp + s.conv_b[cc][g - 1],
+                                            a.dqkv_c + off, qkv + off, P + s.conv_w[cc][g - 1],
+                                            conv_layout(c, B, T, g));
+    }
+    zero(a.dln, Rd);
+    be.linear_backward(a.dln, Gp + s.qkv_w, Gp + s.qkv_b, a.dqkv, a.ln1 + l * Rd, P + s.qkv_w, R, d, d3);
+    be.layernorm_backward(a.dres, Gp + s.ln1_w, Gp + s.ln1_b, a.dln, a.h + l * Rd, P + s.ln1_w,
+                          a.ln1_mean + size_t(l) * R, a.ln1_rstd + size_t(l) * R, R, d);
+}
+
+}  // namespace
+
+void train_backward(trainable_model& m, train_activations& a, float dloss) {
+    const auto& c = m.cfg;
+    const int B = a.B, T = a.T, L = c.n_layer, d = c.n_embd, V = c.vocab;
+    TRANOVA_CHECK(B > 0 && a.L == L, "train_backward without a train_forward of this model");
+    const int R = B * T;
+    const size_t Rd = size_t(R) * d;
+    const float* P = m.arena.params();
+    float* Gp = m.arena.grads();
+    core::backend& be = *m.be;
+
+    // loss, tied head, ln_f
     zero(a.dlogits, size_t(R) * V);
     zero(a.dres, Rd);
-    core::cross_entropy_forward_backward(a.dlogits, a.logits, a.targets.data(), R, V, pad_target, 0.0f, dloss);
+    be.cross_entropy(a.dlogits, a.logits, a.targets.data(), R, V, pad_target, 0.0f, dloss);
     zero(a.dln, Rd);
-    core::linear_backward(a.dln, Gp + m.wte, nullptr, a.dlogits, a.lnf, P + m.wte, R, d, V);
-    core::layernorm_backward(a.dres, Gp + m.lnf_w, Gp + m.lnf_b, a.dln, a.h + L * Rd, P + m.lnf_w, a.lnf_mean,
-                             a.lnf_rstd, R, d);
+    be.linear_backward(a.dln, Gp + m.slots.wte, nullptr, a.dlogits, a.lnf, P + m.slots.wte, R, d, V);
+    be.layernorm_backward(a.dres, Gp + m.slots.lnf_w, Gp + m.slots.lnf_b, a.dln, a.h + L * Rd, P + m.slots.lnf_w,
+                          a.lnf_mean, a.lnf_rstd, R, d);
 
     const core::attention_shape as = layer_attention_shape(c, m.slopes.data(), B, T, T, 0, a.key_valid.data());
     a.scratch.resize(std::max(core::attention_scratch_floats(as), core::attention_backward_scratch_floats(as)));
-    for (int l = L - 1; l >= 0; --l) {
-        const auto& s = m.layers[l];
-        const float* h_in = a.h + l * Rd;
-        const float* h_mid = a.h_mid + l * Rd;
-        const float* ln1 = a.ln1 + l * Rd;
-        const float* qkv = a.qkv + l * Rd3;
-        const float* qkv_c = a.qkv_c + l * Rd3;
-        const float* att = a.att + l * Rd;
-        const float* ln2 = a.ln2 + l * Rd;
-        const float* fc_pre = a.fc_pre + l * Rni;
-        const float* fc_act = a.fc_act + l * Rni;
-        float* probs = a.probs + (a.probs_one_layer ? 0 : l * probs_layer);
-        zero_layer_grads(Rni, Rd, Rd3);
+    for (int l = L - 1; l >= 0; --l) layer_backward(be, m, a, l, as);
 
-        // MLP branch: dres is d h_out; after ln_2's backward it is d h_mid.
-        core::linear_backward(a.dfc_act, Gp + s.fc2_w, Gp + s.fc2_b, dropped(2 + 2 * l), fc_act, P + s.fc2_w, R, ni, d);
-        core::squared_relu_backward(a.dfc_pre, a.dfc_act, fc_pre, Rni);
-        core::linear_backward(a.dln, Gp + s.fc_w, Gp + s.fc_b, a.dfc_pre, ln2, P + s.fc_w, R, d, ni);
-        core::layernorm_backward(a.dres, Gp + s.ln2_w, Gp + s.ln2_b, a.dln, h_mid, P + s.ln2_w,
-                                 a.ln2_mean + size_t(l) * R, a.ln2_rstd + size_t(l) * R, R, d);
-
-        // Attention branch: after ln_1's backward dres is d h_in.
-        if (a.probs_one_layer)  // the same op on the same inputs: the forward's bits
-            core::attention_forward(a.att_tmp, probs, qkv_c, qkv_c + d, qkv_c + 2 * d, as, a.scratch.data());
-        core::linear_backward(a.datt, Gp + s.proj_w, Gp + s.proj_b, dropped(1 + 2 * l), att, P + s.proj_w, R, d, d);
-        core::attention_backward(a.dqkv_c, a.dqkv_c + d, a.dqkv_c + 2 * d, a.datt, qkv_c, qkv_c + d, qkv_c + 2 * d,
-                                 probs, as, a.scratch.data());
-        const int G0 = (c.n_head / 4) * c.head_dim();  // group 0: copied in the forward
-        for (int r = 0; r < R; ++r)
-            for (int cc = 0; cc < 3; ++cc) {
-                const size_t o = size_t(r) * d3 + size_t(cc) * d;
-                core::add_forward(a.dqkv + o, a.dqkv + o, a.dqkv_c + o, G0);
-            }
-        // The nine convolution backwards as tasks of one parallel region, largest kernels
-        // first (each runs serially inside it, with the bits of a standalone call: its
-        // reductions are per call and in a fixed order); one barrier instead of eighteen.
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int task = 0; task < 9; ++task) {
-            const int g = 3 - task / 3, cc = task % 3;
-            const size_t off = conv_offset(c, cc, g);
-            core::conv1d_causal_depthwise_backward(a.dqkv + off, Gp + s.conv_w[cc][g - 1], Gp + s.conv_b[cc][g - 1],
-                                                   a.dqkv_c + off, qkv + off, P + s.conv_w[cc][g - 1],
-                                                   conv_layout(c, B, T, g));
-        }
-        zero(a.dln, Rd);
-        core::linear_backward(a.dln, Gp + s.qkv_w, Gp + s.qkv_b, a.dqkv, ln1, P + s.qkv_w, R, d, d3);
-        core::layernorm_backward(a.dres, Gp + s.ln1_w, Gp + s.ln1_b, a.dln, h_in, P + s.ln1_w,
-                                 a.ln1_mean + size_t(l) * R, a.ln1_rstd + size_t(l) * R, R, d);
-    }
     // Embedding: wte[id] at every row, and wte[0] at every row (the token-type quirk).
-    const float* demb = dropped(0);
-    core::embedding_backward(Gp + m.wte, demb, a.ids.data(), R, d, V);
-    if (m.token_type_quirk) core::embedding_backward(Gp + m.wte, demb, a.zero_ids.data(), R, d, V);
+    const float* demb = dropped_gradient(be, a, 0, Rd);
+    be.embedding_backward(Gp + m.slots.wte, demb, a.ids.data(), R, d, V);
+    if (m.token_type_quirk) be.embedding_backward(Gp + m.slots.wte, demb, a.zero_ids.data(), R, d, V);
 }
 
 }  // namespace tranova::tranception

@@ -1,7 +1,9 @@
 // Training Tranception (issue 14): the network of model.hpp with its parameters in a
-// core::param_arena, a training forward that keeps what the backward needs in an
-// activation arena sized from the batch shape (llm.c's ActivationTensors), and the
-// backward written as the forward in reverse, one core/ops_backward.hpp call per op.
+// core::param_arena (model.hpp's layout, plus gradients and AdamW moments), the training
+// forward - model.hpp's network_forward, the code inference runs, keeping what the
+// backward needs in an activation arena sized from the batch shape (llm.c's
+// ActivationTensors) - and the backward written as the forward in reverse, one backend
+// op (core/ops_backward.hpp's twins) per forward op.
 //
 // One source of truth: the arena's tensors are the weight file's (docs/weights-format.md,
 // arch "tranception"; names, shapes and layouts as the converter writes them), so
@@ -34,22 +36,20 @@
 
 namespace tranova::tranception {
 
-// Offsets (floats, same in every arena block) of one layer's tensors.
-struct train_layer_slots {
-    size_t ln1_w, ln1_b, qkv_w, qkv_b, conv_w[3][3], conv_b[3][3], proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, fc2_w,
-        fc2_b;
-};
-
 struct trainable_model {
     model_config cfg;
     std::map<std::string, core::config_value> config;  // the weight file's config, written back as is
     std::vector<float> slopes;                          // [n_head] grouped ALiBi, constants
     bool token_type_quirk = true;
     core::param_arena arena;                            // every trainable tensor, weight-file order
-    // slots into the arena (resolved once)
-    size_t wte = 0, lnf_w = 0, lnf_b = 0;
-    std::vector<train_layer_slots> layers;
+    param_slots slots;                                  // into the arena (model.hpp: inference's layout)
+    core::backend* be = &core::cpu_backend();           // set with use_backend
 };
+
+// The ops train_forward and train_backward run.
+extern const std::initializer_list<core::op_kind> training_ops;
+// Trains `m` on `be` from now on; throws tranova::error naming the first op `be` lacks.
+void use_backend(trainable_model& m, core::backend& be);
 
 // Floats of one block of the parameter arena of `cfg` (params, grads, m and v are one
 // block each), computed without allocating: for memory estimates.
@@ -124,7 +124,8 @@ struct train_activations {
     float* att_tmp = nullptr;    // (R, d): recompute_attention only
     std::vector<int32_t> ids, targets, zero_ids;  // (R)
     std::vector<uint8_t> key_valid;               // (B, T)
-    std::vector<float> scratch;                   // attention forward/backward
+    std::vector<float> scratch;                   // attention backward
+    workspace ws;                                 // the forward's scratch (ids, attention)
     size_t floats() const { return memory.size(); }
 };
 

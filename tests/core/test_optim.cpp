@@ -91,6 +91,23 @@ TEST_CASE("param_arena: layout, lookup, grads, norm, weights mapping", "[core][o
     weights extra = b.to_weights("toy", {});
     extra.add("z", {1}, y.data());
     CHECK_THROWS_WITH(b.load_params(extra, "w.h5"), Catch::Contains("unexpected tensor 'z'"));
+
+    // the parameter block alone (inference): same layout, no training blocks
+    param_arena p;
+    p.add("a", {3, 5});
+    p.add("b", {});
+    p.allocate_params_only();
+    CHECK(p.allocated());
+    CHECK_FALSE(p.trainable());
+    CHECK(b.trainable());
+    CHECK(p.grads() == nullptr);
+    CHECK(p.adam_m() == nullptr);
+    CHECK(p.adam_v() == nullptr);
+    CHECK(p.tensor("b").offset == b.tensor("b").offset);
+    p.load_params(w, "w.h5");
+    CHECK(same_bits(p.param("a"), x.data(), 15));
+    p.zero_grads();  // nothing to zero
+    CHECK_THROWS(p.allocate());
 }
 
 TEST_CASE("decay rule and learning-rate schedule", "[core][optim]") {
