@@ -179,6 +179,10 @@ int main_retrieve(int argc, char** argv) {
         ("min-coverage", p.number(&mo.min_coverage, 0.0, 1.0)->default_value(0.5, "0.5"), "drop MSA rows covering less than this fraction of the query")
         ("max-column-gaps", p.number(&mo.max_column_gaps, 0.0, 1.0)->default_value(0.3, "0.3"), "columns with a larger gap fraction are lowercase")
         ("iterations,n", p.number(&so.iterations, 1, 20)->default_value(1), "search rounds (> 1: profile re-search, jackhmmer-like)")
+        ("inclusion-evalue", p.number(&so.inclusion_evalue, 0.0, 1e300, true),
+         "with --iterations: only hits with E-value <= this build the next round's profile (default: every hit --evalue reports)")
+        ("no-profile-rescale", po::bool_switch()->notifier([&](bool b) { so.rescale_profile = !b; }),
+         "profile rounds: keep the unscaled half-bit PSSM of earlier versions (E-values then less calibrated; for comparisons)")
         ("word-threshold", p.number(&so.word_threshold, 1, 100)->default_value(11), "neighbourhood word score (lower: more sensitive, slower)")
         ("min-ungapped", p.number(&so.min_ungapped_score, 0, 100000)->default_value(30), "raw ungapped score to reach gapped alignment")
         ("ungapped-excess", p.number(&so.ungapped_excess, -1000.0, 1000.0)->default_value(9),

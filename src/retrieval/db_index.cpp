@@ -206,6 +206,14 @@ db_index::~db_index() {
     if (map_) munmap(map_, map_size_);
 }
 
+void db_index::check_words(std::uint64_t r) const {
+    const std::uint16_t* w = words(r);
+    const std::uint64_t n = record_start_[r + 1] - record_start_[r];
+    bool ok = true;
+    for (std::uint64_t p = 0; p < n; ++p) ok &= w[p] < 20 * 20 * 20 || w[p] == no_word;
+    TRANOVA_CHECK(ok, "{}: corrupt index (a word id of record {} is out of range)", path_, r + 1);
+}
+
 void db_index::check_matches(const std::string& fasta) const {
     const db_identity f = file_identity(fasta);
     TRANOVA_CHECK(f.file_size == id_.file_size && f.mtime_ns == id_.mtime_ns,

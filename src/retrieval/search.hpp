@@ -53,6 +53,10 @@ struct search_options {
     double bits_per_residue = 0;     // > 0: include hits with bit score >= this * query length (EVcouplings / ProteinGym)
     std::size_t max_hits = 100000;   // per query, best first
     int iterations = 1;              // > 1: re-search with a PSSM built from the previous round's hits
+    double inclusion_evalue = 0;     // > 0: only hits with E <= this build the next round's PSSM (PSI-BLAST's
+                                     // -inclusion_ethresh); 0: every reported hit
+    bool rescale_profile = true;     // scale profile PSSMs to BLOSUM62's ungapped lambda (false: the unscaled
+                                     // half-bit PSSM of earlier versions; for calibration comparisons)
     int word_threshold = 11;         // neighbourhood word score T (k = 3; as BLAST); lower = more sensitive, slower
     int two_hit_window = 40;         // max distance of two word hits on one diagonal; 0 = single hit triggers extension
     int xdrop_ungapped = 16;         // raw score drop that stops an ungapped extension
@@ -124,9 +128,8 @@ msa::alignment build_msa(const query_result& r, const msa_options& opt);
 // sstart send evalue bitscore.
 std::string hits_tsv(const std::vector<query_result>& results, bool header);
 
-// PSSM (query_length x 21, half-bit units like BLOSUM62) from the query-anchored rows of
-// an alignment (row 0 = query): weighted frequencies (EVcouplings weights, identity 0.8)
-// mixed with BLOSUM62 pseudocounts (PSI-BLAST style, beta = 10).
-std::vector<std::int16_t> build_pssm(const msa::alignment& a);
+// PSSM (query_length x 21, BLOSUM62's scale: its ungapped lambda is BLOSUM62's) from the
+// query-anchored rows of an alignment (row 0 = query); see scoring.hpp.
+std::vector<std::int16_t> build_pssm(const msa::alignment& a, bool rescale);
 
 }  // namespace tranova::retrieval
