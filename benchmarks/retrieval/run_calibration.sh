@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Calibration of profile-round E-values (issue 17 §1, "profile iterations with their own
+# statistics"): are the E-values of profile hits what they claim? Decoys: every protein of
+# the MMseqs2 example DB reversed (named rev_*; a reversed protein has the composition of a
+# real one and no homolog among the queries), appended to the DB. The first NQ records of
+# QUERY.fasta.gz are searched with --iterations ITER; the next round's profile is built from
+# hits with E <= 1e-3 (--inclusion-evalue), and every hit up to E = 10 is reported
+# (--evalue 10), so that decoy hits can be counted at several E thresholds. A decoy hit at
+# E <= x is a chance hit: calibrated E-values give about NQ * x * (decoy residues / all
+# residues) of them (fewer where the prefilter drops weak targets before the gapped stage).
+# Three runs: round 1 only (BLOSUM62, BLAST's gapped lambda and K), profile rounds with the
+# PSSM scaled to BLOSUM62's ungapped lambda (default), and the unscaled half-bit PSSM of
+# earlier versions (--no-profile-rescale).
+# Needs the Debian package mmseqs2-examples (benchmark only; no test uses it).
+# Usage: benchmarks/retrieval/run_calibration.sh [path/to/tranova] [workdir] [threads]
+# Environment: NQ (default 20), ITER (default 3).
+set -euo pipefail
+TRANOVA=$(readlink -f "${1:-build/apps/tranova}")
+WORK=${2:-/tmp/tranova_calibration}
+THREADS=${3:-2}
+NQ=${NQ:-20}
+ITER=${ITER:-3}
+ED=/usr/share/doc/mmseqs2/example-data
+[ -e "$ED/DB.fasta.gz" ] || { echo "missing $ED/DB.fasta.gz: apt-get install mmseqs2-examples" >&2; exit 1; }
+mkdir -p "$WORK"; cd "$WORK"
+echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); threads $THREADS; $NQ queries, $ITER rounds"
+
+if [ ! -s db_decoys.tix ]; then
+  # One line per record (header TAB sequence), then the reversed copies.
+  zcat "$ED/DB.fasta.gz" | awk '/^>/{if (s != "") print h "\t" s; h = $1; s = ""; next} {s = s $0} END{if (s != "") print h "\t" s}' > db.tsv
+  { awk -F'\t' '{print $1; print $2}' db.tsv
+    awk -F'\t' '{n = length($2); r = ""; for (i = n; i >= 1; i--) r = r substr($2, i, 1); print ">rev_" substr($1, 2); print r}' db.tsv
+  } > db_decoys.fa
+  "$TRANOVA" index --quiet db_decoys.fa -o db_decoys.tix
+fi
+zcat "$ED/QUERY.fasta.gz" | awk -v n="$NQ" '/^>/{k++} k<=n' > queries.fa
+read -r real_res decoy_res < <(awk '/^>/{d = ($0 ~ /^>rev_/); next} {if (d) b += length($0); else a += length($0)} END{print a, b}' db_decoys.fa)
+frac=$(awk -v a="$real_res" -v b="$decoy_res" 'BEGIN{printf "%.4f", b / (a + b)}')
+
+run() {  # name, extra options...
+  local name=$1; shift
+  local t0 t1; t0=$(date +%s.%N)
+  "$TRANOVA" retrieve --quiet --threads "$THREADS" --query queries.fa --db db_decoys.tix --evalue 10 --inclusion-evalue 1e-3 \
+    --out-dir "msa_$name" --hits "hits_$name.tsv" "$@"
+  t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}' > "time_$name"
+}
+run round1 --iterations 1
+run rescaled --iterations "$ITER"
+run unscaled --iterations "$ITER" --no-profile-rescale
+
+echo "decoy residues: $decoy_res of $((real_res + decoy_res)) (fraction $frac)"
+printf '| run | wall s | decoy hits E<=0.01 | E<=0.1 | E<=1 | E<=10 | real-DB hits E<=1e-3 |\n|---|---|---|---|---|---|---|\n'
+printf '| expected if calibrated | | %s | %s | %s | %s | |\n' \
+  "$(awk -v n="$NQ" -v f="$frac" 'BEGIN{printf "%.1f", n * 0.01 * f}')" "$(awk -v n="$NQ" -v f="$frac" 'BEGIN{printf "%.1f", n * 0.1 * f}')" \
+  "$(awk -v n="$NQ" -v f="$frac" 'BEGIN{printf "%.1f", n * 1 * f}')" "$(awk -v n="$NQ" -v f="$frac" 'BEGIN{printf "%.1f", n * 10 * f}')"
+for name in round1 rescaled unscaled; do
+  awk -F'\t' -v name="$name" -v t="$(cat "time_$name")" 'NR > 1 {
+      if ($2 ~ /^rev_/) { if ($11 <= 0.01) a++; if ($11 <= 0.1) b++; if ($11 <= 1) c++; if ($11 <= 10) d++ }
+      else if ($11 <= 1e-3) r++ }
+    END{printf "| %s | %s | %d | %d | %d | %d | %d |\n", name, t, a, b, c, d, r}' "hits_$name.tsv"
+done
