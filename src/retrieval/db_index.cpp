@@ -174,6 +174,19 @@ db_index::db_index(const std::string& path) : path_(path) {
         map_ = nullptr;
         TRANOVA_FAIL("{}: cannot map: {}", path, std::strerror(errno));
     }
+    // A constructor that throws runs no destructor: unmap here when the checks fail (else
+    // every refused file would stay mapped for the life of the process).
+    try {
+        read_sections();
+    } catch (...) {
+        munmap(map_, map_size_);
+        map_ = nullptr;
+        throw;
+    }
+}
+
+void db_index::read_sections() {
+    const std::string& path = path_;
     const char* base = static_cast<const char*>(map_);
     tix_header h;
     std::memcpy(&h, base, sizeof h);

@@ -71,6 +71,7 @@ public:
     void check_fresh() const;
 
 private:
+    void read_sections();  // header and section checks of the mapped file; sets the pointers
     std::string path_;
     db_identity id_;
     void* map_ = nullptr;

@@ -96,3 +96,23 @@ TEST_CASE("a corrupt word id in an index is refused before the prefilter uses it
     CHECK_THROWS_WITH(bad.check_words(0), Catch::Contains("corrupt index") && Catch::Contains("record 1"));
     CHECK_NOTHROW(bad.check_words(1));
 }
+
+TEST_CASE("a refused index is unmapped again (fuzz_tix: resident memory grew with every bad file)", "[retrieval][fuzz]") {
+    // The constructor mapped the file, then threw on a failed check: a throwing constructor
+    // runs no destructor, so every refused file stayed mapped.
+    auto mappings = [] {
+        std::ifstream maps("/proc/self/maps");
+        std::string line;
+        int n = 0;
+        while (std::getline(maps, line)) ++n;
+        return n;
+    };
+    std::string data = bytes_of(fs::path(TRANOVA_FUZZ_RETRIEVAL_DIR) / "corpus_tix" / "tiny.tix");
+    data.back() ^= 0x5A;  // names section: still opens
+    data.push_back('\0');  // one byte more than the header says: refused after mapping
+    tranova_fuzz_retrieval::temp_file f(reinterpret_cast<const uint8_t*>(data.data()), data.size(), ".tix");
+    CHECK_THROWS_WITH(retrieval::db_index(f.path()), Catch::Contains("truncated or corrupt index"));
+    const int before = mappings();
+    for (int i = 0; i < 200; ++i) CHECK_THROWS_AS(retrieval::db_index(f.path()), error);
+    CHECK(mappings() <= before + 2);
+}
