@@ -91,6 +91,8 @@ int main_retrieve(int argc, char** argv) {
         ("ungapped-excess", p.number(&so.ungapped_excess, -1000.0, 1000.0)->default_value(9),
          "a target also needs an ungapped score this far above the expected best random one (ln(K m n)/lambda)")
         ("mask-low-complexity", po::bool_switch(&so.mask_low_complexity), "no seed words on low-complexity query stretches (SEG-like: 12-residue windows under 2.2 bits)")
+        ("comp-based-stats", po::bool_switch(&so.composition_stats),
+         "composition-based statistics: each pair's scores scaled by lambda of BLOSUM62 under the two sequences' compositions (never up)")
         ("two-hit-window", p.number(&so.two_hit_window, 0, 100000)->default_value(40), "two-hit window on a diagonal (0: single hit)")
         ("index-db", po::bool_switch(&o.index_db), "build DB.fai (+ .gzi) for random access; with no query, only that");
     p.input(o.query, "--query");

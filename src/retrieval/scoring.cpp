@@ -90,9 +90,9 @@ std::vector<std::int16_t> blosum_pssm(const std::vector<std::uint8_t>& codes) {
     return p;
 }
 
-double bit_score(int raw) { return (lambda_gapped * raw - std::log(K_gapped)) / std::log(2.0); }
+double bit_score(double raw) { return (lambda_gapped * raw - std::log(K_gapped)) / std::log(2.0); }
 
-double evalue(int raw, std::size_t m, std::size_t n, std::size_t s) {
+double evalue(double raw, std::size_t m, std::size_t n, std::size_t s) {
     double mm = static_cast<double>(m), nn = static_cast<double>(n), ss = static_cast<double>(std::max<std::size_t>(s, 1));
     double ell = std::log(K_gapped * mm * nn) / H_gapped;
     ell = std::max(0.0, std::min(ell, mm * 0.9));  // keep the effective query length positive
@@ -155,6 +155,38 @@ double blosum62_lambda() {
         return karlin_lambda(prob, -4);
     }();
     return lambda;
+}
+
+std::array<double, 20> composition(std::string_view seq) {
+    std::array<double, 20> f{};
+    double n = 0;
+    for (char c : seq) {
+        const int a = encode_aa(c);
+        if (a >= 0 && a < 20) {
+            f[static_cast<std::size_t>(a)] += 1;
+            n += 1;
+        }
+    }
+    if (n == 0) return background_frequencies();
+    for (auto& x : f) x /= n;
+    return f;
+}
+
+double composition_scale(const std::array<double, 20>& query, const std::array<double, 20>& target) {
+    std::vector<double> prob(20, 0.0);  // BLOSUM62 scores -4..11 at -4..15
+    double mean = 0;
+    bool positive = false;
+    for (std::size_t a = 0; a < 20; ++a)
+        for (std::size_t b = 0; b < 20; ++b) {
+            const double p = query[a] * target[b];
+            const int sc = blosum62(static_cast<int>(a), static_cast<int>(b));
+            prob[static_cast<std::size_t>(sc + 4)] += p;
+            mean += p * sc;
+            positive = positive || (p > 0 && sc > 0);
+        }
+    if (!positive) return 1;    // no positive score: nothing to scale (lambda is infinite)
+    if (!(mean < 0)) return 0;  // no lambda: any score is expected by chance
+    return std::min(1.0, karlin_lambda(prob, -4) / blosum62_lambda());
 }
 
 }  // namespace tranova::retrieval

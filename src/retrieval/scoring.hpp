@@ -40,6 +40,18 @@ double pssm_lambda(const std::vector<std::int16_t>& pssm, int query_length);
 // Ungapped lambda of BLOSUM62 under background_frequencies() (0.3176 in BLAST's tables).
 double blosum62_lambda();
 
+// Amino-acid composition of a sequence (20 residues; X-like letters ignored; the background
+// when it has none).
+std::array<double, 20> composition(std::string_view seq);
+
+// Composition-based statistics (Schaffer et al. 2001, in its simplest form): lambda' of
+// BLOSUM62 when the two sequences' residues come from their own compositions instead of the
+// background, as a factor min(1, lambda' / lambda_B62) on the pair's score (a biased pair
+// scores high by chance: its scores count for less; a factor above 1 is not applied). 0 when
+// lambda' does not exist (the pair's expected score is not negative); 1 when no pair of
+// their residues scores above 0.
+double composition_scale(const std::array<double, 20>& query, const std::array<double, 20>& target);
+
 // PSSM of a profile round: query-anchored rows of an alignment (row 0 = the query) ->
 // weighted frequencies (EVcouplings weights, identity 0.8) + BLOSUM62 pseudocounts
 // (PSI-BLAST style, beta = 10) -> scores ln(q/p) / blosum62_lambda(), then scaled so that

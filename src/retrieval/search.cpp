@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cctype>
 
 namespace tranova::retrieval {
@@ -93,19 +94,29 @@ std::vector<local_alignment> gapped_scores(const query_plan& plan, const std::ve
     return scores;
 }
 
-// The candidates whose gapped score passes inclusion, best first (ties: database order), at
-// most max_hits.
-std::vector<std::size_t> included(const std::vector<local_alignment>& scores, std::size_t m, std::size_t nres, std::size_t nseq,
-                                  const search_options& opt) {
+// The factor on each candidate's scores: 1, or with composition_stats (BLOSUM62 rounds) the
+// pair's composition_scale, the target's composition taken over its candidate window.
+std::vector<double> score_scales(const query_plan& plan, const std::vector<candidate>& cs, const search_options& opt) {
+    std::vector<double> f(cs.size(), 1.0);
+    if (!opt.composition_stats || plan.profile) return f;
+    const auto qc = composition(plan.q->seq);
+    for (std::size_t k = 0; k < cs.size(); ++k) f[k] = composition_scale(qc, composition(cs[k].seq));
+    return f;
+}
+
+// A raw score under a factor, rounded (an integer score, as a rescaled matrix would give).
+int scaled(int score, double f) { return f == 1.0 ? score : static_cast<int>(std::lround(score * f)); }
+
+// The candidates whose (scaled) gapped score passes inclusion, best first (ties: database
+// order), at most max_hits.
+std::vector<std::size_t> included(const std::vector<int>& rank, std::size_t m, std::size_t nres, std::size_t nseq, const search_options& opt) {
     std::vector<std::size_t> keep;
-    for (std::size_t k = 0; k < scores.size(); ++k) {
-        double e = evalue(scores[k].score, m, nres, nseq), b = bit_score(scores[k].score);
+    for (std::size_t k = 0; k < rank.size(); ++k) {
+        double e = evalue(rank[k], m, nres, nseq), b = bit_score(rank[k]);
         bool in = opt.bits_per_residue > 0 ? b >= opt.bits_per_residue * static_cast<double>(m) : e <= opt.evalue;
         if (in) keep.push_back(k);
     }
-    std::sort(keep.begin(), keep.end(), [&](std::size_t x, std::size_t y) {
-        return scores[x].score != scores[y].score ? scores[x].score > scores[y].score : x < y;
-    });
+    std::sort(keep.begin(), keep.end(), [&](std::size_t x, std::size_t y) { return rank[x] != rank[y] ? rank[x] > rank[y] : x < y; });
     if (keep.size() > opt.max_hits) keep.resize(opt.max_hits);
     return keep;
 }
@@ -163,8 +174,9 @@ std::vector<local_alignment> traceback_all(const query_plan& plan, const std::ve
     return full;
 }
 
-std::vector<search_hit> make_hits(const std::vector<candidate>& cs, const std::vector<local_alignment>& scores, const std::vector<std::size_t>& keep,
-                                  const std::vector<local_alignment>& full, int L, std::size_t nres, std::size_t nseq) {
+std::vector<search_hit> make_hits(const std::vector<candidate>& cs, const std::vector<int>& rank, const std::vector<double>& scale,
+                                  const std::vector<std::size_t>& keep, const std::vector<local_alignment>& full, int L, std::size_t nres,
+                                  std::size_t nseq) {
     std::vector<search_hit> hits(keep.size());
     for (std::size_t h = 0; h < keep.size(); ++h) {
         const candidate& c = cs[keep[h]];
@@ -174,10 +186,11 @@ std::vector<search_hit> make_hits(const std::vector<candidate>& cs, const std::v
         hits[h].tstart += c.offset;
         hits[h].tend += c.offset;
         hits[h].raw_score = full[h].score;
-        hits[h].bits = bit_score(full[h].score);
-        hits[h].evalue = evalue(full[h].score, static_cast<std::size_t>(L), nres, nseq);
+        const int s = scaled(full[h].score, scale[keep[h]]);
+        hits[h].bits = bit_score(s);
+        hits[h].evalue = evalue(s, static_cast<std::size_t>(L), nres, nseq);
         hits[h].record = c.record;
-        hits[h].sort_score = scores[keep[h]].score;
+        hits[h].sort_score = rank[keep[h]];
     }
     return hits;
 }
@@ -190,13 +203,16 @@ void gapped_stage(query_plan& plan, query_result& res, const std::vector<candida
     auto ta = steady::now();
     const std::vector<local_alignment> scores = gapped_scores(plan, cs, opt);
     auto tb = steady::now();
-    const std::vector<std::size_t> keep = included(scores, static_cast<std::size_t>(L), nres, nseq, opt);
+    const std::vector<double> scale = score_scales(plan, cs, opt);
+    std::vector<int> rank(cs.size());
+    for (std::size_t k = 0; k < cs.size(); ++k) rank[k] = scaled(scores[k].score, scale[k]);
+    const std::vector<std::size_t> keep = included(rank, static_cast<std::size_t>(L), nres, nseq, opt);
     std::size_t widenings = 0;
     const std::vector<local_alignment> full = traceback_all(plan, cs, scores, keep, opt, widenings);
     auto tc = steady::now();
     log::debug("{}: gapped scores {:.3f} s ({} targets), traceback {:.3f} s ({} hits, {} band widenings)", plan.q->name,
                seconds(tb - ta).count(), cs.size(), seconds(tc - tb).count(), keep.size(), widenings);
-    res.hits = make_hits(cs, scores, keep, full, L, nres, nseq);
+    res.hits = make_hits(cs, rank, scale, keep, full, L, nres, nseq);
     res.stats.db_sequences = nseq;
     res.stats.db_residues = nres;
     res.stats.database = database;

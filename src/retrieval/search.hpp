@@ -70,6 +70,7 @@ struct search_options {
     std::string index_path;              // a .tix of the FASTA given as the database (checked to match it)
     bool striped = true;                 // gapped scores by the striped kernel (false: SeqAn3 / scalar; tests)
     bool mask_low_complexity = false;    // no seed words on low-complexity query stretches (low_complexity_mask)
+    bool composition_stats = false;      // BLOSUM62 rounds: scores scaled per pair by composition_scale (scoring.hpp)
 };
 
 struct search_hit {
@@ -83,7 +84,8 @@ struct search_hit {
     std::string row;                   // query-anchored: one char per query residue (uppercase or '-')
     std::vector<msa::insertion> insertions;  // target residues between query columns (lowercase)
     std::uint64_t record = 0;  // 0-based record number of the target in the database
-    int sort_score = 0;        // the score-pass score that ranks hits (ties: lower record first)
+    int sort_score = 0;        // the score-pass score that ranks hits (ties: lower record first);
+                               // with composition_stats, scaled and rounded as the E-value's score
 };
 
 struct search_stats {
@@ -111,9 +113,9 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
 void sort_hits(std::vector<search_hit>& hits);
 
 // Karlin-Altschul for BLOSUM62, gap open 11 / extend 1 (BLAST: lambda 0.267, K 0.041, H 0.14).
-double bit_score(int raw);
+double bit_score(double raw);
 // E-value with BLAST's length correction for a query of length m against n residues in s sequences.
-double evalue(int raw, std::size_t m, std::size_t n, std::size_t s);
+double evalue(double raw, std::size_t m, std::size_t n, std::size_t s);
 
 struct msa_options {
     double min_coverage = 0.5;       // drop rows with fewer residues over the query columns

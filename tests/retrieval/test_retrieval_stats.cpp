@@ -8,6 +8,7 @@
 #include "util/error.hpp"
 
 #include <cmath>
+#include <map>
 #include <random>
 
 using namespace tranova;
@@ -111,4 +112,46 @@ TEST_CASE("profile PSSMs have BLOSUM62's ungapped lambda", "[retrieval][stats]")
     double diag = 0;
     for (std::size_t i = 0; i < q.size(); ++i) diag += p[i * 21 + codes[i]];
     CHECK(diag / static_cast<double>(q.size()) > 3);
+}
+
+TEST_CASE("composition-based statistics: lambda under the pair's compositions", "[retrieval][stats]") {
+    const auto& bg = background_frequencies();
+    CHECK(composition_scale(bg, bg) == Approx(1.0).epsilon(1e-9));
+    // Poly-A against poly-A: A-A scores +4, the expected score is positive: no lambda.
+    CHECK(composition_scale(composition("AAAAAAAA"), composition("AAAA")) == 0);
+    // Proline/glutamine-rich pairs score high by chance: their scores count less.
+    const std::string pq = "ACDEFGHIKLMNPQRSTVWYACDEFGHIKLMNPQRSTVWYPPPPPQQQQQ";
+    const double f = composition_scale(composition(pq), composition(pq));
+    CHECK(f > 0);
+    CHECK(f < 0.95);
+    // A factor above 1 is never applied; no positive score at all: 1.
+    CHECK(composition_scale(composition("WCWCHHMMYYFFDEKR"), composition("DEKRDEKRGGPPWCWC")) <= 1.0);
+    CHECK(composition_scale(composition("WCWCHHMMYYFF"), composition("DEKRDEKRGGPP")) == 1.0);
+    // composition(): 20 residues, X-like letters ignored, the background without any residue.
+    const auto c = composition("AAXC");
+    CHECK(c[static_cast<std::size_t>(encode_aa('A'))] == Approx(2.0 / 3));
+    CHECK(c[static_cast<std::size_t>(encode_aa('C'))] == Approx(1.0 / 3));
+    CHECK(composition("XXBZ") == bg);
+}
+
+TEST_CASE("composition-based statistics only weaken E-values and leave the default untouched", "[retrieval][stats][search]") {
+    const std::string db = std::string(TRANOVA_TEST_DATA) + "/retrieval/small_db.fasta.gz";
+    const auto queries = read_queries(std::string(TRANOVA_TEST_DATA) + "/retrieval/two_queries.fasta");
+    search_options plain;
+    plain.threads = 2;
+    plain.evalue = 10;
+    search_options cbs = plain;
+    cbs.composition_stats = true;
+    const auto a = search(queries, db, plain), b = search(queries, db, cbs);
+    for (std::size_t q = 0; q < queries.size(); ++q) {
+        std::map<std::uint64_t, const search_hit*> before;
+        for (const auto& h : a[q].hits) before[h.record] = &h;
+        CHECK(b[q].hits.size() <= a[q].hits.size());
+        CHECK(!b[q].hits.empty());
+        for (const auto& h : b[q].hits) {
+            REQUIRE(before.count(h.record));
+            CHECK(h.raw_score == before[h.record]->raw_score);
+            CHECK(h.evalue >= before[h.record]->evalue * (1 - 1e-12));
+        }
+    }
 }
