@@ -131,19 +131,49 @@ double karlin_lambda(const std::vector<double>& prob, int lowest) {
     return 0.5 * (lo + hi);
 }
 
-double pssm_lambda(const std::vector<std::int16_t>& pssm, int L) {
+namespace {
+// The score distribution of a PSSM (columns equally likely, residues from `freq`): lowest
+// score in `lo`; `positive` tells whether a score above 0 has probability > 0.
+std::vector<double> pssm_score_distribution(const std::vector<std::int16_t>& pssm, int L, const std::array<double, 20>& freq, int& lo,
+                                            bool& positive) {
     TRANOVA_CHECK(L > 0 && pssm.size() == static_cast<std::size_t>(L) * A, "PSSM of {} values for {} columns", pssm.size(), L);
-    int lo = 0, hi = 0;
+    lo = 0;
+    int hi = 0;
     for (int i = 0; i < L; ++i)
         for (int a = 0; a < 20; ++a) {
             lo = std::min<int>(lo, pssm[static_cast<std::size_t>(i) * A + a]);
             hi = std::max<int>(hi, pssm[static_cast<std::size_t>(i) * A + a]);
         }
     std::vector<double> prob(static_cast<std::size_t>(hi - lo + 1), 0.0);
-    const auto& bg = background_frequencies();
+    positive = false;
     for (int i = 0; i < L; ++i)
-        for (int a = 0; a < 20; ++a) prob[static_cast<std::size_t>(pssm[static_cast<std::size_t>(i) * A + a] - lo)] += bg[static_cast<std::size_t>(a)] / L;
+        for (int a = 0; a < 20; ++a) {
+            const int sc = pssm[static_cast<std::size_t>(i) * A + a];
+            prob[static_cast<std::size_t>(sc - lo)] += freq[static_cast<std::size_t>(a)] / L;
+            positive = positive || (sc > 0 && freq[static_cast<std::size_t>(a)] > 0);
+        }
+    return prob;
+}
+}  // namespace
+
+double pssm_lambda(const std::vector<std::int16_t>& pssm, int L, const std::array<double, 20>& freq) {
+    int lo = 0;
+    bool positive = false;
+    const auto prob = pssm_score_distribution(pssm, L, freq, lo, positive);
     return karlin_lambda(prob, lo);
+}
+
+double pssm_lambda(const std::vector<std::int16_t>& pssm, int L) { return pssm_lambda(pssm, L, background_frequencies()); }
+
+double composition_scale(const std::vector<std::int16_t>& pssm, int L, const std::array<double, 20>& target) {
+    int lo = 0;
+    bool positive = false;
+    const auto prob = pssm_score_distribution(pssm, L, target, lo, positive);
+    if (!positive) return 1;  // no positive score: nothing to scale
+    double mean = 0;
+    for (std::size_t k = 0; k < prob.size(); ++k) mean += prob[k] * (lo + static_cast<int>(k));
+    if (!(mean < 0)) return 0;
+    return std::min(1.0, karlin_lambda(prob, lo) / blosum62_lambda());
 }
 
 double blosum62_lambda() {

@@ -36,6 +36,8 @@ double karlin_lambda(const std::vector<double>& prob, int lowest);
 // Ungapped lambda of a position-specific matrix (query_length x 21, X column ignored) against
 // background residues, every column equally likely (PSI-BLAST's score distribution).
 double pssm_lambda(const std::vector<std::int16_t>& pssm, int query_length);
+// ... with the target residues from `residue_frequencies` instead of the background.
+double pssm_lambda(const std::vector<std::int16_t>& pssm, int query_length, const std::array<double, 20>& residue_frequencies);
 
 // Ungapped lambda of BLOSUM62 under background_frequencies() (0.3176 in BLAST's tables).
 double blosum62_lambda();
@@ -51,6 +53,10 @@ std::array<double, 20> composition(std::string_view seq);
 // lambda' does not exist (the pair's expected score is not negative); 1 when no pair of
 // their residues scores above 0.
 double composition_scale(const std::array<double, 20>& query, const std::array<double, 20>& target);
+// The same for a profile (query_length x 21 PSSM on BLOSUM62's scale): lambda' of the PSSM
+// with the target's residues from its composition (columns equally likely), over
+// blosum62_lambda().
+double composition_scale(const std::vector<std::int16_t>& pssm, int query_length, const std::array<double, 20>& target);
 
 // PSSM of a profile round: query-anchored rows of an alignment (row 0 = the query) ->
 // weighted frequencies (EVcouplings weights, identity 0.8) + BLOSUM62 pseudocounts

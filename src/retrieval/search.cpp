@@ -94,13 +94,16 @@ std::vector<local_alignment> gapped_scores(const query_plan& plan, const std::ve
     return scores;
 }
 
-// The factor on each candidate's scores: 1, or with composition_stats (BLOSUM62 rounds) the
-// pair's composition_scale, the target's composition taken over its candidate window.
+// The factor on each candidate's scores: 1, or with composition_stats the pair's
+// composition_scale (BLOSUM62 under both compositions; in profile rounds the PSSM under the
+// target's), the target's composition taken over its candidate window.
 std::vector<double> score_scales(const query_plan& plan, const std::vector<candidate>& cs, const search_options& opt) {
     std::vector<double> f(cs.size(), 1.0);
-    if (!opt.composition_stats || plan.profile) return f;
+    if (!opt.composition_stats) return f;
+    const int L = static_cast<int>(plan.codes.size());
     const auto qc = composition(plan.q->seq);
-    for (std::size_t k = 0; k < cs.size(); ++k) f[k] = composition_scale(qc, composition(cs[k].seq));
+    for (std::size_t k = 0; k < cs.size(); ++k)
+        f[k] = plan.profile ? composition_scale(plan.pssm, L, composition(cs[k].seq)) : composition_scale(qc, composition(cs[k].seq));
     return f;
 }
 

@@ -70,7 +70,7 @@ struct search_options {
     std::string index_path;              // a .tix of the FASTA given as the database (checked to match it)
     bool striped = true;                 // gapped scores by the striped kernel (false: SeqAn3 / scalar; tests)
     bool mask_low_complexity = false;    // no seed words on low-complexity query stretches (low_complexity_mask)
-    bool composition_stats = false;      // BLOSUM62 rounds: scores scaled per pair by composition_scale (scoring.hpp)
+    bool composition_stats = false;      // scores scaled per pair by composition_scale (scoring.hpp; BLOSUM62 and profile rounds)
 };
 
 struct search_hit {

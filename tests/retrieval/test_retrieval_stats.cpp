@@ -8,6 +8,7 @@
 #include "util/error.hpp"
 
 #include <cmath>
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -154,4 +155,32 @@ TEST_CASE("composition-based statistics only weaken E-values and leave the defau
             CHECK(h.evalue >= before[h.record]->evalue * (1 - 1e-12));
         }
     }
+}
+
+TEST_CASE("composition-based statistics of a profile: lambda of the PSSM under the target's composition", "[retrieval][stats]") {
+    std::mt19937 rng(5);
+    const std::string q = random_protein(rng, 150);
+    msa::alignment alone;
+    alone.rows = {q};
+    alone.names = {"q"};
+    alone.insertions.emplace_back();
+    const auto p = build_pssm(alone);
+    const int L = static_cast<int>(q.size());
+    // Background targets: the rescaled PSSM's own lambda, i.e. a factor of about 1.
+    CHECK(composition_scale(p, L, background_frequencies()) == Approx(std::min(1.0, pssm_lambda(p, L) / blosum62_lambda())).epsilon(1e-9));
+    CHECK(composition_scale(p, L, background_frequencies()) > 0.98);
+    // A target made of the query's own most favoured residues scores high by chance.
+    std::array<double, 20> skewed{};
+    for (char c : q) skewed[static_cast<std::size_t>(encode_aa(c))] += 1.0 / L;
+    CHECK(composition_scale(p, L, skewed) <= 1.0);
+    // A target of one residue that no column scores above 0: factor 1; a PSSM with all
+    // scores negative for it.
+    std::vector<std::int16_t> neg(p);
+    for (int i = 0; i < L; ++i) neg[static_cast<std::size_t>(i) * 21 + static_cast<std::size_t>(encode_aa('W'))] = -3;
+    std::array<double, 20> only_w{};
+    only_w[static_cast<std::size_t>(encode_aa('W'))] = 1;
+    CHECK(composition_scale(neg, L, only_w) == 1.0);
+    // ... and all scores +2 for it: the expected score is positive, factor 0.
+    for (int i = 0; i < L; ++i) neg[static_cast<std::size_t>(i) * 21 + static_cast<std::size_t>(encode_aa('W'))] = 2;
+    CHECK(composition_scale(neg, L, only_w) == 0.0);
 }
