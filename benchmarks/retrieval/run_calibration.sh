@@ -11,9 +11,10 @@
 # (--evalue 10), so that decoy hits can be counted at several E thresholds. A decoy hit at
 # E <= x is a chance hit: calibrated E-values give about NQ * x * (decoy residues / all
 # residues) of them (fewer where the prefilter drops weak targets before the gapped stage).
-# Three runs: round 1 only (BLOSUM62, BLAST's gapped lambda and K), profile rounds with the
-# PSSM scaled to BLOSUM62's ungapped lambda (default), and the unscaled half-bit PSSM of
-# earlier versions (--no-profile-rescale).
+# Four runs: round 1 only (BLOSUM62, BLAST's gapped lambda and K); profile rounds as by
+# default (the PSSM scaled to BLOSUM62's ungapped lambda + composition-based statistics, as
+# PSI-BLAST); the scaled PSSM alone (--no-profile-comp-stats); and the unscaled half-bit
+# PSSM of earlier versions (--no-profile-rescale).
 # Needs the Debian package mmseqs2-examples (benchmark only; no test uses it).
 # Usage: benchmarks/retrieval/run_calibration.sh [path/to/tranova] [workdir] [threads]
 # Environment: NQ (default 20), ITER (default 3), DECOY (reversed or shuffled).
@@ -57,6 +58,7 @@ run() {  # name, extra options... (a run whose hits and time are in WORK already
 }
 run round1 --iterations 1
 run rescaled --iterations "$ITER"
+run rescaled_nocbs --iterations "$ITER" --no-profile-comp-stats
 run unscaled --iterations "$ITER" --no-profile-rescale
 
 echo "decoy residues: $decoy_res of $((real_res + decoy_res)) (fraction $frac)"
@@ -64,17 +66,18 @@ printf '| run | wall s | decoy hits E<=0.01 | E<=0.1 | E<=1 | E<=10 | real-DB hi
 printf '| expected if calibrated | | %s | %s | %s | %s | |\n' \
   "$(awk -v n="$NQ" -v f="$frac" 'BEGIN{printf "%.1f", n * 0.01 * f}')" "$(awk -v n="$NQ" -v f="$frac" 'BEGIN{printf "%.1f", n * 0.1 * f}')" \
   "$(awk -v n="$NQ" -v f="$frac" 'BEGIN{printf "%.1f", n * 1 * f}')" "$(awk -v n="$NQ" -v f="$frac" 'BEGIN{printf "%.1f", n * 10 * f}')"
-for name in round1 rescaled unscaled; do  # all queries, and the median query
+for name in round1 rescaled rescaled_nocbs unscaled; do
   awk -F'\t' -v name="$name" -v t="$(cat "time_$name")" 'NR > 1 {
       if ($2 ~ /^rev_/) { if ($11 <= 0.01) a++; if ($11 <= 0.1) b++; if ($11 <= 1) c++; if ($11 <= 10) d++ }
       else if ($11 <= 1e-3) r++ }
     END{printf "| %s | %s | %d | %d | %d | %d | %d |\n", name, t, a, b, c, d, r}' "hits_$name.tsv"
 done
 echo
-echo "decoy hits at E <= 1 per query (expected $(awk -v f="$frac" 'BEGIN{printf "%.2f", f}') each): round1 / rescaled / unscaled"
-for name in round1 rescaled unscaled; do
+echo "decoy hits at E <= 1 per query (expected $(awk -v f="$frac" 'BEGIN{printf "%.2f", f}') each): round1 / rescaled / rescaled_nocbs / unscaled"
+for name in round1 rescaled rescaled_nocbs unscaled; do
   awk -F'\t' 'NR > 1 && $2 ~ /^rev_/ && $11 <= 1 {c[$1]++} END{for (q in c) print q "\t" c[q]}' "hits_$name.tsv" | sort > "perq_$name"
 done
 grep '^>' queries.fa | awk '{print substr($1, 2)}' | sort > .qids
 join -t $'\t' -a 1 -e 0 -o 0,2.2 .qids perq_round1 | join -t $'\t' -a 1 -e 0 -o 0,1.2,2.2 - perq_rescaled |
-  join -t $'\t' -a 1 -e 0 -o 0,1.2,1.3,2.2 - perq_unscaled | sort -t $'\t' -k2,2nr
+  join -t $'\t' -a 1 -e 0 -o 0,1.2,1.3,2.2 - perq_rescaled_nocbs | join -t $'\t' -a 1 -e 0 -o 0,1.2,1.3,1.4,2.2 - perq_unscaled |
+  sort -t $'\t' -k2,2nr

@@ -94,12 +94,14 @@ std::vector<local_alignment> gapped_scores(const query_plan& plan, const std::ve
     return scores;
 }
 
-// The factor on each candidate's scores: 1, or with composition_stats the pair's
+// The factor on each candidate's scores: 1, or with composition-based statistics (profile
+// rounds with a rescaled PSSM by default, BLOSUM62 rounds with composition_stats) the pair's
 // composition_scale (BLOSUM62 under both compositions; in profile rounds the PSSM under the
 // target's), the target's composition taken over its candidate window.
 std::vector<double> score_scales(const query_plan& plan, const std::vector<candidate>& cs, const search_options& opt) {
     std::vector<double> f(cs.size(), 1.0);
-    if (!opt.composition_stats) return f;
+    const bool on = plan.profile ? opt.rescale_profile && opt.profile_composition_stats : opt.composition_stats;
+    if (!on) return f;
     const int L = static_cast<int>(plan.codes.size());
     const auto qc = composition(plan.q->seq);
     for (std::size_t k = 0; k < cs.size(); ++k)

@@ -56,7 +56,8 @@ struct search_options {
     double inclusion_evalue = 0;     // > 0: only hits with E <= this build the next round's PSSM (PSI-BLAST's
                                      // -inclusion_ethresh); 0: every reported hit
     bool rescale_profile = true;     // scale profile PSSMs to BLOSUM62's ungapped lambda (false: the unscaled
-                                     // half-bit PSSM of earlier versions; for calibration comparisons)
+                                     // half-bit PSSM and statistics of earlier versions; for comparisons)
+    bool profile_composition_stats = true;  // profile rounds (rescaled): composition-based statistics, as PSI-BLAST
     int word_threshold = 11;         // neighbourhood word score T (k = 3; as BLAST); lower = more sensitive, slower
     int two_hit_window = 40;         // max distance of two word hits on one diagonal; 0 = single hit triggers extension
     int xdrop_ungapped = 16;         // raw score drop that stops an ungapped extension
@@ -70,7 +71,7 @@ struct search_options {
     std::string index_path;              // a .tix of the FASTA given as the database (checked to match it)
     bool striped = true;                 // gapped scores by the striped kernel (false: SeqAn3 / scalar; tests)
     bool mask_low_complexity = false;    // no seed words on low-complexity query stretches (low_complexity_mask)
-    bool composition_stats = false;      // scores scaled per pair by composition_scale (scoring.hpp; BLOSUM62 and profile rounds)
+    bool composition_stats = false;      // BLOSUM62 rounds too: scores scaled per pair by composition_scale (scoring.hpp)
 };
 
 struct search_hit {
