@@ -63,7 +63,7 @@ int main_retrieve(int argc, char** argv) {
     rt::search_options& so = o.search;
     rt::msa_options& mo = o.msa;
     long long max_hits = 100000;
-    bool no_profile_rescale = false, no_profile_cbs = false;
+    bool no_profile_cbs = false;
     p.options().add_options()
         ("query", po::value(&o.query), "query FASTA (one or more protein records)")
         ("query-id", po::value(&o.query_id), "take the query from the database by name (needs its .fai index, or --db X.tix)")
@@ -84,17 +84,17 @@ int main_retrieve(int argc, char** argv) {
         ("iterations,n", p.number(&so.iterations, 1, 20)->default_value(1), "search rounds (> 1: profile re-search, jackhmmer-like)")
         ("inclusion-evalue", p.number(&so.inclusion_evalue, 0.0, 1e300, true),
          "with --iterations: only hits with E-value <= this build the next round's profile (default: every hit --evalue reports)")
-        ("no-profile-rescale", po::bool_switch(&no_profile_rescale),
-         "profile rounds: the unscaled half-bit PSSM and plain statistics of earlier versions (for comparisons)")
-        ("no-profile-comp-stats", po::bool_switch(&no_profile_cbs),
-         "profile rounds: no composition-based statistics (the rescaled PSSM with BLOSUM62's lambda and K alone)")
+        ("profile-rescale", po::bool_switch(&so.rescale_profile),
+         "profile rounds, PSI-BLAST style: the PSSM scaled to BLOSUM62's ungapped lambda, plus composition-based statistics "
+         "(more decoy hits than the default half-bit PSSM in our calibration; see docs/retrieval.md)")
+        ("no-profile-comp-stats", po::bool_switch(&no_profile_cbs), "with --profile-rescale: no composition-based statistics")
         ("word-threshold", p.number(&so.word_threshold, 1, 100)->default_value(11), "neighbourhood word score (lower: more sensitive, slower)")
         ("min-ungapped", p.number(&so.min_ungapped_score, 0, 100000)->default_value(30), "raw ungapped score to reach gapped alignment")
         ("ungapped-excess", p.number(&so.ungapped_excess, -1000.0, 1000.0)->default_value(9),
          "a target also needs an ungapped score this far above the expected best random one (ln(K m n)/lambda)")
         ("mask-low-complexity", po::bool_switch(&so.mask_low_complexity), "no seed words on low-complexity query stretches (SEG-like: 12-residue windows under 2.2 bits)")
         ("comp-based-stats", po::bool_switch(&so.composition_stats),
-         "composition-based statistics in BLOSUM62 rounds too (profile rounds have them by default): each pair's scores scaled by "
+         "composition-based statistics in BLOSUM62 rounds (with --profile-rescale, profile rounds have them): each pair's scores scaled by "
          "lambda of BLOSUM62 under the two sequences' compositions (never up)")
         ("two-hit-window", p.number(&so.two_hit_window, 0, 100000)->default_value(40), "two-hit window on a diagonal (0: single hit)")
         ("index-db", po::bool_switch(&o.index_db), "build DB.fai (+ .gzi) for random access; with no query, only that");
@@ -107,7 +107,6 @@ int main_retrieve(int argc, char** argv) {
     if (auto rc = p.parse(argc, argv)) return *rc;
     so.max_hits = static_cast<std::size_t>(max_hits);
     so.threads = p.common.threads;
-    so.rescale_profile = !no_profile_rescale;
     so.profile_composition_stats = !no_profile_cbs;
     rt::run_retrieve(o);
     return 0;

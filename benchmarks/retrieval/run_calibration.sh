@@ -11,10 +11,10 @@
 # (--evalue 10), so that decoy hits can be counted at several E thresholds. A decoy hit at
 # E <= x is a chance hit: calibrated E-values give about NQ * x * (decoy residues / all
 # residues) of them (fewer where the prefilter drops weak targets before the gapped stage).
-# Four runs: round 1 only (BLOSUM62, BLAST's gapped lambda and K); profile rounds as by
-# default (the PSSM scaled to BLOSUM62's ungapped lambda + composition-based statistics, as
-# PSI-BLAST); the scaled PSSM alone (--no-profile-comp-stats); and the unscaled half-bit
-# PSSM of earlier versions (--no-profile-rescale).
+# Four runs: round 1 only (BLOSUM62, BLAST's gapped lambda and K); profile rounds with the
+# default half-bit PSSM ("unscaled"); PSI-BLAST-style, the PSSM scaled to BLOSUM62's
+# ungapped lambda + composition-based statistics (--profile-rescale, "rescaled"); and the
+# scaled PSSM alone (--profile-rescale --no-profile-comp-stats, "rescaled_nocbs").
 # Needs the Debian package mmseqs2-examples (benchmark only; no test uses it).
 # Usage: benchmarks/retrieval/run_calibration.sh [path/to/tranova] [workdir] [threads]
 # Environment: NQ (default 20), ITER (default 3), DECOY (reversed or shuffled).
@@ -57,9 +57,9 @@ run() {  # name, extra options... (a run whose hits and time are in WORK already
   awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}' > "time_$name"
 }
 run round1 --iterations 1
-run rescaled --iterations "$ITER"
-run rescaled_nocbs --iterations "$ITER" --no-profile-comp-stats
-run unscaled --iterations "$ITER" --no-profile-rescale
+run rescaled --iterations "$ITER" --profile-rescale
+run rescaled_nocbs --iterations "$ITER" --profile-rescale --no-profile-comp-stats
+run unscaled --iterations "$ITER"
 
 echo "decoy residues: $decoy_res of $((real_res + decoy_res)) (fraction $frac)"
 printf '| run | wall s | decoy hits E<=0.01 | E<=0.1 | E<=1 | E<=10 | real-DB hits E<=1e-3 |\n|---|---|---|---|---|---|---|\n'

@@ -60,10 +60,9 @@ double composition_scale(const std::vector<std::int16_t>& pssm, int query_length
 
 // PSSM of a profile round: query-anchored rows of an alignment (row 0 = the query) ->
 // weighted frequencies (EVcouplings weights, identity 0.8) + BLOSUM62 pseudocounts
-// (PSI-BLAST style, beta = 10) -> scores ln(q/p) / blosum62_lambda(), then scaled so that
-// the rounded matrix's ungapped lambda equals BLOSUM62's (rescale_pssm): E-values of profile
-// hits then use BLOSUM62's gapped lambda and K, as PSI-BLAST does. rescale = false: the
-// unscaled half-bit matrix round(2 log2(q/p)) of earlier versions (calibration comparisons).
+// (PSI-BLAST style, beta = 10) -> with rescale: scores ln(q/p) / blosum62_lambda(), then
+// scaled so that the rounded matrix's ungapped lambda equals BLOSUM62's (rescale_pssm), as
+// PSI-BLAST does; without (the search's default): the half-bit matrix round(2 log2(q/p)).
 std::vector<std::int16_t> build_pssm(const msa::alignment& a, bool rescale = true);
 
 // Rounds c * scores (query_length x 20 real scores, X column set to -1) with c chosen by

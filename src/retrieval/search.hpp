@@ -55,9 +55,10 @@ struct search_options {
     int iterations = 1;              // > 1: re-search with a PSSM built from the previous round's hits
     double inclusion_evalue = 0;     // > 0: only hits with E <= this build the next round's PSSM (PSI-BLAST's
                                      // -inclusion_ethresh); 0: every reported hit
-    bool rescale_profile = true;     // scale profile PSSMs to BLOSUM62's ungapped lambda (false: the unscaled
-                                     // half-bit PSSM and statistics of earlier versions; for comparisons)
-    bool profile_composition_stats = true;  // profile rounds (rescaled): composition-based statistics, as PSI-BLAST
+    bool rescale_profile = false;    // PSI-BLAST-style profile statistics: PSSMs scaled to BLOSUM62's ungapped
+                                     // lambda (+ composition-based statistics below); false: the half-bit PSSM
+                                     // (better calibrated on decoys, docs/retrieval.md)
+    bool profile_composition_stats = true;  // with rescale_profile: composition-based statistics, as PSI-BLAST
     int word_threshold = 11;         // neighbourhood word score T (k = 3; as BLAST); lower = more sensitive, slower
     int two_hit_window = 40;         // max distance of two word hits on one diagonal; 0 = single hit triggers extension
     int xdrop_ungapped = 16;         // raw score drop that stops an ungapped extension
