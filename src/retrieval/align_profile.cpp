@@ -7,6 +7,58 @@
 
 namespace tranova::retrieval {
 
+namespace {
+
+// Follows the trace bits (per cell: 2 bits H source 0 stop / 1 diagonal / 2 E / 3 F, bit 2 E
+// opened, bit 3 F opened; rows of BW band cells, cell (i, j) at j - i - dlo) from the end
+// cell (bi, bj) and fills out's begin coordinates and gapped strings.
+void trace_back(const std::vector<std::uint8_t>& tr, int BW, int dlo, int bi, int bj, std::string_view qletters, std::string_view tletters,
+                local_alignment& out) {
+    // State 0 = H, 1 = E (gap in query: target residue vs '-'), 2 = F.
+    std::string qa, ta;
+    int i = bi, j = bj, state = 0;
+    while (i >= 0 && j >= 0) {
+        const int off = j - i - dlo;  // index in the band row
+        if (off < 0 || off >= BW) break;
+        std::uint8_t b = tr[static_cast<std::size_t>(i) * static_cast<std::size_t>(BW) + static_cast<std::size_t>(off)];
+        if (state == 0) {
+            int src = b & 3;
+            if (src == 0) break;
+            if (src == 1) {
+                qa.push_back(qletters[static_cast<std::size_t>(i)]);
+                ta.push_back(tletters[static_cast<std::size_t>(j)]);
+                --i;
+                --j;
+                continue;
+            }
+            state = src == 2 ? 1 : 2;
+            continue;
+        }
+        if (state == 1) {  // E at (i, j): came from column j-1
+            qa.push_back('-');
+            ta.push_back(tletters[static_cast<std::size_t>(j)]);
+            bool opened = (b & 4) != 0;
+            --j;
+            if (opened) state = 0;
+            continue;
+        }
+        // F at (i, j): came from row i-1
+        qa.push_back(qletters[static_cast<std::size_t>(i)]);
+        ta.push_back('-');
+        bool opened = (b & 8) != 0;
+        --i;
+        if (opened) state = 0;
+    }
+    std::reverse(qa.begin(), qa.end());
+    std::reverse(ta.begin(), ta.end());
+    out.qbegin = i + 1;
+    out.tbegin = j + 1;
+    out.qaln = std::move(qa);
+    out.taln = std::move(ta);
+}
+
+}  // namespace
+
 local_alignment profile_align(const std::vector<std::int16_t>& pssm, int L, std::string_view qletters,
                               const std::vector<std::uint8_t>& t, std::string_view tletters, bool traceback, int dlo, int dhi) {
     constexpr int A = 21;
@@ -79,47 +131,7 @@ local_alignment profile_align(const std::vector<std::int16_t>& pssm, int L, std:
     out.qend = bi + 1;
     out.tend = bj + 1;
     if (!traceback) return out;
-    // Traceback from (bi, bj): state 0 = H, 1 = E (gap in query: target residue vs '-'), 2 = F.
-    std::string qa, ta;
-    int i = bi, j = bj, state = 0;
-    while (i >= 0 && j >= 0) {
-        const int off = j - i - dlo;  // index in the band row
-        if (off < 0 || off >= BW) break;
-        std::uint8_t b = tr[static_cast<std::size_t>(i) * static_cast<std::size_t>(BW) + static_cast<std::size_t>(off)];
-        if (state == 0) {
-            int src = b & 3;
-            if (src == 0) break;
-            if (src == 1) {
-                qa.push_back(qletters[static_cast<std::size_t>(i)]);
-                ta.push_back(tletters[static_cast<std::size_t>(j)]);
-                --i;
-                --j;
-                continue;
-            }
-            state = src == 2 ? 1 : 2;
-            continue;
-        }
-        if (state == 1) {  // E at (i, j): came from column j-1
-            qa.push_back('-');
-            ta.push_back(tletters[static_cast<std::size_t>(j)]);
-            bool opened = (b & 4) != 0;
-            --j;
-            if (opened) state = 0;
-            continue;
-        }
-        // F at (i, j): came from row i-1
-        qa.push_back(qletters[static_cast<std::size_t>(i)]);
-        ta.push_back('-');
-        bool opened = (b & 8) != 0;
-        --i;
-        if (opened) state = 0;
-    }
-    std::reverse(qa.begin(), qa.end());
-    std::reverse(ta.begin(), ta.end());
-    out.qbegin = i + 1;
-    out.tbegin = j + 1;
-    out.qaln = std::move(qa);
-    out.taln = std::move(ta);
+    trace_back(tr, BW, dlo, bi, bj, qletters, tletters, out);
     return out;
 }
 

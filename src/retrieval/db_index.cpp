@@ -174,6 +174,19 @@ db_index::db_index(const std::string& path) : path_(path) {
         map_ = nullptr;
         TRANOVA_FAIL("{}: cannot map: {}", path, std::strerror(errno));
     }
+    // A constructor that throws runs no destructor: unmap here when the checks fail (else
+    // every refused file would stay mapped for the life of the process).
+    try {
+        read_sections();
+    } catch (...) {
+        munmap(map_, map_size_);
+        map_ = nullptr;
+        throw;
+    }
+}
+
+void db_index::read_sections() {
+    const std::string& path = path_;
     const char* base = static_cast<const char*>(map_);
     tix_header h;
     std::memcpy(&h, base, sizeof h);
@@ -204,6 +217,14 @@ db_index::db_index(const std::string& path) : path_(path) {
 
 db_index::~db_index() {
     if (map_) munmap(map_, map_size_);
+}
+
+void db_index::check_words(std::uint64_t r) const {
+    const std::uint16_t* w = words(r);
+    const std::uint64_t n = record_start_[r + 1] - record_start_[r];
+    bool ok = true;
+    for (std::uint64_t p = 0; p < n; ++p) ok &= w[p] < 20 * 20 * 20 || w[p] == no_word;
+    TRANOVA_CHECK(ok, "{}: corrupt index (a word id of record {} is out of range)", path_, r + 1);
 }
 
 void db_index::check_matches(const std::string& fasta) const {

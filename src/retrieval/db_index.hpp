@@ -61,6 +61,9 @@ public:
     std::string_view seq(std::uint64_t r) const { return {residues_ + record_start_[r], record_start_[r + 1] - record_start_[r]}; }
     const std::uint16_t* words(std::uint64_t r) const { return words_ + record_start_[r]; }
 
+    // Throws when a word id of record r is neither a 3-mer id (< 20^3) nor no_word (a corrupt
+    // index; checked as the search reads each record, so its cost is one pass over the words).
+    void check_words(std::uint64_t r) const;
     // Throws when `fasta` is not the file this index was built from (size or mtime differ:
     // changed since indexing, or another file).
     void check_matches(const std::string& fasta) const;
@@ -68,6 +71,7 @@ public:
     void check_fresh() const;
 
 private:
+    void read_sections();  // header and section checks of the mapped file; sets the pointers
     std::string path_;
     db_identity id_;
     void* map_ = nullptr;

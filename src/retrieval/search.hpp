@@ -53,6 +53,12 @@ struct search_options {
     double bits_per_residue = 0;     // > 0: include hits with bit score >= this * query length (EVcouplings / ProteinGym)
     std::size_t max_hits = 100000;   // per query, best first
     int iterations = 1;              // > 1: re-search with a PSSM built from the previous round's hits
+    double inclusion_evalue = 0;     // > 0: only hits with E <= this build the next round's PSSM (PSI-BLAST's
+                                     // -inclusion_ethresh); 0: every reported hit
+    bool rescale_profile = false;    // PSI-BLAST-style profile statistics: PSSMs scaled to BLOSUM62's ungapped
+                                     // lambda (+ composition-based statistics below); false: the half-bit PSSM
+                                     // (better calibrated on decoys, docs/retrieval.md)
+    bool profile_composition_stats = true;  // with rescale_profile: composition-based statistics, as PSI-BLAST
     int word_threshold = 11;         // neighbourhood word score T (k = 3; as BLAST); lower = more sensitive, slower
     int two_hit_window = 40;         // max distance of two word hits on one diagonal; 0 = single hit triggers extension
     int xdrop_ungapped = 16;         // raw score drop that stops an ungapped extension
@@ -66,6 +72,7 @@ struct search_options {
     std::string index_path;              // a .tix of the FASTA given as the database (checked to match it)
     bool striped = true;                 // gapped scores by the striped kernel (false: SeqAn3 / scalar; tests)
     bool mask_low_complexity = false;    // no seed words on low-complexity query stretches (low_complexity_mask)
+    bool composition_stats = false;      // BLOSUM62 rounds too: scores scaled per pair by composition_scale (scoring.hpp)
 };
 
 struct search_hit {
@@ -79,7 +86,8 @@ struct search_hit {
     std::string row;                   // query-anchored: one char per query residue (uppercase or '-')
     std::vector<msa::insertion> insertions;  // target residues between query columns (lowercase)
     std::uint64_t record = 0;  // 0-based record number of the target in the database
-    int sort_score = 0;        // the score-pass score that ranks hits (ties: lower record first)
+    int sort_score = 0;        // the score-pass score that ranks hits (ties: lower record first);
+                               // with composition_stats, scaled and rounded as the E-value's score
 };
 
 struct search_stats {
@@ -107,9 +115,9 @@ std::vector<query_result> search(const std::vector<query_sequence>& queries, con
 void sort_hits(std::vector<search_hit>& hits);
 
 // Karlin-Altschul for BLOSUM62, gap open 11 / extend 1 (BLAST: lambda 0.267, K 0.041, H 0.14).
-double bit_score(int raw);
+double bit_score(double raw);
 // E-value with BLAST's length correction for a query of length m against n residues in s sequences.
-double evalue(int raw, std::size_t m, std::size_t n, std::size_t s);
+double evalue(double raw, std::size_t m, std::size_t n, std::size_t s);
 
 struct msa_options {
     double min_coverage = 0.5;       // drop rows with fewer residues over the query columns
@@ -124,9 +132,8 @@ msa::alignment build_msa(const query_result& r, const msa_options& opt);
 // sstart send evalue bitscore.
 std::string hits_tsv(const std::vector<query_result>& results, bool header);
 
-// PSSM (query_length x 21, half-bit units like BLOSUM62) from the query-anchored rows of
-// an alignment (row 0 = query): weighted frequencies (EVcouplings weights, identity 0.8)
-// mixed with BLOSUM62 pseudocounts (PSI-BLAST style, beta = 10).
-std::vector<std::int16_t> build_pssm(const msa::alignment& a);
+// PSSM (query_length x 21, BLOSUM62's scale: its ungapped lambda is BLOSUM62's) from the
+// query-anchored rows of an alignment (row 0 = query); see scoring.hpp.
+std::vector<std::int16_t> build_pssm(const msa::alignment& a, bool rescale);
 
 }  // namespace tranova::retrieval

@@ -171,7 +171,9 @@ std::string result_parameters(const search_options& so, const msa_options& mo) {
         "evalue={} bits_per_residue={} max_hits={} iterations={} word_threshold={} two_hit_window={} xdrop_ungapped={} "
         "min_ungapped_score={} ungapped_excess={} prefilter_evalue={} min_coverage={} max_column_gaps={} mask_low_complexity={}",
         so.evalue, so.bits_per_residue, so.max_hits, so.iterations, so.word_threshold, so.two_hit_window, so.xdrop_ungapped,
-        so.min_ungapped_score, so.ungapped_excess, so.prefilter_evalue, mo.min_coverage, mo.max_column_gaps, so.mask_low_complexity);
+        so.min_ungapped_score, so.ungapped_excess, so.prefilter_evalue, mo.min_coverage, mo.max_column_gaps, so.mask_low_complexity) +
+           // Added after version 1 of the format: only when on, so that default lines stay as they were.
+           (so.composition_stats ? " composition_stats=true" : "");
 }
 
 std::string format_shard(const std::vector<query_result>& results, const search_options& so, const msa_options& mo) {

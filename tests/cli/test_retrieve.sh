@@ -108,6 +108,25 @@ run "$TRANOVA" retrieve --quiet --query "$D/hbb.fasta" --db "$D/small_db.fasta.g
 expect_rc 2
 
 # Unwritable output: exit 1, nothing left behind.
+# Profile statistics options: --inclusion-evalue must be > 0; the PSI-BLAST-style rescaled
+# PSSM with and without composition-based statistics, and CBS in BLOSUM62 rounds run; CBS
+# never adds hits.
+run "$TRANOVA" retrieve --quiet --query "$D/hbb.fasta" --db "$D/small_db.fasta.gz" -o x.a2m --iterations 2 --inclusion-evalue 0
+expect_rc 2
+expect_one_line_err
+expect_err "inclusion-evalue"
+run "$TRANOVA" retrieve --quiet --query "$D/hbb.fasta" --db "$D/small_db.fasta.gz" -o incl.a2m --iterations 2 --evalue 1 --inclusion-evalue 1e-10 --hits incl.tsv
+expect_rc 0
+run "$TRANOVA" retrieve --quiet --query "$D/hbb.fasta" --db "$D/small_db.fasta.gz" -o rescaled.a2m --iterations 2 --profile-rescale
+expect_rc 0
+expect_file rescaled.a2m
+run "$TRANOVA" retrieve --quiet --query "$D/hbb.fasta" --db "$D/small_db.fasta.gz" -o nocbs.a2m --iterations 2 --profile-rescale --no-profile-comp-stats
+expect_rc 0
+expect_file nocbs.a2m
+run "$TRANOVA" retrieve --quiet --query "$D/two_queries.fasta" --db "$D/small_db.fasta.gz" --out-dir cbs --comp-based-stats --hits cbs.tsv --evalue 10
+expect_rc 0
+run "$TRANOVA" retrieve --quiet --query "$D/two_queries.fasta" --db "$D/small_db.fasta.gz" --out-dir plain10 --hits plain10.tsv --evalue 10
+[ "$(wc -l < cbs.tsv)" -le "$(wc -l < plain10.tsv)" ] && [ "$(wc -l < cbs.tsv)" -gt 100 ] && _pass || _fail "CBS hits $(wc -l < cbs.tsv) vs $(wc -l < plain10.tsv)"
 run "$TRANOVA" retrieve --quiet --query "$D/hbb.fasta" --db "$D/small_db.fasta.gz" -o no/such/dir/x.a2m
 expect_rc 1
 expect_no_file no/such/dir/x.a2m

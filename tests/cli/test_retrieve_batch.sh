@@ -133,6 +133,13 @@ run "$TRANOVA" retrieve merge --quiet part0.shard strict1.shard part2.shard --ou
 expect_rc 1
 expect_one_line_err
 expect_err "different parameters"
+# Composition-based statistics change E-values: such a shard does not merge with plain ones.
+run "$TRANOVA" retrieve --quiet --query $Q3 --db db.fa.gz --shard 1/3 -o cbs1.shard --comp-based-stats
+expect_rc 0
+run "$TRANOVA" retrieve merge --quiet part0.shard cbs1.shard part2.shard --out-dir m2
+expect_rc 1
+expect_err "different parameters"
+expect_no_file m2
 zcat db.fa.gz | head -400 > other.fa
 run "$TRANOVA" retrieve --quiet --query $Q3 --db other.fa --shard 1/3 -o other1.shard
 run "$TRANOVA" retrieve merge --quiet part0.shard other1.shard part2.shard --out-dir m2
