@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -51,6 +52,19 @@ void param_arena::allocate_blocks(int blocks) {
     std::memset(p, 0, bytes);
     data_.reset(p);
     blocks_ = blocks;
+}
+
+size_t param_arena::release_param_pages(size_t offset, size_t numel) {
+    TRANOVA_CHECK(data_ && !trainable(), "param_arena: release_param_pages needs a parameter-only arena");
+    TRANOVA_CHECK(offset + numel <= block_, "param_arena: release_param_pages past the parameter block");
+    const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(data_.get() + offset);
+    const uintptr_t end = reinterpret_cast<uintptr_t>(data_.get() + offset + numel);
+    const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+    if (last <= first) return 0;
+    // Anonymous private memory: the pages are freed now and read back as zeros.
+    if (madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED) != 0) return 0;
+    return size_t(last - first);
 }
 
 size_t param_arena::index(const std::string& name) const {

@@ -48,6 +48,12 @@ public:
     // The parameter block only (inference: a model that never trains holds no gradients
     // or moments); grads(), adam_m() and adam_v() are then nullptr.
     void allocate_params_only();
+    // Returns to the OS the memory pages wholly inside the parameter block's range
+    // [offset, offset + numel) (madvise MADV_DONTNEED); those floats read as zero afterwards.
+    // For parameter-only arenas of inference models whose linears run from packed copies
+    // derived at load (tranception::model): the source is not kept twice in memory.
+    // Returns the bytes released.
+    size_t release_param_pages(size_t offset, size_t numel);
     bool allocated() const { return data_ != nullptr; }
     bool trainable() const { return blocks_ == 4; }  // allocated with all four blocks
 

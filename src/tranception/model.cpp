@@ -183,6 +183,15 @@ model model_from_weights(const core::weights& w, const std::string& src, core::l
         k.fc = core::pack_linear(P + s.fc_w, d, ni, kernel);
         k.fc2 = core::pack_linear(P + s.fc2_w, ni, d, kernel);
     }
+    // Inference reads these four from the packed copies only: give the arena's pages back,
+    // so a loaded model holds its linear weights once (the Large model would otherwise keep
+    // ~2.8 GB twice). wte stays: the embedding lookup reads it.
+    for (const layer_slots& s : m.slots.layers) {
+        m.params.release_param_pages(s.qkv_w, size_t(3) * d * d);
+        m.params.release_param_pages(s.proj_w, size_t(d) * d);
+        m.params.release_param_pages(s.fc_w, size_t(ni) * d);
+        m.params.release_param_pages(s.fc2_w, size_t(d) * ni);
+    }
     use_backend(m, core::cpu_backend());
     return m;
 }
