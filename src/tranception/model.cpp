@@ -160,18 +160,23 @@ void use_backend(model& m, core::backend& be) {
     m.be = &be;
 }
 
-model model_from_weights(const core::weights& w, const std::string& src, core::linear_kernel kernel) {
+// The arena and everything read from the weight file, before any inference layout.
+static model model_params_from_weights(const core::weights& w, const std::string& src) {
     model m;
     m.cfg = model_config_from_weights(w, src);
-    const auto& c = m.cfg;
     m.random_weights = w.config_int_or("tranova_random_weights", 0) != 0;
-    const int d = c.n_embd, ni = c.n_inner, V = c.vocab;
-    declare_params(m.params, c);
+    declare_params(m.params, m.cfg);
     m.params.allocate_params_only();
     params_from_weights(m.params, w);
-    m.slots = resolve_param_slots(m.params, c);
-    m.slopes = model_slopes_from_weights(w, c, src);
-    // The inference-only layouts, derived from the arena: (out, in) tensors packed for this CPU.
+    m.slots = resolve_param_slots(m.params, m.cfg);
+    m.slopes = model_slopes_from_weights(w, m.cfg, src);
+    return m;
+}
+
+// The inference-only layouts, derived from the arena: (out, in) tensors packed for this CPU.
+static void model_pack(model& m, core::linear_kernel kernel) {
+    const auto& c = m.cfg;
+    const int d = c.n_embd, ni = c.n_inner, V = c.vocab;
     const float* P = m.params.params();
     m.head = core::pack_linear(P + m.slots.wte, d, V, kernel);
     m.packed.resize(c.n_layer);
@@ -182,17 +187,21 @@ model model_from_weights(const core::weights& w, const std::string& src, core::l
         k.proj = core::pack_linear(P + s.proj_w, d, d, kernel);
         k.fc = core::pack_linear(P + s.fc_w, d, ni, kernel);
         k.fc2 = core::pack_linear(P + s.fc2_w, ni, d, kernel);
-    }
-    // Inference reads these four from the packed copies only: give the arena's pages back,
-    // so a loaded model holds its linear weights once (the Large model would otherwise keep
-    // ~2.8 GB twice). wte stays: the embedding lookup reads it.
-    for (const layer_slots& s : m.slots.layers) {
+        // Inference reads these four from the packed copies only: give the arena's pages
+        // back as each layer is packed, so a loaded model holds its linear weights once
+        // (the Large model would otherwise keep ~2.8 GB twice). wte stays: the embedding
+        // lookup reads it.
         m.params.release_param_pages(s.qkv_w, size_t(3) * d * d);
         m.params.release_param_pages(s.proj_w, size_t(d) * d);
         m.params.release_param_pages(s.fc_w, size_t(ni) * d);
         m.params.release_param_pages(s.fc2_w, size_t(d) * ni);
     }
     use_backend(m, core::cpu_backend());
+}
+
+model model_from_weights(const core::weights& w, const std::string& src, core::linear_kernel kernel) {
+    model m = model_params_from_weights(w, src);
+    model_pack(m, kernel);
     return m;
 }
 
@@ -222,7 +231,11 @@ core::weights model_weights_load(const std::string& path) {
 }
 
 model model_load(const std::string& path, core::linear_kernel kernel) {
-    return model_from_weights(model_weights_load(path), path, kernel);
+    // The file's weights are freed before packing: peak memory is two copies of the
+    // parameters (file + arena, then arena + panels), never three.
+    model m = model_params_from_weights(model_weights_load(path), path);
+    model_pack(m, kernel);
+    return m;
 }
 
 // ---------------------------------------------------------------------------------------
