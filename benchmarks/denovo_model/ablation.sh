@@ -7,7 +7,8 @@
 # split and on the real annotated spectra (500 MassIVE-KB + 128 Casanovo sample spectra).
 #
 # Usage: benchmarks/denovo_model/ablation.sh [path/to/tranova] [work-dir]
-#   env: CORPUS (default WORK/corpus, made if missing with CORPUS_OPTS, default
+#   env: CORPUS (default WORK/corpus, made if missing by scripts/make-denovo-corpus CORPUS_OPTS;
+#        default none: the shipped demo model's corpus; the third round of docs/training.md used
 #        "--min-len 6 --max-len 10 --clean --train 100000"), STEPS (4000), BATCH (16), LR (3e-3),
 #        WARMUP (200), CONFIG (tiny), THREADS (1), SEED (1), BEAM (1),
 #        ARCHS ("casanovo primenovo crossnovo": which models to train and evaluate),
@@ -21,7 +22,7 @@ WORK=$(mkdir -p "${2:-/tmp/denovo-ablation}" && cd "${2:-/tmp/denovo-ablation}" 
 CORPUS=${CORPUS:-$WORK/corpus}
 STEPS=${STEPS:-4000} BATCH=${BATCH:-16} LR=${LR:-3e-3} WARMUP=${WARMUP:-200} CONFIG=${CONFIG:-tiny}
 THREADS=${THREADS:-1} SEED=${SEED:-1} BEAM=${BEAM:-1} ARCHS=${ARCHS:-casanovo primenovo crossnovo}
-CORPUS_OPTS=${CORPUS_OPTS:---min-len 6 --max-len 10 --clean --train 100000} STAGE1=${STAGE1:-$(( (STEPS + 1) / 2 ))}
+CORPUS_OPTS=${CORPUS_OPTS:-} STAGE1=${STAGE1:-$(( (STEPS + 1) / 2 ))}
 REAL=("$ROOT/tests/data/denovo/ms2pip_massivekb_selected_500.annotated_massivekb_tokens.mgf"
       "$ROOT/data/denovo/casanovo_sample.mgf")
 REAL_NAMES=(massivekb500 casanovo128)
