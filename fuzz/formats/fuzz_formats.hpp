@@ -17,6 +17,7 @@
 #include "util/csv.hpp"
 #include "util/error.hpp"
 
+#include "../common/temp_input.hpp"
 #include "stored_zip.hpp"
 
 #include <unistd.h>
@@ -29,24 +30,6 @@
 #include <vector>
 
 namespace tranova_fuzz {
-
-// The input written to a private temporary file, removed again on scope exit.
-class temp_input {
-public:
-    temp_input(const uint8_t* data, size_t size, const char* suffix) {
-        const char* dir = std::getenv("TMPDIR");
-        path_ = std::string(dir && *dir ? dir : "/tmp") + "/tranova_fuzz_" + std::to_string(::getpid()) + suffix;
-        std::FILE* f = std::fopen(path_.c_str(), "wb");
-        if (!f) throw std::runtime_error("cannot write " + path_);
-        if (size) std::fwrite(data, 1, size, f);
-        std::fclose(f);
-    }
-    ~temp_input() { std::remove(path_.c_str()); }
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
 
 // Touches every value of a read checkpoint (the sanitizers check the reads).
 inline float touch(const tranova::core::checkpoint& ck) {

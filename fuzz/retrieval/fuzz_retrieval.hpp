@@ -12,6 +12,8 @@
 #include "retrieval/shard.hpp"
 #include "util/error.hpp"
 
+#include "../common/temp_input.hpp"
+
 #include <unistd.h>
 
 #include <cstddef>
@@ -23,28 +25,12 @@
 
 namespace tranova_fuzz_retrieval {
 
-// The input written to a private temporary file, removed again on scope exit.
-class temp_file {
-public:
-    temp_file(const uint8_t* data, size_t size, const char* suffix) {
-        const char* dir = std::getenv("TMPDIR");
-        path_ = std::string(dir && *dir ? dir : "/tmp") + "/tranova_fuzz_" + std::to_string(::getpid()) + suffix;
-        std::FILE* f = std::fopen(path_.c_str(), "wb");
-        if (!f) throw std::runtime_error("cannot write " + path_);
-        if (size) std::fwrite(data, 1, size, f);
-        std::fclose(f);
-    }
-    ~temp_file() { std::remove(path_.c_str()); }
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
+using tranova_fuzz::temp_input;
 
 // A shard file through the merge (alone: a valid 0/1 shard merges; others are refused),
 // then everything merge writes: the A2M and A3M of each query and the hits table.
 inline int fuzz_shard_one(const uint8_t* data, size_t size) {
-    temp_file in(data, size, ".shard");
+    temp_input in(data, size, ".shard");
     try {
         tranova::retrieval::merged_shards m = tranova::retrieval::merge_shards({in.path()});
         size_t n = tranova::retrieval::hits_tsv(m.results, true).size();
@@ -63,7 +49,7 @@ inline int fuzz_shard_one(const uint8_t* data, size_t size) {
 // An index file: the header and section checks of opening it, then every record's name,
 // residues and word ids as the search reads them (check_words before the words are used).
 inline int fuzz_tix_one(const uint8_t* data, size_t size) {
-    temp_file in(data, size, ".tix");
+    temp_input in(data, size, ".tix");
     try {
         if (!tranova::retrieval::is_db_index(in.path())) return 0;
         tranova::retrieval::db_index idx(in.path());

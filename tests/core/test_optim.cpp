@@ -110,6 +110,29 @@ TEST_CASE("param_arena: layout, lookup, grads, norm, weights mapping", "[core][o
     CHECK_THROWS(p.allocate());
 }
 
+TEST_CASE("param_arena::release_param_pages gives whole pages back and keeps the rest", "[core][optim]") {
+    param_arena p;
+    p.add("small", {7});
+    p.add("big", {300000});  // ~1.2 MB: many whole pages
+    p.add("after", {5});
+    p.allocate_params_only();
+    float* P = p.params();
+    const size_t big = p.tensor("big").offset, n = 300000;
+    for (size_t i = 0; i < p.block_floats(); ++i) P[i] = 1.0f;
+    const size_t released = p.release_param_pages(big, n);
+    CHECK(released >= (n * sizeof(float)) - 2 * 4096 * 4);  // all but the partial end pages
+    CHECK(released % 4096 == 0);
+    CHECK(P[big + n / 2] == 0.0f);  // inside: returned to the OS, reads as zero
+    // the neighbours (on partial pages) are untouched
+    CHECK(p.param("small")[6] == 1.0f);
+    CHECK(p.param("after")[0] == 1.0f);
+    param_arena t;
+    t.add("w", {10});
+    t.allocate();
+    CHECK_THROWS(t.release_param_pages(0, 10));  // training arenas keep their parameters
+    CHECK_THROWS(p.release_param_pages(big, p.block_floats()));  // past the block
+}
+
 TEST_CASE("decay rule and learning-rate schedule", "[core][optim]") {
     decay_rule r;
     CHECK(r.decays("blk.0.mlp_fc.weight"));

@@ -4,6 +4,7 @@
 // whole and 64 truncations of it.
 #include "fuzz_formats.hpp"
 #include "fuzz_targets.hpp"
+#include "fuzz_replay.hpp"
 #include "util/log.hpp"
 
 #include <catch2/catch.hpp>
@@ -14,47 +15,31 @@
 
 namespace fs = std::filesystem;
 
-static int replay(const fs::path& dir, const char* corpus, int (*fn)(const uint8_t*, size_t)) {
-    int n = 0;
-    for (const auto& e : fs::directory_iterator(dir / corpus)) {
-        if (!e.is_regular_file()) continue;
-        std::ifstream in(e.path(), std::ios::binary);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        const std::string data = ss.str();
-        INFO(e.path().string());
-        CHECK_NOTHROW(fn(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
-        // Every prefix of a seed too (truncated files are the commonest real-world damage).
-        for (size_t cut = 1; cut < data.size(); cut += std::max<size_t>(1, data.size() / 64))
-            CHECK_NOTHROW(fn(reinterpret_cast<const uint8_t*>(data.data()), cut));
-        ++n;
-    }
-    return n;
-}
+using tranova_test::replay_corpus;
 
 TEST_CASE("fuzz seed corpus replay: file formats", "[fuzz]") {
     tranova::log::set_level(tranova::log::level::quiet);
-    CHECK(replay(TRANOVA_FUZZ_DIR, "corpus_checkpoint", tranova_fuzz::fuzz_checkpoint_one) >= 8);
-    CHECK(replay(TRANOVA_FUZZ_DIR, "corpus_pickle", tranova_fuzz::fuzz_pickle_one) >= 5);
-    CHECK(replay(TRANOVA_FUZZ_DIR, "corpus_safetensors", tranova_fuzz::fuzz_safetensors_one) >= 2);
-    CHECK(replay(TRANOVA_FUZZ_DIR, "corpus_hdf5", tranova_fuzz::fuzz_hdf5_one) >= 3);
-    CHECK(replay(TRANOVA_FUZZ_DIR, "corpus_json", tranova_fuzz::fuzz_json_one) >= 3);
-    CHECK(replay(TRANOVA_FUZZ_DIR, "corpus_fasta", tranova_fuzz::fuzz_fasta_one) >= 3);
-    CHECK(replay(TRANOVA_FUZZ_DIR, "corpus_msa", tranova_fuzz::fuzz_msa_one) >= 3);
-    CHECK(replay(TRANOVA_FUZZ_DIR, "corpus_csv", tranova_fuzz::fuzz_csv_one) >= 3);
-    CHECK(replay(TRANOVA_FUZZ_DIR, "corpus_mztab", tranova_fuzz::fuzz_mztab_one) >= 2);
+    CHECK(replay_corpus(TRANOVA_FUZZ_DIR, "corpus_checkpoint", tranova_fuzz::fuzz_checkpoint_one) >= 8);
+    CHECK(replay_corpus(TRANOVA_FUZZ_DIR, "corpus_pickle", tranova_fuzz::fuzz_pickle_one) >= 5);
+    CHECK(replay_corpus(TRANOVA_FUZZ_DIR, "corpus_safetensors", tranova_fuzz::fuzz_safetensors_one) >= 2);
+    CHECK(replay_corpus(TRANOVA_FUZZ_DIR, "corpus_hdf5", tranova_fuzz::fuzz_hdf5_one) >= 3);
+    CHECK(replay_corpus(TRANOVA_FUZZ_DIR, "corpus_json", tranova_fuzz::fuzz_json_one) >= 3);
+    CHECK(replay_corpus(TRANOVA_FUZZ_DIR, "corpus_fasta", tranova_fuzz::fuzz_fasta_one) >= 3);
+    CHECK(replay_corpus(TRANOVA_FUZZ_DIR, "corpus_msa", tranova_fuzz::fuzz_msa_one) >= 3);
+    CHECK(replay_corpus(TRANOVA_FUZZ_DIR, "corpus_csv", tranova_fuzz::fuzz_csv_one) >= 3);
+    CHECK(replay_corpus(TRANOVA_FUZZ_DIR, "corpus_mztab", tranova_fuzz::fuzz_mztab_one) >= 2);
 }
 
 // The seeds themselves are valid files: each reads without error (so the fuzzers start
 // from inputs that reach deep into the readers, and the replay above is not vacuous).
 TEST_CASE("fuzz seed corpus replay: MGF", "[denovo][fuzz]") {
     tranova::log::set_level(tranova::log::level::quiet);
-    CHECK(replay(TRANOVA_FUZZ_DENOVO_DIR, "corpus_mgf", tranova_fuzz::fuzz_mgf_one) >= 4);
+    CHECK(replay_corpus(TRANOVA_FUZZ_DENOVO_DIR, "corpus_mgf", tranova_fuzz::fuzz_mgf_one) >= 4);
 }
 
 TEST_CASE("fuzz seed corpus replay: mzML", "[denovo][fuzz]") {
     tranova::log::set_level(tranova::log::level::quiet);
-    CHECK(replay(TRANOVA_FUZZ_DENOVO_DIR, "corpus_mzml", tranova_fuzz::fuzz_mzml_one) >= 3);
+    CHECK(replay_corpus(TRANOVA_FUZZ_DENOVO_DIR, "corpus_mzml", tranova_fuzz::fuzz_mzml_one) >= 3);
 }
 
 TEST_CASE("fuzz seeds of the binary formats are valid files", "[fuzz]") {

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "fuzz_retrieval.hpp"
+#include "fuzz_replay.hpp"
 #include "util/log.hpp"
 
 #include <filesystem>
@@ -16,25 +17,9 @@ using namespace tranova;
 
 namespace {
 
-std::string bytes_of(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
+using tranova_test::file_bytes;
 int replay(const char* corpus, int (*fn)(const uint8_t*, size_t)) {
-    int n = 0;
-    for (const auto& e : fs::directory_iterator(fs::path(TRANOVA_FUZZ_RETRIEVAL_DIR) / corpus)) {
-        if (!e.is_regular_file()) continue;
-        const std::string data = bytes_of(e.path());
-        INFO(e.path().string());
-        CHECK_NOTHROW(fn(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
-        for (size_t cut = 1; cut < data.size(); cut += std::max<size_t>(1, data.size() / 64))
-            CHECK_NOTHROW(fn(reinterpret_cast<const uint8_t*>(data.data()), cut));
-        ++n;
-    }
-    return n;
+    return tranova_test::replay_corpus(TRANOVA_FUZZ_RETRIEVAL_DIR, corpus, fn);
 }
 
 bool saved_finding(const std::string& name) {
@@ -58,8 +43,8 @@ TEST_CASE("retrieval fuzz seeds are valid files", "[retrieval][fuzz]") {
         const std::string name = e.path().filename().string();
         if (saved_finding(name)) continue;
         INFO(name);
-        const std::string text = bytes_of(e.path());
-        tranova_fuzz_retrieval::temp_file f(reinterpret_cast<const uint8_t*>(text.data()), text.size(), ".shard");
+        const std::string text = file_bytes(e.path());
+        tranova_fuzz_retrieval::temp_input f(reinterpret_cast<const uint8_t*>(text.data()), text.size(), ".shard");
         if (text.find("\nshard\t0\t1\n") != std::string::npos) {
             CHECK_NOTHROW(retrieval::merge_shards({f.path()}));  // a whole database in one shard
             ++shards;
@@ -82,7 +67,7 @@ TEST_CASE("retrieval fuzz seeds are valid files", "[retrieval][fuzz]") {
 
 TEST_CASE("a corrupt word id in an index is refused before the prefilter uses it", "[retrieval][fuzz]") {
     // tiny.tix with one word id set past the 20^3 table (the prefilter would read out of bounds).
-    std::string data = bytes_of(fs::path(TRANOVA_FUZZ_RETRIEVAL_DIR) / "corpus_tix" / "tiny.tix");
+    std::string data = file_bytes(fs::path(TRANOVA_FUZZ_RETRIEVAL_DIR) / "corpus_tix" / "tiny.tix");
     retrieval::db_index good((fs::path(TRANOVA_FUZZ_RETRIEVAL_DIR) / "corpus_tix" / "tiny.tix").string());
     const std::uint16_t* w0 = good.words(0);
     // Find the words section: the first record's word ids as bytes, located in the file.
@@ -91,7 +76,7 @@ TEST_CASE("a corrupt word id in an index is refused before the prefilter uses it
     REQUIRE(at != std::string::npos);
     data[at] = static_cast<char>(0x41);  // 0x1F41 = 8001 (little-endian): not a 3-mer id, not no_word
     data[at + 1] = static_cast<char>(0x1F);
-    tranova_fuzz_retrieval::temp_file f(reinterpret_cast<const uint8_t*>(data.data()), data.size(), ".tix");
+    tranova_fuzz_retrieval::temp_input f(reinterpret_cast<const uint8_t*>(data.data()), data.size(), ".tix");
     retrieval::db_index bad(f.path());
     CHECK_THROWS_WITH(bad.check_words(0), Catch::Contains("corrupt index") && Catch::Contains("record 1"));
     CHECK_NOTHROW(bad.check_words(1));
@@ -107,10 +92,10 @@ TEST_CASE("a refused index is unmapped again (fuzz_tix: resident memory grew wit
         while (std::getline(maps, line)) ++n;
         return n;
     };
-    std::string data = bytes_of(fs::path(TRANOVA_FUZZ_RETRIEVAL_DIR) / "corpus_tix" / "tiny.tix");
+    std::string data = file_bytes(fs::path(TRANOVA_FUZZ_RETRIEVAL_DIR) / "corpus_tix" / "tiny.tix");
     data.back() ^= 0x5A;  // names section: still opens
     data.push_back('\0');  // one byte more than the header says: refused after mapping
-    tranova_fuzz_retrieval::temp_file f(reinterpret_cast<const uint8_t*>(data.data()), data.size(), ".tix");
+    tranova_fuzz_retrieval::temp_input f(reinterpret_cast<const uint8_t*>(data.data()), data.size(), ".tix");
     CHECK_THROWS_WITH(retrieval::db_index(f.path()), Catch::Contains("truncated or corrupt index"));
     const int before = mappings();
     for (int i = 0; i < 200; ++i) CHECK_THROWS_AS(retrieval::db_index(f.path()), error);
