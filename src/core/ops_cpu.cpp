@@ -125,11 +125,15 @@ void linear_forward(float* out, const float* inp, const float* weight, const flo
     _Pragma("omp parallel for simd schedule(static) if (n > 65536)")     \
     for (size_t i = 0; i < n; i++) { expr; }
 
+// ReLU as a plain select on a local, not std::max: GCC does not vectorise std::max (it
+// returns a reference) inside an `omp simd` loop, and the scalar loop's branch on the
+// sign mispredicts half the time (ReLU was 12 % of the Casanovo encoder's time). Same
+// values as std::max(x, 0.0f), -0.0 and NaN included.
 void relu_forward(float* out, const float* inp, size_t n) {
-    TRANOVA_ELEMENTWISE(out[i] = std::max(inp[i], 0.0f))
+    TRANOVA_ELEMENTWISE(const float x = inp[i]; out[i] = x < 0.0f ? 0.0f : x)
 }
 void squared_relu_forward(float* out, const float* inp, size_t n) {
-    TRANOVA_ELEMENTWISE(float r = std::max(inp[i], 0.0f); out[i] = r * r)
+    TRANOVA_ELEMENTWISE(const float x = inp[i]; const float r = x < 0.0f ? 0.0f : x; out[i] = r * r)
 }
 void gelu_forward(float* out, const float* inp, size_t n) {
     TRANOVA_ELEMENTWISE(float x = inp[i]; out[i] = 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)))
