@@ -4,24 +4,17 @@
 // Used by tests/fuzz (file formats, de novo) and tests/retrieval (shard files, indexes).
 #pragma once
 
+#include "file_bytes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
-namespace tranova_test {
-
-inline std::string file_bytes(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+namespace tranova::test {
 
 // Returns how many files of dir/corpus were replayed.
 inline int replay_corpus(const std::filesystem::path& dir, const char* corpus, int (*fn)(const uint8_t*, size_t)) {
@@ -38,4 +31,4 @@ inline int replay_corpus(const std::filesystem::path& dir, const char* corpus, i
     return n;
 }
 
-}  // namespace tranova_test
+}  // namespace tranova::test

@@ -6,6 +6,8 @@
 #include "core/weights.hpp"
 #include "util/error.hpp"
 
+#include "file_bytes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "stored_zip.hpp"  // the zip writer the pickle fuzzer uses
@@ -60,14 +62,7 @@ checkpoint read_zip(const std::string& pkl, const std::vector<std::pair<std::str
     files.insert(files.end(), extra.begin(), extra.end());
     return read_mem(tranova_fuzz::make_stored_zip(files), "hand.pt");
 }
-std::string err_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const tranova::error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using tranova::test::error_of;
 }  // namespace
 
 TEST_CASE("hand-made torch zip: strided views and shared storages", "[core][checkpoint]") {
@@ -115,50 +110,50 @@ TEST_CASE("hostile and corrupt pickles give one-line errors", "[core][checkpoint
     const std::string six = floats({0, 1, 2, 3, 4, 5});
     CHECK_NOTHROW(read_zip(good_t(6, {2, 3}), {{"archive/data/0", six}}));
     // a global outside the allow-list is rejected before anything else happens
-    CHECK_THAT(err_of([&] { read_zip("\x80\x02" "cos\nsystem\n" + uni("ls") + "\x85R."); }),
+    CHECK_THAT(error_of([&] { read_zip("\x80\x02" "cos\nsystem\n" + uni("ls") + "\x85R."); }),
                Catch::Contains("global 'os.system'") && Catch::Contains("not allowed"));
-    CHECK_THAT(err_of([&] { read_zip("\x80\x02" "c__builtin__\neval\n."); }), Catch::Contains("not allowed"));
+    CHECK_THAT(error_of([&] { read_zip("\x80\x02" "c__builtin__\neval\n."); }), Catch::Contains("not allowed"));
     // unsupported opcode (INST 'i', text INT 'I', PERSID 'P') names the offset
-    CHECK_THAT(err_of([&] { read_zip("\x80\x02}I1\n."); }), Catch::Contains("unsupported pickle opcode 0x49 at offset 3"));
-    CHECK_THAT(err_of([&] { read_zip("\x80\x02(i__main__\nX\n."); }), Catch::Contains("unsupported pickle opcode 0x69"));
+    CHECK_THAT(error_of([&] { read_zip("\x80\x02}I1\n."); }), Catch::Contains("unsupported pickle opcode 0x49 at offset 3"));
+    CHECK_THAT(error_of([&] { read_zip("\x80\x02(i__main__\nX\n."); }), Catch::Contains("unsupported pickle opcode 0x69"));
     // shape needs more elements than the storage has
-    CHECK_THAT(err_of([&] { read_zip(good_t(6, {4, 4}), {{"archive/data/0", six}}); }),
+    CHECK_THAT(error_of([&] { read_zip(good_t(6, {4, 4}), {{"archive/data/0", six}}); }),
                Catch::Contains("tensor 'w'") && Catch::Contains("reads past its storage"));
     // storage bytes shorter than the declared element count
-    CHECK_THAT(err_of([&] { read_zip(good_t(6, {2, 3}), {{"archive/data/0", six.substr(0, 20)}}); }),
+    CHECK_THAT(error_of([&] { read_zip(good_t(6, {2, 3}), {{"archive/data/0", six.substr(0, 20)}}); }),
                Catch::Contains("tensor 'w'") && Catch::Contains("storage data/0 has 20 bytes"));
     // storage missing from the archive
-    CHECK_THAT(err_of([&] { read_zip(good_t(6, {2, 3})); }), Catch::Contains("data/0 is missing"));
+    CHECK_THAT(error_of([&] { read_zip(good_t(6, {2, 3})); }), Catch::Contains("data/0 is missing"));
     // truncated pickle, stack underflow, memo miss, no STOP
-    CHECK_THAT(err_of([&] { read_zip("\x80\x02}X\xff\x00\x00\x00ab"); }), Catch::Contains("truncated pickle"));
-    CHECK_THAT(err_of([&] { read_zip("\x80\x02s."); }), Catch::Contains("stack underflow"));
-    CHECK_THAT(err_of([&] { read_zip("\x80\x02h\x07."); }), Catch::Contains("memo key 7"));
-    CHECK_THAT(err_of([&] { read_zip("\x80\x02}"); }), Catch::Contains("truncated pickle"));
-    CHECK_THAT(err_of([&] { read_zip("\x80\x02]."); }), Catch::Contains("not a dict"));
+    CHECK_THAT(error_of([&] { read_zip("\x80\x02}X\xff\x00\x00\x00ab"); }), Catch::Contains("truncated pickle"));
+    CHECK_THAT(error_of([&] { read_zip("\x80\x02s."); }), Catch::Contains("stack underflow"));
+    CHECK_THAT(error_of([&] { read_zip("\x80\x02h\x07."); }), Catch::Contains("memo key 7"));
+    CHECK_THAT(error_of([&] { read_zip("\x80\x02}"); }), Catch::Contains("truncated pickle"));
+    CHECK_THAT(error_of([&] { read_zip("\x80\x02]."); }), Catch::Contains("not a dict"));
     // no data.pkl at all
-    CHECK_THAT(err_of([&] { read_mem(tranova_fuzz::make_stored_zip({{"x/y", "z"}})); }), Catch::Contains("no data.pkl"));
+    CHECK_THAT(error_of([&] { read_mem(tranova_fuzz::make_stored_zip({{"x/y", "z"}})); }), Catch::Contains("no data.pkl"));
     // 200,000 nested lists / dicts (once a SIGSEGV in the recursive destruction): the
     // nesting bound stops them with the offset; nothing recursive runs at any depth
     const int deep = 200000;
     std::string lists = "\x80\x02}(" + uni("w") + std::string(deep, ']') + std::string(deep - 1, 'a') + "u.";
-    CHECK_THAT(err_of([&] { read_zip(lists); }),
+    CHECK_THAT(error_of([&] { read_zip(lists); }),
                Catch::Contains("archive/data.pkl: bad pickle at offset") && Catch::Contains("nested deeper than 1000"));
     std::string dicts = "\x80\x02}";
     for (int i = 0; i < deep; i++) dicts += uni("k") + "}";
     dicts += std::string(deep, 's') + ".";
-    CHECK_THAT(err_of([&] { read_zip(dicts); }), Catch::Contains("nested deeper than 1000"));
+    CHECK_THAT(error_of([&] { read_zip(dicts); }), Catch::Contains("nested deeper than 1000"));
     // 999 levels are fine (Python's pickler itself stops near 1000)
     std::string ok = "\x80\x02}(" + uni("w") + std::string(999, ']') + std::string(998, 'a') + "u.";
     CHECK_NOTHROW(read_zip(ok));
     // a memo-made cycle (a list appended to itself) is bounded too, and never leaks
     std::string cyc = lit("\x80\x02]q\x00");
     for (int i = 0; i < 2000; i++) cyc += "h" + std::string(1, '\0') + "a";
-    CHECK_THAT(err_of([&] { read_zip(cyc + "."); }), Catch::Contains("nested deeper than 1000"));
+    CHECK_THAT(error_of([&] { read_zip(cyc + "."); }), Catch::Contains("nested deeper than 1000"));
     // metadata: a dict holding itself 100 times would flatten to 100^6 entries
     std::string selfref = lit("\x80\x02}(") + uni("state_dict") + "}" + uni("hp") + lit("}q\x00(");
     for (int i = 0; i < 100; i++) selfref += uni("k" + std::to_string(i)) + lit("h\x00");
     selfref += "uu.";
-    CHECK_THAT(err_of([&] { read_zip(selfref); }), Catch::Contains("metadata has more than 100000 entries"));
+    CHECK_THAT(error_of([&] { read_zip(selfref); }), Catch::Contains("metadata has more than 100000 entries"));
     // one storage of 65,536 floats viewed by stride-0 tensors of 2^20 elements each: each
     // view alone is allowed (16-fold), their total is bounded by the file size
     const std::string stor64k = "(" + uni("storage") + "ctorch\nFloatStorage\n" + uni("0") + uni("cpu") +
@@ -168,13 +163,13 @@ TEST_CASE("hostile and corrupt pickles give one-line errors", "[core][checkpoint
         views += uni("t" + std::to_string(i)) + kRebuild + "(" + stor64k + int1(0) + lit("J\x00\x00\x10\x00\x85") +
                  lit("K\x00\x85\x89") + "ccollections\nOrderedDict\n)RtR";
     views += "u.";
-    CHECK_THAT(err_of([&] { read_zip(views, {{"archive/data/0", std::string(4 * 65536, '\0')}}); }),
+    CHECK_THAT(error_of([&] { read_zip(views, {{"archive/data/0", std::string(4 * 65536, '\0')}}); }),
                Catch::Contains("tensor 't5'") && Catch::Contains("views add up to more than 16 times"));
     // object-count bound: 2.5 million empty lists, appended 500,000 at a time
     std::string many = "\x80\x02]";
     for (int i = 0; i < 5; i++) many += "(" + std::string(500000, ']') + "e";
     many += ".";
-    CHECK_THAT(err_of([&] { read_zip(many); }), Catch::Contains("more than 2097152 objects"));
+    CHECK_THAT(error_of([&] { read_zip(many); }), Catch::Contains("more than 2097152 objects"));
 }
 
 TEST_CASE("torch zip, safetensors and Lightning fixtures load", "[core][checkpoint]") {
@@ -229,14 +224,14 @@ TEST_CASE("corrupt files: truncation, wrong magic, byte flips never crash", "[co
         for (size_t cut : {size_t(0), size_t(3), size_t(9), size_t(100), b.size() / 3, b.size() / 2, b.size() - 30,
                            b.size() - 1}) {
             std::vector<uint8_t> t(b.begin(), b.begin() + cut);
-            std::string e = err_of([&] { read_mem(t, f); });
+            std::string e = error_of([&] { read_mem(t, f); });
             INFO(f << " cut at " << cut << ": " << e);
             CHECK(e != "(no error)");
             CHECK(e.find('\n') == std::string::npos);
         }
         std::vector<uint8_t> m = b;
         m[0] = 'Z', m[8] = 'Z';
-        CHECK_THAT(err_of([&] { read_mem(m, f); }), Catch::Contains("wrong magic"));
+        CHECK_THAT(error_of([&] { read_mem(m, f); }), Catch::Contains("wrong magic"));
         // random byte flips: either a clean error or a successful read, never a crash
         std::mt19937 rng(7);
         int errors = 0;
@@ -262,38 +257,38 @@ TEST_CASE("corrupt files: truncation, wrong magic, byte flips never crash", "[co
         return v;
     };
     CHECK_NOTHROW(read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8)));
-    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,80]}})", 8)); }),
+    CHECK_THAT(error_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,80]}})", 8)); }),
                Catch::Contains("'w' data [0, 80) lies outside"));
-    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8)); }),
+    CHECK_THAT(error_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8)); }),
                Catch::Contains("tensor 'w' has 8 data bytes"));
-    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", 8)); }),
+    CHECK_THAT(error_of([&] { read_mem(st(R"({"w":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", 8)); }),
                Catch::Contains("unsupported dtype 'Q4'"));
-    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})", 8)); }),
+    CHECK_THAT(error_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})", 8)); }),
                Catch::Contains("invalid JSON"));
     // the byte ranges must tile the data area: no overlap, no gap, no trailing bytes
     CHECK_NOTHROW(read_mem(st(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},)"
                               R"("b":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}})", 8)));
-    CHECK_THAT(err_of([&] {
+    CHECK_THAT(error_of([&] {
                    read_mem(st(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                                R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8));
                }),
                Catch::Contains("tensor 'b' data [4, 8) overlaps tensor 'a'"));
-    CHECK_THAT(err_of([&] {
+    CHECK_THAT(error_of([&] {
                    read_mem(st(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
                                R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})", 12));
                }),
                Catch::Contains("bytes [4, 8) belong to no tensor"));
-    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 12)); }),
+    CHECK_THAT(error_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 12)); }),
                Catch::Contains("trailing bytes"));
     // dtype and byte count must agree (F64 x 2 = 16 bytes, not 8)
-    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}})", 8)); }),
+    CHECK_THAT(error_of([&] { read_mem(st(R"({"w":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}})", 8)); }),
                Catch::Contains("tensor 'w' has 8 data bytes, shape [2] x float64 needs 16"));
-    CHECK_THAT(err_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":3})", 8)); }),
+    CHECK_THAT(error_of([&] { read_mem(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":3})", 8)); }),
                Catch::Contains("__metadata__ is not an object"));
     std::vector<uint8_t> big = st("{}", 0);
     big[0] = 0xff, big[5] = 0x7f;
     big.resize(20);
     big[8] = '{';
-    CHECK_THAT(err_of([&] { read_mem(big); }), Catch::Contains("header length"));
-    CHECK_THAT(err_of([&] { checkpoint_read(kData + "no_such_file.bin"); }), Catch::Contains("cannot open"));
+    CHECK_THAT(error_of([&] { read_mem(big); }), Catch::Contains("header length"));
+    CHECK_THAT(error_of([&] { checkpoint_read(kData + "no_such_file.bin"); }), Catch::Contains("cannot open"));
 }

@@ -6,6 +6,8 @@
 
 #include "temp_dir.hpp"
 
+#include "file_bytes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -20,12 +22,7 @@ using tranova::test::temp_dir;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using tranova::test::file_bytes;
 
 
 core::train_row row(int64_t step, double val = NAN) {
@@ -62,12 +59,12 @@ TEST_CASE("train_log: columns, rows, best validation and patience", "[train_log]
     CHECK(log.should_stop(3));      // 40, 50, 60 did not improve
     CHECK_FALSE(log.should_stop(4));
     CHECK_FALSE(log.should_stop(0));  // 0 = never
-    const std::string text = slurp(out + ".train.tsv");
+    const std::string text = file_bytes(out + ".train.tsv");
     CHECK(text.rfind("step\tepoch\tloss\tloss_ar\tlambda\tlr\tgrad_norm\tval_loss\ttokens_per_s\tseconds\n", 0) == 0);
     CHECK(std::count(text.begin(), text.end(), '\n') == 61);
     CHECK(text.find("\n1\t0.1000\t3\t1\t0.5\t0.001\t0.25\t\t1000.0\t1.0\n") != std::string::npos);  // empty val_loss
     log.write_loss_curve("tiny");
-    const std::string svg = slurp(out + ".loss.svg");
+    const std::string svg = file_bytes(out + ".loss.svg");
     CHECK(svg.rfind("<svg xmlns", 0) == 0);
     CHECK(svg.find("</svg>") != std::string::npos);
     CHECK(svg.find("best validation 1.0000 at step 30") != std::string::npos);
@@ -94,7 +91,7 @@ TEST_CASE("train_log: resume keeps rows up to the checkpoint and ends like an un
     CHECK(resumed.rows().size() == 20);
     CHECK(resumed.best_step() == 20);
     for (int64_t s = 21; s <= 40; ++s) resumed.add(row(s, val_at(s)));
-    CHECK(slurp(a + ".train.tsv") == slurp(b + ".train.tsv"));
+    CHECK(file_bytes(a + ".train.tsv") == file_bytes(b + ".train.tsv"));
     CHECK(resumed.best_step() == 30);
 }
 
@@ -136,9 +133,9 @@ TEST_CASE("train_log: validation metric columns, best by the highest metric, res
         CHECK(log.best_val_loss() == Approx(2.7));
         CHECK(log.should_stop(3));
         log.write_loss_curve("tiny");
-        CHECK(slurp(a + ".loss.svg").find("best validation val_recall 0.5000 (loss 2.7000) at step 30") != std::string::npos);
+        CHECK(file_bytes(a + ".loss.svg").find("best validation val_recall 0.5000 (loss 2.7000) at step 30") != std::string::npos);
     }
-    const std::string text = slurp(a + ".train.tsv");
+    const std::string text = file_bytes(a + ".train.tsv");
     CHECK(text.rfind("step\tepoch\tloss\tloss_ar\tlambda\tlr\tgrad_norm\tval_loss\tval_recall\tother\tspectra_per_s\tseconds\n",
                      0) == 0);
     CHECK(text.find("\n1\t0.1000\t3\t1\t0.5\t0.001\t0.25\t\t\t\t1000.0\t1.0\n") != std::string::npos);
@@ -151,7 +148,7 @@ TEST_CASE("train_log: validation metric columns, best by the highest metric, res
     CHECK(resumed.best_step() == 20);
     CHECK(resumed.rows().back().val_metrics.size() == 2);
     for (int64_t s = 26; s <= 60; ++s) resumed.add(at(s));
-    CHECK(slurp(a + ".train.tsv") == slurp(b + ".train.tsv"));
+    CHECK(file_bytes(a + ".train.tsv") == file_bytes(b + ".train.tsv"));
     CHECK(resumed.best_step() == 30);
     // other columns, or a metric count that differs from the declaration
     CHECK_THROWS_WITH(core::train_log(b, {"loss_ar", "lambda"}, "spectra", 25, {"val_recall"}, 0), Catch::Contains("columns"));

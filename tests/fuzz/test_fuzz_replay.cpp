@@ -15,7 +15,7 @@
 
 namespace fs = std::filesystem;
 
-using tranova_test::replay_corpus;
+using tranova::test::replay_corpus;
 
 TEST_CASE("fuzz seed corpus replay: file formats", "[fuzz]") {
     tranova::log::set_level(tranova::log::level::quiet);

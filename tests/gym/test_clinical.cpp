@@ -7,6 +7,8 @@
 
 #include "temp_dir.hpp"
 
+#include "file_bytes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -20,12 +22,7 @@ namespace fs = std::filesystem;
 using tranova::test::temp_dir;
 
 namespace {
-std::string slurp(const fs::path& p) {
-    std::ifstream f(p);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
+using tranova::test::file_bytes;
 // GENE1: pathogenic variants score lower than benign ones except one pair -> AUC 5/6.
 // GENE2: perfectly separated -> AUC 1. GENE3: benign only -> no AUC.
 const char* variants_csv =
@@ -69,8 +66,8 @@ TEST_CASE("clinical AUC per gene and mean over genes", "[gym][clinical]") {
     CHECK(f.genes[1].auc == Approx(0.0));
 
     write_clinical_report(r, o);
-    CHECK(slurp(d.path / "out" / "clinical_summary.csv") == "Model_name,Average_AUC,n_genes\ntoy,0.917,2\n");
-    CHECK(slurp(d.path / "out" / "clinical_per_gene.csv") ==
+    CHECK(file_bytes(d.path / "out" / "clinical_summary.csv") == "Model_name,Average_AUC,n_genes\ntoy,0.917,2\n");
+    CHECK(file_bytes(d.path / "out" / "clinical_per_gene.csv") ==
           "DMS_id,n_variants,n_pathogenic,AUC\nGENE1,5,2,0.833\nGENE2,2,1,1.0\nGENE3,1,0,\n");
 }
 

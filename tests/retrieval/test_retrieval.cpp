@@ -1,6 +1,9 @@
 // tranova::retrieval: database I/O, alignment kernels (tranova vs SeqAn3), statistics, search, MSA.
 #include "temp_dir.hpp"
 
+#include "file_bytes.hpp"
+#include "residue_codes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "msa/msa.hpp"
@@ -28,23 +31,11 @@ namespace {
 std::string data(const std::string& f) { return std::string(TRANOVA_TEST_DATA) + "/retrieval/" + f; }
 
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
+using tranova::test::file_bytes;
 void spit(const std::string& path, const std::string& s) { std::ofstream(path, std::ios::binary) << s; }
 
-std::vector<std::int16_t> blosum_profile(const std::string& q) {
-    std::vector<std::int16_t> p(q.size() * 21);
-    for (std::size_t i = 0; i < q.size(); ++i)
-        for (int a = 0; a < 21; ++a) p[i * 21 + static_cast<std::size_t>(a)] = static_cast<std::int16_t>(blosum62(encode_aa(q[i]), a));
-    return p;
-}
-std::vector<std::uint8_t> codes(const std::string& s) {
-    std::vector<std::uint8_t> v;
-    for (char c : s) v.push_back(static_cast<std::uint8_t>(encode_aa(c)));
-    return v;
-}
+using tranova::test::blosum_profile;
+using tranova::test::codes;
 // Score of an alignment given as gapped strings (BLOSUM62, gap 11 + (k-1)).
 int rescore(const local_alignment& a) {
     int s = 0;
@@ -144,7 +135,7 @@ TEST_CASE("FASTA database streaming: plain, gzip and bgzip agree; truncated gzip
         CHECK(total == 495);
         CHECK(chunks > 5);
     }
-    std::string gzbytes = slurp(data("small_db.fasta.gz"));
+    std::string gzbytes = file_bytes(data("small_db.fasta.gz"));
     spit(tmp / "trunc.fa.gz", gzbytes.substr(0, gzbytes.size() / 2));
     CHECK_THROWS_WITH(
         [&] {

@@ -1,6 +1,8 @@
 // The retrieve / merge entry points (src/retrieval/retrieve.cpp) that `tranova retrieve`
 // calls after parsing its options: outputs equal to the library's search + writers, option
 // mistakes as usage errors before any output, shards merged into the unsharded outputs.
+#include "file_bytes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "msa/msa.hpp"
@@ -31,10 +33,7 @@ struct scratch_dir {
     std::string operator/(const std::string& f) const { return (p / f).string(); }
 };
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
+using tranova::test::file_bytes;
 
 retrieve_options base(const std::string& query, const std::string& db) {
     retrieve_options o;
@@ -58,15 +57,15 @@ TEST_CASE("run_retrieve writes what search + build_msa + hits_tsv give", "[retri
     const auto results = search(read_queries(data("hbb.fasta")), data("small_db.fasta.gz"), so);
     REQUIRE(results.size() == 1);
     CHECK(!results[0].hits.empty());
-    CHECK(slurp(d / "hbb.a3m") == msa::to_a3m(build_msa(results[0], msa_options{})));
-    CHECK(slurp(d / "hbb.tsv") == hits_tsv(results, true));
+    CHECK(file_bytes(d / "hbb.a3m") == msa::to_a3m(build_msa(results[0], msa_options{})));
+    CHECK(file_bytes(d / "hbb.tsv") == hits_tsv(results, true));
     // --format a2m overrides the extension; --region cuts the query and names the rows.
     o.out = d / "cut.a3m";
     o.hits.clear();
     o.format = "a2m";
     o.region = "11-100";
     run_retrieve(o);
-    const std::string cut = slurp(d / "cut.a3m");
+    const std::string cut = file_bytes(d / "cut.a3m");
     CHECK(cut.rfind(">HBB_HUMAN/11-100\n", 0) == 0);
     CHECK(msa::parse_alignment(cut, msa::format::a2m, "cut").num_columns() == 90);
 }
@@ -89,7 +88,7 @@ TEST_CASE("run_retrieve: several queries into a folder, one file per id", "[retr
         retrieve_options alone = base(one, data("small_db.fasta.gz"));
         alone.out = d / "alone.a2m";
         run_retrieve(alone);
-        CHECK(slurp(d / "alone.a2m") == slurp(d / ("msas/" + safe_file_name(q.name) + ".a2m")));
+        CHECK(file_bytes(d / "alone.a2m") == file_bytes(d / ("msas/" + safe_file_name(q.name) + ".a2m")));
     }
 }
 
@@ -163,10 +162,10 @@ TEST_CASE("run_merge of shards gives the unsharded outputs", "[retrieval][entry]
     m.out_dir = d / "merged";
     m.hits = d / "merged.tsv";
     run_merge(m);
-    CHECK(slurp(d / "merged.tsv") == slurp(d / "whole.tsv"));
+    CHECK(file_bytes(d / "merged.tsv") == file_bytes(d / "whole.tsv"));
     for (const auto& e : fs::directory_iterator(d / "whole")) {
         INFO(e.path().filename().string());
-        CHECK(slurp(e.path().string()) == slurp(d / ("merged/" + e.path().filename().string())));
+        CHECK(file_bytes(e.path().string()) == file_bytes(d / ("merged/" + e.path().filename().string())));
     }
     merge_options missing = m;
     missing.shards.pop_back();

@@ -17,9 +17,9 @@ using namespace tranova;
 
 namespace {
 
-using tranova_test::file_bytes;
+using tranova::test::file_bytes;
 int replay(const char* corpus, int (*fn)(const uint8_t*, size_t)) {
-    return tranova_test::replay_corpus(TRANOVA_FUZZ_RETRIEVAL_DIR, corpus, fn);
+    return tranova::test::replay_corpus(TRANOVA_FUZZ_RETRIEVAL_DIR, corpus, fn);
 }
 
 bool saved_finding(const std::string& name) {

@@ -2,6 +2,9 @@
 // batch = per-query, sharded + merged = unsharded, index = FASTA, and their bad inputs.
 #include "temp_dir.hpp"
 
+#include "file_bytes.hpp"
+#include "residue_codes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "retrieval/align.hpp"
@@ -27,22 +30,10 @@ namespace {
 std::string data(const std::string& f) { return std::string(TRANOVA_TEST_DATA) + "/retrieval/" + f; }
 
 void spit(const std::string& path, const std::string& s) { std::ofstream(path, std::ios::binary) << s; }
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
+using tranova::test::file_bytes;
 
-std::vector<std::int16_t> blosum_profile(const std::string& q) {
-    std::vector<std::int16_t> p(q.size() * 21);
-    for (std::size_t i = 0; i < q.size(); ++i)
-        for (int a = 0; a < 21; ++a) p[i * 21 + static_cast<std::size_t>(a)] = static_cast<std::int16_t>(blosum62(encode_aa(q[i]), a));
-    return p;
-}
-std::vector<std::uint8_t> codes(const std::string& s) {
-    std::vector<std::uint8_t> v;
-    for (char c : s) v.push_back(static_cast<std::uint8_t>(encode_aa(c)));
-    return v;
-}
+using tranova::test::blosum_profile;
+using tranova::test::codes;
 
 // Every field that reaches an output, compared exactly.
 void check_same_hits(const std::vector<search_hit>& a, const std::vector<search_hit>& b) {
@@ -204,7 +195,7 @@ TEST_CASE("sharded searches merge into the unsharded result; the index gives the
         so.shard = {1, 2};
         spit(tmp / "halves.shard", format_shard(search(queries, tmp / "small.fa", so), so, mo));
     }
-    const std::string text = slurp(files[2]);
+    const std::string text = file_bytes(files[2]);
     spit(tmp / "trunc.shard", text.substr(0, text.size() / 2));
     CHECK_THROWS_WITH(merge_shards({files[0], files[1], tmp / "trunc.shard"}), Catch::Contains("trunc.shard"));
     spit(tmp / "junk.shard", "hello\n");
@@ -249,7 +240,7 @@ TEST_CASE("a stale, foreign or damaged index is refused", "[retrieval][index]") 
     opt.index_path.clear();
     CHECK_THROWS_WITH(search(queries, tmp / "db.tix", opt), Catch::Contains("is gone"));
     // Truncated and foreign files.
-    const std::string bytes = slurp(tmp / "db.tix");
+    const std::string bytes = file_bytes(tmp / "db.tix");
     spit(tmp / "trunc.tix", bytes.substr(0, bytes.size() - 100));
     CHECK_THROWS_WITH(db_index(tmp / "trunc.tix"), Catch::Contains("truncated or corrupt"));
     spit(tmp / "short.tix", bytes.substr(0, 20));

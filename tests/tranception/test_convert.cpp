@@ -10,6 +10,8 @@
 
 #include "temp_dir.hpp"
 
+#include "file_bytes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -26,14 +28,7 @@ using tranova::tranception::grouped_alibi_slopes;
 
 namespace {
 const std::string kTiny = TRANOVA_TEST_DATA "/core/tranception_tiny_ctx64/";
-std::string err_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const tranova::error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using tranova::test::error_of;
 }  // namespace
 
 TEST_CASE("tranception: both formats convert to bit-identical weights; shape checks", "[tranception][convert]") {
@@ -80,47 +75,47 @@ TEST_CASE("tranception: both formats convert to bit-identical weights; shape che
         CHECK(r.entries()[i].offset % 16 == 0);
         CHECK(std::memcmp(r.data() + r.entries()[i].offset, a.data() + a.entries()[i].offset, 4 * a.entries()[i].numel) == 0);
     }
-    CHECK_THAT(err_of([&] { r.get("ln_f.weight", {65}); }), Catch::Contains("'ln_f.weight' has shape [64], expected [65]"));
-    CHECK_THAT(err_of([&] { r.get("nope", {1}); }), Catch::Contains("'nope' is missing"));
-    CHECK_THAT(err_of([&] { weights_read(dir + "/missing.h5"); }), Catch::Contains("not a readable HDF5 file"));
+    CHECK_THAT(error_of([&] { r.get("ln_f.weight", {65}); }), Catch::Contains("'ln_f.weight' has shape [64], expected [65]"));
+    CHECK_THAT(error_of([&] { r.get("nope", {1}); }), Catch::Contains("'nope' is missing"));
+    CHECK_THAT(error_of([&] { weights_read(dir + "/missing.h5"); }), Catch::Contains("not a readable HDF5 file"));
     {
         std::ofstream(dir + "/junk.h5") << "not hdf5";
     }
-    CHECK_THAT(err_of([&] { weights_read(dir + "/junk.h5"); }), Catch::Contains("not a readable HDF5 file"));
+    CHECK_THAT(error_of([&] { weights_read(dir + "/junk.h5"); }), Catch::Contains("not a readable HDF5 file"));
     weights v99;
     v99.arch = "x";
     v99.format_version = 99;
     weights_write(dir + "/v99.h5", v99);
-    CHECK_THAT(err_of([&] { weights_read(dir + "/v99.h5"); }), Catch::Contains("version 99 is not supported"));
+    CHECK_THAT(error_of([&] { weights_read(dir + "/v99.h5"); }), Catch::Contains("version 99 is not supported"));
     // non-finite weights are refused at load, naming the file and the tensor; lookups of a
     // read file name the file too
     for (float bad_value : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
         weights nan = weights_read(dir + "/a.h5");
         nan.get_mutable("blk.1.mlp_fc.bias", {128})[5] = bad_value;
         weights_write(dir + "/nan.h5", nan);
-        CHECK_THAT(err_of([&] { weights_read(dir + "/nan.h5"); }),
+        CHECK_THAT(error_of([&] { weights_read(dir + "/nan.h5"); }),
                    Catch::Contains(dir + "/nan.h5: tensor 'blk.1.mlp_fc.bias' holds a non-finite value") &&
                        Catch::Contains("at flat index 5"));
     }
-    CHECK_THAT(err_of([&] { r.get("no.such", {1}); }), Catch::StartsWith(dir + "/a.h5: tensor 'no.such' is missing"));
-    CHECK_THAT(err_of([&] { a.require_finite("ck.bin"); }), Catch::Equals("(no error)"));
+    CHECK_THAT(error_of([&] { r.get("no.such", {1}); }), Catch::StartsWith(dir + "/a.h5: tensor 'no.such' is missing"));
+    CHECK_THAT(error_of([&] { a.require_finite("ck.bin"); }), Catch::Equals("(no error)"));
 
     // converter checks: wrong shape, missing tensor, unexpected tensor
     checkpoint bad = bin;
     bad.tensors.at("transformer.h.1.mlp.c_fc.weight").shape = {64, 127};
-    CHECK_THAT(err_of([&] { convert_checkpoint(bad, cfg, notes); }),
+    CHECK_THAT(error_of([&] { convert_checkpoint(bad, cfg, notes); }),
                Catch::Contains("'transformer.h.1.mlp.c_fc.weight' has shape [64, 127], expected [64, 128]"));
     bad = bin;
     bad.tensors.erase("transformer.h.0.attn.key_depthwiseconv.1.conv.bias");
-    CHECK_THAT(err_of([&] { convert_checkpoint(bad, cfg, notes); }),
+    CHECK_THAT(error_of([&] { convert_checkpoint(bad, cfg, notes); }),
                Catch::Contains("'transformer.h.0.attn.key_depthwiseconv.1.conv.bias' [8] is missing"));
     bad = bin;
     bad.tensors["transformer.wpe.weight"] = bad.tensors.at("transformer.ln_f.bias");
     bad.names.push_back("transformer.wpe.weight");
-    CHECK_THAT(err_of([&] { convert_checkpoint(bad, cfg, notes); }), Catch::Contains("unexpected tensor 'transformer.wpe.weight'"));
+    CHECK_THAT(error_of([&] { convert_checkpoint(bad, cfg, notes); }), Catch::Contains("unexpected tensor 'transformer.wpe.weight'"));
     bad = bin;
     bad.tensors.at("lm_head.weight").data[3] += 1;
-    CHECK_THAT(err_of([&] { convert_checkpoint(bad, cfg, notes); }), Catch::Contains("untied"));
+    CHECK_THAT(error_of([&] { convert_checkpoint(bad, cfg, notes); }), Catch::Contains("untied"));
 
     // Without the stored transformer.alibi buffer the slopes come from grouped_alibi_slopes:
     // the same values.

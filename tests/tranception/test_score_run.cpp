@@ -12,6 +12,8 @@
 
 #include "temp_dir.hpp"
 
+#include "file_bytes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -28,12 +30,7 @@ const std::string model_dir = tranception_test::data_dir + "/models/tiny_ctx64";
 const std::string target_seq = "MKVLAAGIVGLLLAACGQHRSEAPQKPAE";
 
 
-std::string slurp(const std::string& p) {
-    std::ifstream f(p);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
+using tranova::test::file_bytes;
 }  // namespace
 
 TEST_CASE("run_score writes score_variants' numbers beside the input columns", "[tranception][score_run]") {
@@ -88,8 +85,8 @@ TEST_CASE("run_score with all singles draws the heatmap beside the table", "[tra
     score_result r = run_score(o);
     CHECK(r.num_variants == 10 * 19);
     CHECK(r.heatmap == d / "dms.svg");
-    CHECK(slurp(r.heatmap).find("<svg") != std::string::npos);
-    CHECK(slurp(o.out).substr(0, 51) == "mutant,mutated_sequence,avg_score_L_to_R,avg_score\n");
+    CHECK(file_bytes(r.heatmap).find("<svg") != std::string::npos);
+    CHECK(file_bytes(o.out).substr(0, 51) == "mutant,mutated_sequence,avg_score_L_to_R,avg_score\n");
 }
 
 TEST_CASE("run_score checks its options and inputs before writing", "[tranception][score_run]") {

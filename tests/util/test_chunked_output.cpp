@@ -3,6 +3,8 @@
 
 #include "temp_dir.hpp"
 
+#include "file_bytes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -18,12 +20,7 @@ using tranova::job_fingerprint;
 using tranova::test::temp_dir;
 
 namespace {
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using tranova::test::file_bytes;
 void spit(const fs::path& p, const std::string& s) {
     std::ofstream out(p, std::ios::binary);
     out << s;
@@ -61,7 +58,7 @@ TEST_CASE("an uninterrupted chunked run writes header, chunks in order, footer; 
         CHECK(co.state(2) == "n=1");
         co.finish(3, "head\n", "tail\n");
     }
-    CHECK(slurp(out) == "head\n" + chunk_text(0) + chunk_text(1) + chunk_text(2) + "tail\n");
+    CHECK(file_bytes(out) == "head\n" + chunk_text(0) + chunk_text(1) + chunk_text(2) + "tail\n");
     CHECK_FALSE(fs::exists(chunked_output::record_dir_for(out)));
 }
 
@@ -105,11 +102,11 @@ TEST_CASE("resume skips recorded chunks and gives the same bytes", "[chunks]") {
         CHECK(co.state(1) == "s1");
         co.write_chunk(2, chunk_text(2));
         co.finish(3, "h\n");
-        CHECK(slurp(out) == "h\n" + chunk_text(0) + chunk_text(1) + chunk_text(2));
+        CHECK(file_bytes(out) == "h\n" + chunk_text(0) + chunk_text(1) + chunk_text(2));
     }
     SECTION("a torn journal line or a damaged chunk file means that chunk is redone") {
         const auto dir = chunked_output::record_dir_for(out);
-        std::string j = slurp(dir + "/journal.tsv");
+        std::string j = file_bytes(dir + "/journal.tsv");
         spit(dir + "/journal.tsv", j.substr(0, j.size() - 3));  // kill during the append of chunk 1
         spit(dir + "/chunk-0.part", "row 0\ty\n");            // same size, other bytes
         chunked_output co(out, fp_of("0.6"), true);
@@ -119,11 +116,11 @@ TEST_CASE("resume skips recorded chunks and gives the same bytes", "[chunks]") {
         co.write_chunk(0, chunk_text(0));
         co.write_chunk(1, chunk_text(1));
         co.finish(2);
-        CHECK(slurp(out) == chunk_text(0) + chunk_text(1));
+        CHECK(file_bytes(out) == chunk_text(0) + chunk_text(1));
     }
     SECTION("a garbled record is an error naming the file and line") {
         const auto dir = chunked_output::record_dir_for(out);
-        spit(dir + "/journal.tsv", slurp(dir + "/journal.tsv") + "chunk\tx\n");
+        spit(dir + "/journal.tsv", file_bytes(dir + "/journal.tsv") + "chunk\tx\n");
         try {
             chunked_output co(out, fp_of("0.6"), true);
             FAIL("no error");
@@ -141,7 +138,7 @@ TEST_CASE("--resume with no record starts from the beginning", "[chunks]") {
     CHECK(co.resumed_chunks() == 0);
     co.write_chunk(0, "x\n");
     co.finish(1);
-    CHECK(slurp(out) == "x\n");
+    CHECK(file_bytes(out) == "x\n");
 }
 
 TEST_CASE("input files are fingerprinted by content", "[chunks]") {
