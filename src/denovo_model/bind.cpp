@@ -73,6 +73,15 @@ struct binder {
     }
 };
 
+// A decoder's charge embedding (charges x d, 1 to 100 rows): its data and row count.
+int bind_charge(binder& b, const std::string& name, int d, const float*& data) {
+    tensor_view charge = b.require(name);
+    TRANOVA_CHECK(charge.shape.size() == 2 && charge.shape[1] == d && charge.shape[0] >= 1 && charge.shape[0] <= 100,
+                  "{}: bad shape", name);
+    data = charge.data;
+    return int(charge.shape[0]);
+}
+
 int count_layers(const binder& b, const std::string& prefix) {
     int n = 0;
     while (b.has(prefix + std::to_string(n) + ".linear1.weight")) ++n;
@@ -121,11 +130,7 @@ void bind_weights(denovo_model& m, const tensor_lookup& lookup, std::vector<std:
     }
     bool want_ar = c.arch != model_arch::primenovo, want_nar = c.arch != model_arch::casanovo;
     if (want_ar) {
-        tensor_view charge = b.require("ar_decoder.charge_encoder.weight");
-        TRANOVA_CHECK(charge.shape.size() == 2 && charge.shape[1] == d && charge.shape[0] >= 1 && charge.shape[0] <= 100,
-                      "ar_decoder.charge_encoder.weight: bad shape");
-        c.max_charge = int(charge.shape[0]);
-        m.ar_charge = charge.data;
+        c.max_charge = bind_charge(b, "ar_decoder.charge_encoder.weight", d, m.ar_charge);
         m.ar_pos = b.enc("ar_decoder.pos_encoder.", d);
         m.ar_mass = b.enc("ar_decoder.mass_encoder.", d);
         tensor_view fin = b.require("ar_decoder.final.weight");
@@ -142,12 +147,8 @@ void bind_weights(denovo_model& m, const tensor_lookup& lookup, std::vector<std:
             m.ar_layers.push_back(b.dec("ar_decoder.transformer_decoder.layers." + std::to_string(i) + ".", d, ff));
     }
     if (want_nar) {
-        tensor_view charge = b.require("nar_decoder.charge_encoder.weight");
-        TRANOVA_CHECK(charge.shape.size() == 2 && charge.shape[1] == d && charge.shape[0] >= 1 && charge.shape[0] <= 100,
-                      "nar_decoder.charge_encoder.weight: bad shape");
-        int mc = int(charge.shape[0]);
+        const int mc = bind_charge(b, "nar_decoder.charge_encoder.weight", d, m.nar_charge);
         c.max_charge = c.max_charge ? std::min(c.max_charge, mc) : mc;
-        m.nar_charge = charge.data;
         m.nar_pos = b.enc("nar_decoder.pos_encoder.", d);
         m.nar_mass = b.enc("nar_decoder.mass_encoder.", d);
         tensor_view fin = b.require("nar_decoder.final.weight");
