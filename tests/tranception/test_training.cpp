@@ -23,6 +23,8 @@
 #include <array>
 #include <cmath>
 #include <fstream>
+#include <functional>
+#include <initializer_list>
 #include <sstream>
 #include <string>
 
@@ -62,6 +64,28 @@ ref_batch grad_batch() {
 float loss_only(const trainable_model& m, const ref_batch& b) {
     train_activations a;
     return train_forward(m, b.view(), a).loss;
+}
+// At each named tensor's largest accumulated gradient entry: the central difference of
+// loss() (h = 1e-2) against that gradient, within 1e-5 + 1e-2 relative.
+void check_largest_gradients(trainable_model& m, std::initializer_list<const char*> names,
+                             const std::function<double()>& loss) {
+    for (const char* name : names) {
+        const auto& t = m.arena.tensor(name);
+        const float* g = m.arena.grads() + t.offset;
+        size_t best = 0;
+        for (size_t i = 1; i < t.numel; ++i)
+            if (std::abs(g[i]) > std::abs(g[best])) best = i;
+        float* p = m.arena.params() + t.offset + best;
+        const float p0 = *p, h = 1e-2f;
+        *p = p0 + h;
+        const double up = loss();
+        *p = p0 - h;
+        const double down = loss();
+        *p = p0;
+        const double fd = (up - down) / (2.0 * double(h));
+        INFO(name << "[" << best << "]: analytic " << g[best] << ", finite difference " << fd);
+        CHECK(std::abs(fd - g[best]) <= 1e-5 + 1e-2 * std::abs(g[best]));
+    }
 }
 }  // namespace
 
@@ -189,24 +213,10 @@ TEST_CASE("Tranception gradients match central finite differences of the C++ los
     train_forward(m, b.view(), a);
     m.arena.zero_grads();
     train_backward(m, a);
-    for (const char* name : {"token_embd.weight", "blk.0.attn_qkv.weight", "blk.0.attn_conv_q_k5.weight",
-                             "blk.1.attn_conv_v_k7.bias", "blk.1.mlp_fc.weight", "blk.1.ln_2.weight", "ln_f.bias"}) {
-        const auto& t = m.arena.tensor(name);
-        const float* g = m.arena.grads() + t.offset;
-        size_t best = 0;
-        for (size_t i = 1; i < t.numel; ++i)
-            if (std::abs(g[i]) > std::abs(g[best])) best = i;
-        float* p = m.arena.params() + t.offset + best;
-        const float p0 = *p, h = 1e-2f;
-        *p = p0 + h;
-        const double up = loss_only(m, b);
-        *p = p0 - h;
-        const double down = loss_only(m, b);
-        *p = p0;
-        const double fd = (up - down) / (2.0 * double(h));
-        INFO(name << "[" << best << "]: analytic " << g[best] << ", finite difference " << fd);
-        CHECK(std::abs(fd - g[best]) <= 1e-5 + 1e-2 * std::abs(g[best]));
-    }
+    check_largest_gradients(m,
+                            {"token_embd.weight", "blk.0.attn_qkv.weight", "blk.0.attn_conv_q_k5.weight",
+                             "blk.1.attn_conv_v_k7.bias", "blk.1.mlp_fc.weight", "blk.1.ln_2.weight", "ln_f.bias"},
+                            [&] { return loss_only(m, b); });
 }
 
 TEST_CASE("Tranception dropout: a fixed mask's gradients match finite differences; p = 0 is off",
@@ -230,24 +240,8 @@ TEST_CASE("Tranception dropout: a fixed mask's gradients match finite difference
         return double(train_forward(m, b.view(), a).loss);
     };
     CHECK(loss_with_mask() == double(loss_on));
-    for (const char* name : {"token_embd.weight", "blk.0.attn_qkv.weight", "blk.0.attn_out.weight",
-                             "blk.1.mlp_proj.weight", "blk.1.ln_1.bias", "ln_f.weight"}) {
-        const auto& t = m.arena.tensor(name);
-        const float* g = m.arena.grads() + t.offset;
-        size_t best = 0;
-        for (size_t i = 1; i < t.numel; ++i)
-            if (std::abs(g[i]) > std::abs(g[best])) best = i;
-        float* p = m.arena.params() + t.offset + best;
-        const float p0 = *p, h = 1e-2f;
-        *p = p0 + h;
-        const double up = loss_with_mask();
-        *p = p0 - h;
-        const double down = loss_with_mask();
-        *p = p0;
-        const double fd = (up - down) / (2.0 * double(h));
-        INFO(name << "[" << best << "]: analytic " << g[best] << ", finite difference " << fd);
-        CHECK(std::abs(fd - g[best]) <= 1e-5 + 1e-2 * std::abs(g[best]));
-    }
+    check_largest_gradients(m, {"token_embd.weight", "blk.0.attn_qkv.weight", "blk.0.attn_out.weight",
+                             "blk.1.mlp_proj.weight", "blk.1.ln_1.bias", "ln_f.weight"}, loss_with_mask);
 }
 
 TEST_CASE("100 AdamW steps track PyTorch's loss curve", "[tranception][training]") {
