@@ -100,7 +100,11 @@ expect_no_file part.csv.progress
 # --resume needs a file output; a failed run (bad row mid-table) leaves no record.
 run "$TRANOVA" "${SCORE[@]}" --resume -o -
 expect_rc 2; expect_one_line_err; expect_err "--resume needs an output file"
-run "$TRANOVA" score -q -t 1 --model "$MODEL" --dms dms.csv --target "$TARGET" --chunk-variants 20 -o /nonexistent/x.csv
+# (From an empty folder: the SIGKILLed runs above may have left their own temporary files
+# here, which no process can remove at SIGKILL; this run must add none.)
+mkdir failed_run && cd failed_run
+run "$TRANOVA" score -q -t 1 --model "$MODEL" --dms ../dms.csv --target "$TARGET" --chunk-variants 20 -o /nonexistent/x.csv
 expect_rc 1; expect_no_file /nonexistent/x.csv.progress
 expect_no_temp .
+cd ..
 finish
