@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
     fb.front() = -100.0f;
     fb.back() = -100.0f;
     denovo_model m = model_from_weights(std::move(wf));
+    if (std::getenv("BENCH_NO_PACK") == nullptr) pack_for_inference(m);  // as `denovo sequence` runs it
     auto sp = make_spectra(count, peaks, 7);
     if (group <= 0) group = std::max(1, (count + tranova::get_threads() - 1) / tranova::get_threads());
     std::printf("# bench_denovo_model: d %d, heads %d, ff %d, layers %d+%d+%d, %d spectra x %d peaks, %d AR steps, "

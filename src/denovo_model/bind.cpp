@@ -252,6 +252,35 @@ void use_backend(denovo_model& m, core::backend& be) {
     m.be = &be;
 }
 
+void pack_for_inference(denovo_model& m) {
+    if (!core::cpu_has_avx512() || !m.packed.empty()) return;
+    m.be->require(model_label(m.cfg.arch), {core::op_kind::linear_packed});
+    const int d = m.cfg.dim_model, ff = m.cfg.dim_feedforward;
+    auto pack = [](const float* w, int IC, int OC) { return core::pack_linear(w, IC, OC, core::linear_kernel::avx512); };
+    auto common = [&](layer_packed& p, const mha_weights& sa, const float* l1_w, const float* l2_w) {
+        p.sa_in = pack(sa.in_w, d, 3 * d);
+        p.sa_out = pack(sa.out_w, d, d);
+        p.l1 = pack(l1_w, d, ff);
+        p.l2 = pack(l2_w, ff, d);
+    };
+    // sized first: the layers keep pointers into this vector
+    m.packed.resize(m.enc_layers.size() + m.ar_layers.size() + m.nar_layers.size());
+    size_t i = 0;
+    for (enc_layer& l : m.enc_layers) {
+        common(m.packed[i], l.sa, l.l1_w, l.l2_w);
+        l.packed = &m.packed[i++];
+    }
+    for (auto* stack : {&m.ar_layers, &m.nar_layers})
+        for (dec_layer& l : *stack) {
+            layer_packed& p = m.packed[i++];
+            common(p, l.sa, l.l1_w, l.l2_w);
+            p.ca_q = pack(l.ca.in_w, d, d);
+            p.ca_kv = pack(l.ca.in_w + long(d) * d, d, 2 * d);
+            p.ca_out = pack(l.ca.out_w, d, d);
+            l.packed = &p;
+        }
+}
+
 void require_training_ops(const denovo_model& m) {
     using core::op_kind;
     const std::string what = fmt::format("{} training", model_label(m.cfg.arch));

@@ -93,10 +93,21 @@ void ar_prepare_memory(const denovo_model& m, const float* memory, const bool* m
     for (int i = 0; i < Tk; ++i) out.key_valid[size_t(i)] = mask[i] ? 0 : 1;
     out.k.resize(m.ar_layers.size());
     out.v.resize(m.ar_layers.size());
+    std::vector<float> kv;  // (Tk, 2d) key | value rows of the packed projection
     for (size_t l = 0; l < m.ar_layers.size(); ++l) {
         const mha_weights& w = m.ar_layers[l].ca;
         out.k[l].resize(size_t(Tk) * d);
         out.v[l].resize(size_t(Tk) * d);
+        if (const layer_packed* pk = m.ar_layers[l].packed) {
+            kv.resize(size_t(Tk) * 2 * d);
+            be.linear_packed(kv.data(), memory, pk->ca_kv, w.in_b + d, Tk, core::linear_epilogue::store);
+            for (int r = 0; r < Tk; ++r) {
+                const float* row = kv.data() + size_t(r) * 2 * d;
+                std::copy(row, row + d, out.k[l].begin() + long(r) * d);
+                std::copy(row + d, row + 2 * d, out.v[l].begin() + long(r) * d);
+            }
+            continue;
+        }
         be.linear(out.k[l].data(), memory, w.in_w + long(d) * d, w.in_b + d, Tk, d, d);
         be.linear(out.v[l].data(), memory, w.in_w + 2L * d * d, w.in_b + 2 * d, Tk, d, d);
     }
@@ -205,8 +216,9 @@ void ar_feed_batch(const denovo_model& m, const std::vector<ar_feed_item>& items
     for (size_t li = 0; li < m.ar_layers.size(); ++li) {
         const dec_layer& l = m.ar_layers[li];
         const layer_w w = weights_of(l);
+        const layer_packed* pk = l.packed;
         // self-attention: one projection for all rows, attention per beam against its cache
-        be.linear(qkv.data(), x.data(), l.sa.in_w, l.sa.in_b, R, d, 3 * d);
+        linear(be, qkv.data(), x.data(), l.sa.in_w, l.sa.in_b, pk ? &pk->sa_in : nullptr, R, d, 3 * d);
         for (size_t i = 0; i < items.size(); ++i) {
             const ar_feed_item& it = items[i];
             ar_cache& c = *it.cache;
@@ -227,10 +239,10 @@ void ar_feed_batch(const denovo_model& m, const std::vector<ar_feed_item>& items
             be.attention(ctx.data() + long(row0[i]) * d, nullptr, qkv.data() + long(row0[i]) * 3 * d, K, Vv, s,
                          scores.data());
         }
-        be.linear(y.data(), ctx.data(), l.sa.out_w, l.sa.out_b, R, d, d);
+        linear(be, y.data(), ctx.data(), l.sa.out_w, l.sa.out_b, pk ? &pk->sa_out : nullptr, R, d, d);
         add_ln(be, x.data(), nullptr, nullptr, x.data(), x.data(), y.data(), l.n1_w, l.n1_b, size_t(R), d);
         // cross-attention: rows of consecutive items sharing a memory attend together
-        be.linear(qkv.data(), x.data(), l.ca.in_w, l.ca.in_b, R, d, d);
+        linear(be, qkv.data(), x.data(), l.ca.in_w, l.ca.in_b, pk ? &pk->ca_q : nullptr, R, d, d);
         for (size_t i = 0; i < items.size();) {
             size_t j = i;
             int rows = 0;
@@ -242,7 +254,7 @@ void ar_feed_batch(const denovo_model& m, const std::vector<ar_feed_item>& items
                          mem.v[li].data(), s, scores.data());
             i = j;
         }
-        be.linear(y.data(), ctx.data(), l.ca.out_w, l.ca.out_b, R, d, d);
+        linear(be, y.data(), ctx.data(), l.ca.out_w, l.ca.out_b, pk ? &pk->ca_out : nullptr, R, d, d);
         add_ln(be, x.data(), nullptr, nullptr, x.data(), x.data(), y.data(), l.n2_w, l.n2_b, size_t(R), d);
         ffn_add_ln(be, x.data(), w, 2, size_t(R), d, ff, tmp.data(), y.data());
     }

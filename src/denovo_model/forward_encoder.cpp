@@ -93,7 +93,7 @@ void encode_batch(const denovo_model& m, const std::vector<const float*>& peaks,
     std::vector<float> padded(size_t(B) * N * 2, 0.0f);  // zero rows are padding (masked)
     for (int b = 0; b < B; ++b) std::copy(peaks[size_t(b)], peaks[size_t(b)] + 2L * n[size_t(b)],
                                           padded.begin() + long(b) * N * 2);
-    stack_acts a;
+    stack_acts& a = inference_scratch();
     encoder_forward_batch(m, a, padded.data(), B, N, false);
     out.B = B;
     out.Tk = T;

@@ -77,7 +77,7 @@ void nar_forward(const denovo_model& m, const float* memory, const bool* mask, i
 void nar_forward_encoded(const denovo_model& m, const encoded_batch& e, const float* mass, const int* charge,
                          float* logits, float* features) {
     const int d = m.cfg.dim_model, T = m.cfg.nar_length, V = m.nar_vocab;
-    stack_acts a;
+    stack_acts& a = inference_scratch();
     nar_forward_batch(m, a, e.memory.data(), e.valid.data(), e.Tk, mass, charge, e.B, false);
     std::copy(a.logits, a.logits + size_t(e.B) * T * V, logits);
     if (features) std::copy(a.out(), a.out() + size_t(e.B) * T * d, features);

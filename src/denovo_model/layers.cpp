@@ -12,10 +12,17 @@
 namespace tranova::denovo_model::detail {
 
 layer_w weights_of(const enc_layer& l) {
-    return {&l.sa, nullptr, l.l1_w, l.l1_b, l.l2_w, l.l2_b, {l.n1_w, l.n2_w, nullptr}, {l.n1_b, l.n2_b, nullptr}};
+    return {&l.sa,       nullptr, l.l1_w, l.l1_b, l.l2_w, l.l2_b, {l.n1_w, l.n2_w, nullptr}, {l.n1_b, l.n2_b, nullptr},
+            l.packed};
 }
 layer_w weights_of(const dec_layer& l) {
-    return {&l.sa, &l.ca, l.l1_w, l.l1_b, l.l2_w, l.l2_b, {l.n1_w, l.n2_w, l.n3_w}, {l.n1_b, l.n2_b, l.n3_b}};
+    return {&l.sa, &l.ca, l.l1_w, l.l1_b, l.l2_w, l.l2_b, {l.n1_w, l.n2_w, l.n3_w}, {l.n1_b, l.n2_b, l.n3_b}, l.packed};
+}
+
+void linear(core::backend& be, float* out, const float* x, const float* w, const float* b,
+            const core::packed_linear* p, int R, int IC, int OC) {
+    if (p) be.linear_packed(out, x, *p, b, R, core::linear_epilogue::store);
+    else be.linear(out, x, w, b, R, IC, OC);
 }
 
 void zero(float* p, size_t n) { std::fill(p, p + n, 0.0f); }
@@ -40,6 +47,11 @@ struct carver {
 };
 
 }  // namespace
+
+stack_acts& inference_scratch() {
+    thread_local stack_acts a;
+    return a;
+}
 
 void layout(stack_acts& a, size_t n_layers, bool decoder, int B, int T, int Tk, dims k, int V, bool keep) {
     TRANOVA_CHECK(keep || a.drop.p <= 0.0f, "dropout needs the training layout of the activations");
@@ -166,44 +178,47 @@ void layer_forward(core::backend& be, stack_acts& a, int li, const layer_w& w, c
     const bool drop = p > 0.0f;
     float* y = a.ds;  // branch output (gradient scratch is free during the forward)
     // self-attention
-    be.linear(l.qkv, x, w.sa->in_w, w.sa->in_b, int(R), d, 3 * d);
+    const layer_packed* pk = w.packed;
+    linear(be, l.qkv, x, w.sa->in_w, w.sa->in_b, pk ? &pk->sa_in : nullptr, int(R), d, 3 * d);
     core::attention_shape s = self_shape(a, k.H, d, causal, self_valid);
     a.att_scratch.resize(core::attention_scratch_floats(s));
     be.attention(l.sa_ctx, l.sa_probs, l.qkv, l.qkv + d, l.qkv + 2 * d, s, a.att_scratch.data());
     if (drop)
         attention_dropout_forward(be, l.sa_ctx, l.sa_pdrop, l.sa_probs, l.qkv + 2 * d, s, p, site_seed(a, li, sa_weights));
-    be.linear(y, l.sa_ctx, w.sa->out_w, w.sa->out_b, int(R), d, d);
+    linear(be, y, l.sa_ctx, w.sa->out_w, w.sa->out_b, pk ? &pk->sa_out : nullptr, int(R), d, d);
     if (drop) be.dropout(y, y, R * d, p, site_seed(a, li, sa_out), 0);
     add_ln(be, l.sum1, l.mean1, l.rstd1, l.x1, x, y, w.n_w[0], w.n_b[0], R, d);
     const float* cur = l.x1;
     if (w.ca) {  // cross-attention to the memory
-        be.linear(l.cq, cur, w.ca->in_w, w.ca->in_b, int(R), d, d);
-        be.linear(l.ckv, a.memory, w.ca->in_w + long(d) * d, w.ca->in_b + d, a.B * a.Tk, d, 2 * d);
+        linear(be, l.cq, cur, w.ca->in_w, w.ca->in_b, pk ? &pk->ca_q : nullptr, int(R), d, d);
+        linear(be, l.ckv, a.memory, w.ca->in_w + long(d) * d, w.ca->in_b + d, pk ? &pk->ca_kv : nullptr, a.B * a.Tk, d,
+               2 * d);
         core::attention_shape c = cross_shape(a, k.H, d);
         a.att_scratch.resize(core::attention_scratch_floats(c));
         be.attention(l.ca_ctx, l.ca_probs, l.cq, l.ckv, l.ckv + d, c, a.att_scratch.data());
         if (drop)
             attention_dropout_forward(be, l.ca_ctx, l.ca_pdrop, l.ca_probs, l.ckv + d, c, p,
                                       site_seed(a, li, ca_weights));
-        be.linear(y, l.ca_ctx, w.ca->out_w, w.ca->out_b, int(R), d, d);
+        linear(be, y, l.ca_ctx, w.ca->out_w, w.ca->out_b, pk ? &pk->ca_out : nullptr, int(R), d, d);
         if (drop) be.dropout(y, y, R * d, p, site_seed(a, li, ca_out), 0);
         add_ln(be, l.sum2, l.mean2, l.rstd2, l.x2, cur, y, w.n_w[1], w.n_b[1], R, d);
         cur = l.x2;
     }
     // FFN
-    be.linear(l.h, cur, w.l1_w, w.l1_b, int(R), d, ff);
+    linear(be, l.h, cur, w.l1_w, w.l1_b, pk ? &pk->l1 : nullptr, int(R), d, ff);
     be.activation(core::activation_kind::relu, l.a, l.h, R * ff);
     if (drop) be.dropout(l.a, l.a, R * ff, p, site_seed(a, li, ffn_inner), 0);
-    be.linear(y, l.a, w.l2_w, w.l2_b, int(R), ff, d);
+    linear(be, y, l.a, w.l2_w, w.l2_b, pk ? &pk->l2 : nullptr, int(R), ff, d);
     if (drop) be.dropout(y, y, R * d, p, site_seed(a, li, ffn_out), 0);
     if (w.ca) add_ln(be, l.sum3, l.mean3, l.rstd3, l.x3, cur, y, w.n_w[2], w.n_b[2], R, d);
     else add_ln(be, l.sum2, l.mean2, l.rstd2, l.x2, cur, y, w.n_w[1], w.n_b[1], R, d);
 }
 
 void ffn_add_ln(core::backend& be, float* x, const layer_w& w, int norm, size_t R, int d, int ff, float* h, float* y) {
-    be.linear(h, x, w.l1_w, w.l1_b, int(R), d, ff);
+    const layer_packed* pk = w.packed;
+    linear(be, h, x, w.l1_w, w.l1_b, pk ? &pk->l1 : nullptr, int(R), d, ff);
     be.activation(core::activation_kind::relu, h, h, R * ff);
-    be.linear(y, h, w.l2_w, w.l2_b, int(R), ff, d);
+    linear(be, y, h, w.l2_w, w.l2_b, pk ? &pk->l2 : nullptr, int(R), ff, d);
     add_ln(be, x, nullptr, nullptr, x, x, y, w.n_w[norm], w.n_b[norm], R, d);
 }
 

@@ -24,7 +24,12 @@ struct layer_w {
     const mha_weights* ca = nullptr;
     const float *l1_w, *l1_b, *l2_w, *l2_b;
     const float *n_w[3], *n_b[3];
+    const layer_packed* packed = nullptr;  // the layer's packed linears (inference), else null
 };
+
+// out (R, OC) = x W^T + b through the packed panels p when non-null, else the plain linear.
+void linear(core::backend& be, float* out, const float* x, const float* w, const float* b,
+            const core::packed_linear* p, int R, int IC, int OC);
 layer_w weights_of(const enc_layer& l);
 layer_w weights_of(const dec_layer& l);
 
@@ -32,6 +37,12 @@ layer_w weights_of(const dec_layer& l);
 // layer's own slots and the gradient scratch; keep = false, one scratch for all layers with
 // each layer's output written over x0.
 void layout(stack_acts& a, size_t n_layers, bool decoder, int B, int T, int Tk, dims k, int V, bool keep);
+// The calling thread's activations for the inference entry points (encode_batch,
+// nar_forward_encoded): kept between calls because a group's buffer (~35 MB at Casanovo's
+// shape) is above glibc's mmap threshold, so a fresh one per call was mapped, zero-filled
+// page by page by the kernel and unmapped again (about 10 % of the decode time). One call
+// at a time per thread: the result is copied out before the next call reuses it.
+stack_acts& inference_scratch();
 
 void zero(float* p, size_t n);
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "core/backend.hpp"
+#include "core/linear.hpp"
 #include "core/weights.hpp"
 #include "denovo_model/nn.hpp"
 #include "denovo_model/tensors.hpp"
@@ -53,13 +54,22 @@ struct model_config {
     bool memory_pos_encoding = true; // crossnovo: positional encodings on the cross memory
 };
 
+// A layer's linears packed once for the AVX-512 kernel (pack_for_inference): the
+// self-attention's fused QKV and output, the cross-attention's query, fused key|value and
+// output projections (decoders), and the two FFN linears.
+struct layer_packed {
+    core::packed_linear sa_in, sa_out, ca_q, ca_kv, ca_out, l1, l2;
+};
+
 struct enc_layer {
     mha_weights sa;
     const float *l1_w, *l1_b, *l2_w, *l2_b, *n1_w, *n1_b, *n2_w, *n2_b;
+    const layer_packed* packed = nullptr;  // inference only (pack_for_inference)
 };
 struct dec_layer {
     mha_weights sa, ca;
     const float *l1_w, *l1_b, *l2_w, *l2_b, *n1_w, *n1_b, *n2_w, *n2_b, *n3_w, *n3_b;
+    const layer_packed* packed = nullptr;  // inference only (pack_for_inference)
 };
 struct float_encoder {
     const float* sin_term = nullptr;
@@ -74,6 +84,8 @@ struct denovo_model {
     // lays its parameter block out from the same core::weights). Empty when the model is bound
     // to tensors held elsewhere (model_bind: the trainer's arena).
     core::weights storage;
+    // The layers' linears packed for the AVX-512 kernel (pack_for_inference; empty otherwise).
+    std::vector<layer_packed> packed;
     // Where every op of the forwards runs (use_backend; the process-wide CPU backend by default).
     core::backend* be = &core::cpu_backend();
 
@@ -107,6 +119,15 @@ struct denovo_model {
 // Binds a weight file (moved in) to a model; throws tranova::error naming a missing or
 // mis-shaped tensor.
 denovo_model model_from_weights(weight_file wf);
+
+// Packs every layer's linears once for the AVX-512 kernel (core::pack_linear) and points
+// the layers at them, so that inference does not re-pack each weight at every call (the
+// training linears pack per call because their weights change every step). Only for a
+// model whose weights no longer change (the sequencer's, the benchmark's); no-op on a CPU
+// without AVX-512F (the plain layout would only be a copy). Costs one more copy of the
+// layer weights in memory. Results differ from the unpacked model's in float rounding
+// only where the plain path used BLAS (products of fewer than 32 rows: the AR beam steps).
+void pack_for_inference(denovo_model& m);
 
 // A tensor held elsewhere (e.g. in a trainer's core::param_arena): data and shape.
 struct tensor_view {

@@ -50,6 +50,7 @@ sequencer make_sequencer(const sequence_options& o) {
 
     sequencer sq;
     sq.model = model_from_weights(read_weight_file(o.model));
+    pack_for_inference(sq.model);
     const auto& cfg = sq.model.cfg;
     sq.kind = o.decoder ? *o.decoder : default_decoder(cfg.arch);
     TRANOVA_CHECK(sq.kind == decoder_kind::nar ? sq.model.has_nar() : sq.model.has_ar(),

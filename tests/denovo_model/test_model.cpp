@@ -301,6 +301,64 @@ TEST_CASE("one forward: the inference layout equals the training layout, batched
     }
 }
 
+TEST_CASE("packed inference linears give the unpacked model's outputs", "[denovo_model][model]") {
+    // random CrossNovo (d 32, ff 64, 2 layers per stack), twice: one packed for inference
+    const weight_file wf = random_weights(model_arch::crossnovo, 32, 4, 64, 2, 9);
+    denovo_model plain = model_from_weights(wf), packed = model_from_weights(wf);
+    pack_for_inference(packed);
+    if (!core::cpu_has_avx512()) {  // nothing to pack for: the model stays as it was
+        CHECK(packed.packed.empty());
+        return;
+    }
+    REQUIRE(packed.packed.size() == 6);
+    CHECK(packed.enc_layers[1].packed == &packed.packed[1]);
+    CHECK(plain.enc_layers[1].packed == nullptr);
+    const int d = 32, T = packed.cfg.nar_length, V = packed.nar_vocab;
+    // 40 peaks: the encoder's products have >= 32 rows (the plain path's AVX-512 kernel too)
+    const std::vector<int> n = {40, 7};
+    std::vector<std::vector<float>> peaks(2);
+    for (int b = 0; b < 2; ++b)
+        for (int i = 0; i < n[size_t(b)]; ++i) {
+            peaks[size_t(b)].push_back(120.0f + 31.7f * float(i) + 5.0f * float(b));
+            peaks[size_t(b)].push_back(0.1f + 0.05f * float((i * 7 + b) % 9));
+        }
+    std::vector<const float*> ptrs = {peaks[0].data(), peaks[1].data()};
+    encoded_batch e_plain, e_packed;
+    encode_batch(plain, ptrs, n, e_plain);
+    encode_batch(packed, ptrs, n, e_packed);
+    CHECK(compare(e_packed.memory.data(), e_plain.memory.data(), e_plain.memory.size(), 1.0).max_rel <= 1e-5);
+    const float mass[2] = {1000.5f, 1500.25f};
+    const int charge[2] = {2, 3};
+    std::vector<float> lg_plain(size_t(2) * T * V), lg_packed(lg_plain.size()), ft_plain(size_t(2) * T * d),
+        ft_packed(ft_plain.size());
+    nar_forward_encoded(plain, e_plain, mass, charge, lg_plain.data(), ft_plain.data());
+    nar_forward_encoded(packed, e_packed, mass, charge, lg_packed.data(), ft_packed.data());
+    CHECK(compare(lg_packed.data(), lg_plain.data(), lg_plain.size(), 1.0).max_rel <= 1e-5);
+    CHECK(compare(ft_packed.data(), ft_plain.data(), ft_plain.size(), 1.0).max_rel <= 1e-5);
+    // incremental AR decoding over the hybrid memory of spectrum 0 (products of a few rows)
+    const int rows = n[0] + 1;
+    std::vector<float> logits[2];
+    for (int k = 0; k < 2; ++k) {
+        const denovo_model& m = k == 0 ? plain : packed;
+        const encoded_batch& e = k == 0 ? e_plain : e_packed;
+        const std::vector<float>& ft = k == 0 ? ft_plain : ft_packed;
+        std::unique_ptr<bool[]> mask(new bool[size_t(rows)]);
+        for (int r = 0; r < rows; ++r) mask[size_t(r)] = e.valid[size_t(r)] == 0;
+        std::vector<float> hm;
+        std::vector<unsigned char> hmask;
+        hybrid_memory(m, ft.data(), e.memory.data(), mask.get(), rows, hm, hmask);
+        ar_memory mem;
+        ar_prepare_memory(m, hm.data(), reinterpret_cast<const bool*>(hmask.data()), T + rows, mem);
+        ar_cache c;
+        ar_cache_init(m, c, 8);
+        const int toks[4] = {0, 3, 9, 14};
+        logits[k].resize(size_t(4) * m.ar_vocab);
+        std::vector<float> last(size_t(m.ar_vocab));
+        ar_feed(m, mem, c, mass[0], charge[0], toks, 4, last.data(), logits[k].data());
+    }
+    CHECK(compare(logits[1].data(), logits[0].data(), logits[0].size(), 1.0).max_rel <= 1e-5);
+}
+
 TEST_CASE("a backend lacking an op the model needs is refused up front", "[denovo_model][model]") {
     struct no_attention : core::backend {
         std::string name() const override { return "test"; }
