@@ -33,7 +33,7 @@ int main_denovo_sequence(int argc, char** argv) {
           "tranova denovo sequence --model m.h5 --spectra big.mgf -o big.mztab --resume   # after exit code 75"}});
     sequence_options o;
     std::string decoder, isotope;
-    bool no_pmc = false;
+    bool no_pmc = false, no_nar_candidate = false;
     p.options().add_options()
         ("model,m", po::value(&o.model)->required(), "weight file (.h5) from tranova convert")
         ("spectra,s", po::value(&o.spectra)->required(), "MS/MS spectra (.mgf, .mzML, .mzXML; gzip-compressed .gz too; mzML arrays may use MS-Numpress)")
@@ -43,6 +43,9 @@ int main_denovo_sequence(int argc, char** argv) {
         ("beam", p.number(&o.beam, 1, 28)->default_value(1), "AR beam width (Casanovo v4 default 1)")
         ("ctc-beam", p.number(&o.ctc_beam, 1, 1000)->default_value(5), "CTC beam width of the NAR decoder (PrimeNovo: 5)")
         ("no-pmc", po::bool_switch(&no_pmc), "NAR: keep the CTC beam even when it misses the precursor mass")
+        ("no-nar-candidate", po::bool_switch(&no_nar_candidate),
+         "hybrid: the AR beams only (the CrossNovo paper's pipeline); by default the NAR decoder's peptide "
+         "(CTC + precise mass control) competes with them, scored by the AR decoder")
         ("precursor-tol", p.number(&o.precursor_tol, 0.0, 1e6, true), "precursor m/z tolerance, ppm (default: model, 50)")
         ("isotope-error", po::value(&isotope), "isotope error range MIN:MAX (default: model, 0:1)")
         ("preset", po::value(&o.preset), "peak preprocessing: casanovo | primenovo (default: from the model)")
@@ -57,6 +60,7 @@ int main_denovo_sequence(int argc, char** argv) {
     if (auto rc = p.parse(argc, argv)) return *rc;
     if (p.has("precursor-tol") && !(o.precursor_tol > 0)) throw usage_error("--precursor-tol must be > 0");
     o.pmc = !no_pmc;
+    o.nar_candidate = !no_nar_candidate;
     if (!isotope.empty()) {
         auto parts = split(isotope, ':');
         long long a = 0, b = 0;

@@ -69,6 +69,7 @@ sequencer make_sequencer(const sequence_options& o) {
     sq.prep = dn::preprocess_options::preset(sq.preset);
     sq.ctc_beam = o.ctc_beam;
     sq.pmc = o.pmc;
+    sq.nar_candidate = o.nar_candidate;
     sq.group = o.group;
     return sq;
 }
@@ -165,6 +166,9 @@ decoded_spectrum decode_nar_logits(const denovo_model& m, const encoded_spectrum
             }
         }
     }
+    double final_mass = 0;
+    for (int t : toks) final_mass += vocab.masses[size_t(t)] < 0 ? 100000.0 : vocab.masses[size_t(t)];
+    res.fits = std::fabs(target - final_mass) < m.cfg.mass_control_tol;
     for (size_t i = 0; i < toks.size(); ++i) {
         res.tokens.push_back(vocab.tokens[size_t(toks[i])]);
         res.aa_scores.push_back(prob[size_t(steps[i]) * V + size_t(toks[i])]);
@@ -173,6 +177,34 @@ decoded_spectrum decode_nar_logits(const denovo_model& m, const encoded_spectrum
     std::reverse(res.aa_scores.begin(), res.aa_scores.end());
     res.ok = !res.tokens.empty();
     return res;
+}
+
+void ar_score_peptide(const denovo_model& m, const ar_memory& mem, float mass, int charge, decoded_spectrum& pep) {
+    const int n = int(pep.tokens.size()), V = m.ar_vocab;
+    const auto& names = m.cfg.residues.tokens;
+    std::vector<int> ids(size_t(n) + 1, 0);  // [precursor, tokens C -> N]; AR id = residue index + 1
+    for (int j = 0; j < n; ++j) {
+        const std::string& tok = pep.tokens[size_t(n - 1 - j)];
+        const auto it = std::find(names.begin(), names.end(), tok);
+        TRANOVA_CHECK(it != names.end(), "residue '{}' is not in the AR decoder's vocabulary", tok);
+        ids[size_t(j) + 1] = int(it - names.begin()) + 1;
+    }
+    ar_cache c;
+    ar_cache_init(m, c, n + 1);
+    std::vector<float> probs(size_t(n + 1) * V), last(static_cast<size_t>(V));
+    ar_feed(m, mem, c, mass, charge, ids.data(), n + 1, last.data(), probs.data());
+    m.be->softmax(probs.data(), probs.data(), n + 1, V);
+    // row j predicts ids[j + 1]; row n the stop token
+    double mean = 0;
+    std::vector<double> p(size_t(n) + 1);
+    for (int j = 0; j <= n; ++j) {
+        p[size_t(j)] = probs[size_t(j) * V + size_t(j < n ? ids[size_t(j) + 1] : m.stop_token())];
+        mean += p[size_t(j)];
+    }
+    mean /= double(n + 1);
+    pep.score = pep.fits ? mean : mean - 1.0;
+    pep.aa_scores.resize(size_t(n));
+    for (int j = 0; j < n; ++j) pep.aa_scores[size_t(n - 1 - j)] = (p[size_t(j)] + mean) / 2;  // N -> C
 }
 
 void prepare_ar(const denovo_model& m, decoder_kind kind, const encoded_spectrum& e, ar_memory& am,
@@ -283,7 +315,22 @@ void decode_group(const sequencer& sq, const std::vector<dn::spectrum>& chunk, i
         if (!inputs.empty()) {
             numpy_random rng(0);
             auto out = ar_beam_search(m, inputs, sq.beam, rng);
-            for (size_t k = 0; k < live.size(); ++k) results[size_t(live[k])] = ar_result(m, out[k]);
+            for (size_t k = 0; k < live.size(); ++k) {
+                decoded_spectrum& r = results[size_t(live[k])];
+                r = ar_result(m, out[k]);
+                // The hybrid's two decoders together: the NAR decoder's peptide (CTC beam, then
+                // precise mass control when it misses the precursor; fits = within the model's
+                // mass_control_tol) competes with the AR's best beam, both scored by the AR
+                // decoder, so one scale ranks every PSM (precision-coverage).
+                if (sq.kind == decoder_kind::hybrid && sq.nar_candidate) {
+                    decoded_spectrum nar = decode_nar_logits(m, enc[k], nar_logits.data() + k * T * size_t(m.nar_vocab),
+                                                             sq.ctc_beam, sq.pmc);
+                    if (nar.ok) {
+                        ar_score_peptide(m, mems[k], enc[k].mass, enc[k].charge, nar);
+                        if (!r.ok || nar.score > r.score) r = std::move(nar);
+                    }
+                }
+            }
         }
     } catch (const std::exception& ex) {
         fail_all(ex);
@@ -306,6 +353,7 @@ dn::mztab_metadata sequence_metadata(const sequence_options& o, const sequencer&
                      {"n_beams", std::to_string(bp.n_beams)},
                      {"ctc_beam", std::to_string(sq.ctc_beam)},
                      {"pmc", sq.pmc ? "on" : "off"},
+                     {"nar_candidate", sq.kind == decoder_kind::hybrid && sq.nar_candidate ? "on" : "off"},
                      {"precursor_mass_tol", fmt::format("{}", bp.precursor_mass_tol)},
                      {"isotope_error_range", fmt::format("[{}, {}]", bp.isotope_min, bp.isotope_max)},
                      {"max_length", std::to_string(bp.max_length)},

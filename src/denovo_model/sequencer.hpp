@@ -36,6 +36,7 @@ struct sequence_options {
     int beam = 1;                         // AR beam width, 1..28
     int ctc_beam = 5;                     // NAR CTC beam width
     bool pmc = true;                      // NAR precise mass control
+    bool nar_candidate = true;            // hybrid: the NAR peptide competes with the AR beams
     double precursor_tol = 0;             // ppm; 0 = the model's
     std::optional<std::pair<int, int>> isotope;  // isotope error range; default the model's
     int chunk = 256;                      // spectra read and decoded per parallel chunk
@@ -52,6 +53,7 @@ struct sequencer {
     denovo::preprocess_options prep;
     int ctc_beam = 5;
     bool pmc = true;
+    bool nar_candidate = true;
     int group = 8;
 };
 
@@ -66,7 +68,15 @@ struct decoded_spectrum {
     std::vector<std::string> tokens;
     double score = 0;
     std::vector<double> aa_scores;
+    bool fits = false;  // NAR: the peptide's mass is within the model's mass_control_tol of the precursor
 };
+
+// Scores a peptide (pep.tokens N -> C, pep.fits set) with the AR decoder over mem, as
+// Casanovo scores its beams: teacher-forced, the mean softmax probability of its tokens in
+// decoding order (C -> N) and of the stop token, minus 1 when it does not fit; aa scores
+// (p + mean) / 2, N -> C. The hybrid decoder scores the NAR decoder's peptide this way so
+// that the AR decoder chooses between it and its own best beam (decode_chunk).
+void ar_score_peptide(const denovo_model& m, const ar_memory& mem, float mass, int charge, decoded_spectrum& pep);
 
 // The encoder memory (n_peaks + 1 rows) of one preprocessed spectrum and the precursor as
 // the models see it: float32 m/z, M = (m/z - 1.007276) * z in float32.

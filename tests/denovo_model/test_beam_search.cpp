@@ -1,6 +1,7 @@
 // Casanovo v4.2.1 beam search against the fixtures: identical per-step traces (tokens,
 // finished / fits / discarded), identical peptides, scores and aa scores <= 1e-5 absolute.
 #include "denovo_model/beam_search.hpp"
+#include "denovo_model/sequencer.hpp"
 #include "test_util.hpp"
 
 #include <fmt/format.h>
@@ -114,4 +115,60 @@ TEST_CASE("Casanovo beam search matches the reference", "[denovo_model][beam]") 
             CHECK(q == mz_rows.size());
         }
     }
+}
+
+TEST_CASE("ar_score_peptide scores a peptide as the beam search scored it", "[denovo_model][beam]") {
+    // every PSM of the 5-beam reference search, rescored by teacher forcing: same score
+    // (with the -1 penalty where it does not fit) and aa scores
+    auto m = dm_fixture_model("casanovo_trained");
+    const int d = m.cfg.dim_model;
+    auto sp = dm_npy("casanovo_trained_spectra");
+    auto spectra = sp.f32();
+    auto prec = dm_npy("casanovo_trained_precursors").f32();
+    const int B = int(sp.shape[0]), N = int(sp.shape[1]);
+    std::vector<ar_memory> mems(static_cast<size_t>(B));
+    std::vector<ar_input> inputs;
+    for (int i = 0; i < B; ++i) {
+        std::vector<float> mem(size_t(N + 1) * d);
+        std::unique_ptr<bool[]> mask(new bool[size_t(N + 1)]);
+        encoder_forward(m, spectra.data() + size_t(i) * N * 2, N, mem.data(), mask.get());
+        ar_prepare_memory(m, mem.data(), mask.get(), N + 1, mems[size_t(i)]);
+        inputs.push_back({&mems[size_t(i)], prec[size_t(i) * 3], int(prec[size_t(i) * 3 + 1]), prec[size_t(i) * 3 + 2]});
+    }
+    beam_params bp;
+    bp.n_beams = bp.top_match = 5;
+    numpy_random rng(0);
+    auto out = ar_beam_search(m, inputs, bp, rng);
+    int scored = 0, penalised = 0;
+    for (int i = 0; i < B; ++i)
+        for (const ar_psm& psm : out[size_t(i)]) {
+            if (psm.tokens.size() + 1 > size_t(bp.max_length)) continue;  // ended without a stop token
+            decoded_spectrum pep;
+            for (auto it = psm.tokens.rbegin(); it != psm.tokens.rend(); ++it)
+                pep.tokens.push_back(m.cfg.residues.tokens[size_t(*it - 1)]);
+            pep.fits = psm.score >= 0;
+            ar_score_peptide(m, mems[size_t(i)], inputs[size_t(i)].mass, inputs[size_t(i)].charge, pep);
+            INFO("spectrum " << i << " " << ar_peptide(psm.tokens, m.cfg.residues));
+            REQUIRE(pep.aa_scores.size() == psm.aa_scores.size());
+            // A beam that ended by outgrowing the precursor has no stop token: Casanovo counts
+            // its stop probability as 0, the rescoring counts the decoder's, so the mean is
+            // higher by p_stop / (n + 1) and every aa score by half that.
+            const double shift = pep.score - psm.score, n1 = double(psm.tokens.size() + 1);
+            const bool no_stop = std::fabs(shift) > 1e-5;
+            if (no_stop) {
+                CHECK(shift > 0);
+                CHECK(shift * n1 <= 1.0 + 1e-5);
+            }
+            for (size_t j = 0; j < pep.aa_scores.size(); ++j)
+                CHECK(std::fabs(pep.aa_scores[pep.aa_scores.size() - 1 - j] - psm.aa_scores[j] - shift / 2) <= 1e-5);
+            scored += no_stop ? 0 : 1;
+            penalised += pep.fits ? 0 : 1;
+        }
+    CHECK(scored >= 10);  // with a stop token: the same score to 1e-5
+    CHECK(penalised >= 1);
+    // a residue the AR vocabulary does not have
+    decoded_spectrum bad;
+    bad.tokens = {"G", "X", "K"};
+    CHECK_THROWS_WITH(ar_score_peptide(m, mems[0], inputs[0].mass, inputs[0].charge, bad),
+                      Catch::Contains("residue 'X' is not in the AR decoder's vocabulary"));
 }
