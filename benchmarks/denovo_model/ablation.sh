@@ -59,16 +59,17 @@ train crossnovo
 
 # row <label> <model> <decoder> [sequence options...]
 printf 'budget\tmodel\tdecoder\tdata\tspectra\taa_precision\taa_recall\tpeptide_recall\tauc\n' > "$WORK/ablation.tsv"
-row() {
+row() {  # the decoder column shows ROW_DECODER when set (a decoder run with extra options)
     local label=$1 model=$2 decoder=$3; shift 3
+    local shown=${ROW_DECODER:-$decoder}
     want "${label%-stage1}" || return 0
     local sets=("$CORPUS/test.mgf" "${REAL[@]}") names=(sim_test "${REAL_NAMES[@]}")
     for i in "${!sets[@]}"; do
-        local run="$WORK/runs/$label.$decoder.${names[$i]}"
+        local run="$WORK/runs/$label.$shown.${names[$i]}"
         nice "$TRANOVA" denovo sequence -q -t "$THREADS" --model "$model" --decoder "$decoder" --beam "$BEAM" "$@" \
             --spectra "${sets[$i]}" -o "$run.mztab"
         nice "$TRANOVA" denovo eval -q -t "$THREADS" -p "$run.mztab" --truth "${sets[$i]}" -o "$run.eval"
-        awk -v b="${STEPS}x$BATCH" -v m="$label" -v d="$decoder" -v s="${names[$i]}" -F': *' '
+        awk -v b="${STEPS}x$BATCH" -v m="$label" -v d="$shown" -v s="${names[$i]}" -F': *' '
             { gsub(/[",]/, "", $1); gsub(/[", ]/, "", $2); gsub(/^ */, "", $1); v[$1] = $2 }
             END { printf "%s\t%s\t%s\t%s\t%s\t%.4f\t%.4f\t%.4f\t%.4f\n", b, m, d, s, v["n_spectra"], v["aa_precision"],
                   v["aa_recall"], v["peptide_recall"], v["pc_auc"] }' "$run.eval/summary.json" >> "$WORK/ablation.tsv"
@@ -77,6 +78,7 @@ row() {
 row casanovo "$WORK/models/casanovo.h5" ar
 row primenovo "$WORK/models/primenovo.h5" nar
 row crossnovo "$WORK/models/crossnovo.h5" hybrid
+ROW_DECODER=hybrid-ar-only row crossnovo "$WORK/models/crossnovo.h5" hybrid --no-nar-candidate  # the paper's pipeline
 row crossnovo "$WORK/models/crossnovo.h5" nar
 row crossnovo-stage1 "$WORK/models/crossnovo.h5.stage1.h5" ar
 

@@ -4,7 +4,8 @@
 //   ar_b1     encoder + AR beam search, beam 1 (Casanovo v4 default)
 //   ar_b5     encoder + AR beam search, beam 5
 //   nar       encoder + NAR decoder + CTC beam 5 + PMC
-//   hybrid_b1 encoder + NAR + AR beam 1 over [NAR features ; memory]
+//   hybrid_b1 encoder + NAR + AR beam 1 over [NAR features ; memory], then the NAR peptide
+//             (CTC beam 5 + PMC) scored by the AR decoder, as `denovo sequence --decoder hybrid`
 // The AR search runs exactly --steps steps (the stop and padding logits get a -100 bias and
 // the precursor mass is out of reach, so no beam ends early), matching bench_torch.py.
 // One group of spectra per OpenMP task (BLAS single-threaded inside), encoded (and NAR-decoded)
@@ -15,6 +16,7 @@
 #include "denovo_model/ctc.hpp"
 #include "denovo_model/forward.hpp"
 #include "denovo_model/model.hpp"
+#include "denovo_model/sequencer.hpp"
 #include "util/threads.hpp"
 
 #include <omp.h>
@@ -134,6 +136,14 @@ double run_mode(const denovo_model& m, const std::string& mode, const std::vecto
         bp.n_beams = mode == "ar_b5" ? 5 : 1;
         bp.max_length = steps;
         ar_beam_search(m, inputs, bp, rng);
+        if (mode == "hybrid_b1")  // the NAR decoder's candidate, scored by the AR decoder
+            for (int i = lo; i < hi; ++i) {
+                encoded_spectrum e;
+                e.mass = sp[size_t(i)].mass;
+                e.charge = sp[size_t(i)].charge;
+                decoded_spectrum nar = decode_nar_logits(m, e, logits.data() + size_t(i - lo) * T * V, 5, true);
+                if (nar.ok) ar_score_peptide(m, mems[size_t(i - lo)], e.mass, e.charge, nar);
+            }
     }
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
