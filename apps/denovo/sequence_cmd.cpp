@@ -25,7 +25,8 @@ int main_denovo_sequence(int argc, char** argv) {
          "score = mean token probability, minus 1 when the precursor does not fit), nar (CTC beam search; when the "
          "best beam misses the precursor mass by more than the model's mass_control_tol, precise mass control "
          "finds the best path that fits; score = CTC beam probability), hybrid (NAR pass, then AR beam search over "
-         "[NAR features ; encoder memory]). Spectra without a usable charge or precursor are reported and skipped. "
+         "[NAR features ; encoder memory]; the NAR decoder's peptide competes with the best beam, scored by the AR "
+         "decoder, unless --no-nar-candidate). Spectra without a usable charge or precursor are reported and skipped. "
          "Writes a Casanovo-style mzTab with per-residue scores (N->C).",
          {"tranova denovo sequence --model casanovo.h5 --spectra sample.mgf -o sample.mztab",
           "tranova denovo sequence --model primenovo.h5 --spectra run.mzML -o run.mztab --decoder nar",
