@@ -14,7 +14,8 @@ side's rate as a fraction of the machine's measured linear-layer peak (bench_cor
 --peak-only, when given): training FLOPs ~ 6 x parameters x tokens + attention.
 
 Needs Debian's python3-torch (benchmark only; nothing in the build or tests uses it).
-Usage: benchmarks/train/bench_train.py BUILD/apps/tranova [--config small] [--batch 4]
+Usage: benchmarks/train/bench_train.py BUILD/apps/tranova [--model tranception|casanovo|primenovo|crossnovo]
+       [--config small] [--batch 4]
        [--length 254] [--steps 6] [--threads 2]
 (bench_core --peak-only beside the binary gives the peaks, as in bench_score.py)
 """
@@ -102,13 +103,19 @@ def write_mgf(path, n, peaks, residues, seed=1):
             f.write("END IONS\n")
 
 
-def casanovo_tranova_rates(tranova, batch, peaks, residues, steps, threads, work):
+# tranova's training command per de novo model: architecture, shape, extra options
+DENOVO = {"casanovo": ("casanovo", "casanovo", []), "primenovo": ("primenovo", "primenovo", []),
+          "crossnovo": ("crossnovo", "casanovo", ["--stage", "1"])}
+
+
+def casanovo_tranova_rates(tranova, batch, peaks, residues, steps, threads, work, model="casanovo"):
     mgf = os.path.join(work, "random.mgf")
     write_mgf(mgf, max(64, 4 * batch), peaks, residues)
-    out = os.path.join(work, "cas.h5")
-    cmd = [tranova, "denovo", "train", "-q", "--arch", "casanovo", "--config", "casanovo", "--train", mgf,
+    out = os.path.join(work, model + ".h5")
+    arch, shape, extra = DENOVO[model]
+    cmd = [tranova, "denovo", "train", "-q", "--arch", arch, "--config", shape, "--train", mgf,
            "--split", "0.05", "--val-recall", "0", "--clip", "0", "--batch-size", str(batch), "--max-steps", str(steps),
-           "--lr", "1e-4", "-t", str(threads), "-o", out]
+           "--lr", "1e-4", "-t", str(threads), "-o", out] + extra
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     subprocess.run(cmd, check=True, env=env)
     with open(out + ".train.tsv") as f:
@@ -117,46 +124,76 @@ def casanovo_tranova_rates(tranova, batch, peaks, residues, steps, threads, work
 
 class Casanovo(torch.nn.Module):
     """Casanovo v4 (depthcharge 0.2.3 SpectrumEncoder + PeptideDecoder) as
-    tests/data/denovo_model/training/make_grad_refs.py rebuilds it, random weights."""
+    tests/data/denovo_model/training/make_grad_refs.py rebuilds it, random weights; with
+    nar=True also PrimeNovo's CTC decoder (T = 40 queries: the precursor's mass encoding +
+    charge embedding repeated, + positions; bidirectional self-attention, cross-attention to
+    the encoder, 28 outputs with the blank last). ar / nar pick the decoders: casanovo (AR),
+    primenovo (NAR), crossnovo stage 1 (both, L = lambda L_AR + (1 - lambda) L_NAR)."""
 
-    def __init__(self, d=512, heads=8, ff=1024, layers=9, vocab=29):
+    def __init__(self, d=512, heads=8, ff=1024, layers=9, vocab=29, ar=True, nar=False, nar_len=40):
         super().__init__()
         nn = torch.nn
         self.latent = nn.Parameter(torch.randn(1, 1, d) * 0.02)
         self.int_enc = nn.Linear(1, d, bias=False)
         self.enc = nn.ModuleList(nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, batch_first=True) for _ in range(layers))
-        self.dec = nn.ModuleList(nn.TransformerDecoderLayer(d, heads, ff, dropout=0.0, batch_first=True) for _ in range(layers))
-        self.aa = nn.Embedding(vocab, d, padding_idx=0)
-        self.charge = nn.Embedding(10, d)
-        self.final = nn.Linear(d, vocab)
+        self.ar, self.nar, self.nar_len = ar, nar, nar_len
+        if ar:
+            self.dec = nn.ModuleList(nn.TransformerDecoderLayer(d, heads, ff, dropout=0.0, batch_first=True) for _ in range(layers))
+            self.aa = nn.Embedding(vocab, d, padding_idx=0)
+            self.charge = nn.Embedding(10, d)
+            self.final = nn.Linear(d, vocab)
+        if nar:
+            self.nar_dec = nn.ModuleList(nn.TransformerDecoderLayer(d, heads, ff, dropout=0.0, batch_first=True) for _ in range(layers))
+            self.nar_charge = nn.Embedding(10, d)
+            self.nar_final = nn.Linear(d, vocab - 1)
         self.register_buffer("terms", 10000.0 ** (torch.arange(d // 2) / (d // 2)))
 
     def sinus(self, x):
         return torch.cat([torch.sin(x[..., None] / self.terms), torch.cos(x[..., None] / self.terms)], dim=-1)
 
-    def loss(self, spectra, precursors, tokens):
+    def loss(self, spectra, precursors, tokens, lam=0.5):
         zeros = ~spectra.sum(dim=2).bool()
         mask = torch.cat([torch.zeros(spectra.shape[0], 1, dtype=torch.bool), zeros], dim=1)
         x = self.sinus(spectra[:, :, 0]) + self.int_enc(spectra[:, :, [1]])
         x = torch.cat([self.latent.expand(spectra.shape[0], -1, -1), x], dim=1)
         for l in self.enc:
             x = l(x, src_key_padding_mask=mask)
-        prec = self.sinus(precursors[:, None, 0]) + self.charge(precursors[:, 1].long())[:, None, :]
-        tgt = torch.cat([prec, self.aa(tokens)], dim=1)
-        tgt_pad = tgt.sum(dim=2) == 0
-        tgt = tgt + self.sinus(torch.arange(tgt.shape[1], dtype=torch.float32))[None]
-        causal = torch.triu(torch.full((tgt.shape[1], tgt.shape[1]), float("-inf")), diagonal=1)
-        y = tgt
-        for l in self.dec:
-            y = l(y, x, tgt_mask=causal, tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=mask)
-        logits = self.final(y)[:, :-1, :]
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens.flatten(), ignore_index=0, label_smoothing=0.01)
+        loss_ar = loss_nar = 0
+        if self.ar:
+            prec = self.sinus(precursors[:, None, 0]) + self.charge(precursors[:, 1].long())[:, None, :]
+            tgt = torch.cat([prec, self.aa(tokens)], dim=1)
+            tgt_pad = tgt.sum(dim=2) == 0
+            tgt = tgt + self.sinus(torch.arange(tgt.shape[1], dtype=torch.float32))[None]
+            causal = torch.triu(torch.full((tgt.shape[1], tgt.shape[1]), float("-inf")), diagonal=1)
+            y = tgt
+            for l in self.dec:
+                y = l(y, x, tgt_mask=causal, tgt_key_padding_mask=tgt_pad, memory_key_padding_mask=mask)
+            logits = self.final(y)[:, :-1, :]
+            loss_ar = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens.flatten(), ignore_index=0,
+                                      label_smoothing=0.01)
+        if self.nar:
+            q = self.sinus(precursors[:, None, 0]) + self.nar_charge(precursors[:, 1].long())[:, None, :]
+            y = q.expand(-1, self.nar_len, -1) + self.sinus(torch.arange(self.nar_len, dtype=torch.float32))[None]
+            for l in self.nar_dec:
+                y = l(y, x, memory_key_padding_mask=mask)
+            logp = F.log_softmax(self.nar_final(y), dim=-1).transpose(0, 1)  # (T, B, V)
+            residues = tokens[:, :-1] - 1  # CTC ids: residue index, blank = V - 1
+            B = tokens.shape[0]
+            loss_nar = F.ctc_loss(logp, residues, torch.full((B,), self.nar_len, dtype=torch.long),
+                                  torch.full((B,), residues.shape[1], dtype=torch.long), blank=logp.shape[-1] - 1)
+        if self.ar and self.nar:
+            return lam * loss_ar + (1 - lam) * loss_nar
+        return loss_ar if self.ar else loss_nar
 
 
-def casanovo_torch_rates(batch, peaks, residues, steps, threads, seed=1):
+TORCH_SHAPES = {"casanovo": dict(d=512, ar=True), "primenovo": dict(d=400, ar=False, nar=True),
+                "crossnovo": dict(d=512, ar=True, nar=True)}
+
+
+def casanovo_torch_rates(batch, peaks, residues, steps, threads, seed=1, model="casanovo"):
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    model = Casanovo()
+    model = Casanovo(**TORCH_SHAPES[model])
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
     rates = []
     for _ in range(steps):
@@ -201,7 +238,7 @@ def report(name, unit, tv, pt, base, baseline):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("tranova")
-    ap.add_argument("--model", default="tranception", choices=["tranception", "casanovo"])
+    ap.add_argument("--model", default="tranception", choices=["tranception", "casanovo", "primenovo", "crossnovo"])
     ap.add_argument("--config", default="small", choices=sorted(SHAPES), help="tranception shape")
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--length", type=int, default=254, help="tranception: residues per sequence (T = length + 2 tokens)")
@@ -214,15 +251,20 @@ def main():
     print(f"{a.model}; {a.threads} threads; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
           f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     base = None
-    if a.model == "casanovo":
-        print(f"shape casanovo: 512 x (9 + 9) layers, 8 heads, 1024 feed-forward; batch {a.batch} spectra x {a.peaks} "
+    if a.model in DENOVO:
+        shape = {"casanovo": "casanovo: 512 x (9 + 9) layers (encoder + AR)",
+                 "primenovo": "primenovo: 400 x (9 + 9) layers (encoder + CTC decoder, 40 positions)",
+                 "crossnovo": "crossnovo stage 1: 512 x (9 + 9 + 9) layers (encoder + AR + CTC decoders)"}[a.model]
+        print(f"shape {shape}, 8 heads, 1024 feed-forward; batch {a.batch} spectra x {a.peaks} "
               f"peaks, peptides of {a.residues} residues")
         with tempfile.TemporaryDirectory() as work:
             if a.baseline:
-                base = casanovo_tranova_rates(os.path.abspath(a.baseline), a.batch, a.peaks, a.residues, a.steps, a.threads, work)
-            tv = casanovo_tranova_rates(os.path.abspath(a.tranova), a.batch, a.peaks, a.residues, a.steps, a.threads, work)
-        pt = casanovo_torch_rates(a.batch, a.peaks, a.residues, a.steps, a.threads)
-        report("casanovo", "spectra", tv, pt, base, a.baseline)
+                base = casanovo_tranova_rates(os.path.abspath(a.baseline), a.batch, a.peaks, a.residues, a.steps, a.threads,
+                                              work, a.model)
+            tv = casanovo_tranova_rates(os.path.abspath(a.tranova), a.batch, a.peaks, a.residues, a.steps, a.threads, work,
+                                        a.model)
+        pt = casanovo_torch_rates(a.batch, a.peaks, a.residues, a.steps, a.threads, model=a.model)
+        report(a.model, "spectra", tv, pt, base, a.baseline)
         return
     L, d, H = SHAPES[a.config]
     params = 25 * d + L * (12 * d * d + 13 * d) + 2 * d
