@@ -37,7 +37,7 @@ int main_denovo_train(int argc, char** argv) {
           "tranova denovo train --arch crossnovo --config casanovo --train a.mgf b.mgf --val v.mgf --stage both "
           "--max-steps 200000 -o crossnovo.h5",
           "tranova denovo train --arch crossnovo --init crossnovo.h5.stage1.h5 --stage 2 --train a.mgf -o cn2.h5"}});
-    std::string arch, init, config, preset, stage = "both";
+    std::string arch, init, config, preset, stage = "both", cross_positions;
     std::vector<std::string> train_files, val_files, label_files;
     double split = 0.1, mass_tol = 50;
     dm::denovo_task_options to;
@@ -55,6 +55,10 @@ int main_denovo_train(int argc, char** argv) {
          "shape of a fresh model (no --init): tiny (64 x 2 layers), casanovo (512 x 9), primenovo (400 x 9); default: "
          "the arch's (crossnovo: casanovo); weights drawn from --seed")
         ("stage", po::value(&stage)->default_value("both"), "crossnovo: 1, 2 or both")
+        ("cross-positions", po::value(&cross_positions)->value_name("on|off"),
+         "crossnovo stage 2: positional encodings 1..40+k on the cross-decoder memory [NAR features ; encoder "
+         "memory], as the paper describes (on), or none (off; docs/training.md measures both); recorded in the "
+         "output (default: the --init model's, on for a fresh one)")
         ("preset", po::value(&preset), "peak preprocessing: casanovo | primenovo (default: the model's; recorded in the "
                                         "output so 'denovo sequence' uses it)")
         ("mass-tol", po::value(&mass_tol)->default_value(50, "50"),
@@ -88,6 +92,10 @@ int main_denovo_train(int argc, char** argv) {
     else if (stage == "both") to.stage = 3;
     else throw usage_error(fmt::format("--stage must be 1, 2 or both, not '{}'", stage));
     if (a != dm::model_arch::crossnovo) to.stage = 1;
+    if (!cross_positions.empty() && cross_positions != "on" && cross_positions != "off")
+        throw usage_error(fmt::format("--cross-positions must be on or off, not '{}'", cross_positions));
+    if (!cross_positions.empty() && a != dm::model_arch::crossnovo)
+        throw usage_error(fmt::format("--cross-positions applies to --arch crossnovo only, not {}", arch));
     if (to.stage == 2 && init.empty())
         throw usage_error("--stage 2 needs --init with a stage-1 CrossNovo model (a fresh model has no stage-1 weights)");
 
@@ -100,6 +108,10 @@ int main_denovo_train(int argc, char** argv) {
                      : dm::make_trainable(dm::read_weight_file(init));
     if (!init.empty()) dm::check_init_model(model, a, to.stage, init);
     if (!preset.empty()) model.config["preset"] = preset;
+    if (!cross_positions.empty()) {  // read by hybrid_memory in stage 2 and by `denovo sequence`
+        model.config["memory_pos_encoding"] = cross_positions == "on" ? "1" : "0";
+        model.model.cfg.memory_pos_encoding = cross_positions == "on";
+    }
     const dm::model_config& cfg = model.model.cfg;
     log::info("model: {} d {} ({} heads, ff {}), {}+{}+{} layers, {} parameters{}", arch, cfg.dim_model, cfg.n_head,
               cfg.dim_feedforward, cfg.n_enc_layers, cfg.n_ar_layers, cfg.n_nar_layers, model.arena.parameter_count(),

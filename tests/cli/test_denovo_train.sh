@@ -109,6 +109,15 @@ expect_rc 0
 run "$TRANOVA" denovo train --arch crossnovo --init cn.h5.stage1.h5 "${COMMON[@]}" --max-steps 2 --stage 2 -o cn2.h5
 expect_rc 0
 [ "$(tensor_text cn.h5.stage1.h5 "$FROZEN")" == "$(tensor_text cn2.h5 "$FROZEN")" ] && _pass || _fail "stage 2 alone changed the encoder/NAR"
+# stage 2 without positional encodings on the cross memory: recorded in the model, trains
+# the AR decoder differently, and `denovo sequence` reads it back
+run "$TRANOVA" denovo train --arch crossnovo --init cn.h5.stage1.h5 "${COMMON[@]}" --max-steps 2 --stage 2 \
+  --cross-positions off -o cn2np.h5
+expect_rc 0
+h5dump -a memory_pos_encoding cn2np.h5 2>/dev/null | grep -Eq '\(0\): "?0"?$' && _pass || _fail "memory_pos_encoding 0 in cn2np.h5"
+[ "$(tensor_text cn2.h5 'ar_decoder\.')" != "$(tensor_text cn2np.h5 'ar_decoder\.')" ] && _pass || _fail "--cross-positions off trained the same AR decoder"
+run "$TRANOVA" denovo sequence --model cn2np.h5 --spectra "$MGF" -o cn2np.mztab --decoder hybrid
+expect_rc 0
 # cut in stage 1 and again in stage 2, resumed twice == uninterrupted
 run "$TRANOVA" "${CN[@]}" --stop-after 2 -o cncut.h5
 expect_rc 75
@@ -188,6 +197,8 @@ bad 1 "cannot resume" denovo train --arch casanovo --init cas.h5 --train "$MGF" 
 bad 1 "bad.h5.stage1.h5.state.h5: cannot resume" denovo train --arch crossnovo --init cross.h5 --train "$MGF" --resume
 bad 2 "--stage applies to --arch crossnovo only" denovo train --arch casanovo --init cas.h5 --train "$MGF" --stage 2
 bad 2 "--stage 2 needs --init" denovo train --arch crossnovo --train "$MGF" --stage 2
+bad 2 "--cross-positions must be on or off" denovo train --arch crossnovo --init cross.h5 --train "$MGF" --cross-positions 1
+bad 2 "--cross-positions applies to --arch crossnovo only" denovo train --arch casanovo --init cas.h5 --train "$MGF" --cross-positions off
 bad 2 "--stage must be 1, 2 or both" denovo train --arch crossnovo --init cross.h5 --train "$MGF" --stage 3
 bad 2 "--arch must be" denovo train --arch tranception --train "$MGF"
 bad 2 "missing --train" denovo train --arch casanovo --init cas.h5
