@@ -36,23 +36,33 @@ static std::string bits(const std::vector<bool>& x) {
     return s;
 }
 
+// The fixture's spectra P_spectra encoded and projected for the AR decoder, with their
+// precursors (P_precursors: mass, charge, m/z): one ar_input per spectrum, pointing into mems.
+static std::vector<ar_input> fixture_inputs(const denovo_model& m, const std::string& P, std::vector<ar_memory>& mems) {
+    const int d = m.cfg.dim_model;
+    auto sp = dm_npy(P + "_spectra");
+    auto spectra = sp.f32();
+    auto prec = dm_npy(P + "_precursors").f32();
+    const int B = int(sp.shape[0]), N = int(sp.shape[1]);
+    mems.assign(static_cast<size_t>(B), ar_memory{});
+    std::vector<ar_input> inputs;
+    for (int i = 0; i < B; ++i) {
+        std::vector<float> mem(size_t(N + 1) * d);
+        std::unique_ptr<bool[]> mask(new bool[size_t(N + 1)]);
+        encoder_forward(m, spectra.data() + size_t(i) * N * 2, N, mem.data(), mask.get());
+        ar_prepare_memory(m, mem.data(), mask.get(), N + 1, mems[size_t(i)]);
+        inputs.push_back({&mems[size_t(i)], prec[size_t(i) * 3], int(prec[size_t(i) * 3 + 1]), prec[size_t(i) * 3 + 2]});
+    }
+    return inputs;
+}
+
 TEST_CASE("Casanovo beam search matches the reference", "[denovo_model][beam]") {
     for (std::string P : {"casanovo", "casanovo_trained"}) {
         auto m = dm_fixture_model(P);
-        const int d = m.cfg.dim_model;
-        auto sp = dm_npy(P + "_spectra");
-        auto spectra = sp.f32();
         auto prec = dm_npy(P + "_precursors").f32();
-        const int B = int(sp.shape[0]), N = int(sp.shape[1]);
-        std::vector<ar_memory> mems(static_cast<size_t>(B));
-        std::vector<ar_input> inputs;
-        for (int i = 0; i < B; ++i) {
-            std::vector<float> mem(size_t(N + 1) * d);
-            std::unique_ptr<bool[]> mask(new bool[size_t(N + 1)]);
-            encoder_forward(m, spectra.data() + size_t(i) * N * 2, N, mem.data(), mask.get());
-            ar_prepare_memory(m, mem.data(), mask.get(), N + 1, mems[size_t(i)]);
-            inputs.push_back({&mems[size_t(i)], prec[size_t(i) * 3], int(prec[size_t(i) * 3 + 1]), prec[size_t(i) * 3 + 2]});
-        }
+        std::vector<ar_memory> mems;
+        const std::vector<ar_input> inputs = fixture_inputs(m, P, mems);
+        const int B = int(inputs.size());
         for (std::string cfg : {"n_beams1_top1", "n_beams5_top5"}) {
             INFO(P << " " << cfg);
             beam_params bp;
@@ -121,20 +131,9 @@ TEST_CASE("ar_score_peptide scores a peptide as the beam search scored it", "[de
     // every PSM of the 5-beam reference search, rescored by teacher forcing: same score
     // (with the -1 penalty where it does not fit) and aa scores
     auto m = dm_fixture_model("casanovo_trained");
-    const int d = m.cfg.dim_model;
-    auto sp = dm_npy("casanovo_trained_spectra");
-    auto spectra = sp.f32();
-    auto prec = dm_npy("casanovo_trained_precursors").f32();
-    const int B = int(sp.shape[0]), N = int(sp.shape[1]);
-    std::vector<ar_memory> mems(static_cast<size_t>(B));
-    std::vector<ar_input> inputs;
-    for (int i = 0; i < B; ++i) {
-        std::vector<float> mem(size_t(N + 1) * d);
-        std::unique_ptr<bool[]> mask(new bool[size_t(N + 1)]);
-        encoder_forward(m, spectra.data() + size_t(i) * N * 2, N, mem.data(), mask.get());
-        ar_prepare_memory(m, mem.data(), mask.get(), N + 1, mems[size_t(i)]);
-        inputs.push_back({&mems[size_t(i)], prec[size_t(i) * 3], int(prec[size_t(i) * 3 + 1]), prec[size_t(i) * 3 + 2]});
-    }
+    std::vector<ar_memory> mems;
+    const std::vector<ar_input> inputs = fixture_inputs(m, "casanovo_trained", mems);
+    const int B = int(inputs.size());
     beam_params bp;
     bp.n_beams = bp.top_match = 5;
     numpy_random rng(0);
