@@ -5,6 +5,8 @@
 
 #include "util/error.hpp"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -267,20 +269,70 @@ pmc_inputs pmc_prepare(const float* log_probs, int T, int V, const std::vector<d
     return in;
 }
 
-// One DP state: best score of a path of h frames whose mass falls in bin w.
-struct pmc_cell {
-    float score = 0.0f, mass = 0.0f;
-    int last = 0;    // last frame's rolled token (0 = blank)
-    int back = -1;   // predecessor bin at h-1; -1 = the frames before are all blank
-    int set = 0;     // the path differs from all-blank
+// The DP's states, one array per field (structure of arrays, so that the hot loop below
+// runs 8 mass bins per AVX2 instruction): state (h, w) = the best path of h frames whose
+// mass falls in bin w, at index h * length + w.
+struct pmc_states {
+    std::vector<float> score, mass;
+    std::vector<int32_t> last;  // last frame's rolled token (0 = blank)
+    std::vector<int32_t> back;  // predecessor bin at h-1; -1 = the frames before are all blank
+    std::vector<int32_t> set;   // 1: the path differs from all-blank
+    explicit pmc_states(size_t n) : score(n, 0.0f), mass(n, 0.0f), last(n, 0), back(n, -1), set(n, 0) {}
+    void put(size_t k, float sc, float m, int l, int bk) { score[k] = sc, mass[k] = m, last[k] = l, back[k] = bk, set[k] = 1; }
 };
+
+// Candidates "residue i after the path in bin m0 (then m0 + 1)" for the bins w in [w0, w1] of
+// the shifted range (m0 = w - K - 1 there), 8 bins per step: exactly the scalar test
+// (last != i, mass + mi in [w, w + 1), strictly higher score; q0 before q1) as lane masks.
+// Returns the first bin it did not handle.
+int pmc_relax_shifted_avx2(pmc_states& st, size_t cur, size_t prev, int w0, int w1, int K, int i, float mi, float pi) {
+    const __m256i vi = _mm256_set1_epi32(i), one = _mm256_set1_epi32(1), none = _mm256_set1_epi32(-1);
+    const __m256 vmi = _mm256_set1_ps(mi), vpi = _mm256_set1_ps(pi), fone = _mm256_set1_ps(1.0f);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int w = w0;
+    for (; w + 7 <= w1; w += 8) {
+        const size_t c = cur + size_t(w);
+        __m256 cs = _mm256_loadu_ps(&st.score[c]), cm = _mm256_loadu_ps(&st.mass[c]);
+        __m256i cl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&st.last[c]));
+        __m256i cb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&st.back[c]));
+        __m256i ce = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&st.set[c]));
+        const __m256i vw = _mm256_add_epi32(_mm256_set1_epi32(w), lane);
+        const __m256 lo_w = _mm256_cvtepi32_ps(vw), hi_w = _mm256_add_ps(lo_w, fone);
+        for (int d = 0; d < 2; ++d) {  // predecessor bin m0 + d
+            const int m = w - K - 1 + d;
+            const size_t q = prev + size_t(m);
+            const __m256 qs = _mm256_loadu_ps(&st.score[q]), qm = _mm256_loadu_ps(&st.mass[q]);
+            const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&st.last[q]));
+            const __m256i qe = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&st.set[q]));
+            const __m256 t = _mm256_add_ps(qm, vmi), cand = _mm256_add_ps(qs, vpi);
+            __m256 ok = _mm256_and_ps(_mm256_cmp_ps(t, lo_w, _CMP_GE_OQ), _mm256_cmp_ps(t, hi_w, _CMP_LT_OQ));
+            ok = _mm256_and_ps(ok, _mm256_cmp_ps(cand, cs, _CMP_GT_OQ));
+            ok = _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(ql, vi)), ok);
+            const __m256i oki = _mm256_castps_si256(ok);
+            const __m256i qbin = _mm256_add_epi32(_mm256_set1_epi32(m), lane);
+            const __m256i back = _mm256_blendv_epi8(none, qbin, _mm256_cmpgt_epi32(qe, _mm256_setzero_si256()));
+            cs = _mm256_blendv_ps(cs, cand, ok);
+            cm = _mm256_blendv_ps(cm, t, ok);
+            cl = _mm256_blendv_epi8(cl, vi, oki);
+            cb = _mm256_blendv_epi8(cb, back, oki);
+            ce = _mm256_blendv_epi8(ce, one, oki);
+        }
+        _mm256_storeu_ps(&st.score[c], cs);
+        _mm256_storeu_ps(&st.mass[c], cm);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(&st.last[c]), cl);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(&st.back[c]), cb);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(&st.set[c]), ce);
+    }
+    return w;
+}
 
 }  // namespace
 
 // The same dynamic program as pmc_decode_naive (same states, same candidate order and
-// ties, so the same path bit for bit), laid out frame-major with each state in one
-// struct: row h reads only row h-1, contiguously, instead of striding over T+1 floats in
-// five separate arrays. That layout is what made PMC a third of NAR decoding time.
+// ties, so the same path bit for bit), laid out frame-major in one array per field: row h
+// reads only row h-1, contiguously (the naive twin strides over T+1 floats in separate
+// arrays, which made PMC a third of NAR decoding time), and the bulk of the residue
+// candidates runs 8 bins at a time (pmc_relax_shifted_avx2).
 std::vector<int> pmc_decode(const float* log_probs, int T, int V, const std::vector<double>& masses, float target,
                             float tol) {
     TRANOVA_CHECK(int(masses.size()) == V - 1, "PMC: {} residue masses for a CTC vocabulary of {}", masses.size(), V);
@@ -290,33 +342,32 @@ std::vector<int> pmc_decode(const float* log_probs, int T, int V, const std::vec
     const int length = int(target / grid + 1.0f);
     if (length < 2) return std::vector<int>(T, V - 1);
     const int W_last = length - 1;
-    std::vector<pmc_cell> cells(size_t(T + 1) * size_t(length));
-    auto row = [&](int h) { return cells.data() + size_t(h) * size_t(length); };
+    pmc_states st(size_t(T + 1) * size_t(length));
+    auto row = [&](int h) { return size_t(h) * size_t(length); };
     const float lo = target - tol, hi = target + tol;
     const float* am = in.am.data();
     for (int h = 1; h <= T; ++h) {
         const float* Ph = in.P.data() + size_t(h - 1) * A;
         const int maxW = int((in.max_mass * float(h)) / grid);
         const int w_end = std::min(length - 1, maxW);
-        pmc_cell* cur = row(h);
-        const pmc_cell* prev = row(h - 1);
+        const size_t cur = row(h), prev = row(h - 1);
         if (h == 1) {
             for (int w = 1; w <= w_end; ++w) {
                 for (int i = 1; i < A; ++i) {
-                    if (w == int(am[i] / grid) && cur[w].score < Ph[i]) cur[w] = {Ph[i], am[i], i, -1, 1};
+                    if (w == int(am[i] / grid) && st.score[cur + w] < Ph[i]) st.put(cur + w, Ph[i], am[i], i, -1);
                 }
             }
             continue;
         }
         // Blank or repeated token: stay in bin w.
         for (int w = 1; w <= w_end; ++w) {
-            const pmc_cell& sp = prev[w];
-            if (!(sp.score > 0)) continue;
-            pmc_cell& c = cur[w];
-            c = {sp.score + Ph[0], sp.mass, 0, w, 1};
-            if (sp.last != 0) {
-                float cand = sp.score + Ph[sp.last];
-                if (c.score < cand) c.score = cand, c.last = sp.last;
+            const size_t p = prev + size_t(w);
+            if (!(st.score[p] > 0)) continue;
+            const size_t c = cur + size_t(w);
+            st.put(c, st.score[p] + Ph[0], st.mass[p], 0, w);
+            if (st.last[p] != 0) {
+                const float cand = st.score[p] + Ph[st.last[p]];
+                if (st.score[c] < cand) st.score[c] = cand, st.last[c] = st.last[p];
             }
         }
         // A new residue i from bin w0 or w0 + 1. Each cell's candidates still come in the
@@ -325,14 +376,14 @@ std::vector<int> pmc_decode(const float* log_probs, int T, int V, const std::vec
         for (int i = 1; i < A; ++i) {
             const float mi = am[i], pi = Ph[i];
             auto relax = [&](int w, int minw) {
-                const pmc_cell& q = prev[minw];
-                if (q.last == i) return;
-                const float tm = q.mass + mi;
+                const size_t q = prev + size_t(minw);
+                if (st.last[q] == i) return;
+                const float tm = st.mass[q] + mi;
                 const bool ok = w == W_last ? (tm >= lo && tm <= hi) : (tm >= float(w) && tm < float(w + 1));
                 if (!ok) return;
-                const float cand = q.score + pi;
-                pmc_cell& c = cur[w];
-                if (cand > c.score) c = {cand, tm, i, q.set ? minw : -1, 1};
+                const float cand = st.score[q] + pi;
+                const size_t c = cur + size_t(w);
+                if (cand > st.score[c]) st.put(c, cand, tm, i, st.set[q] ? minw : -1);
             };
             // Where float(w) - mi stays clear of integers, w0 = w - K - 1 with K = floor(mi)
             // for every w > mi: the predecessor bins are a fixed shift of w and the loop
@@ -350,27 +401,21 @@ std::vector<int> pmc_decode(const float* log_probs, int T, int V, const std::vec
             };
             for (int w = 1; w <= std::min(w_end, w_fast - 1); ++w) relax_bins(w);
             const int w_stop = std::min(w_end, W_last - 1);  // W_last has its own test
-            for (int w = w_fast; w <= w_stop; ++w) {
-                const int m0 = w - K - 1;  // == int(float(w) - mi) here; m0 + 1 <= w < length
-                const float lo_w = float(w), hi_w = float(w + 1);
-                pmc_cell& c = cur[w];
-                const pmc_cell& q0 = prev[m0];
-                const float t0 = q0.mass + mi, c0 = q0.score + pi;
-                if (q0.last != i && t0 >= lo_w && t0 < hi_w && c0 > c.score) c = {c0, t0, i, q0.set ? m0 : -1, 1};
-                const pmc_cell& q1 = prev[m0 + 1];
-                const float t1 = q1.mass + mi, c1 = q1.score + pi;
-                if (q1.last != i && t1 >= lo_w && t1 < hi_w && c1 > c.score) c = {c1, t1, i, q1.set ? m0 + 1 : -1, 1};
+            int w = w_fast <= w_stop ? pmc_relax_shifted_avx2(st, cur, prev, w_fast, w_stop, K, i, mi, pi) : w_fast;
+            for (; w <= w_stop; ++w) {  // the last < 8 bins of the shifted range: m0 = w - K - 1
+                relax(w, w - K - 1);
+                relax(w, w - K);
             }
-            for (int w = std::max(w_fast, w_stop + 1); w <= w_end; ++w) relax_bins(w);
+            for (w = std::max(w_fast, w_stop + 1); w <= w_end; ++w) relax_bins(w);
         }
     }
     std::vector<int> rolled(T, 0);
     int w = W_last;
     for (int h = T; h >= 1 && w >= 0; --h) {
-        const pmc_cell& c = row(h)[w];
-        if (!c.set) break;  // positions 1..h are all blank
-        rolled[h - 1] = c.last;
-        w = c.back;
+        const size_t c = row(h) + size_t(w);
+        if (!st.set[c]) break;  // positions 1..h are all blank
+        rolled[h - 1] = st.last[c];
+        w = st.back[c];
     }
     std::vector<int> path(T);
     for (int t = 0; t < T; ++t) path[t] = rolled[t] == 0 ? V - 1 : rolled[t] - 1;
