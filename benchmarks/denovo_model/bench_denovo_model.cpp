@@ -10,7 +10,8 @@
 // the precursor mass is out of reach, so no beam ends early), matching bench_torch.py.
 // One group of spectra per OpenMP task (BLAS single-threaded inside), encoded (and NAR-decoded)
 // together as `denovo sequence` does. Prints one TSV row per
-// mode: mode, spectra, seconds (median of --repeat), spectra/s.
+// mode: mode, spectra, seconds (median of --repeat), spectra/s. BENCH_NO_PACK=1 in the
+// environment leaves the layer linears unpacked (pack_for_inference off), to time the packing.
 #include "core/ops.hpp"
 #include "denovo_model/beam_search.hpp"
 #include "denovo_model/ctc.hpp"

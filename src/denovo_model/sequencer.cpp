@@ -149,15 +149,21 @@ decoded_spectrum decode_nar_logits(const denovo_model& m, const encoded_spectrum
     std::vector<int> toks = beams.empty() ? std::vector<int>{} : beams[0].tokens;
     std::vector<int> steps = beams.empty() ? std::vector<int>{} : beams[0].timesteps;
     res.score = beams.empty() ? 0.0 : std::exp(-double(beams[0].score));
-    // PrimeNovo's check: -17.027 counts 100000 (never within tolerance)
-    double sum = 0;
-    for (int t : toks) sum += vocab.masses[size_t(t)] < 0 ? 100000.0 : vocab.masses[size_t(t)];
-    double target = double(e.mass) - dn::kPrimeNovoH2O;
-    if (pmc && !(std::fabs(target - sum) < m.cfg.mass_control_tol)) {
+    // PrimeNovo's check: the peptide's residue masses within mass_control_tol of the
+    // precursor's; -17.027 counts 100000 (never within tolerance)
+    const double target = double(e.mass) - dn::kPrimeNovoH2O;
+    auto fits = [&](const std::vector<int>& tokens) {
+        double sum = 0;
+        for (int t : tokens) sum += vocab.masses[size_t(t)] < 0 ? 100000.0 : vocab.masses[size_t(t)];
+        return std::fabs(target - sum) < m.cfg.mass_control_tol;
+    };
+    res.fits = fits(toks);
+    if (pmc && !res.fits) {
         auto path = pmc_decode(logp.data(), T, V, vocab.masses, pmc_target(e.mass), float(m.cfg.mass_control_tol));
         auto col = ctc_collapse(path, blank);
         if (!col.empty()) {
             toks = col;
+            res.fits = fits(toks);
             steps.clear();
             int prev = -1;
             for (int t = 0; t < T; ++t) {
@@ -166,9 +172,6 @@ decoded_spectrum decode_nar_logits(const denovo_model& m, const encoded_spectrum
             }
         }
     }
-    double final_mass = 0;
-    for (int t : toks) final_mass += vocab.masses[size_t(t)] < 0 ? 100000.0 : vocab.masses[size_t(t)];
-    res.fits = std::fabs(target - final_mass) < m.cfg.mass_control_tol;
     for (size_t i = 0; i < toks.size(); ++i) {
         res.tokens.push_back(vocab.tokens[size_t(toks[i])]);
         res.aa_scores.push_back(prob[size_t(steps[i]) * V + size_t(toks[i])]);
